@@ -1,0 +1,330 @@
+/**
+ * Filesystem backend: one file per object under a root directory.
+ * Publish is staging file → fsync → rename → directory fsync, so a crash leaves either the
+ * old state or the complete new file, never a partial one under its final name.
+ */
+import { randomUUID } from "node:crypto";
+import type { FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { dirname, join, resolve, sep } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ArtifactStoreError } from "../core/errors.ts";
+import { assertValidKey, resolveRange } from "./keys.ts";
+import type { ListPage, ObjectInfo, StorageBackend, StoredObject } from "./storage-backend.ts";
+
+export interface FsBackendOptions {
+  /** Directory that holds the objects, created when missing. */
+  root: string;
+  /** Where uploads are written before they are published; must be on the same filesystem as `root`. */
+  stagingDir?: string;
+  /**
+   * `true` (default): fsync each file and its directory before a put resolves, so an
+   * acknowledged upload survives power loss. `false` trades that for speed.
+   */
+  fsync?: boolean;
+  /** Bytes read per chunk on download (default 256 KiB). */
+  readChunkSize?: number;
+}
+
+/** Name of the directory under the root that holds the store's own files (database, staging). */
+export const STORE_DIRECTORY = ".store";
+
+/** Extends {@link StorageBackend} with what only a filesystem has. */
+export interface FsBackend extends StorageBackend {
+  readonly root: string;
+  readonly stagingDir: string;
+  /** Removes staging files older than `olderThanMs` left by crashed uploads; returns their names. */
+  cleanStaging(olderThanMs: number, options?: { dryRun?: boolean; now?: number }): Promise<string[]>;
+}
+
+/**
+ * @example
+ * const backend = createFsBackend({ root: "/var/lib/artifacts" });
+ * await backend.put("spec/task/v1/log.txt.gz", stream);
+ */
+export function createFsBackend(options: FsBackendOptions): FsBackend {
+  const root = resolve(options.root);
+  const stagingDir = resolve(options.stagingDir ?? join(root, STORE_DIRECTORY, "staging"));
+  const fsyncEnabled = options.fsync ?? true;
+  const readChunkSize = options.readChunkSize ?? 256 * 1024;
+  let stagingReady: Promise<unknown> | undefined;
+
+  const pathOf = (key: string): string => {
+    assertValidKey(key, "fs");
+    if (key === STORE_DIRECTORY || key.startsWith(`${STORE_DIRECTORY}/`)) {
+      throw new ArtifactStoreError("E_INVALID_INPUT", `[fs] key ${JSON.stringify(key)} is reserved for the store`);
+    }
+    return join(root, ...key.split("/"));
+  };
+
+  const syncDirectory = async (path: string): Promise<void> => {
+    if (!fsyncEnabled) return;
+    const handle = await open(path, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  };
+
+  /** Creates the parent directories of `target`; fsyncs each new one's parent so the entry is durable. */
+  const ensureParent = async (target: string): Promise<void> => {
+    const parent = dirname(target);
+    const firstCreated = await mkdir(parent, { recursive: true });
+    if (firstCreated && fsyncEnabled) {
+      for (let directory = parent; ; directory = dirname(directory)) {
+        await syncDirectory(dirname(directory));
+        if (directory === firstCreated || directory === root) break;
+      }
+    }
+  };
+
+  async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < chunk.length) {
+      const result = await handle.write(chunk, written, chunk.length - written);
+      written += result.bytesWritten;
+    }
+  }
+
+  return {
+    name: "fs",
+    root,
+    stagingDir,
+
+    async put(key, body): Promise<ObjectInfo> {
+      const target = pathOf(key);
+      stagingReady ??= mkdir(stagingDir, { recursive: true });
+      await stagingReady;
+      const stagingPath = join(stagingDir, `${randomUUID()}.tmp`);
+      const reader = body.getReader();
+      let handle: FileHandle | undefined;
+      let size = 0;
+      try {
+        handle = await open(stagingPath, "wx");
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          await writeAll(handle, value);
+          size += value.length;
+        }
+        if (fsyncEnabled) await handle.sync();
+        await handle.close();
+        handle = undefined;
+        await publish(stagingPath, target);
+      } catch (error) {
+        await reader.cancel(error).catch(() => {});
+        await handle?.close().catch(() => {});
+        await rm(stagingPath, { force: true }).catch(() => {});
+        throw wrapFsError(error, `writing ${key}`);
+      }
+      const stats = await stat(target);
+      return { key, size, etag: etagOf(stats), lastModified: stats.mtime };
+    },
+
+    async get(key, getOptions = {}): Promise<StoredObject | null> {
+      const path = pathOf(key);
+      let stats: Awaited<ReturnType<typeof stat>>;
+      try {
+        stats = await stat(path);
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw wrapFsError(error, `reading ${key}`);
+      }
+      if (!stats.isFile()) return null;
+      const range = getOptions.range ? resolveRange(getOptions.range, stats.size, "fs") : undefined;
+      const end = range ? range.end : stats.size - 1;
+      let position = range ? range.start : 0;
+      // Opened on the first read, so a body nobody reads holds no file descriptor.
+      let handle: FileHandle | undefined;
+      const closeHandle = async () => {
+        const current = handle;
+        handle = undefined;
+        await current?.close();
+      };
+      const body = new ReadableStream<Uint8Array>(
+        {
+          async pull(controller) {
+            try {
+              const wanted = Math.min(readChunkSize, end + 1 - position);
+              if (wanted <= 0) {
+                await closeHandle();
+                controller.close();
+                return;
+              }
+              handle ??= await open(path, "r");
+              const buffer = new Uint8Array(wanted);
+              const { bytesRead } = await handle.read(buffer, 0, wanted, position);
+              if (bytesRead === 0) {
+                await closeHandle();
+                controller.error(new ArtifactStoreError("E_CORRUPT", `[fs] ${key} is shorter than its size`));
+                return;
+              }
+              position += bytesRead;
+              controller.enqueue(bytesRead === wanted ? buffer : buffer.subarray(0, bytesRead));
+            } catch (error) {
+              await closeHandle().catch(() => {});
+              controller.error(wrapFsError(error, `reading ${key}`));
+            }
+          },
+          async cancel() {
+            await closeHandle();
+          },
+          // No read-ahead before the first read: a body nobody reads must not open the file.
+        },
+        { highWaterMark: 0 },
+      );
+      return {
+        key,
+        size: stats.size,
+        etag: etagOf(stats),
+        lastModified: stats.mtime,
+        body,
+        ...(range ? { range } : {}),
+      };
+    },
+
+    async head(key) {
+      const path = pathOf(key);
+      try {
+        const stats = await stat(path);
+        if (!stats.isFile()) return null;
+        return { key, size: stats.size, etag: etagOf(stats), lastModified: stats.mtime };
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw wrapFsError(error, `inspecting ${key}`);
+      }
+    },
+
+    async delete(key) {
+      const path = pathOf(key);
+      try {
+        await unlink(path);
+      } catch (error) {
+        if (isNotFound(error)) return;
+        throw wrapFsError(error, `deleting ${key}`);
+      }
+      await removeEmptyParents(path);
+    },
+
+    async list(listOptions = {}): Promise<ListPage> {
+      const limit = listOptions.limit ?? 1000;
+      const prefix = listOptions.prefix ?? "";
+      const cursor = listOptions.cursor;
+      const objects: ObjectInfo[] = [];
+      // Start at the deepest directory the prefix names in full.
+      const prefixDirectory = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
+      const walk = async (relativeDirectory: string): Promise<boolean> => {
+        let entries: string[];
+        try {
+          entries = (await readdir(join(root, ...relativeDirectory.split("/").filter(Boolean)))).sort();
+        } catch (error) {
+          if (isNotFound(error) || isNotDirectory(error)) return false;
+          throw wrapFsError(error, "listing objects");
+        }
+        for (const entry of entries) {
+          const key = relativeDirectory ? `${relativeDirectory}/${entry}` : entry;
+          if (key === STORE_DIRECTORY) continue;
+          if (!key.startsWith(prefix) && !prefix.startsWith(`${key}/`)) continue;
+          const stats = await stat(join(root, ...key.split("/"))).catch(() => null);
+          if (!stats) continue;
+          if (stats.isDirectory()) {
+            if (cursor !== undefined && compareKeys(key, cursor) < 0 && !cursor.startsWith(`${key}/`)) continue;
+            if (await walk(key)) return true;
+          } else if (stats.isFile()) {
+            if (!key.startsWith(prefix)) continue;
+            if (cursor !== undefined && compareKeys(key, cursor) <= 0) continue;
+            if (objects.length === limit) return true;
+            objects.push({ key, size: stats.size, etag: etagOf(stats), lastModified: stats.mtime });
+          }
+        }
+        return false;
+      };
+      const more = await walk(prefixDirectory);
+      const last = objects.at(-1);
+      return { objects, ...(more && last ? { cursor: last.key } : {}) };
+    },
+
+    uriFor(key) {
+      return pathToFileURL(pathOf(key)).href;
+    },
+
+    async cleanStaging(olderThanMs, cleanOptions = {}) {
+      const now = cleanOptions.now ?? Date.now();
+      let entries: string[];
+      try {
+        entries = await readdir(stagingDir);
+      } catch (error) {
+        if (isNotFound(error)) return [];
+        throw wrapFsError(error, "listing staging files");
+      }
+      const removed: string[] = [];
+      for (const entry of entries.sort()) {
+        const path = join(stagingDir, entry);
+        const stats = await stat(path).catch(() => null);
+        if (!stats?.isFile() || now - stats.mtimeMs < olderThanMs) continue;
+        if (!cleanOptions.dryRun) await rm(path, { force: true });
+        removed.push(entry);
+      }
+      return removed;
+    },
+  };
+
+  async function publish(stagingPath: string, target: string): Promise<void> {
+    // A concurrent delete may remove the freshly created parent between mkdir and rename.
+    for (let attempt = 0; ; attempt++) {
+      await ensureParent(target);
+      try {
+        await rename(stagingPath, target);
+        break;
+      } catch (error) {
+        if (!isNotFound(error) || attempt >= 5) throw error;
+      }
+    }
+    await syncDirectory(dirname(target));
+  }
+
+  async function removeEmptyParents(path: string): Promise<void> {
+    for (let directory = dirname(path); directory !== root && directory.startsWith(root + sep); ) {
+      try {
+        await rmdir(directory);
+      } catch {
+        return; // not empty, or already gone: either way nothing more to tidy
+      }
+      directory = dirname(directory);
+    }
+  }
+}
+
+/** Orders keys segment by segment, the order a sorted directory walk visits them in. */
+function compareKeys(left: string, right: string): number {
+  const leftSegments = left.split("/");
+  const rightSegments = right.split("/");
+  const shared = Math.min(leftSegments.length, rightSegments.length);
+  for (let index = 0; index < shared; index++) {
+    const a = leftSegments[index] as string;
+    const b = rightSegments[index] as string;
+    if (a !== b) return a < b ? -1 : 1;
+  }
+  return leftSegments.length - rightSegments.length;
+}
+
+function etagOf(stats: { size: number; mtimeMs: number; ino: number }): string {
+  return `"${stats.ino.toString(16)}-${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}"`;
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === "ENOENT";
+}
+
+function isNotDirectory(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === "ENOTDIR";
+}
+
+function wrapFsError(error: unknown, action: string): unknown {
+  if (error instanceof ArtifactStoreError) return error;
+  const code = (error as { code?: string } | null)?.code;
+  if (code === undefined) return error; // not a filesystem error: the body stream's own failure
+  const storeCode = code === "ENOSPC" || code === "EDQUOT" ? "E_BACKEND_UNAVAILABLE" : "E_BACKEND";
+  return new ArtifactStoreError(storeCode, `[fs] ${action} failed: ${(error as Error).message}`, { cause: error });
+}

@@ -1,0 +1,34 @@
+import { ArtifactStoreError } from "../core/errors.ts";
+import type { ByteRange } from "./storage-backend.ts";
+
+/**
+ * Refuses keys no backend should hold: empty, absolute, with empty, `.` or `..` segments,
+ * backslashes or control characters. The store only builds safe keys; this guards direct use.
+ */
+export function assertValidKey(key: string, backendName: string): void {
+  const bad =
+    key.length === 0 ||
+    key.length > 1024 ||
+    key.startsWith("/") ||
+    key.includes("\\") ||
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+    /[\u0000-\u001f\u007f]/.test(key) ||
+    key.split("/").some((segment) => segment === "" || segment === "." || segment === "..");
+  if (bad) {
+    throw new ArtifactStoreError("E_INVALID_INPUT", `[${backendName}] invalid object key ${JSON.stringify(key)}`);
+  }
+}
+
+/** Turns a requested range into inclusive bounds within an object of `size` bytes. */
+export function resolveRange(range: ByteRange, size: number, backendName: string): { start: number; end: number } {
+  const { offset, length } = range;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset >= size || (length !== undefined && length < 1)) {
+    throw new ArtifactStoreError(
+      "E_RANGE",
+      `[${backendName}] range starting at ${offset} is outside an object of ${size} bytes`,
+      { details: { size } },
+    );
+  }
+  const end = length === undefined ? size - 1 : Math.min(size - 1, offset + length - 1);
+  return { start: offset, end };
+}

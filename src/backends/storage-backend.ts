@@ -1,0 +1,92 @@
+/**
+ * The contract every blob backend (memory, fs, s3, gcs) implements, checked by the shared
+ * suite in `test/backends/contract.ts`.
+ *
+ * Keys are relative, `/`-separated paths built by the store from validated names
+ * (`<spec>/<task>/v<N>/<file>`); backends may still refuse keys they cannot hold.
+ * Objects are immutable once published: the store never rewrites a key that a committed
+ * metadata row points at.
+ */
+
+/** A byte range of an object: `length` bytes from `offset` (to the end when omitted). */
+export interface ByteRange {
+  offset: number;
+  length?: number;
+}
+
+export interface ObjectInfo {
+  key: string;
+  /** Size of the whole object in bytes. */
+  size: number;
+  /** Backend's entity tag, when it has one. */
+  etag?: string;
+  lastModified?: Date;
+}
+
+export interface StoredObject extends ObjectInfo {
+  /** The object's bytes, or only the requested range of them. */
+  body: ReadableStream<Uint8Array>;
+  /** The range actually returned (inclusive `end`), when a range was asked for. */
+  range?: { start: number; end: number };
+}
+
+export interface PutOptions {
+  contentType?: string;
+  /** Byte length when known in advance; lets object stores use one request. */
+  contentLength?: number;
+  signal?: AbortSignal;
+}
+
+export interface ListOptions {
+  prefix?: string;
+  /** Opaque value from a previous page's `cursor`. */
+  cursor?: string;
+  /** Maximum objects on one page (default 1000). */
+  limit?: number;
+}
+
+export interface ListPage {
+  objects: ObjectInfo[];
+  /** Pass to the next call to continue; absent on the last page. */
+  cursor?: string;
+}
+
+/**
+ * A place to keep blobs.
+ *
+ * @example
+ * const backend = createMemoryBackend();
+ * await backend.put("spec/task/v1/log.txt", new Blob(["hello"]).stream());
+ * const object = await backend.get("spec/task/v1/log.txt");
+ * console.log(await new Response(object?.body).text()); // "hello"
+ */
+export interface StorageBackend {
+  /** Short backend name used in errors and URIs: `"memory"`, `"fs"`, `"s3"`, `"gcs"`. */
+  readonly name: string;
+
+  /**
+   * Stores `body` under `key`. This is the publish: the object becomes visible only if
+   * the stream closes without error. When the stream errors (a digest, size or quota check
+   * failed upstream, the client went away), nothing is published, nothing is left behind,
+   * and `put` rejects with the stream's own error.
+   */
+  put(key: string, body: ReadableStream<Uint8Array>, options?: PutOptions): Promise<ObjectInfo>;
+
+  /** The object's bytes (or a range of them), or `null` when there is no such object. */
+  get(key: string, options?: { range?: ByteRange; signal?: AbortSignal }): Promise<StoredObject | null>;
+
+  /** Size and tag of the object, or `null` when there is no such object. */
+  head(key: string): Promise<ObjectInfo | null>;
+
+  /** Removes the object. Deleting a missing object succeeds. */
+  delete(key: string): Promise<void>;
+
+  /** Objects in key order, paginated. */
+  list(options?: ListOptions): Promise<ListPage>;
+
+  /** The URI an artifact stored under `key` is known by, e.g. `s3://bucket/prefix/key`. */
+  uriFor(key: string): string;
+
+  /** Releases clients and handles. */
+  close?(): Promise<void>;
+}

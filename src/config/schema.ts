@@ -1,0 +1,558 @@
+/**
+ * Configuration: the seed's `artifact_store:` keys plus the sections DESIGN.md adds, their
+ * defaults, validation, and `ARTIFACT_STORE_*` overrides. Pure: no file or environment access,
+ * so the edge entry validates its bindings with the same code (`src/config/load.ts` reads files).
+ */
+import { ArtifactStoreError } from "../core/errors.ts";
+import type { ArtifactTypeDefinition } from "../core/types.ts";
+
+export type BackendType = "filesystem" | "s3" | "gcs" | "memory";
+export type Scope = "read" | "write" | "admin";
+export type Durability = "strict" | "relaxed";
+
+/** A bearer token allowed to call the HTTP API. Only its SHA-256 is ever stored. */
+export interface TokenConfig {
+  name: string;
+  /** Lowercase hex SHA-256 of the token (`printf %s "$TOKEN" | sha256sum`). */
+  sha256: string;
+  scopes: Scope[];
+  /** Spec names the token may touch; absent means every spec. */
+  specs?: string[];
+}
+
+export interface S3Config {
+  bucket: string;
+  prefix: string;
+  region: string;
+  endpoint?: string;
+  forcePathStyle: boolean;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+}
+
+export interface GcsConfig {
+  bucket: string;
+  prefix: string;
+  credentialsFile?: string;
+  /** A ready OAuth2 access token instead of a service-account key. */
+  accessToken?: string;
+  /** API root, e.g. an emulator's `http://127.0.0.1:9199` (default `STORAGE_EMULATOR_HOST` or Google's). */
+  endpoint?: string;
+}
+
+export interface MetadataConfig {
+  /** libSQL URL or file path; default `<base_path>/.store/metadata.db`. */
+  url?: string;
+  authToken?: string;
+  /** Embedded replica: sync the local file at `url` with this remote database. */
+  syncUrl?: string;
+  syncIntervalSeconds?: number;
+}
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  tokens: TokenConfig[];
+  /** Largest request body accepted, bytes. */
+  bodyLimit: number;
+  /** Seconds between retention sweeps; 0 disables the timer. */
+  cleanupIntervalSeconds: number;
+  /** Seconds in-flight requests get to finish on SIGTERM/SIGINT. */
+  shutdownTimeoutSeconds: number;
+  /** Origins allowed by CORS; empty (default) sends no CORS headers. */
+  corsOrigins: string[];
+}
+
+export interface ArtifactStoreConfig {
+  backendType: BackendType;
+  basePath: string;
+  compressionEnabled: boolean;
+  /** gzip level 1–9 (default 6). */
+  compressionLevel: number;
+  verifyChecksum: boolean;
+  versioningEnabled: boolean;
+  /** Every artifact type the store accepts, built-ins first, with retention days. */
+  types: ArtifactTypeDefinition[];
+  storageQuota: { maxBytes: number | null; warnThreshold: number };
+  /** Largest artifact (original bytes) accepted by the store, or null for no limit. */
+  maxArtifactBytes: number | null;
+  /** A gzip-encoded upload expanding more than this many times is refused as a gzip bomb. */
+  gzipMaxRatio: number;
+  durability: Durability;
+  s3: S3Config;
+  gcs: GcsConfig;
+  metadata: MetadataConfig;
+  server: ServerConfig;
+}
+
+export const BUILT_IN_TYPES: readonly ArtifactTypeDefinition[] = [
+  { name: "diff", fileName: "diff.txt", mimeType: "text/x-diff", retentionDays: 30 },
+  { name: "log", fileName: "log.txt", mimeType: "text/plain", retentionDays: 7 },
+  { name: "test", fileName: "test-result.json", mimeType: "application/json", retentionDays: 14 },
+];
+
+const GIB = 1024 ** 3;
+
+/** Every config key with its default, in the YAML's own spelling (documentation and `--help`). */
+export const DEFAULT_CONFIG_YAML = `artifact_store:
+  backend_type: filesystem      # filesystem | s3 | gcs | memory
+  base_path: ~/.necrocode/artifacts
+  compression_enabled: true
+  compression_level: 6          # gzip 1 (fast) .. 9 (small)
+  verify_checksum: true
+  versioning_enabled: false
+  durability: strict            # strict: fsync every upload; relaxed: faster, may lose the last seconds on power loss
+  max_artifact_size: 5GiB
+  gzip_max_ratio: 1000          # refuse gzip uploads that expand more than this
+  retention_policy:             # days; null keeps forever
+    diff: 30
+    log: 7
+    test: 14
+  types: {}                     # extra types, e.g. coverage: { file_name: coverage.json, mime_type: application/json, retention_days: 14 }
+  storage_quota:
+    max_size_gb: 100            # null for no quota
+    warn_threshold: 0.8
+  s3: { bucket: "", prefix: "", region: us-east-1, endpoint: null, force_path_style: false }
+  gcs: { bucket: "", prefix: "", credentials_file: null }
+  metadata: { url: null, auth_token: null, sync_url: null }
+  server:
+    host: 127.0.0.1
+    port: 8787
+    tokens: []                  # [{ name, sha256, scopes: [read, write, admin], specs: [..] }]
+    body_limit: 5GiB
+    cleanup_interval: 1h        # 0 disables the scheduled retention sweep
+    shutdown_timeout: 30s
+    cors_origins: []
+`;
+
+type Raw = Record<string, unknown>;
+
+/** Reads and checks one level of the raw config, reporting problems by their full key. */
+class Section {
+  private readonly seen = new Set<string>();
+  constructor(
+    private readonly raw: Raw,
+    private readonly path: string,
+  ) {}
+
+  static of(value: unknown, path: string): Section {
+    if (value === undefined || value === null) return new Section({}, path);
+    if (typeof value !== "object" || Array.isArray(value)) fail(path, "a mapping of keys", value);
+    return new Section(value as Raw, path);
+  }
+
+  key(name: string): string {
+    return `${this.path}.${name}`;
+  }
+
+  get(name: string): unknown {
+    this.seen.add(name);
+    return this.raw[name];
+  }
+
+  section(name: string): Section {
+    return Section.of(this.get(name), this.key(name));
+  }
+
+  boolean(name: string, fallback: boolean): boolean {
+    const value = this.get(name);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== "boolean") fail(this.key(name), "true or false", value);
+    return value;
+  }
+
+  string(name: string, fallback: string): string {
+    return this.optionalString(name) ?? fallback;
+  }
+
+  optionalString(name: string): string | undefined {
+    const value = this.get(name);
+    if (value === undefined || value === null || value === "") return undefined;
+    if (typeof value !== "string") fail(this.key(name), "a string", value);
+    return value;
+  }
+
+  number(name: string, fallback: number, check: { min?: number; max?: number; integer?: boolean } = {}): number {
+    const value = this.get(name);
+    if (value === undefined || value === null) return fallback;
+    const valid =
+      typeof value === "number" &&
+      Number.isFinite(value) &&
+      (check.min === undefined || value >= check.min) &&
+      (check.max === undefined || value <= check.max) &&
+      (!check.integer || Number.isInteger(value));
+    if (!valid) {
+      const bounds = [
+        check.min !== undefined ? `>= ${check.min}` : "",
+        check.max !== undefined ? `<= ${check.max}` : "",
+      ]
+        .filter(Boolean)
+        .join(" and ");
+      fail(this.key(name), `${check.integer ? "an integer" : "a number"}${bounds ? ` ${bounds}` : ""}`, value);
+    }
+    return value as number;
+  }
+
+  enumeration<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
+    const value = this.get(name);
+    if (value === undefined || value === null) return fallback;
+    if (typeof value !== "string" || !allowed.includes(value as T)) fail(this.key(name), allowed.join(" | "), value);
+    return value as T;
+  }
+
+  bytes(name: string, fallback: number | null): number | null {
+    const value = this.get(name);
+    if (value === undefined) return fallback;
+    if (value === null) return null;
+    const parsed = parseByteSize(value);
+    if (parsed === undefined) fail(this.key(name), 'a byte size such as 1048576, "512MiB" or "5GiB"', value);
+    return parsed;
+  }
+
+  seconds(name: string, fallback: number): number {
+    const value = this.get(name);
+    if (value === undefined || value === null) return fallback;
+    const parsed = parseDuration(value);
+    if (parsed === undefined) fail(this.key(name), 'seconds, or a duration such as "30s", "15m", "1h", "1d"', value);
+    return parsed;
+  }
+
+  stringList(name: string): string[] {
+    const value = this.get(name);
+    if (value === undefined || value === null) return [];
+    if (!Array.isArray(value) || value.some((item) => typeof item !== "string")) {
+      fail(this.key(name), "a list of strings", value);
+    }
+    return value as string[];
+  }
+
+  /** Fails on keys nobody asked for: a typo must not silently fall back to a default. */
+  rejectUnknownKeys(): void {
+    for (const name of Object.keys(this.raw)) {
+      if (!this.seen.has(name)) {
+        const suggestion = [...this.seen].find((known) => editDistance(known, name) <= 2);
+        throw new ArtifactStoreError(
+          "E_CONFIG",
+          `Invalid config: unknown key ${this.key(name)}${suggestion ? ` (did you mean ${this.key(suggestion)}?)` : ""}`,
+          { details: { key: this.key(name) } },
+        );
+      }
+    }
+  }
+
+  entries(): [string, unknown][] {
+    return Object.entries(this.raw);
+  }
+}
+
+function fail(key: string, expected: string, value: unknown): never {
+  throw new ArtifactStoreError("E_CONFIG", `Invalid config: ${key} must be ${expected} (got ${describe(value)})`, {
+    details: { key, expected },
+  });
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (Array.isArray(value)) return "a list";
+  if (typeof value === "object") return "a mapping";
+  return String(value);
+}
+
+/**
+ * Checks a raw config (the mapping under `artifact_store:`, or a document holding that key)
+ * and fills in defaults. Throws `E_CONFIG` naming the key and the expected form.
+ *
+ * @example
+ * const config = parseConfig({ artifact_store: { base_path: "/srv/artifacts", versioning_enabled: true } });
+ */
+export function parseConfig(document: unknown = {}): ArtifactStoreConfig {
+  const top = Section.of(document, "");
+  const hasRoot = typeof document === "object" && document !== null && "artifact_store" in document;
+  const root = hasRoot ? top.section("artifact_store") : Section.of(document, "artifact_store");
+  if (hasRoot) {
+    for (const [name] of top.entries()) {
+      if (name !== "artifact_store") {
+        throw new ArtifactStoreError(
+          "E_CONFIG",
+          `Invalid config: unknown top-level key ${name} (expected artifact_store)`,
+        );
+      }
+    }
+  }
+  const key = (name: string) => `artifact_store.${name}`;
+
+  const types = parseTypes(root.section("types"), root.section("retention_policy"));
+  const quota = root.section("storage_quota");
+  const maxSizeGb = quota.get("max_size_gb");
+  if (maxSizeGb !== undefined && maxSizeGb !== null && (typeof maxSizeGb !== "number" || !(maxSizeGb > 0))) {
+    fail(quota.key("max_size_gb"), "a positive number of GiB, or null for no quota", maxSizeGb);
+  }
+  const storageQuota = {
+    maxBytes: maxSizeGb === null ? null : Math.floor(((maxSizeGb as number | undefined) ?? 100) * GIB),
+    warnThreshold: quota.number("warn_threshold", 0.8, { min: 0, max: 1 }),
+  };
+  quota.rejectUnknownKeys();
+
+  const s3Section = root.section("s3");
+  const s3: S3Config = {
+    bucket: s3Section.string("bucket", ""),
+    prefix: normalizePrefix(s3Section.string("prefix", ""), s3Section.key("prefix")),
+    region: s3Section.string("region", "us-east-1"),
+    forcePathStyle: s3Section.boolean("force_path_style", false),
+    ...optional("endpoint", s3Section.optionalString("endpoint")),
+    ...optional("accessKeyId", s3Section.optionalString("access_key_id")),
+    ...optional("secretAccessKey", s3Section.optionalString("secret_access_key")),
+    ...optional("sessionToken", s3Section.optionalString("session_token")),
+  };
+  s3Section.rejectUnknownKeys();
+
+  const gcsSection = root.section("gcs");
+  const gcs: GcsConfig = {
+    bucket: gcsSection.string("bucket", ""),
+    prefix: normalizePrefix(gcsSection.string("prefix", ""), gcsSection.key("prefix")),
+    ...optional("credentialsFile", gcsSection.optionalString("credentials_file")),
+    ...optional("accessToken", gcsSection.optionalString("access_token")),
+    ...optional("endpoint", gcsSection.optionalString("endpoint")),
+  };
+  gcsSection.rejectUnknownKeys();
+
+  const metadataSection = root.section("metadata");
+  const metadata: MetadataConfig = {
+    ...optional("url", metadataSection.optionalString("url")),
+    ...optional("authToken", metadataSection.optionalString("auth_token")),
+    ...optional("syncUrl", metadataSection.optionalString("sync_url")),
+  };
+  const syncInterval = metadataSection.get("sync_interval");
+  if (syncInterval !== undefined && syncInterval !== null) {
+    const seconds = parseDuration(syncInterval);
+    if (seconds === undefined)
+      fail(metadataSection.key("sync_interval"), 'seconds or a duration such as "60s"', syncInterval);
+    metadata.syncIntervalSeconds = seconds;
+  }
+  metadataSection.rejectUnknownKeys();
+
+  const serverSection = root.section("server");
+  const server: ServerConfig = {
+    host: serverSection.string("host", "127.0.0.1"),
+    port: serverSection.number("port", 8787, { min: 0, max: 65535, integer: true }),
+    tokens: parseTokens(serverSection.get("tokens"), serverSection.key("tokens")),
+    bodyLimit: serverSection.bytes("body_limit", 5 * GIB) ?? Number.MAX_SAFE_INTEGER,
+    cleanupIntervalSeconds: serverSection.seconds("cleanup_interval", 3600),
+    shutdownTimeoutSeconds: serverSection.seconds("shutdown_timeout", 30),
+    corsOrigins: serverSection.stringList("cors_origins"),
+  };
+  serverSection.rejectUnknownKeys();
+
+  const config: ArtifactStoreConfig = {
+    backendType: root.enumeration("backend_type", ["filesystem", "s3", "gcs", "memory"] as const, "filesystem"),
+    basePath: root.string("base_path", "~/.necrocode/artifacts"),
+    compressionEnabled: root.boolean("compression_enabled", true),
+    compressionLevel: root.number("compression_level", 6, { min: 1, max: 9, integer: true }),
+    verifyChecksum: root.boolean("verify_checksum", true),
+    versioningEnabled: root.boolean("versioning_enabled", false),
+    types,
+    storageQuota,
+    maxArtifactBytes: root.bytes("max_artifact_size", 5 * GIB),
+    gzipMaxRatio: root.number("gzip_max_ratio", 1000, { min: 1 }),
+    durability: root.enumeration("durability", ["strict", "relaxed"] as const, "strict"),
+    s3,
+    gcs,
+    metadata,
+    server,
+  };
+  root.rejectUnknownKeys();
+  if (config.backendType === "s3" && !config.s3.bucket)
+    fail(key("s3.bucket"), "a bucket name when backend_type is s3", "");
+  if (config.backendType === "gcs" && !config.gcs.bucket)
+    fail(key("gcs.bucket"), "a bucket name when backend_type is gcs", "");
+  return config;
+}
+
+function optional<K extends string, V>(name: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [name]: value }) as { [P in K]?: V };
+}
+
+function normalizePrefix(prefix: string, key: string): string {
+  if (prefix === "") return "";
+  if (prefix.startsWith("/") || prefix.split("/").some((segment) => segment === "." || segment === "..")) {
+    fail(key, 'a relative key prefix such as "artifacts/"', prefix);
+  }
+  return prefix.endsWith("/") ? prefix : `${prefix}/`;
+}
+
+const TYPE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
+const FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+function parseTypes(typesSection: Section, retention: Section): ArtifactTypeDefinition[] {
+  const types = BUILT_IN_TYPES.map((type) => ({ ...type }));
+  for (const [name, value] of typesSection.entries()) {
+    typesSection.get(name);
+    const path = typesSection.key(name);
+    if (!TYPE_NAME.test(name)) fail(path, "a type name of lowercase letters, digits, '_' or '-'", name);
+    const definition = Section.of(value, path);
+    const fileName = definition.optionalString("file_name");
+    if (!fileName || !FILE_NAME.test(fileName) || fileName.endsWith(".metadata.json")) {
+      fail(definition.key("file_name"), 'a plain file name such as "coverage.json"', fileName ?? null);
+    }
+    const retentionDays = definition.get("retention_days");
+    const existing = types.find((type) => type.name === name);
+    const entry: ArtifactTypeDefinition = {
+      name,
+      fileName,
+      mimeType: definition.string("mime_type", "application/octet-stream"),
+      retentionDays:
+        retentionDays === undefined
+          ? (existing?.retentionDays ?? null)
+          : checkDays(retentionDays, definition.key("retention_days")),
+    };
+    definition.rejectUnknownKeys();
+    if (existing) Object.assign(existing, entry);
+    else types.push(entry);
+  }
+  for (const [name, value] of retention.entries()) {
+    retention.get(name);
+    const type = types.find((candidate) => candidate.name === name);
+    if (!type) {
+      fail(retention.key(name), `a known artifact type (${types.map((candidate) => candidate.name).join(", ")})`, name);
+    }
+    type.retentionDays = checkDays(value, retention.key(name));
+  }
+  const fileNames = new Set<string>();
+  for (const type of types) {
+    if (fileNames.has(type.fileName))
+      fail(typesSection.key(type.name), "a file_name no other type uses", type.fileName);
+    fileNames.add(type.fileName);
+  }
+  return types;
+}
+
+function checkDays(value: unknown, key: string): number | null {
+  if (value === null) return null;
+  if (typeof value !== "number" || !(value > 0)) fail(key, "a positive number of days, or null to keep forever", value);
+  return value;
+}
+
+function parseTokens(value: unknown, key: string): TokenConfig[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) fail(key, "a list of { name, sha256, scopes, specs? }", value);
+  const names = new Set<string>();
+  return value.map((item, index) => {
+    const token = Section.of(item, `${key}[${index}]`);
+    const name = token.optionalString("name") ?? `token-${index + 1}`;
+    const sha256 = token.optionalString("sha256")?.toLowerCase();
+    if (!sha256 || !/^[0-9a-f]{64}$/.test(sha256)) {
+      fail(token.key("sha256"), 'the token\'s SHA-256 in hex (printf %s "$TOKEN" | sha256sum)', sha256 ?? null);
+    }
+    const scopes = token.stringList("scopes");
+    if (scopes.length === 0 || scopes.some((scope) => !["read", "write", "admin"].includes(scope))) {
+      fail(token.key("scopes"), "a non-empty list of read, write, admin", scopes);
+    }
+    const specs = token.get("specs");
+    if (specs !== undefined && (!Array.isArray(specs) || specs.some((spec) => typeof spec !== "string"))) {
+      fail(token.key("specs"), "a list of spec names", specs);
+    }
+    token.rejectUnknownKeys();
+    if (names.has(name)) fail(token.key("name"), "a name no other token uses", name);
+    names.add(name);
+    return { name, sha256, scopes: scopes as Scope[], ...(specs === undefined ? {} : { specs: specs as string[] }) };
+  });
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: GIB,
+  gb: 1000 ** 3,
+  gib: GIB,
+  t: 1024 ** 4,
+  tb: 1000 ** 4,
+  tib: 1024 ** 4,
+};
+
+/** `1048576`, `"512MiB"`, `"5 GB"` → bytes; `undefined` when not a size. */
+export function parseByteSize(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(value);
+  const unit = SIZE_UNITS[match?.[2]?.toLowerCase() ?? "-"];
+  if (!match || unit === undefined) return undefined;
+  return Math.floor(Number(match[1]) * unit);
+}
+
+const DURATION_UNITS: Record<string, number> = { "": 1, ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** `30`, `"30s"`, `"15m"`, `"1h"`, `"1d"` → seconds; `undefined` when not a duration. */
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(value);
+  if (!match) return undefined;
+  return Number(match[1]) * (DURATION_UNITS[match[2] ?? ""] ?? 1);
+}
+
+/**
+ * Applies `ARTIFACT_STORE_<KEY>` overrides (`__` between nesting levels, case-insensitive) to a
+ * raw config document. Values are read as JSON when they parse as JSON (`true`, `30`, `null`,
+ * `[...]`), as strings otherwise.
+ *
+ * @example
+ * applyEnvOverrides({}, { ARTIFACT_STORE_S3__BUCKET: "ci-artifacts" });
+ * // → { artifact_store: { s3: { bucket: "ci-artifacts" } } }
+ */
+export function applyEnvOverrides(document: unknown, env: Record<string, string | undefined>): Raw {
+  const base = (typeof document === "object" && document !== null ? structuredClone(document) : {}) as Raw;
+  base.artifact_store ??= {};
+  const root = base.artifact_store as Raw;
+  if (typeof root !== "object" || root === null || Array.isArray(root)) {
+    fail("artifact_store", "a mapping of keys", root);
+  }
+  for (const [name, value] of Object.entries(env).sort(([a], [b]) => a.localeCompare(b))) {
+    if (value === undefined || !name.startsWith("ARTIFACT_STORE_") || NOT_CONFIG_KEYS.has(name)) continue;
+    const path = name.slice("ARTIFACT_STORE_".length).toLowerCase().split("__");
+    let target = root;
+    for (const segment of path.slice(0, -1)) {
+      const next = target[segment];
+      if (typeof next !== "object" || next === null || Array.isArray(next)) target[segment] = {};
+      target = target[segment] as Raw;
+    }
+    target[path.at(-1) as string] = parseEnvValue(value);
+  }
+  return base;
+}
+
+/** Variables in the same namespace that are not config keys: the config file path and the CLI's client settings. */
+export const NOT_CONFIG_KEYS = new Set(["ARTIFACT_STORE_CONFIG", "ARTIFACT_STORE_URL", "ARTIFACT_STORE_TOKEN"]);
+
+function parseEnvValue(value: string): unknown {
+  const trimmed = value.trim();
+  if (/^(true|false|null|-?\d+(\.\d+)?)$/.test(trimmed) || /^[[{"]/.test(trimmed)) {
+    try {
+      return JSON.parse(trimmed);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i++) {
+    let previous = row[0] as number;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const current = row[j] as number;
+      row[j] = Math.min(current + 1, (row[j - 1] as number) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length] as number;
+}

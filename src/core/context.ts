@@ -1,0 +1,67 @@
+import type { StorageBackend } from "../backends/storage-backend.ts";
+import type { CodecEngines } from "../codec/engines.ts";
+import type { ArtifactStoreConfig } from "../config/schema.ts";
+import type { MetadataRepository } from "../metadata/metadata-repository.ts";
+import type { StoreMetrics } from "./metrics.ts";
+import type { ArtifactTypeDefinition } from "./types.ts";
+
+/** The settings the core acts on: a subset of the config, so library users need not build a whole one. */
+export type StoreSettings = Pick<
+  ArtifactStoreConfig,
+  | "compressionEnabled"
+  | "compressionLevel"
+  | "verifyChecksum"
+  | "versioningEnabled"
+  | "types"
+  | "storageQuota"
+  | "maxArtifactBytes"
+  | "gzipMaxRatio"
+>;
+
+/** Structured log sink. Fields never carry tokens or content. */
+export interface Logger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+/** What the pipelines share. Internal. */
+export interface StoreContext {
+  backend: StorageBackend;
+  metadata: MetadataRepository;
+  codecs: CodecEngines;
+  settings: StoreSettings;
+  types: ReadonlyMap<string, ArtifactTypeDefinition>;
+  logger: Logger;
+  metrics: StoreMetrics;
+  now(): number;
+}
+
+/** Logs warnings and errors to the console, drops the rest: the library's quiet default. */
+export const consoleWarningsLogger: Logger = {
+  debug() {},
+  info() {},
+  warn(message, fields) {
+    console.warn(`[artifact-store] ${message}`, fields ?? "");
+  },
+  error(message, fields) {
+    console.error(`[artifact-store] ${message}`, fields ?? "");
+  },
+};
+
+/** Object key of a version's blob: `<spec>/<task>/v<N>/<file>[.gz]`. */
+export function blobKey(
+  specName: string,
+  taskId: string,
+  version: number,
+  type: ArtifactTypeDefinition,
+  compressed: boolean,
+): string {
+  return `${specName}/${taskId}/v${version}/${type.fileName}${compressed ? ".gz" : ""}`;
+}
+
+/** Object key of a version's metadata sidecar: `<spec>/<task>/v<N>/<type>.metadata.json`. */
+export function sidecarKey(specName: string, taskId: string, version: number, typeName: string): string {
+  return `${specName}/${taskId}/v${version}/${typeName}.metadata.json`;
+}

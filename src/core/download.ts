@@ -1,0 +1,207 @@
+/**
+ * The download pipeline: row lookup → backend stream → (gunzip unless the caller takes gzip)
+ * → checksum of what is sent, verified while streaming. On a mismatch the stream errors
+ * (never a silent success with bad bytes) and the version is flagged `corrupt`.
+ */
+import { toHex } from "../codec/engines.ts";
+import { mapStreamErrors, observeStream, sliceStream } from "../codec/streams.ts";
+import type { ArtifactRecord } from "../metadata/metadata-repository.ts";
+import type { StoreContext } from "./context.ts";
+import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "./errors.ts";
+import { assertValidName, assertValidVersion } from "./names.ts";
+import type { ArtifactMetadata, ArtifactRef } from "./types.ts";
+import { publicMetadata } from "./upload.ts";
+
+/** A byte range of the decoded content: from `offset` (`length` bytes), or the last `suffixLength` bytes. */
+export type ContentRange = { offset: number; length?: number } | { suffixLength: number };
+
+export interface OpenOptions {
+  /** `"gzip"` when the caller takes gzip: stored gzip passes through untouched. Default `"identity"`. */
+  acceptEncoding?: "identity" | "gzip";
+  /** Part of the decoded content; ranges are not verified on the fly (the scrub covers them). */
+  range?: ContentRange;
+  /** Verify the checksum while streaming (default: the store's `verify_checksum`). */
+  verifyChecksum?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface ArtifactDownload {
+  metadata: ArtifactMetadata;
+  /** The bytes, verified as they stream when `verified` is true. */
+  body: ReadableStream<Uint8Array>;
+  /** Encoding of `body`: `"gzip"` only when the caller accepted it and the version is stored compressed. */
+  contentEncoding: "identity" | "gzip";
+  /** Number of bytes `body` yields. */
+  length: number;
+  /** Present for range reads: inclusive bounds and the full decoded size. */
+  range?: { start: number; end: number; size: number };
+  /** SHA-256 hex of exactly the bytes of `body` (absent for ranges). */
+  checksum?: string;
+  verified: boolean;
+}
+
+/** A user-facing reference: the URI returned by upload, or (spec, task, type, version?). */
+export type ArtifactTarget = string | ArtifactRef;
+
+const TOUCH_INTERVAL_MS = 60_000;
+
+export async function findRecord(ctx: StoreContext, target: ArtifactTarget): Promise<ArtifactRecord | null> {
+  if (typeof target === "string") {
+    if (target.length === 0 || target.length > 4096) {
+      throw new ArtifactStoreError("E_INVALID_INPUT", "uri must be a non-empty string of at most 4096 characters");
+    }
+    return ctx.metadata.findByUri(target);
+  }
+  return ctx.metadata.findVersion(checkRef(target));
+}
+
+export function checkRef(ref: ArtifactRef): ArtifactRef {
+  if (typeof ref !== "object" || ref === null) {
+    throw new ArtifactStoreError("E_INVALID_INPUT", "expected a URI or { specName, taskId, type, version? }");
+  }
+  const checked: ArtifactRef = {
+    specName: assertValidName("specName", ref.specName),
+    taskId: assertValidName("taskId", ref.taskId),
+    type: assertValidName("type", ref.type),
+  };
+  if (ref.version !== undefined) checked.version = assertValidVersion(ref.version);
+  return checked;
+}
+
+export async function requireRecord(ctx: StoreContext, target: ArtifactTarget): Promise<ArtifactRecord> {
+  const record = await findRecord(ctx, target);
+  if (!record) throw notFound(target);
+  return record;
+}
+
+export function notFound(target: ArtifactTarget): ArtifactStoreError {
+  const what =
+    typeof target === "string"
+      ? target
+      : `${target.specName}/${target.taskId}/${target.type}${target.version === undefined ? " (latest)" : ` v${target.version}`}`;
+  return new ArtifactStoreError("E_NOT_FOUND", `no artifact ${what}`);
+}
+
+export async function openArtifact(
+  ctx: StoreContext,
+  target: ArtifactTarget,
+  options: OpenOptions = {},
+): Promise<ArtifactDownload> {
+  const record = await requireRecord(ctx, target);
+  if (record.integrity === "corrupt") {
+    throw new ArtifactStoreError(
+      "E_CORRUPT",
+      `${record.uri} failed verification earlier and is flagged corrupt; it is not served. Delete it or restore it from elsewhere`,
+    );
+  }
+  const range = options.range === undefined ? undefined : resolveContentRange(options.range, record.originalSize);
+  const verify = range === undefined && (options.verifyChecksum ?? ctx.settings.verifyChecksum);
+  const passthrough = options.acceptEncoding === "gzip" && record.compressed && range === undefined;
+
+  const object = await ctx.backend.get(record.storageKey, {
+    ...(range && !record.compressed ? { range: { offset: range.start, length: range.end - range.start + 1 } } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  if (!object) {
+    await flagCorrupt(ctx, record, `stored object ${record.storageKey} is missing`);
+    throw new ArtifactStoreError("E_CORRUPT", `${record.uri} is recorded but its stored object is missing`);
+  }
+  let body = mapStreamErrors(object.body, (error) =>
+    isArtifactStoreError(error)
+      ? error
+      : toArtifactStoreError(error, "E_BACKEND", `[${ctx.backend.name}] reading ${record.storageKey} failed`),
+  );
+  if (record.compressed && !passthrough) {
+    body = mapStreamErrors(body.pipeThrough(ctx.codecs.createGunzip()), (error) =>
+      isArtifactStoreError(error) ? error : corruptError(ctx, record, `stored gzip is damaged (${errorText(error)})`),
+    );
+    if (range) body = body.pipeThrough(sliceStream(range.start, range.end - range.start + 1));
+  }
+  const expected = passthrough
+    ? { size: record.size, checksum: record.checksum }
+    : { size: record.originalSize, checksum: record.originalChecksum };
+  const length = range ? range.end - range.start + 1 : expected.size;
+  body = body.pipeThrough(countAndVerify(ctx, record, verify ? expected : undefined));
+
+  ctx.metrics.count("downloads");
+  touch(ctx, record);
+  return {
+    metadata: publicMetadata(record),
+    body,
+    contentEncoding: passthrough ? "gzip" : "identity",
+    length,
+    ...(range ? { range: { ...range, size: record.originalSize } } : { checksum: expected.checksum }),
+    verified: verify,
+  };
+}
+
+/** Counts bytes handed out and, when `expected` is given, checks size and SHA-256 at the end. */
+function countAndVerify(
+  ctx: StoreContext,
+  record: ArtifactRecord,
+  expected: { size: number; checksum: string } | undefined,
+): TransformStream<Uint8Array, Uint8Array> {
+  const hasher = expected ? ctx.codecs.createSha256() : undefined;
+  let size = 0;
+  return observeStream({
+    onChunk(chunk) {
+      size += chunk.length;
+      ctx.metrics.count("downloadedBytes", chunk.length);
+      hasher?.update(chunk);
+    },
+    async onEnd() {
+      if (!expected || !hasher) return;
+      const actual = toHex(hasher.digest());
+      if (size !== expected.size || actual !== expected.checksum) {
+        const reason = `read ${size} bytes with SHA-256 ${actual}, expected ${expected.size} bytes with ${expected.checksum}`;
+        await flagCorrupt(ctx, record, reason);
+        throw new ArtifactStoreError("E_CORRUPT", `${record.uri} failed checksum verification: ${reason}`);
+      }
+    },
+  });
+}
+
+function corruptError(ctx: StoreContext, record: ArtifactRecord, reason: string): ArtifactStoreError {
+  void flagCorrupt(ctx, record, reason);
+  return new ArtifactStoreError("E_CORRUPT", `${record.uri} failed verification: ${reason}`);
+}
+
+/** Flags a version corrupt, counts and logs it. Never throws: the caller is already failing. */
+export async function flagCorrupt(ctx: StoreContext, record: ArtifactRecord, reason: string): Promise<void> {
+  ctx.metrics.count("checksumFailures");
+  ctx.logger.error("artifact failed verification and is flagged corrupt", { uri: record.uri, reason });
+  await ctx.metadata.setIntegrity(record.id, "corrupt").catch((error: unknown) => {
+    ctx.logger.error("could not flag artifact corrupt", { uri: record.uri, error: String(error) });
+  });
+}
+
+function touch(ctx: StoreContext, record: ArtifactRecord): void {
+  const now = ctx.now();
+  const last = record.lastAccessedAt === null ? 0 : Date.parse(record.lastAccessedAt);
+  if (now - last < TOUCH_INTERVAL_MS) return;
+  ctx.metadata.touch(record.id, now).catch((error: unknown) => {
+    ctx.logger.debug("could not record last access", { uri: record.uri, error: String(error) });
+  });
+}
+
+/** Inclusive bounds of a range within `size` bytes, or `E_RANGE`. */
+export function resolveContentRange(range: ContentRange, size: number): { start: number; end: number } {
+  if ("suffixLength" in range) {
+    if (!Number.isSafeInteger(range.suffixLength) || range.suffixLength < 1 || size === 0) throw rangeError(size);
+    return { start: Math.max(0, size - range.suffixLength), end: size - 1 };
+  }
+  const { offset, length } = range;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset >= size) throw rangeError(size);
+  if (length !== undefined && (!Number.isSafeInteger(length) || length < 1)) throw rangeError(size);
+  return { start: offset, end: length === undefined ? size - 1 : Math.min(size - 1, offset + length - 1) };
+}
+
+function rangeError(size: number): ArtifactStoreError {
+  return new ArtifactStoreError("E_RANGE", `requested range is not satisfiable for content of ${size} bytes`, {
+    details: { size },
+  });
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

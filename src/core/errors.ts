@@ -1,0 +1,62 @@
+/**
+ * Every failure the store reports is an {@link ArtifactStoreError} with a stable `code`.
+ * HTTP status mapping lives in one table in `src/http/errors.ts`; nothing else maps codes.
+ */
+
+/** The error codes of the store, each with the HTTP status the API answers with. */
+export const ERROR_CODES = [
+  "E_INVALID_NAME",
+  "E_INVALID_INPUT",
+  "E_UNAUTHORIZED",
+  "E_FORBIDDEN",
+  "E_NOT_FOUND",
+  "E_CONFLICT",
+  "E_TOO_LARGE",
+  "E_RANGE",
+  "E_CHECKSUM_MISMATCH",
+  "E_CORRUPT",
+  "E_BACKEND",
+  "E_BACKEND_UNAVAILABLE",
+  "E_QUOTA_EXCEEDED",
+  "E_CONFIG",
+  "E_INTERNAL",
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * A failure with a machine-readable `code` and a message that says what to do.
+ *
+ * @example
+ * try {
+ *   await store.upload({ specName: "../etc", taskId: "1", type: "log", content: "x" });
+ * } catch (error) {
+ *   if (error instanceof ArtifactStoreError && error.code === "E_INVALID_NAME") {
+ *     console.error(error.message);
+ *   }
+ * }
+ */
+export class ArtifactStoreError extends Error {
+  override readonly name = "ArtifactStoreError";
+  readonly code: ErrorCode;
+  /** Extra machine-readable facts (the offending field, the limit, …). Never secrets. */
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+}
+
+/** True when `error` is an {@link ArtifactStoreError}, optionally with the given code. */
+export function isArtifactStoreError(error: unknown, code?: ErrorCode): error is ArtifactStoreError {
+  return error instanceof ArtifactStoreError && (code === undefined || error.code === code);
+}
+
+/** Wraps anything thrown into an {@link ArtifactStoreError}, keeping store errors as they are. */
+export function toArtifactStoreError(error: unknown, fallbackCode: ErrorCode, context: string): ArtifactStoreError {
+  if (error instanceof ArtifactStoreError) return error;
+  const reason = error instanceof Error ? error.message : String(error);
+  return new ArtifactStoreError(fallbackCode, `${context}: ${reason}`, { cause: error });
+}

@@ -1,0 +1,50 @@
+import type { ErrorCode } from "./errors.ts";
+
+/** Counters since the store was opened, for `/metrics` and `stats()`. */
+export interface StoreMetricsSnapshot {
+  uploads: number;
+  uploadFailures: number;
+  /** Content bytes received by successful uploads. */
+  uploadedBytes: number;
+  /** Bytes written to the backend by successful uploads. */
+  storedBytesWritten: number;
+  downloads: number;
+  /** Bytes handed to readers. */
+  downloadedBytes: number;
+  checksumFailures: number;
+  deletes: number;
+  expiredDeleted: number;
+  errors: Partial<Record<ErrorCode, number>>;
+}
+
+export interface StoreMetrics {
+  count(name: Exclude<keyof StoreMetricsSnapshot, "errors">, amount?: number): void;
+  error(code: ErrorCode): void;
+  snapshot(): StoreMetricsSnapshot;
+}
+
+export function createStoreMetrics(): StoreMetrics {
+  const values: StoreMetricsSnapshot = {
+    uploads: 0,
+    uploadFailures: 0,
+    uploadedBytes: 0,
+    storedBytesWritten: 0,
+    downloads: 0,
+    downloadedBytes: 0,
+    checksumFailures: 0,
+    deletes: 0,
+    expiredDeleted: 0,
+    errors: {},
+  };
+  return {
+    count(name, amount = 1) {
+      values[name] += amount;
+    },
+    error(code) {
+      values.errors[code] = (values.errors[code] ?? 0) + 1;
+    },
+    snapshot() {
+      return { ...values, errors: { ...values.errors } };
+    },
+  };
+}

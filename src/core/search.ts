@@ -1,0 +1,101 @@
+import type { SearchQuery } from "../metadata/metadata-repository.ts";
+import type { StoreContext } from "./context.ts";
+import { ArtifactStoreError } from "./errors.ts";
+import { assertValidName, normalizeTags } from "./names.ts";
+import type { ArtifactIntegrity, ArtifactMetadata } from "./types.ts";
+import { publicMetadata } from "./upload.ts";
+
+export interface SearchFilters {
+  specName?: string;
+  taskId?: string;
+  type?: string;
+  /** Versions carrying every one of these tags. */
+  tags?: string[];
+  /** Versions carrying at least one of these tags. */
+  anyTags?: string[];
+  /** Created at or after (Date, ISO string or ms). */
+  since?: Date | string | number;
+  /** Created before (Date, ISO string or ms). */
+  until?: Date | string | number;
+  /** Only the newest version of each (spec, task, type). */
+  latestOnly?: boolean;
+  integrity?: ArtifactIntegrity;
+  pinned?: boolean;
+  /** Page size, 1–1000 (default 100). */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+  /** The seed's snake_case spellings are accepted too. */
+  spec_name?: string;
+  task_id?: string;
+}
+
+export interface SearchPage {
+  /** Newest first. */
+  items: ArtifactMetadata[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}
+
+export async function searchArtifacts(ctx: StoreContext, filters: SearchFilters = {}): Promise<SearchPage> {
+  const query = toQuery(filters);
+  const rows = await ctx.metadata.search({ ...query, limit: query.limit + 1 });
+  const items = rows.slice(0, query.limit);
+  const last = items.at(-1);
+  return {
+    items: items.map(publicMetadata),
+    nextCursor: rows.length > query.limit && last ? encodeCursor(Date.parse(last.createdAt), last.id) : null,
+  };
+}
+
+function toQuery(filters: SearchFilters): SearchQuery {
+  if (typeof filters !== "object" || filters === null) throw invalid("filters", "search filters must be an object");
+  const specName = filters.specName ?? filters.spec_name;
+  const taskId = filters.taskId ?? filters.task_id;
+  const limit = filters.limit ?? 100;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
+    throw invalid("limit", "limit must be an integer from 1 to 1000");
+  if (filters.integrity !== undefined && filters.integrity !== "ok" && filters.integrity !== "corrupt") {
+    throw invalid("integrity", 'integrity must be "ok" or "corrupt"');
+  }
+  const query: SearchQuery = { limit };
+  if (specName !== undefined) query.specName = assertValidName("specName", specName);
+  if (taskId !== undefined) query.taskId = assertValidName("taskId", taskId);
+  if (filters.type !== undefined) query.type = assertValidName("type", filters.type);
+  if (filters.tags !== undefined) query.allTags = normalizeTags(filters.tags);
+  if (filters.anyTags !== undefined) query.anyTags = normalizeTags(filters.anyTags);
+  if (filters.since !== undefined) query.since = toMillis(filters.since, "since");
+  if (filters.until !== undefined) query.until = toMillis(filters.until, "until");
+  if (filters.latestOnly) query.latestOnly = true;
+  if (filters.integrity !== undefined) query.integrity = filters.integrity;
+  if (filters.pinned !== undefined) query.pinned = Boolean(filters.pinned);
+  if (filters.cursor !== undefined && filters.cursor !== "") query.after = decodeCursor(filters.cursor);
+  return query;
+}
+
+function toMillis(value: Date | string | number, field: string): number {
+  const millis = value instanceof Date ? value.getTime() : typeof value === "number" ? value : Date.parse(value);
+  if (!Number.isFinite(millis))
+    throw invalid(field, `${field} must be a date (ISO 8601 or milliseconds since the epoch)`);
+  return millis;
+}
+
+function encodeCursor(createdAt: number, id: number): string {
+  return btoa(`${createdAt}.${id}`).replace(/=+$/, "");
+}
+
+function decodeCursor(cursor: string): { createdAt: number; id: number } {
+  let decoded = "";
+  try {
+    decoded = atob(cursor);
+  } catch {
+    // reported below
+  }
+  const match = /^(\d{1,16})\.(\d{1,16})$/.exec(decoded);
+  if (!match) throw invalid("cursor", "cursor is not one this store handed out; start again without it");
+  return { createdAt: Number(match[1]), id: Number(match[2]) };
+}
+
+function invalid(field: string, message: string): ArtifactStoreError {
+  return new ArtifactStoreError("E_INVALID_INPUT", message, { details: { field } });
+}

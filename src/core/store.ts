@@ -1,0 +1,204 @@
+import type { StorageBackend } from "../backends/storage-backend.ts";
+import type { CodecEngines } from "../codec/engines.ts";
+import { portableEngines } from "../codec/portable.ts";
+import { collectBytes } from "../codec/streams.ts";
+import { parseConfig } from "../config/schema.ts";
+import type { MetadataRepository } from "../metadata/metadata-repository.ts";
+import { consoleWarningsLogger, type Logger, type StoreContext, type StoreSettings } from "./context.ts";
+import { type ArtifactDownload, type ArtifactTarget, findRecord, type OpenOptions, openArtifact } from "./download.ts";
+import { ArtifactStoreError } from "./errors.ts";
+import {
+  type ArtifactChange,
+  type CleanupOptions,
+  type CleanupReport,
+  cleanupExpired,
+  collectStats,
+  deleteArtifacts,
+  type StoreStats,
+  updateArtifact,
+} from "./maintenance.ts";
+import { createStoreMetrics, type StoreMetricsSnapshot } from "./metrics.ts";
+import { type SearchFilters, type SearchPage, searchArtifacts } from "./search.ts";
+import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition } from "./types.ts";
+import { publicMetadata, type UploadInput, type UploadResult, uploadArtifact } from "./upload.ts";
+
+export interface CreateArtifactStoreOptions {
+  backend: StorageBackend;
+  metadata: MetadataRepository;
+  /** gzip and SHA-256 engines; default fflate + @noble/hashes (run everywhere). */
+  codecs?: CodecEngines;
+  /** Store settings; anything left out takes the config defaults. */
+  config?: Partial<StoreSettings>;
+  logger?: Logger;
+  /** Clock, ms since the epoch (tests move it to expire artifacts). */
+  now?: () => number;
+}
+
+/**
+ * The artifact store: upload, download, search, delete and expire artifacts.
+ * Every method validates its input before any I/O and fails with {@link ArtifactStoreError}.
+ */
+export interface ArtifactStore {
+  /**
+   * Stores a new version and returns its metadata (with `warnings`).
+   *
+   * @example
+   * const result = await store.upload({ specName: "chat-app", taskId: "1.1", type: "diff", content: diffText, tags: ["ci"] });
+   * console.log(result.uri, result.version, result.originalChecksum);
+   */
+  upload(input: UploadInput): Promise<UploadResult>;
+  /**
+   * The seed's positional form; returns the URI.
+   *
+   * @example
+   * const uri = await store.upload("1.1", "chat-app", "log", logText, { runner: "gha-42" });
+   */
+  upload(
+    taskId: string,
+    specName: string,
+    type: string,
+    content: ArtifactContent,
+    metadata?: Record<string, unknown>,
+  ): Promise<string>;
+  /**
+   * The whole content of a version, verified against its checksum (unless `verifyChecksum: false`).
+   * For large artifacts use {@link ArtifactStore.open}, which streams.
+   */
+  download(target: ArtifactTarget, options?: { verifyChecksum?: boolean }): Promise<Uint8Array>;
+  /** {@link ArtifactStore.download} decoded as UTF-8. */
+  downloadText(target: ArtifactTarget, options?: { verifyChecksum?: boolean }): Promise<string>;
+  /**
+   * Streams a version: decoded or as stored gzip, whole or a range, verified as it streams.
+   *
+   * @example
+   * const { body, metadata } = await store.open({ specName: "chat-app", taskId: "1.1", type: "log" });
+   * await body.pipeTo(Writable.toWeb(process.stdout));
+   */
+  open(target: ArtifactTarget, options?: OpenOptions): Promise<ArtifactDownload>;
+  /** Metadata of a version (the latest when the ref has no version), or null. */
+  stat(target: ArtifactTarget): Promise<ArtifactMetadata | null>;
+  /** Deletes a version (URI or ref with version) or all versions (ref without version); returns how many. */
+  delete(target: ArtifactTarget): Promise<number>;
+  /**
+   * Committed versions matching every given filter, newest first, up to `limit` (default 100).
+   *
+   * @example
+   * const logs = await store.search({ specName: "chat-app", type: "log", tags: ["nightly"] });
+   */
+  search(filters?: SearchFilters): Promise<ArtifactMetadata[]>;
+  /** {@link ArtifactStore.search} with an opaque cursor for the next page. */
+  searchPage(filters?: SearchFilters): Promise<SearchPage>;
+  /** Pins/unpins and retags a version. */
+  update(target: ArtifactTarget, change: ArtifactChange): Promise<ArtifactMetadata>;
+  /** Deletes every expired, unpinned version; returns how many. */
+  cleanupExpired(): Promise<number>;
+  /** The retention sweep with options: dry run with reasons, batch size, limit, reference time. */
+  cleanup(options?: CleanupOptions): Promise<CleanupReport>;
+  /** Usage per type and spec, quota and its warning, counters. */
+  stats(): Promise<StoreStats>;
+  /** Counters since the store was opened. */
+  metrics(): StoreMetricsSnapshot;
+  /** Artifact types this store accepts. */
+  readonly types: readonly ArtifactTypeDefinition[];
+  readonly backend: StorageBackend;
+  readonly settings: Readonly<StoreSettings>;
+  /** Closes the metadata client and the backend. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a store from a backend and a metadata repository. Pure: works in any runtime with
+ * Web Streams and fetch. On Bun and Node, `openArtifactStore` from
+ * `@necrocode/artifact-store/local` wires the filesystem and a local libSQL file for you.
+ *
+ * @example
+ * import { createArtifactStore, createLibsqlMetadata } from "@necrocode/artifact-store";
+ * import { createMemoryBackend } from "@necrocode/artifact-store/backends/memory";
+ * import { createClient } from "@libsql/client/web";
+ *
+ * const store = createArtifactStore({
+ *   backend: createMemoryBackend(),
+ *   metadata: await createLibsqlMetadata({ client: createClient({ url: "http://127.0.0.1:8080" }) }),
+ * });
+ */
+export function createArtifactStore(options: CreateArtifactStoreOptions): ArtifactStore {
+  if (!options?.backend || !options.metadata) {
+    throw new ArtifactStoreError("E_CONFIG", "createArtifactStore needs { backend, metadata }");
+  }
+  const defaults = parseConfig({});
+  const settings: StoreSettings = {
+    compressionEnabled: options.config?.compressionEnabled ?? defaults.compressionEnabled,
+    compressionLevel: options.config?.compressionLevel ?? defaults.compressionLevel,
+    verifyChecksum: options.config?.verifyChecksum ?? defaults.verifyChecksum,
+    versioningEnabled: options.config?.versioningEnabled ?? defaults.versioningEnabled,
+    types: options.config?.types ?? defaults.types,
+    storageQuota: options.config?.storageQuota ?? defaults.storageQuota,
+    maxArtifactBytes:
+      options.config?.maxArtifactBytes === undefined ? defaults.maxArtifactBytes : options.config.maxArtifactBytes,
+    gzipMaxRatio: options.config?.gzipMaxRatio ?? defaults.gzipMaxRatio,
+  };
+  const ctx: StoreContext = {
+    backend: options.backend,
+    metadata: options.metadata,
+    codecs: options.codecs ?? portableEngines,
+    settings,
+    types: new Map(settings.types.map((type) => [type.name, type])),
+    logger: options.logger ?? consoleWarningsLogger,
+    metrics: createStoreMetrics(),
+    now: options.now ?? Date.now,
+  };
+
+  const download = async (target: ArtifactTarget, downloadOptions: { verifyChecksum?: boolean } = {}) => {
+    const opened = await openArtifact(ctx, target, downloadOptions);
+    return collectBytes(opened.body);
+  };
+
+  const store: ArtifactStore = {
+    upload: ((...args: unknown[]) => {
+      if (args.length === 1) return uploadArtifact(ctx, args[0] as UploadInput);
+      const [taskId, specName, type, content, metadata] = args as [
+        string,
+        string,
+        string,
+        ArtifactContent,
+        Record<string, unknown>?,
+      ];
+      return uploadArtifact(ctx, {
+        taskId,
+        specName,
+        type,
+        content,
+        ...(metadata === undefined ? {} : { metadata }),
+      }).then((result) => result.uri);
+    }) as ArtifactStore["upload"],
+    download,
+    async downloadText(target, downloadOptions) {
+      return new TextDecoder().decode(await download(target, downloadOptions));
+    },
+    open: (target, openOptions) => openArtifact(ctx, target, openOptions),
+    async stat(target) {
+      const record = await findRecord(ctx, target);
+      return record ? publicMetadata(record) : null;
+    },
+    delete: (target) => deleteArtifacts(ctx, target),
+    async search(filters) {
+      return (await searchArtifacts(ctx, filters)).items;
+    },
+    searchPage: (filters) => searchArtifacts(ctx, filters),
+    update: (target, change) => updateArtifact(ctx, target, change),
+    async cleanupExpired() {
+      return (await cleanupExpired(ctx)).deleted;
+    },
+    cleanup: (cleanupOptions) => cleanupExpired(ctx, cleanupOptions),
+    stats: () => collectStats(ctx),
+    metrics: () => ctx.metrics.snapshot(),
+    types: settings.types,
+    backend: options.backend,
+    settings,
+    async close() {
+      await options.metadata.close();
+      await options.backend.close?.();
+    },
+  };
+  return store;
+}

@@ -1,0 +1,66 @@
+/**
+ * Public data types of the artifact store. JSON-friendly: dates are ISO-8601 strings,
+ * checksums lowercase hex SHA-256.
+ */
+
+/** Built-in artifact types. Config may declare more (see {@link ArtifactTypeDefinition}). */
+export type BuiltInArtifactType = "diff" | "log" | "test";
+
+/** How an artifact type is stored: file name under its version folder, MIME type, retention. */
+export interface ArtifactTypeDefinition {
+  /** Type name used in the API, e.g. `"diff"`. */
+  name: string;
+  /** File name inside `<spec>/<task>/v<N>/`, e.g. `"diff.txt"` (`.gz` is appended when compressed). */
+  fileName: string;
+  /** MIME type served on download, e.g. `"text/x-diff"`. */
+  mimeType: string;
+  /** Days a version is kept after its upload; `null` keeps it until deleted. */
+  retentionDays: number | null;
+}
+
+/** Lifecycle of one artifact version's metadata row. */
+export type ArtifactState = "pending" | "committed" | "deleting";
+
+/** Result of the latest verification of the stored bytes. */
+export type ArtifactIntegrity = "ok" | "corrupt";
+
+/** Metadata of one artifact version: the seed's fields plus those DESIGN.md adds. */
+export interface ArtifactMetadata {
+  /** Names backend and key: `file:///…`, `memory://…`, `s3://bucket/key`, `gs://bucket/key`. */
+  uri: string;
+  taskId: string;
+  specName: string;
+  type: string;
+  version: number;
+  /** Bytes stored (compressed when `compressed`). */
+  size: number;
+  /** SHA-256 of the stored bytes. */
+  checksum: string;
+  /** Bytes of the content as uploaded (before compression). */
+  originalSize: number;
+  /** SHA-256 of the content as uploaded: what `sha256sum` of the original file prints. */
+  originalChecksum: string;
+  compressed: boolean;
+  mimeType: string;
+  tags: string[];
+  /** Free-form JSON object given at upload. */
+  metadata: Record<string, unknown>;
+  createdAt: string;
+  /** `null` when the type has no retention or the version is pinned. */
+  expiresAt: string | null;
+  lastAccessedAt: string | null;
+  pinned: boolean;
+  state: ArtifactState;
+  integrity: ArtifactIntegrity;
+}
+
+/** Names one artifact; without `version` it means the latest committed version. */
+export interface ArtifactRef {
+  specName: string;
+  taskId: string;
+  type: string;
+  version?: number;
+}
+
+/** What an upload accepts as content. */
+export type ArtifactContent = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array>;

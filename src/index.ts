@@ -1,0 +1,34 @@
+/**
+ * `@necrocode/artifact-store`: the pure core. Runs in any runtime with Web Streams and fetch.
+ * Backends live in their own subpaths (`/backends/memory`, `/backends/fs`, `/backends/s3`,
+ * `/backends/gcs`); `/local` opens a ready store on Bun and Node.
+ */
+export type {
+  ByteRange,
+  ListPage,
+  ObjectInfo,
+  PutOptions,
+  StorageBackend,
+  StoredObject,
+} from "./backends/storage-backend.ts";
+export type { CodecEngines, Hasher } from "./codec/engines.ts";
+export { portableEngines } from "./codec/portable.ts";
+export type { ArtifactStoreConfig, TokenConfig } from "./config/schema.ts";
+export { applyEnvOverrides, BUILT_IN_TYPES, parseConfig } from "./config/schema.ts";
+export type { Logger, StoreSettings } from "./core/context.ts";
+export type { ArtifactDownload, ArtifactTarget, ContentRange, OpenOptions } from "./core/download.ts";
+export { ArtifactStoreError, ERROR_CODES, type ErrorCode, isArtifactStoreError } from "./core/errors.ts";
+export type {
+  ArtifactChange,
+  CleanupCandidate,
+  CleanupOptions,
+  CleanupReport,
+  StoreStats,
+} from "./core/maintenance.ts";
+export type { StoreMetricsSnapshot } from "./core/metrics.ts";
+export type { SearchFilters, SearchPage } from "./core/search.ts";
+export { type ArtifactStore, type CreateArtifactStoreOptions, createArtifactStore } from "./core/store.ts";
+export type * from "./core/types.ts";
+export type { UploadInput, UploadResult } from "./core/upload.ts";
+export { createLibsqlMetadata, type LibsqlMetadataOptions } from "./metadata/libsql.ts";
+export type { MetadataRepository } from "./metadata/metadata-repository.ts";

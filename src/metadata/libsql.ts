@@ -1,0 +1,386 @@
+/**
+ * MetadataRepository on drizzle-orm over any @libsql/client `Client`: a local file, an
+ * embedded replica, a sqld server or Turso. The client is injected, so this module stays
+ * free of runtime-specific imports; `src/metadata/local.ts` opens `file:` databases.
+ */
+import type { Client } from "@libsql/client";
+import { and, asc, desc, eq, exists, gte, inArray, lt, lte, or, type SQL, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/libsql/web";
+import { ArtifactStoreError } from "../core/errors.ts";
+import type { ArtifactRef } from "../core/types.ts";
+import type { ArtifactRecord, MetadataRepository, UsageByGroup, UsageSummary } from "./metadata-repository.ts";
+import { applyMigrations } from "./migrate.ts";
+import { migrations } from "./migrations.ts";
+import { artifactSeries, artifacts, artifactTags, storeUsage } from "./schema.ts";
+
+const DAY_MS = 86_400_000;
+/** Tags are joined with the unit separator, which tag validation never lets through. */
+const TAG_SEPARATOR = "\u001f";
+
+export interface LibsqlMetadataOptions {
+  client: Client;
+  /** Apply pending migrations before the first query (default true). */
+  migrate?: boolean;
+}
+
+/**
+ * @example
+ * import { createClient } from "@libsql/client/web";
+ * const metadata = await createLibsqlMetadata({ client: createClient({ url: "http://127.0.0.1:8080" }) });
+ */
+export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Promise<MetadataRepository> {
+  const { client } = options;
+  if (options.migrate ?? true) await applyMigrations(client, migrations);
+  const db = drizzle(client);
+
+  const tagsColumn = sql<
+    string | null
+  >`(SELECT group_concat(${artifactTags.tag}, ${TAG_SEPARATOR}) FROM ${artifactTags} WHERE ${artifactTags.artifactId} = ${artifacts.id})`;
+  const selection = { row: artifacts, tags: tagsColumn };
+  type SelectedRow = { row: typeof artifacts.$inferSelect; tags: string | null };
+
+  const toRecord = ({ row, tags }: SelectedRow): ArtifactRecord => ({
+    id: row.id,
+    storageKey: row.storageKey,
+    uri: row.uri,
+    specName: row.specName,
+    taskId: row.taskId,
+    type: row.type,
+    version: row.version,
+    size: row.size,
+    checksum: row.checksum,
+    originalSize: row.originalSize,
+    originalChecksum: row.originalChecksum,
+    compressed: row.compressed,
+    mimeType: row.mimeType,
+    tags: tags ? tags.split(TAG_SEPARATOR).sort() : [],
+    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
+    createdAt: new Date(row.createdAt).toISOString(),
+    expiresAt: row.expiresAt === null || row.pinned ? null : new Date(row.expiresAt).toISOString(),
+    lastAccessedAt: row.lastAccessedAt === null ? null : new Date(row.lastAccessedAt).toISOString(),
+    pinned: row.pinned,
+    state: row.state,
+    integrity: row.integrity,
+  });
+
+  const selectRecords = () => db.select(selection).from(artifacts);
+
+  const findById = async (id: number): Promise<ArtifactRecord | null> => {
+    const rows = await selectRecords().where(eq(artifacts.id, id)).limit(1);
+    return rows[0] ? toRecord(rows[0]) : null;
+  };
+
+  const seriesOf = (ref: { specName: string; taskId: string; type: string }) =>
+    and(eq(artifacts.specName, ref.specName), eq(artifacts.taskId, ref.taskId), eq(artifacts.type, ref.type));
+
+  const groupUsage = async (column: typeof artifacts.type | typeof artifacts.specName): Promise<UsageByGroup[]> => {
+    const rows = await db
+      .select({
+        key: column,
+        count: sql<number>`count(*)`,
+        storedBytes: sql<number>`coalesce(sum(${artifacts.size}), 0)`,
+        originalBytes: sql<number>`coalesce(sum(${artifacts.originalSize}), 0)`,
+      })
+      .from(artifacts)
+      .where(eq(artifacts.state, "committed"))
+      .groupBy(column)
+      .orderBy(asc(column));
+    return rows.map((row) => ({
+      ...row,
+      count: Number(row.count),
+      storedBytes: Number(row.storedBytes),
+      originalBytes: Number(row.originalBytes),
+    }));
+  };
+
+  async function reservedBytes(): Promise<number> {
+    const [row] = await db.select({ bytes: storeUsage.storedBytes }).from(storeUsage).where(eq(storeUsage.id, 1));
+    return Number(row?.bytes ?? 0);
+  }
+
+  return {
+    async reserveVersion(input) {
+      const [series] = await db
+        .insert(artifactSeries)
+        .values({ specName: input.specName, taskId: input.taskId, type: input.type, lastVersion: 1 })
+        .onConflictDoUpdate({
+          target: [artifactSeries.specName, artifactSeries.taskId, artifactSeries.type],
+          set: { lastVersion: sql`${artifactSeries.lastVersion} + 1` },
+        })
+        .returning({ version: artifactSeries.lastVersion });
+      if (!series) throw new ArtifactStoreError("E_INTERNAL", "[metadata] no version number was returned");
+      const { storageKey, uri } = input.locate(series.version);
+      const [row] = await db
+        .insert(artifacts)
+        .values({
+          specName: input.specName,
+          taskId: input.taskId,
+          type: input.type,
+          version: series.version,
+          uri,
+          storageKey,
+          compressed: input.compressed,
+          mimeType: input.mimeType,
+          metadata: JSON.stringify(input.metadata),
+          state: "pending",
+          createdAt: input.createdAt,
+          expiresAt: input.retentionDays === null ? null : input.createdAt + input.retentionDays * DAY_MS,
+        })
+        .returning();
+      if (!row) throw new ArtifactStoreError("E_INTERNAL", "[metadata] the pending row was not inserted");
+      return toRecord({ row, tags: null });
+    },
+
+    async reserveStoredBytes(id, size, maxBytes) {
+      const fits =
+        maxBytes === null
+          ? sql`1`
+          : sql`(SELECT ${storeUsage.storedBytes} FROM ${storeUsage} WHERE ${storeUsage.id} = 1) - ${artifacts.size} + ${size} <= ${maxBytes}`;
+      const result = await db
+        .update(artifacts)
+        .set({ size })
+        .where(and(eq(artifacts.id, id), eq(artifacts.state, "pending"), fits));
+      return result.rowsAffected === 1;
+    },
+
+    async commit(id, input) {
+      const pending = await findById(id);
+      if (pending?.state !== "pending") return null;
+      const commitRow = db
+        .update(artifacts)
+        .set({
+          state: "committed",
+          size: input.size,
+          checksum: input.checksum,
+          originalSize: input.originalSize,
+          originalChecksum: input.originalChecksum,
+        })
+        .where(and(eq(artifacts.id, id), eq(artifacts.state, "pending")))
+        .returning({ id: artifacts.id });
+      // Without versioning, every committed version but the newest goes; the newest may be
+      // another upload's that committed first, in which case this one is superseded at once.
+      const newest = sql`(SELECT max(a2.version) FROM ${artifacts} a2 WHERE a2.spec_name = ${pending.specName} AND a2.task_id = ${pending.taskId} AND a2.type = ${pending.type} AND a2.state = 'committed')`;
+      const supersede = db
+        .update(artifacts)
+        .set({ state: "deleting" })
+        .where(
+          and(
+            seriesOf(pending),
+            eq(artifacts.state, "committed"),
+            input.supersedeOlder ? lt(artifacts.version, newest) : sql`0`,
+          ),
+        )
+        .returning({ id: artifacts.id });
+      const tagInserts = input.tags.map((tag) =>
+        db.insert(artifactTags).values({ artifactId: id, tag }).onConflictDoNothing(),
+      );
+      const [committed, supersededIds] = await db.batch([commitRow, supersede, ...tagInserts]);
+      if (committed.length !== 1) {
+        // The row vanished between the read and the write (a gc sweep took a stale reservation).
+        await db.delete(artifactTags).where(eq(artifactTags.artifactId, id));
+        return null;
+      }
+      const superseded =
+        supersededIds.length === 0
+          ? []
+          : (
+              await selectRecords().where(
+                inArray(
+                  artifacts.id,
+                  supersededIds.map((row) => row.id),
+                ),
+              )
+            ).map(toRecord);
+      const record = await findById(id);
+      return record ? { record, superseded } : null;
+    },
+
+    async abandon(id) {
+      await db.batch([
+        db.delete(artifactTags).where(eq(artifactTags.artifactId, id)),
+        db.delete(artifacts).where(and(eq(artifacts.id, id), eq(artifacts.state, "pending"))),
+      ]);
+    },
+
+    async findByUri(uri) {
+      const rows = await selectRecords()
+        .where(and(eq(artifacts.uri, uri), eq(artifacts.state, "committed")))
+        .limit(1);
+      return rows[0] ? toRecord(rows[0]) : null;
+    },
+
+    async findVersion(ref) {
+      const conditions = [seriesOf(ref), eq(artifacts.state, "committed")];
+      if (ref.version !== undefined) conditions.push(eq(artifacts.version, ref.version));
+      const rows = await selectRecords()
+        .where(and(...conditions))
+        .orderBy(desc(artifacts.version))
+        .limit(1);
+      return rows[0] ? toRecord(rows[0]) : null;
+    },
+
+    async findForDelete(target) {
+      const notPending = sql`${artifacts.state} != 'pending'`;
+      let condition: SQL | undefined;
+      if ("uri" in target) condition = and(eq(artifacts.uri, target.uri), notPending);
+      else {
+        const ref = target as ArtifactRef;
+        condition = and(
+          seriesOf(ref),
+          notPending,
+          ref.version === undefined ? undefined : eq(artifacts.version, ref.version),
+        );
+      }
+      const rows = await selectRecords().where(condition).orderBy(asc(artifacts.version));
+      return rows.map(toRecord);
+    },
+
+    async search(query) {
+      const conditions: (SQL | undefined)[] = [eq(artifacts.state, "committed")];
+      if (query.specName !== undefined) conditions.push(eq(artifacts.specName, query.specName));
+      if (query.taskId !== undefined) conditions.push(eq(artifacts.taskId, query.taskId));
+      if (query.type !== undefined) conditions.push(eq(artifacts.type, query.type));
+      if (query.since !== undefined) conditions.push(gte(artifacts.createdAt, query.since));
+      if (query.until !== undefined) conditions.push(lt(artifacts.createdAt, query.until));
+      if (query.integrity !== undefined) conditions.push(eq(artifacts.integrity, query.integrity));
+      if (query.pinned !== undefined) conditions.push(eq(artifacts.pinned, query.pinned));
+      for (const tag of query.allTags ?? []) {
+        conditions.push(
+          exists(
+            db
+              .select({ one: sql`1` })
+              .from(artifactTags)
+              .where(and(eq(artifactTags.artifactId, artifacts.id), eq(artifactTags.tag, tag))),
+          ),
+        );
+      }
+      if (query.anyTags && query.anyTags.length > 0) {
+        conditions.push(
+          exists(
+            db
+              .select({ one: sql`1` })
+              .from(artifactTags)
+              .where(and(eq(artifactTags.artifactId, artifacts.id), inArray(artifactTags.tag, query.anyTags))),
+          ),
+        );
+      }
+      if (query.latestOnly) {
+        conditions.push(
+          sql`${artifacts.version} = (SELECT max(a2.version) FROM ${artifacts} a2 WHERE a2.spec_name = ${artifacts.specName} AND a2.task_id = ${artifacts.taskId} AND a2.type = ${artifacts.type} AND a2.state = 'committed')`,
+        );
+      }
+      if (query.after) {
+        conditions.push(
+          or(
+            lt(artifacts.createdAt, query.after.createdAt),
+            and(eq(artifacts.createdAt, query.after.createdAt), lt(artifacts.id, query.after.id)),
+          ),
+        );
+      }
+      const rows = await selectRecords()
+        .where(and(...conditions))
+        .orderBy(desc(artifacts.createdAt), desc(artifacts.id))
+        .limit(query.limit);
+      return rows.map(toRecord);
+    },
+
+    async listExpired(now, limit) {
+      const rows = await selectRecords()
+        .where(and(eq(artifacts.state, "committed"), eq(artifacts.pinned, false), lte(artifacts.expiresAt, now)))
+        .orderBy(asc(artifacts.expiresAt), asc(artifacts.id))
+        .limit(limit);
+      return rows.map(toRecord);
+    },
+
+    async countExpired(now) {
+      const [row] = await db
+        .select({ count: sql<number>`count(*)` })
+        .from(artifacts)
+        .where(and(eq(artifacts.state, "committed"), eq(artifacts.pinned, false), lte(artifacts.expiresAt, now)));
+      return Number(row?.count ?? 0);
+    },
+
+    async listStale(state, before, limit) {
+      const rows = await selectRecords()
+        .where(and(eq(artifacts.state, state), lt(artifacts.createdAt, before)))
+        .orderBy(asc(artifacts.createdAt))
+        .limit(limit);
+      return rows.map(toRecord);
+    },
+
+    async markDeleting(ids) {
+      if (ids.length === 0) return [];
+      const rows = await db
+        .update(artifacts)
+        .set({ state: "deleting" })
+        .where(and(inArray(artifacts.id, ids), sql`${artifacts.state} != 'deleting'`))
+        .returning({ id: artifacts.id });
+      return rows.map((row) => row.id);
+    },
+
+    async remove(ids) {
+      if (ids.length === 0) return;
+      await db.batch([
+        db.delete(artifactTags).where(inArray(artifactTags.artifactId, ids)),
+        db.delete(artifacts).where(inArray(artifacts.id, ids)),
+      ]);
+    },
+
+    async setIntegrity(id, integrity) {
+      await db.update(artifacts).set({ integrity }).where(eq(artifacts.id, id));
+    },
+
+    async touch(id, at) {
+      await db.update(artifacts).set({ lastAccessedAt: at }).where(eq(artifacts.id, id));
+    },
+
+    async update(id, change) {
+      const statements = [];
+      if (change.pinned !== undefined) {
+        statements.push(db.update(artifacts).set({ pinned: change.pinned }).where(eq(artifacts.id, id)));
+      }
+      if (change.setTags !== undefined) {
+        statements.push(db.delete(artifactTags).where(eq(artifactTags.artifactId, id)));
+      }
+      for (const tag of change.removeTags ?? []) {
+        statements.push(db.delete(artifactTags).where(and(eq(artifactTags.artifactId, id), eq(artifactTags.tag, tag))));
+      }
+      for (const tag of [...(change.setTags ?? []), ...(change.addTags ?? [])]) {
+        statements.push(db.insert(artifactTags).values({ artifactId: id, tag }).onConflictDoNothing());
+      }
+      const [first, ...rest] = statements;
+      if (first) await db.batch([first, ...rest]);
+      return findById(id);
+    },
+
+    reservedBytes,
+
+    async usage(): Promise<UsageSummary> {
+      const [totals] = await db
+        .select({
+          committedCount: sql<number>`coalesce(sum(${artifacts.state} = 'committed'), 0)`,
+          committedBytes: sql<number>`coalesce(sum(CASE WHEN ${artifacts.state} = 'committed' THEN ${artifacts.size} ELSE 0 END), 0)`,
+          originalBytes: sql<number>`coalesce(sum(CASE WHEN ${artifacts.state} = 'committed' THEN ${artifacts.originalSize} ELSE 0 END), 0)`,
+          pendingCount: sql<number>`coalesce(sum(${artifacts.state} = 'pending'), 0)`,
+          corruptCount: sql<number>`coalesce(sum(${artifacts.state} = 'committed' AND ${artifacts.integrity} = 'corrupt'), 0)`,
+          pinnedCount: sql<number>`coalesce(sum(${artifacts.state} = 'committed' AND ${artifacts.pinned} = 1), 0)`,
+        })
+        .from(artifacts);
+      return {
+        reservedBytes: await reservedBytes(),
+        committedCount: Number(totals?.committedCount ?? 0),
+        committedBytes: Number(totals?.committedBytes ?? 0),
+        originalBytes: Number(totals?.originalBytes ?? 0),
+        pendingCount: Number(totals?.pendingCount ?? 0),
+        corruptCount: Number(totals?.corruptCount ?? 0),
+        pinnedCount: Number(totals?.pinnedCount ?? 0),
+        byType: await groupUsage(artifacts.type),
+        bySpec: await groupUsage(artifacts.specName),
+      };
+    },
+
+    async close() {
+      client.close();
+    },
+  };
+}

@@ -1,0 +1,112 @@
+/**
+ * What the store needs from its metadata database. One implementation today
+ * (`createLibsqlMetadata`, drizzle over @libsql/client: local files, sqld, Turso).
+ */
+import type { ArtifactIntegrity, ArtifactMetadata, ArtifactRef } from "../core/types.ts";
+
+/** A metadata row as the core sees it: the public metadata plus where the bytes live. */
+export interface ArtifactRecord extends ArtifactMetadata {
+  id: number;
+  storageKey: string;
+}
+
+export interface ReserveVersionInput {
+  specName: string;
+  taskId: string;
+  type: string;
+  compressed: boolean;
+  mimeType: string;
+  metadata: Record<string, unknown>;
+  createdAt: number;
+  /** Days until expiry, or `null` to keep until deleted. */
+  retentionDays: number | null;
+  /** Builds the object key and URI once the version number is known. */
+  locate(version: number): { storageKey: string; uri: string };
+}
+
+export interface CommitInput {
+  size: number;
+  checksum: string;
+  originalSize: number;
+  originalChecksum: string;
+  tags: string[];
+  /** Mark every older committed version of the series `deleting` (versioning off). */
+  supersedeOlder: boolean;
+}
+
+export interface SearchQuery {
+  specName?: string;
+  taskId?: string;
+  type?: string;
+  allTags?: string[];
+  anyTags?: string[];
+  /** Inclusive lower bound of `createdAt`, ms. */
+  since?: number;
+  /** Exclusive upper bound of `createdAt`, ms. */
+  until?: number;
+  latestOnly?: boolean;
+  integrity?: ArtifactIntegrity;
+  pinned?: boolean;
+  limit: number;
+  /** Continue after this (createdAt, id). */
+  after?: { createdAt: number; id: number };
+}
+
+export interface UsageByGroup {
+  key: string;
+  count: number;
+  storedBytes: number;
+  originalBytes: number;
+}
+
+export interface UsageSummary {
+  /** Sum of `size` over every row (pending, committed, deleting): what the quota counts. */
+  reservedBytes: number;
+  committedCount: number;
+  committedBytes: number;
+  originalBytes: number;
+  pendingCount: number;
+  corruptCount: number;
+  pinnedCount: number;
+  byType: UsageByGroup[];
+  bySpec: UsageByGroup[];
+}
+
+export interface MetadataRepository {
+  /** Hands out the next version number of the series and inserts its `pending` row. */
+  reserveVersion(input: ReserveVersionInput): Promise<ArtifactRecord>;
+  /**
+   * Sets the pending row's size to the final stored size if the quota allows it
+   * (`maxBytes` null: no quota). Returns false, changing nothing, when it would overshoot.
+   */
+  reserveStoredBytes(id: number, size: number, maxBytes: number | null): Promise<boolean>;
+  /** Pending → committed with the final checksums and tags; returns the committed row and the superseded ones. */
+  commit(id: number, input: CommitInput): Promise<{ record: ArtifactRecord; superseded: ArtifactRecord[] } | null>;
+  /** Removes a pending row whose upload failed. */
+  abandon(id: number): Promise<void>;
+  /** A committed version by URI. */
+  findByUri(uri: string): Promise<ArtifactRecord | null>;
+  /** A committed version; the latest when `ref.version` is absent. */
+  findVersion(ref: ArtifactRef): Promise<ArtifactRecord | null>;
+  /** Committed versions of a (spec, task, type?) or of one version, in any state but pending. */
+  findForDelete(ref: ArtifactRef | { uri: string }): Promise<ArtifactRecord[]>;
+  search(query: SearchQuery): Promise<ArtifactRecord[]>;
+  /** Committed, unpinned versions with `expires_at <= now`, oldest expiry first. */
+  listExpired(now: number, limit: number): Promise<ArtifactRecord[]>;
+  countExpired(now: number): Promise<number>;
+  /** Rows in `state` created before `before` (pending rows of crashed uploads, stuck deletes). */
+  listStale(state: "pending" | "deleting", before: number, limit: number): Promise<ArtifactRecord[]>;
+  /** Marks rows `deleting`; returns those that were still committed or pending (others are gone or already deleting). */
+  markDeleting(ids: number[]): Promise<number[]>;
+  /** Deletes rows and their tags. */
+  remove(ids: number[]): Promise<void>;
+  setIntegrity(id: number, integrity: ArtifactIntegrity): Promise<void>;
+  touch(id: number, at: number): Promise<void>;
+  update(
+    id: number,
+    change: { pinned?: boolean; addTags?: string[]; removeTags?: string[]; setTags?: string[] },
+  ): Promise<ArtifactRecord | null>;
+  reservedBytes(): Promise<number>;
+  usage(): Promise<UsageSummary>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,75 @@
+/**
+ * `openArtifactStore` for Bun and Node: reads the YAML/env config and wires the configured
+ * backend (filesystem by default) and a local libSQL file — the one-line start.
+ */
+import { join } from "node:path";
+import { createFsBackend, STORE_DIRECTORY } from "../backends/fs.ts";
+import { createMemoryBackend } from "../backends/memory.ts";
+import type { StorageBackend } from "../backends/storage-backend.ts";
+import type { CodecEngines } from "../codec/engines.ts";
+import { type LoadConfigOptions, loadConfig } from "../config/load.ts";
+import type { ArtifactStoreConfig } from "../config/schema.ts";
+import type { Logger } from "../core/context.ts";
+import { ArtifactStoreError } from "../core/errors.ts";
+import { type ArtifactStore, createArtifactStore } from "../core/store.ts";
+import { openLocalMetadata } from "../metadata/local.ts";
+
+export interface OpenArtifactStoreOptions extends LoadConfigOptions {
+  /** A parsed config to use instead of reading the file and environment. */
+  config?: ArtifactStoreConfig;
+  codecs?: CodecEngines;
+  logger?: Logger;
+  now?: () => number;
+}
+
+/** A store plus the config it was opened with. */
+export interface LocalArtifactStore extends ArtifactStore {
+  readonly config: ArtifactStoreConfig;
+  /** Where the config came from: a file path, or null for defaults and environment only. */
+  readonly configSource: string | null;
+}
+
+/**
+ * Opens the store described by `~/.necrocode/config/artifact-store.yaml` and `ARTIFACT_STORE_*`
+ * (defaults: filesystem under `~/.necrocode/artifacts`, metadata in `<base_path>/.store/metadata.db`).
+ *
+ * @example
+ * import { openArtifactStore } from "@necrocode/artifact-store/local";
+ * const store = await openArtifactStore({ overrides: { base_path: "./artifacts" } });
+ * const uri = await store.upload("1.1", "chat-app", "log", "build ok\n");
+ * console.log(await store.downloadText(uri));
+ * await store.close();
+ */
+export async function openArtifactStore(options: OpenArtifactStoreOptions = {}): Promise<LocalArtifactStore> {
+  const loaded = options.config ? { config: options.config, source: null } : await loadConfig(options);
+  const { config } = loaded;
+  const backend = await createConfiguredBackend(config);
+  const metadata = await openLocalMetadata({
+    url: config.metadata.url ?? join(config.basePath, STORE_DIRECTORY, "metadata.db"),
+    durability: config.durability,
+    ...(config.metadata.authToken ? { authToken: config.metadata.authToken } : {}),
+    ...(config.metadata.syncUrl ? { syncUrl: config.metadata.syncUrl } : {}),
+    ...(config.metadata.syncIntervalSeconds ? { syncIntervalSeconds: config.metadata.syncIntervalSeconds } : {}),
+  });
+  const store = createArtifactStore({
+    backend,
+    metadata,
+    config,
+    ...(options.codecs ? { codecs: options.codecs } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.now ? { now: options.now } : {}),
+  });
+  return Object.assign(store, { config, configSource: loaded.source });
+}
+
+/** The backend `backend_type` names. */
+export async function createConfiguredBackend(config: ArtifactStoreConfig): Promise<StorageBackend> {
+  switch (config.backendType) {
+    case "filesystem":
+      return createFsBackend({ root: config.basePath, fsync: config.durability === "strict" });
+    case "memory":
+      return createMemoryBackend();
+    default:
+      throw new ArtifactStoreError("E_CONFIG", `backend_type ${config.backendType} is not available yet`);
+  }
+}

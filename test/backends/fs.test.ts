@@ -1,0 +1,71 @@
+import { describe, expect, test } from "bun:test";
+import { readdir, stat, utimes, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createFsBackend } from "../../src/backends/fs.ts";
+import { streamFromBytes } from "../../src/codec/streams.ts";
+import { failingStream, makeTempDir } from "../helpers/store.ts";
+import { describeBackendContract } from "./contract.ts";
+
+describeBackendContract("fs", async () => {
+  const dir = await makeTempDir("fs-contract");
+  return { backend: createFsBackend({ root: dir.path }), cleanup: dir.cleanup };
+});
+
+describe("fs backend on disk", () => {
+  test("objects are plain files at their key, and staging is empty after each put", async () => {
+    const dir = await makeTempDir();
+    const backend = createFsBackend({ root: dir.path });
+    await backend.put("spec/task/v1/log.txt", streamFromBytes(new TextEncoder().encode("hello")));
+    expect((await stat(join(dir.path, "spec", "task", "v1", "log.txt"))).size).toBe(5);
+    expect(await readdir(backend.stagingDir)).toEqual([]);
+    expect(backend.uriFor("spec/task/v1/log.txt")).toBe(`file://${dir.path}/spec/task/v1/log.txt`);
+    await dir.cleanup();
+  });
+
+  test("a failed put leaves no staging file and no target file", async () => {
+    const dir = await makeTempDir();
+    const backend = createFsBackend({ root: dir.path });
+    const chunk = new Uint8Array(1 << 20);
+    await backend.put("spec/task/v1/log.txt", failingStream([chunk, chunk], new Error("client went away"))).catch(() => {});
+    expect(await readdir(backend.stagingDir)).toEqual([]);
+    expect(await readdir(dir.path)).toEqual([".store"]);
+    await dir.cleanup();
+  });
+
+  test("deleting the last object of a folder removes the empty folders up to the root", async () => {
+    const dir = await makeTempDir();
+    const backend = createFsBackend({ root: dir.path });
+    await backend.put("spec/task/v1/log.txt", streamFromBytes(new Uint8Array([1])));
+    await backend.put("spec/other/v1/log.txt", streamFromBytes(new Uint8Array([1])));
+    await backend.delete("spec/task/v1/log.txt");
+    expect((await readdir(dir.path)).sort()).toEqual([".store", "spec"]);
+    expect(await readdir(join(dir.path, "spec"))).toEqual(["other"]);
+    await dir.cleanup();
+  });
+
+  test("the store's own folder is neither listed nor writable through keys", async () => {
+    const dir = await makeTempDir();
+    const backend = createFsBackend({ root: dir.path });
+    await backend.put("spec/task/v1/log.txt", streamFromBytes(new Uint8Array([1])));
+    expect((await backend.list()).objects.map((object) => object.key)).toEqual(["spec/task/v1/log.txt"]);
+    expect(backend.put(".store/metadata.db", streamFromBytes(new Uint8Array([1])))).rejects.toThrow(/reserved/);
+    await dir.cleanup();
+  });
+
+  test("cleanStaging removes only staging files older than the grace period, and a dry run removes none", async () => {
+    const dir = await makeTempDir();
+    const backend = createFsBackend({ root: dir.path });
+    await backend.put("spec/task/v1/log.txt", streamFromBytes(new Uint8Array([1])));
+    const stale = join(backend.stagingDir, "crashed-upload.tmp");
+    const fresh = join(backend.stagingDir, "in-flight.tmp");
+    await writeFile(stale, "partial");
+    await writeFile(fresh, "partial");
+    const hourAgo = new Date(Date.now() - 3600_000);
+    await utimes(stale, hourAgo, hourAgo);
+    expect(await backend.cleanStaging(600_000, { dryRun: true })).toEqual(["crashed-upload.tmp"]);
+    expect((await readdir(backend.stagingDir)).sort()).toEqual(["crashed-upload.tmp", "in-flight.tmp"]);
+    expect(await backend.cleanStaging(600_000)).toEqual(["crashed-upload.tmp"]);
+    expect(await readdir(backend.stagingDir)).toEqual(["in-flight.tmp"]);
+    await dir.cleanup();
+  });
+});

@@ -1,0 +1,100 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createFsBackend, type FsBackend } from "../../src/backends/fs.ts";
+import type { StorageBackend } from "../../src/backends/storage-backend.ts";
+import type { Logger, StoreSettings } from "../../src/core/context.ts";
+import { type ArtifactStore, createArtifactStore } from "../../src/core/store.ts";
+import type { MetadataRepository } from "../../src/metadata/metadata-repository.ts";
+import { openLocalMetadata } from "../../src/metadata/local.ts";
+
+/** A fresh directory under the system temp dir, removed by `cleanup`. */
+export async function makeTempDir(label = "artifact-store-test"): Promise<{ path: string; cleanup(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), `${label}-`));
+  return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
+}
+
+export interface TestStore {
+  store: ArtifactStore;
+  backend: FsBackend;
+  metadata: MetadataRepository;
+  root: string;
+  logs: { level: string; message: string; fields?: Record<string, unknown> }[];
+  /** Moves the store's clock. */
+  clock: { now: number };
+  cleanup(): Promise<void>;
+}
+
+/** A store on a real temp directory and a real libSQL file. */
+export async function makeFsStore(config: Partial<StoreSettings> = {}, backendOverride?: (backend: FsBackend) => StorageBackend): Promise<TestStore> {
+  const dir = await makeTempDir();
+  const backend = createFsBackend({ root: dir.path });
+  const metadata = await openLocalMetadata({ url: join(dir.path, ".store", "metadata.db") });
+  const logs: TestStore["logs"] = [];
+  const clock = { now: Date.now() };
+  const store = createArtifactStore({
+    backend: backendOverride ? backendOverride(backend) : backend,
+    metadata,
+    config,
+    logger: recordingLogger(logs),
+    now: () => clock.now,
+  });
+  return {
+    store,
+    backend,
+    metadata,
+    root: dir.path,
+    logs,
+    clock,
+    async cleanup() {
+      await store.close();
+      await dir.cleanup();
+    },
+  };
+}
+
+export function recordingLogger(logs: TestStore["logs"]): Logger {
+  const record = (level: string) => (message: string, fields?: Record<string, unknown>) => {
+    logs.push({ level, message, ...(fields ? { fields } : {}) });
+  };
+  return { debug: record("debug"), info: record("info"), warn: record("warn"), error: record("error") };
+}
+
+/** Compressible text shaped like a CI log. */
+export function makeLog(lines: number, seed = 1): string {
+  const out: string[] = [];
+  let state = seed;
+  for (let index = 0; index < lines; index++) {
+    state = (state * 1103515245 + 12345) % 2 ** 31;
+    const level = state % 17 === 0 ? "ERROR" : state % 5 === 0 ? "WARN" : "INFO";
+    out.push(`2026-11-29T12:${String(index % 60).padStart(2, "0")}:00Z ${level} step ${index} took ${state % 1000} ms`);
+  }
+  return `${out.join("\n")}\n`;
+}
+
+/** Incompressible bytes. */
+export function randomBytes(length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  for (let offset = 0; offset < length; offset += 65536) {
+    crypto.getRandomValues(bytes.subarray(offset, Math.min(length, offset + 65536)));
+  }
+  return bytes;
+}
+
+export async function sha256Hex(bytes: Uint8Array | string): Promise<string> {
+  const data = typeof bytes === "string" ? new TextEncoder().encode(bytes) : bytes;
+  const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+/** A stream that yields `chunks` then fails with `error`. */
+export function failingStream(chunks: Uint8Array[], error: Error): ReadableStream<Uint8Array> {
+  let index = 0;
+  return new ReadableStream({
+    pull(controller) {
+      const chunk = chunks[index++];
+      if (chunk) controller.enqueue(chunk);
+      else controller.error(error);
+    },
+  });
+}
