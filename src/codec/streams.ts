@@ -113,11 +113,20 @@ export function sideChannel(
   drained.catch(() => {}); // reported through write() and close()
   return {
     async write(chunk) {
-      // `drained` only settles early when the side failed; then its error wins the race.
-      await Promise.race([writer.write(chunk), drained]);
+      try {
+        await writer.write(chunk);
+      } catch (error) {
+        await drained; // the side's own failure explains this one better
+        throw error;
+      }
     },
     async close() {
-      await writer.close();
+      try {
+        await writer.close();
+      } catch (error) {
+        await drained;
+        throw error;
+      }
       await drained;
     },
     abort(reason) {

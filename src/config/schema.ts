@@ -143,7 +143,7 @@ class Section {
   }
 
   key(name: string): string {
-    return `${this.path}.${name}`;
+    return this.path ? `${this.path}.${name}` : name;
   }
 
   get(name: string): unknown {
@@ -271,6 +271,14 @@ export function parseConfig(document: unknown = {}): ArtifactStoreConfig {
   const top = Section.of(document, "");
   const hasRoot = typeof document === "object" && document !== null && "artifact_store" in document;
   const root = hasRoot ? top.section("artifact_store") : Section.of(document, "artifact_store");
+  for (const [name] of top.entries()) {
+    if (!hasRoot && name !== "artifact_store" && editDistance(name, "artifact_store") <= 2) {
+      throw new ArtifactStoreError(
+        "E_CONFIG",
+        `Invalid config: unknown top-level key ${name} (did you mean artifact_store?)`,
+      );
+    }
+  }
   if (hasRoot) {
     for (const [name] of top.entries()) {
       if (name !== "artifact_store") {

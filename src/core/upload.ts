@@ -4,6 +4,7 @@
  * → sidecar → row committed. Any check that fails errors the stream before it closes, and
  * `StorageBackend.put` publishes only streams that close cleanly: nothing is published.
  */
+import type { ObjectInfo } from "../backends/storage-backend.ts";
 import { toHex } from "../codec/engines.ts";
 import { mapStreamErrors, observeStream, sideChannel, streamFromBytes } from "../codec/streams.ts";
 import type { ArtifactRecord } from "../metadata/metadata-repository.ts";
@@ -85,11 +86,13 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
     });
     published = true;
     let stored = encoded.stored();
-    if (encoded.needsSingleMember()) stored = await recompressAsOneMember(ctx, record, stored.size);
-    if (info.size !== stored.size) {
+    let storedInfo = info;
+    if (encoded.needsSingleMember())
+      ({ stored, info: storedInfo } = await recompressAsOneMember(ctx, record, stored.size));
+    if (storedInfo.size !== stored.size) {
       throw new ArtifactStoreError(
         "E_BACKEND",
-        `[${ctx.backend.name}] stored ${info.size} bytes for ${record.storageKey}, expected ${stored.size}`,
+        `[${ctx.backend.name}] stored ${storedInfo.size} bytes for ${record.storageKey}, expected ${stored.size}`,
       );
     }
     const original = encoded.original();
@@ -354,7 +357,11 @@ function digestStored(ctx: StoreContext, record: ArtifactRecord, usedAtStart: nu
  * (browsers, `curl --compressed` and several libraries stop after the first member).
  * Nobody can read the key yet: its row is still pending.
  */
-async function recompressAsOneMember(ctx: StoreContext, record: ArtifactRecord, firstSize: number): Promise<Digested> {
+async function recompressAsOneMember(
+  ctx: StoreContext,
+  record: ArtifactRecord,
+  firstSize: number,
+): Promise<{ stored: Digested; info: ObjectInfo }> {
   const object = await ctx.backend.get(record.storageKey);
   if (!object)
     throw new ArtifactStoreError("E_BACKEND", `[${ctx.backend.name}] ${record.storageKey} vanished before commit`);
@@ -363,13 +370,13 @@ async function recompressAsOneMember(ctx: StoreContext, record: ArtifactRecord, 
     .pipeThrough(ctx.codecs.createGunzip())
     .pipeThrough(ctx.codecs.createGzip(ctx.settings.compressionLevel))
     .pipeThrough(stored.stream);
-  await ctx.backend.put(record.storageKey, body);
+  const info = await ctx.backend.put(record.storageKey, body);
   ctx.logger.info("recompressed a multi-member gzip upload into one member", {
     uri: record.uri,
     receivedBytes: firstSize,
     storedBytes: stored.result().size,
   });
-  return stored.result();
+  return { stored: stored.result(), info };
 }
 
 async function writeSidecar(ctx: StoreContext, record: ArtifactRecord, metadata: ArtifactMetadata): Promise<void> {

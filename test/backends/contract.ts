@@ -61,7 +61,9 @@ export function describeBackendContract(name: string, make: () => Promise<Backen
     test("a body stream that fails publishes nothing and put rejects with the stream's own error", async () => {
       const key = `${prefix()}/broken`;
       const failure = new ArtifactStoreError("E_CHECKSUM_MISMATCH", "upstream check failed");
-      const rejection = await backend.put(key, failingStream([text("partial "), text("data")], failure)).catch((error) => error);
+      const rejection = await backend
+        .put(key, failingStream([text("partial "), text("data")], failure))
+        .catch((error) => error);
       expect(rejection).toBe(failure);
       expect(await backend.head(key)).toBeNull();
       expect((await backend.list({ prefix: key })).objects).toEqual([]);
@@ -145,7 +147,8 @@ export function describeBackendContract(name: string, make: () => Promise<Backen
       const base = prefix();
       const payloads = Array.from({ length: 16 }, (_, index) => randomBytes(10_000 + index));
       await Promise.all(payloads.map((bytes, index) => backend.put(`${base}/p${index}`, streamFromBytes(bytes, 4096))));
-      for (const [index, bytes] of payloads.entries()) expect(await readAll(backend, `${base}/p${index}`)).toEqual(bytes);
+      for (const [index, bytes] of payloads.entries())
+        expect(await readAll(backend, `${base}/p${index}`)).toEqual(bytes);
     });
 
     test("a reader may stop early by cancelling the body", async () => {

@@ -26,7 +26,9 @@ describe("fs backend on disk", () => {
     const dir = await makeTempDir();
     const backend = createFsBackend({ root: dir.path });
     const chunk = new Uint8Array(1 << 20);
-    await backend.put("spec/task/v1/log.txt", failingStream([chunk, chunk], new Error("client went away"))).catch(() => {});
+    await backend
+      .put("spec/task/v1/log.txt", failingStream([chunk, chunk], new Error("client went away")))
+      .catch(() => {});
     expect(await readdir(backend.stagingDir)).toEqual([]);
     expect(await readdir(dir.path)).toEqual([".store"]);
     await dir.cleanup();

@@ -5,8 +5,8 @@ import { createFsBackend, type FsBackend } from "../../src/backends/fs.ts";
 import type { StorageBackend } from "../../src/backends/storage-backend.ts";
 import type { Logger, StoreSettings } from "../../src/core/context.ts";
 import { type ArtifactStore, createArtifactStore } from "../../src/core/store.ts";
-import type { MetadataRepository } from "../../src/metadata/metadata-repository.ts";
 import { openLocalMetadata } from "../../src/metadata/local.ts";
+import type { MetadataRepository } from "../../src/metadata/metadata-repository.ts";
 
 /** A fresh directory under the system temp dir, removed by `cleanup`. */
 export async function makeTempDir(label = "artifact-store-test"): Promise<{ path: string; cleanup(): Promise<void> }> {
@@ -26,7 +26,10 @@ export interface TestStore {
 }
 
 /** A store on a real temp directory and a real libSQL file. */
-export async function makeFsStore(config: Partial<StoreSettings> = {}, backendOverride?: (backend: FsBackend) => StorageBackend): Promise<TestStore> {
+export async function makeFsStore(
+  config: Partial<StoreSettings> = {},
+  backendOverride?: (backend: FsBackend) => StorageBackend,
+): Promise<TestStore> {
   const dir = await makeTempDir();
   const backend = createFsBackend({ root: dir.path });
   const metadata = await openLocalMetadata({ url: join(dir.path, ".store", "metadata.db") });
