@@ -76,7 +76,7 @@ export function makeLog(lines: number, seed = 1): string {
 }
 
 /** Incompressible bytes. */
-export function randomBytes(length: number): Uint8Array {
+export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
   const bytes = new Uint8Array(length);
   for (let offset = 0; offset < length; offset += 65536) {
     crypto.getRandomValues(bytes.subarray(offset, Math.min(length, offset + 65536)));
