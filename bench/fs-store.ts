@@ -49,7 +49,7 @@ async function generate(path: string, size: number, kind: Kind): Promise<void> {
       chunk = Buffer.from(lines.join("")).subarray(0, size - written);
     }
     written += chunk.length;
-    if (!out.write(chunk)) await new Promise((resolve) => out.once("drain", resolve));
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once("drain", () => resolve()));
   }
   await new Promise<void>((resolve) => out.end(() => resolve()));
 }
