@@ -98,6 +98,8 @@ export interface ArtifactStore {
   stats(): Promise<StoreStats>;
   /** Counters since the store was opened. */
   metrics(): StoreMetricsSnapshot;
+  /** Quota figures from one metadata row read: cheap enough for every health check and scrape. */
+  quota(): Promise<{ usedBytes: number; maxBytes: number | null; artifacts: number }>;
   /** Artifact types this store accepts. */
   readonly types: readonly ArtifactTypeDefinition[];
   readonly backend: StorageBackend;
@@ -192,6 +194,10 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     cleanup: (cleanupOptions) => cleanupExpired(ctx, cleanupOptions),
     stats: () => collectStats(ctx),
     metrics: () => ctx.metrics.snapshot(),
+    async quota() {
+      const totals = await options.metadata.usageTotals();
+      return { usedBytes: totals.bytes, maxBytes: settings.storageQuota.maxBytes, artifacts: totals.rows };
+    },
     types: settings.types,
     backend: options.backend,
     settings,

@@ -26,6 +26,11 @@ export interface UploadInput {
   metadata?: Record<string, unknown>;
   /** SHA-256 (hex) the content must have; when it differs nothing is stored (`E_CHECKSUM_MISMATCH`). */
   expectedChecksum?: string;
+  /**
+   * SHA-256 (hex) of the bytes exactly as given, for `contentEncoding: "gzip"` (an HTTP
+   * `Content-Digest` covers the encoded body); nothing is stored if it differs.
+   */
+  expectedEncodedChecksum?: string;
   /** `"gzip"` when `content` is already gzip (HTTP `Content-Encoding: gzip`): validated, stored as sent. */
   contentEncoding?: "identity" | "gzip";
   /** Overrides the type's MIME type. */
@@ -145,6 +150,7 @@ interface PreparedUpload {
   metadata: Record<string, unknown>;
   mimeType: string;
   expectedChecksum: string | undefined;
+  expectedEncodedChecksum: string | undefined;
 }
 
 /** Every check that needs no I/O, so bad input is refused before anything is touched. */
@@ -162,14 +168,18 @@ function prepareUpload(ctx: StoreContext, input: UploadInput): PreparedUpload {
       { details: { field: "type" } },
     );
   }
-  let expectedChecksum: string | undefined;
-  if (input.expectedChecksum !== undefined) {
-    if (typeof input.expectedChecksum !== "string" || !/^[0-9a-fA-F]{64}$/.test(input.expectedChecksum)) {
-      throw new ArtifactStoreError("E_INVALID_INPUT", "expectedChecksum must be a SHA-256 in hex (64 digits)", {
-        details: { field: "expectedChecksum" },
-      });
+  let expectedChecksum = checkHexDigest(input.expectedChecksum, "expectedChecksum");
+  let expectedEncodedChecksum = checkHexDigest(input.expectedEncodedChecksum, "expectedEncodedChecksum");
+  if (input.contentEncoding !== "gzip" && expectedEncodedChecksum !== undefined) {
+    // Without a content coding the bytes given are the content.
+    if (expectedChecksum !== undefined && expectedChecksum !== expectedEncodedChecksum) {
+      throw new ArtifactStoreError(
+        "E_CHECKSUM_MISMATCH",
+        "the two expected checksums given disagree; nothing was stored",
+      );
     }
-    expectedChecksum = input.expectedChecksum.toLowerCase();
+    expectedChecksum = expectedEncodedChecksum;
+    expectedEncodedChecksum = undefined;
   }
   if (input.contentEncoding !== undefined && input.contentEncoding !== "identity" && input.contentEncoding !== "gzip") {
     throw new ArtifactStoreError("E_INVALID_INPUT", 'contentEncoding must be "identity" or "gzip"');
@@ -187,7 +197,18 @@ function prepareUpload(ctx: StoreContext, input: UploadInput): PreparedUpload {
     metadata: normalizeUserMetadata(input.metadata),
     mimeType: typeof input.mimeType === "string" && input.mimeType ? input.mimeType : type.mimeType,
     expectedChecksum,
+    expectedEncodedChecksum,
   };
+}
+
+function checkHexDigest(value: unknown, field: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !/^[0-9a-fA-F]{64}$/.test(value)) {
+    throw new ArtifactStoreError("E_INVALID_INPUT", `${field} must be a SHA-256 in hex (64 digits)`, {
+      details: { field },
+    });
+  }
+  return value.toLowerCase();
 }
 
 /** The content as a byte stream whose every failure is already an ArtifactStoreError. */
@@ -283,7 +304,24 @@ function encodeForStorage(
 
   let stream: ReadableStream<Uint8Array>;
   let lastMemberSize: number | undefined;
-  const countEncoded = observeStream({ onChunk: (chunk) => (encodedBytes += chunk.length) });
+  const encodedHasher = prepared.expectedEncodedChecksum === undefined ? undefined : codecs.createSha256();
+  const countEncoded = observeStream({
+    onChunk(chunk) {
+      encodedBytes += chunk.length;
+      encodedHasher?.update(chunk);
+    },
+    onEnd() {
+      if (!encodedHasher) return;
+      const actual = toHex(encodedHasher.digest());
+      if (actual !== prepared.expectedEncodedChecksum) {
+        throw new ArtifactStoreError(
+          "E_CHECKSUM_MISMATCH",
+          `body SHA-256 is ${actual}, expected ${prepared.expectedEncodedChecksum}; nothing was stored`,
+          { details: { expected: prepared.expectedEncodedChecksum, actual } },
+        );
+      }
+    },
+  });
   if (gzipInput && settings.compressionEnabled) {
     // Keep the client's gzip bytes; decode them beside the main path to check and hash them.
     const decoder = sideChannel(codecs.createGunzip(), onOriginal);

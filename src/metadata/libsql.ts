@@ -355,6 +355,14 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
 
     reservedBytes,
 
+    async usageTotals() {
+      const [row] = await db
+        .select({ bytes: storeUsage.storedBytes, rows: storeUsage.artifactCount })
+        .from(storeUsage)
+        .where(eq(storeUsage.id, 1));
+      return { bytes: Number(row?.bytes ?? 0), rows: Number(row?.rows ?? 0) };
+    },
+
     async usage(): Promise<UsageSummary> {
       const [totals] = await db
         .select({

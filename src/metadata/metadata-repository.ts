@@ -107,6 +107,8 @@ export interface MetadataRepository {
     change: { pinned?: boolean; addTags?: string[]; removeTags?: string[]; setTags?: string[] },
   ): Promise<ArtifactRecord | null>;
   reservedBytes(): Promise<number>;
+  /** The trigger-maintained totals: bytes the quota counts and rows (any state). One row read. */
+  usageTotals(): Promise<{ bytes: number; rows: number }>;
   usage(): Promise<UsageSummary>;
   close(): Promise<void>;
 }

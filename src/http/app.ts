@@ -1,0 +1,128 @@
+/**
+ * The Hono app every server serves: Bun, Node, Deno and the edge entry. No runtime specifics:
+ * the store, tokens and logger are injected.
+ */
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import type { TokenConfig } from "../config/schema.ts";
+import type { Logger } from "../core/context.ts";
+import { ArtifactStoreError } from "../core/errors.ts";
+import type { ArtifactStore } from "../core/store.ts";
+import { createAuthenticator, type Principal } from "./auth.ts";
+import { errorResponseParts } from "./errors.ts";
+import { createHttpMetrics } from "./metrics.ts";
+import { registerAdminRoutes } from "./routes-admin.ts";
+import { registerArtifactRoutes } from "./routes-artifacts.ts";
+
+export interface AppOptions {
+  store: ArtifactStore;
+  /** Bearer tokens (SHA-256 hashes). */
+  tokens?: readonly TokenConfig[];
+  /**
+   * With no tokens configured: `true` (Bun/Node servers on loopback) lets every request in,
+   * `false` (the edge entry) refuses every request. Default true.
+   */
+  allowAnonymous?: boolean;
+  /** Largest request body in bytes (default 5 GiB). */
+  bodyLimit?: number;
+  /** Origins allowed by CORS; empty or absent sends no CORS headers. */
+  corsOrigins?: readonly string[];
+  logger?: Logger;
+}
+
+export interface AppEnv {
+  Variables: { principal: Principal };
+}
+
+const PUBLIC_PATHS = new Set(["/healthz", "/openapi.json"]);
+
+/**
+ * @example
+ * const app = createApp({ store });
+ * const response = await app.request("/v1/artifacts/chat-app/1.1/log", { method: "PUT", body: "hello" });
+ */
+export function createApp(options: AppOptions): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const authenticator = createAuthenticator(options.tokens ?? [], options.allowAnonymous ?? true);
+  const metrics = createHttpMetrics();
+  const logger = options.logger;
+  const context = { store: options.store, bodyLimit: options.bodyLimit ?? 5 * 1024 ** 3, metrics };
+
+  app.use("*", async (c, next) => {
+    const started = Date.now();
+    await next();
+    const route = c.req.routePath || "unmatched";
+    metrics.recordRequest(c.req.method, route, c.res.status);
+    logger?.info("request", {
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+      status: c.res.status,
+      ms: Date.now() - started,
+    });
+  });
+
+  if (options.corsOrigins && options.corsOrigins.length > 0) {
+    app.use(
+      "*",
+      cors({
+        origin: [...options.corsOrigins],
+        allowHeaders: [
+          "Authorization",
+          "Content-Type",
+          "Content-Digest",
+          "X-Artifact-Tags",
+          "X-Artifact-Metadata",
+          "Range",
+          "If-None-Match",
+        ],
+        allowMethods: ["GET", "HEAD", "PUT", "PATCH", "DELETE", "POST", "OPTIONS"],
+        exposeHeaders: [
+          "ETag",
+          "Repr-Digest",
+          "Content-Range",
+          "X-Artifact-Version",
+          "X-Artifact-Uri",
+          "X-Artifact-Warning",
+        ],
+        maxAge: 600,
+      }),
+    );
+  }
+
+  app.use("*", async (c, next) => {
+    if (PUBLIC_PATHS.has(new URL(c.req.url).pathname)) return next();
+    c.set("principal", await authenticator.authenticate(c.req.header("authorization")));
+    return next();
+  });
+
+  registerArtifactRoutes(app, context);
+  registerAdminRoutes(app, context);
+
+  app.notFound((c) => {
+    metrics.recordError("E_NOT_FOUND");
+    return c.json(
+      { error: { code: "E_NOT_FOUND", message: `no route ${c.req.method} ${new URL(c.req.url).pathname}` } },
+      404,
+    );
+  });
+
+  app.onError((error, c) => {
+    const { status, body, internal } = errorResponseParts(error);
+    metrics.recordError(body.error.code);
+    if (internal) logger?.error("request failed", { path: new URL(c.req.url).pathname, error: describeError(error) });
+    const headers: Record<string, string> = {};
+    if (status === 401) headers["WWW-Authenticate"] = 'Bearer realm="artifact-store"';
+    if (status === 416 && error instanceof ArtifactStoreError && typeof error.details?.size === "number") {
+      headers["Content-Range"] = `bytes */${error.details.size}`;
+    }
+    return c.json(body, status as 400, headers);
+  });
+
+  return app;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error)
+    return `${error.name}: ${error.message}${error.cause ? ` (cause: ${String(error.cause)})` : ""}`;
+  return String(error);
+}

@@ -1,0 +1,116 @@
+/**
+ * Parsing and formatting of the HTTP headers the API speaks: Accept-Encoding, Range,
+ * RFC 9530 digests, ETag lists. Pure functions.
+ */
+import { sha256FromHex, toBase64, toHex } from "../codec/engines.ts";
+import type { ContentRange } from "../core/download.ts";
+import { ArtifactStoreError } from "../core/errors.ts";
+
+/** True when the client accepts gzip (`gzip` or `*` with a non-zero q-value). */
+export function acceptsGzip(header: string | null | undefined): boolean {
+  if (!header) return false;
+  let gzip: number | undefined;
+  let wildcard: number | undefined;
+  for (const part of header.split(",")) {
+    const [rawName, ...parameters] = part.trim().split(";");
+    const name = rawName?.trim().toLowerCase();
+    const qParameter = parameters
+      .map((parameter) => parameter.trim())
+      .find((parameter) => parameter.toLowerCase().startsWith("q="));
+    const q = qParameter ? Number(qParameter.slice(2)) : 1;
+    if (name === "gzip" || name === "x-gzip") gzip = Number.isFinite(q) ? q : 0;
+    else if (name === "*") wildcard = Number.isFinite(q) ? q : 0;
+  }
+  return (gzip ?? wildcard ?? 0) > 0;
+}
+
+/**
+ * One byte range of `Range: bytes=…` (RFC 9110 §14.1.2). Returns undefined for absent or
+ * ignorable headers (other units, several ranges: the server then sends the whole content).
+ */
+export function parseRangeHeader(header: string | null | undefined): ContentRange | undefined {
+  if (!header) return undefined;
+  const match = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!match) {
+    if (/^\s*bytes\s*=/i.test(header) && !header.includes(",")) {
+      throw new ArtifactStoreError("E_RANGE", `malformed Range header ${JSON.stringify(header.slice(0, 100))}`);
+    }
+    return undefined;
+  }
+  const [, first, last] = match;
+  if (!first && !last) throw new ArtifactStoreError("E_RANGE", "Range needs a start or a suffix length");
+  if (!first) return { suffixLength: Number(last) };
+  const offset = Number(first);
+  if (!last) return { offset };
+  const end = Number(last);
+  if (end < offset) throw new ArtifactStoreError("E_RANGE", "Range end is before its start");
+  return { offset, length: end - offset + 1 };
+}
+
+/** `sha-256=:<base64>:` (RFC 9530) for a hex SHA-256. */
+export function digestField(hexChecksum: string): string {
+  return `sha-256=:${toBase64(sha256FromHex(hexChecksum) ?? new Uint8Array(0))}:`;
+}
+
+/**
+ * The SHA-256 (hex) in a `Content-Digest`/`Repr-Digest` field, or undefined when it names no
+ * sha-256. A sha-256 entry that is not 32 bytes of base64 is an error, not a silent skip.
+ */
+export function parseDigestField(header: string | null | undefined): string | undefined {
+  if (!header) return undefined;
+  for (const member of header.split(",")) {
+    const match = /^\s*sha-256\s*=\s*:([A-Za-z0-9+/=]*):\s*$/i.exec(member);
+    if (!match) continue;
+    let bytes: Uint8Array;
+    try {
+      bytes = Uint8Array.from(atob(match[1] as string), (character) => character.charCodeAt(0));
+    } catch {
+      bytes = new Uint8Array(0);
+    }
+    if (bytes.length !== 32)
+      throw new ArtifactStoreError(
+        "E_INVALID_INPUT",
+        "Content-Digest sha-256 must be 32 bytes of base64 between colons",
+      );
+    return toHex(bytes);
+  }
+  if (/sha-256/i.test(header))
+    throw new ArtifactStoreError("E_INVALID_INPUT", "malformed Content-Digest; expected sha-256=:<base64>:");
+  return undefined;
+}
+
+/** True when an `If-None-Match` list holds `etag` (weak comparison, as RFC 9110 asks for GET). */
+export function etagMatches(ifNoneMatch: string | null | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  if (ifNoneMatch.trim() === "*") return true;
+  const bare = etag.replace(/^W\//, "");
+  return ifNoneMatch.split(",").some((candidate) => candidate.trim().replace(/^W\//, "") === bare);
+}
+
+/** Comma-separated tags of `X-Artifact-Tags`. */
+export function parseTagsHeader(header: string | null | undefined): string[] | undefined {
+  if (header === null || header === undefined) return undefined;
+  return header
+    .split(",")
+    .map((tag) => tag.trim())
+    .filter((tag) => tag.length > 0);
+}
+
+/** The JSON object of `X-Artifact-Metadata`. */
+export function parseMetadataHeader(header: string | null | undefined): Record<string, unknown> | undefined {
+  if (header === null || header === undefined || header === "") return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(header);
+  } catch {
+    throw new ArtifactStoreError("E_INVALID_INPUT", "X-Artifact-Metadata must be a JSON object", {
+      details: { field: "metadata" },
+    });
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new ArtifactStoreError("E_INVALID_INPUT", "X-Artifact-Metadata must be a JSON object", {
+      details: { field: "metadata" },
+    });
+  }
+  return value as Record<string, unknown>;
+}

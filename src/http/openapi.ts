@@ -1,0 +1,272 @@
+/** The OpenAPI 3.1 description of every route, served at `/openapi.json`. */
+import { ERROR_CODES } from "../core/errors.ts";
+import { DESCRIPTION_BY_CODE, STATUS_BY_CODE } from "./errors.ts";
+
+type Json = Record<string, unknown>;
+
+const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
+const errorResponse = (...statuses: number[]): Record<string, Json> =>
+  Object.fromEntries(
+    statuses.map((status) => [
+      String(status),
+      {
+        description: ERROR_CODES.filter((code) => STATUS_BY_CODE[code] === status)
+          .map((code) => `${code}: ${DESCRIPTION_BY_CODE[code]}`)
+          .join(" "),
+        content: { "application/json": { schema: ref("Error") } },
+      },
+    ]),
+  );
+const json = (schema: Json, description: string): Json => ({
+  description,
+  content: { "application/json": { schema } },
+});
+const query = (name: string, description: string, schema: Json = { type: "string" }): Json => ({
+  name,
+  in: "query",
+  description,
+  schema,
+});
+const header = (name: string, description: string): Json => ({
+  name,
+  in: "header",
+  description,
+  schema: { type: "string" },
+});
+
+export function openApiDocument(types: readonly string[]): Json {
+  const pathParameters = [
+    { name: "spec", in: "path", required: true, description: "Spec (project) name.", schema: ref("Name") },
+    { name: "task", in: "path", required: true, description: "Task id.", schema: ref("Name") },
+    {
+      name: "type",
+      in: "path",
+      required: true,
+      description: "Artifact type.",
+      schema: { type: "string", enum: [...types] },
+    },
+  ];
+  const version = query("version", "Version number; the latest committed version when absent.", {
+    type: "integer",
+    minimum: 1,
+  });
+  const auth = errorResponse(401, 403);
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "@necrocode/artifact-store",
+      version: "1",
+      description:
+        "Artifacts (diffs, logs, test results) per spec and task: compressed, checksummed, searchable, expired on schedule. " +
+        "Errors are JSON { error: { code, message } }.",
+    },
+    security: [{ bearer: [] }],
+    paths: {
+      "/v1/artifacts/{spec}/{task}/{type}": {
+        parameters: pathParameters,
+        put: {
+          summary: "Upload a new version (streamed).",
+          parameters: [
+            header("Content-Type", "MIME type of the content (generic types are ignored)."),
+            header("Content-Encoding", "gzip: the body is gzip; it is validated and stored as sent."),
+            header("Content-Digest", "RFC 9530 sha-256=:base64: of the body as sent; nothing is stored on mismatch."),
+            header("X-Artifact-Tags", "Comma-separated tags."),
+            header("X-Artifact-Metadata", "A JSON object kept with the version."),
+          ],
+          requestBody: {
+            required: true,
+            content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+          },
+          responses: {
+            "201": json(
+              ref("UploadResult"),
+              "Stored. Location names the version; X-Artifact-Warning carries quota warnings.",
+            ),
+            ...errorResponse(400, 409, 413, 422, 502, 503, 507),
+            ...auth,
+          },
+        },
+        get: {
+          summary: "Download (streamed, verified while streaming).",
+          parameters: [
+            version,
+            header("Accept-Encoding", "With gzip the stored gzip bytes are sent as they are (Content-Encoding: gzip)."),
+            header("Range", "bytes=a-b of the decoded content (206)."),
+            header("If-None-Match", "ETag from an earlier response (304)."),
+          ],
+          responses: {
+            "200": {
+              description:
+                "The content. ETag and Repr-Digest describe the bytes sent. A checksum failure aborts the stream.",
+              content: { "*/*": { schema: { type: "string", format: "binary" } } },
+            },
+            "206": { description: "A byte range of the decoded content." },
+            "304": { description: "Not modified." },
+            ...errorResponse(400, 404, 416, 500, 502, 503),
+            ...auth,
+          },
+        },
+        head: {
+          summary: "Headers of a download, without the body.",
+          parameters: [version],
+          responses: { "200": { description: "Headers only." }, ...errorResponse(400, 404), ...auth },
+        },
+        patch: {
+          summary: "Pin/unpin a version and change its tags.",
+          parameters: [version],
+          requestBody: { required: true, content: { "application/json": { schema: ref("Change") } } },
+          responses: { "200": json(ref("Artifact"), "The updated metadata."), ...errorResponse(400, 404), ...auth },
+        },
+        delete: {
+          summary: "Delete one version (?version=N) or every version.",
+          parameters: [version],
+          responses: {
+            "200": json(
+              { type: "object", properties: { deleted: { type: "integer" } } },
+              "How many versions were deleted.",
+            ),
+            ...errorResponse(400, 404, 502, 503),
+            ...auth,
+          },
+        },
+      },
+      "/v1/artifacts": {
+        get: {
+          summary: "Search committed versions, newest first.",
+          parameters: [
+            query("spec", "Spec name."),
+            query("task", "Task id."),
+            query("type", "Artifact type."),
+            query("tag", "Tag every result carries (repeatable)."),
+            query("any_tag", "Tags of which a result carries at least one (repeatable)."),
+            query("since", "Created at or after (ISO 8601 or ms)."),
+            query("until", "Created before (ISO 8601 or ms)."),
+            query("latest", "1: only the newest version of each artifact."),
+            query("pinned", "true/false."),
+            query("integrity", "ok or corrupt."),
+            query("limit", "Page size 1-1000 (default 100).", { type: "integer" }),
+            query("cursor", "nextCursor of the previous page."),
+          ],
+          responses: { "200": json(ref("SearchPage"), "One page of results."), ...errorResponse(400), ...auth },
+        },
+      },
+      "/v1/stats": {
+        get: {
+          summary: "Usage per type and spec, quota and warning, counters.",
+          responses: { "200": json({ type: "object" }, "Statistics."), ...auth },
+        },
+      },
+      "/v1/maintenance/cleanup": {
+        post: {
+          summary: "Retention sweep: delete expired, unpinned versions (admin).",
+          parameters: [
+            query("dry_run", "1: list what would go and why, delete nothing."),
+            query("limit", "Stop after this many.", { type: "integer" }),
+          ],
+          responses: {
+            "200": json(ref("CleanupReport"), "What was (or would be) deleted."),
+            ...errorResponse(400, 502, 503),
+            ...auth,
+          },
+        },
+      },
+      "/healthz": {
+        get: {
+          summary: "Liveness: the metadata database answers.",
+          security: [],
+          responses: { "200": { description: "ok" }, ...errorResponse(503) },
+        },
+      },
+      "/metrics": {
+        get: {
+          summary: "Prometheus text format counters.",
+          responses: { "200": { description: "Metrics." }, ...auth },
+        },
+      },
+      "/openapi.json": {
+        get: { summary: "This document.", security: [], responses: { "200": { description: "OpenAPI 3.1." } } },
+      },
+    },
+    components: {
+      securitySchemes: {
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "Tokens with scopes read, write, admin; optionally limited to specs.",
+        },
+      },
+      schemas: {
+        Name: { type: "string", pattern: "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._-]{1,128}$" },
+        Error: {
+          type: "object",
+          required: ["error"],
+          properties: {
+            error: {
+              type: "object",
+              required: ["code", "message"],
+              properties: {
+                code: { type: "string", enum: [...ERROR_CODES] },
+                message: { type: "string" },
+                details: { type: "object" },
+              },
+            },
+          },
+        },
+        Artifact: {
+          type: "object",
+          properties: {
+            uri: { type: "string" },
+            specName: { type: "string" },
+            taskId: { type: "string" },
+            type: { type: "string" },
+            version: { type: "integer" },
+            size: { type: "integer", description: "Stored bytes." },
+            checksum: { type: "string", description: "SHA-256 hex of the stored bytes." },
+            originalSize: { type: "integer" },
+            originalChecksum: { type: "string", description: "SHA-256 hex of the content." },
+            compressed: { type: "boolean" },
+            mimeType: { type: "string" },
+            tags: { type: "array", items: { type: "string" } },
+            metadata: { type: "object" },
+            createdAt: { type: "string", format: "date-time" },
+            expiresAt: { type: ["string", "null"], format: "date-time" },
+            lastAccessedAt: { type: ["string", "null"], format: "date-time" },
+            pinned: { type: "boolean" },
+            state: { type: "string", enum: ["pending", "committed", "deleting"] },
+            integrity: { type: "string", enum: ["ok", "corrupt"] },
+          },
+        },
+        UploadResult: {
+          allOf: [
+            ref("Artifact"),
+            { type: "object", properties: { warnings: { type: "array", items: { type: "string" } } } },
+          ],
+        },
+        SearchPage: {
+          type: "object",
+          properties: { items: { type: "array", items: ref("Artifact") }, nextCursor: { type: ["string", "null"] } },
+        },
+        Change: {
+          type: "object",
+          additionalProperties: false,
+          properties: {
+            pinned: { type: "boolean" },
+            tags: { type: "array", items: { type: "string" } },
+            addTags: { type: "array", items: { type: "string" } },
+            removeTags: { type: "array", items: { type: "string" } },
+          },
+        },
+        CleanupReport: {
+          type: "object",
+          properties: {
+            dryRun: { type: "boolean" },
+            deleted: { type: "integer" },
+            freedBytes: { type: "integer" },
+            expiredTotal: { type: "integer" },
+            candidates: { type: "array", items: { type: "object" } },
+          },
+        },
+      },
+    },
+  };
+}
