@@ -1,0 +1,198 @@
+/**
+ * A small client for the store's HTTP API over `fetch`, for agents, CI steps and the CLI.
+ * Pure: runs wherever `fetch` does. Errors become {@link ArtifactStoreError} with the server's code.
+ */
+import { ArtifactStoreError, ERROR_CODES, type ErrorCode } from "../core/errors.ts";
+import type { CleanupReport, StoreStats } from "../core/maintenance.ts";
+import type { SearchFilters, SearchPage } from "../core/search.ts";
+import type { ArtifactContent, ArtifactMetadata, ArtifactRef } from "../core/types.ts";
+import type { UploadResult } from "../core/upload.ts";
+
+export interface HttpClientOptions {
+  /** Server root, e.g. `http://127.0.0.1:8787`. */
+  url: string;
+  token?: string;
+  fetch?: typeof fetch;
+}
+
+export interface RemoteDownload {
+  metadata: { version: number; etag: string | null; reprDigest: string | null; contentType: string | null };
+  length: number | null;
+  body: ReadableStream<Uint8Array>;
+}
+
+export interface ArtifactStoreClient {
+  upload(
+    ref: Omit<ArtifactRef, "version">,
+    content: ArtifactContent,
+    options?: {
+      tags?: string[];
+      metadata?: Record<string, unknown>;
+      contentDigest?: string;
+      contentEncoding?: "gzip";
+      contentType?: string;
+    },
+  ): Promise<UploadResult>;
+  open(ref: ArtifactRef, options?: { range?: string; acceptGzip?: boolean }): Promise<RemoteDownload>;
+  stat(ref: ArtifactRef): Promise<{ version: number; size: number; etag: string | null } | null>;
+  search(filters?: SearchFilters): Promise<SearchPage>;
+  delete(ref: ArtifactRef): Promise<number>;
+  update(
+    ref: ArtifactRef,
+    change: { pinned?: boolean; tags?: string[]; addTags?: string[]; removeTags?: string[] },
+  ): Promise<ArtifactMetadata>;
+  cleanup(options?: { dryRun?: boolean; limit?: number }): Promise<CleanupReport>;
+  stats(): Promise<StoreStats>;
+}
+
+/**
+ * @example
+ * const client = createHttpClient({ url: "http://127.0.0.1:8787", token: process.env.ARTIFACT_STORE_TOKEN });
+ * const result = await client.upload({ specName: "chat-app", taskId: "1.1", type: "log" }, "build ok\n");
+ */
+export function createHttpClient(options: HttpClientOptions): ArtifactStoreClient {
+  const root = options.url.replace(/\/+$/, "");
+  const doFetch = options.fetch ?? fetch;
+  const authHeaders: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {};
+  const artifactPath = (ref: ArtifactRef) =>
+    `${root}/v1/artifacts/${encodeURIComponent(ref.specName)}/${encodeURIComponent(ref.taskId)}/${encodeURIComponent(ref.type)}${
+      ref.version === undefined ? "" : `?version=${ref.version}`
+    }`;
+
+  const call = async (url: string, init: RequestInit = {}): Promise<Response> => {
+    let response: Response;
+    try {
+      response = await doFetch(url, {
+        ...init,
+        headers: { ...authHeaders, ...(init.headers as Record<string, string>) },
+      });
+    } catch (error) {
+      throw new ArtifactStoreError("E_BACKEND_UNAVAILABLE", `cannot reach ${root}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    if (!response.ok && response.status !== 304) throw await toError(response);
+    return response;
+  };
+
+  return {
+    async upload(ref, content, uploadOptions = {}) {
+      const headers: Record<string, string> = {};
+      if (uploadOptions.tags?.length) headers["X-Artifact-Tags"] = uploadOptions.tags.join(",");
+      if (uploadOptions.metadata) headers["X-Artifact-Metadata"] = JSON.stringify(uploadOptions.metadata);
+      if (uploadOptions.contentDigest) headers["Content-Digest"] = uploadOptions.contentDigest;
+      if (uploadOptions.contentEncoding) headers["Content-Encoding"] = uploadOptions.contentEncoding;
+      if (uploadOptions.contentType) headers["Content-Type"] = uploadOptions.contentType;
+      const body = content instanceof ArrayBuffer ? new Uint8Array(content) : content;
+      const response = await call(artifactPath(ref), {
+        method: "PUT",
+        headers,
+        body: body as BodyInit,
+        // Streamed request bodies need half-duplex in Node's fetch; others ignore it.
+        ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
+      } as RequestInit);
+      return (await response.json()) as UploadResult;
+    },
+
+    async open(ref, openOptions = {}) {
+      const headers: Record<string, string> = { "Accept-Encoding": openOptions.acceptGzip ? "gzip" : "identity" };
+      if (openOptions.range) headers.Range = openOptions.range;
+      const response = await call(artifactPath(ref), { headers });
+      const length = response.headers.get("content-length");
+      return {
+        metadata: {
+          version: Number(response.headers.get("x-artifact-version")),
+          etag: response.headers.get("etag"),
+          reprDigest: response.headers.get("repr-digest"),
+          contentType: response.headers.get("content-type"),
+        },
+        length: length === null ? null : Number(length),
+        body: response.body ?? new Blob([]).stream(),
+      };
+    },
+
+    async stat(ref) {
+      try {
+        const response = await call(artifactPath(ref), { method: "HEAD", headers: { "Accept-Encoding": "identity" } });
+        return {
+          version: Number(response.headers.get("x-artifact-version")),
+          size: Number(response.headers.get("content-length")),
+          etag: response.headers.get("etag"),
+        };
+      } catch (error) {
+        if (error instanceof ArtifactStoreError && error.code === "E_NOT_FOUND") return null;
+        throw error;
+      }
+    },
+
+    async search(filters = {}) {
+      const parameters = new URLSearchParams();
+      const add = (name: string, value: unknown) => {
+        if (value !== undefined && value !== null)
+          parameters.append(name, value instanceof Date ? value.toISOString() : String(value));
+      };
+      add("spec", filters.specName);
+      add("task", filters.taskId);
+      add("type", filters.type);
+      for (const tag of filters.tags ?? []) add("tag", tag);
+      for (const tag of filters.anyTags ?? []) add("any_tag", tag);
+      add("since", filters.since);
+      add("until", filters.until);
+      add("limit", filters.limit);
+      add("cursor", filters.cursor);
+      if (filters.latestOnly) add("latest", 1);
+      const response = await call(`${root}/v1/artifacts${parameters.size > 0 ? `?${parameters}` : ""}`);
+      return (await response.json()) as SearchPage;
+    },
+
+    async delete(ref) {
+      try {
+        const response = await call(artifactPath(ref), { method: "DELETE" });
+        return ((await response.json()) as { deleted: number }).deleted;
+      } catch (error) {
+        if (error instanceof ArtifactStoreError && error.code === "E_NOT_FOUND") return 0;
+        throw error;
+      }
+    },
+
+    async update(ref, change) {
+      const response = await call(artifactPath(ref), {
+        method: "PATCH",
+        body: JSON.stringify(change),
+        headers: { "Content-Type": "application/json" },
+      });
+      return (await response.json()) as ArtifactMetadata;
+    },
+
+    async cleanup(cleanupOptions = {}) {
+      const parameters = new URLSearchParams();
+      if (cleanupOptions.dryRun) parameters.set("dry_run", "1");
+      if (cleanupOptions.limit !== undefined) parameters.set("limit", String(cleanupOptions.limit));
+      const response = await call(`${root}/v1/maintenance/cleanup${parameters.size > 0 ? `?${parameters}` : ""}`, {
+        method: "POST",
+      });
+      return (await response.json()) as CleanupReport;
+    },
+
+    async stats() {
+      return (await (await call(`${root}/v1/stats`)).json()) as StoreStats;
+    },
+  };
+}
+
+async function toError(response: Response): Promise<ArtifactStoreError> {
+  let code: ErrorCode =
+    response.status === 404 ? "E_NOT_FOUND" : response.status >= 500 ? "E_BACKEND" : "E_INVALID_INPUT";
+  let message = `${response.status} ${response.statusText}`;
+  try {
+    const body = (await response.json()) as { error?: { code?: string; message?: string } };
+    if (body.error?.code && (ERROR_CODES as readonly string[]).includes(body.error.code))
+      code = body.error.code as ErrorCode;
+    if (body.error?.message) message = body.error.message;
+  } catch {
+    // not a JSON error body (a proxy in between, a HEAD response): keep the status line
+  }
+  if (response.status === 401) code = "E_UNAUTHORIZED";
+  if (response.status === 403) code = "E_FORBIDDEN";
+  return new ArtifactStoreError(code, message, { details: { status: response.status } });
+}

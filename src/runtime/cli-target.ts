@@ -1,0 +1,148 @@
+/**
+ * Where CLI commands act: the local store (opened from config) or a running server (`--server`).
+ * Both offer the same operations, so every command works either way.
+ */
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { Readable } from "node:stream";
+import { createHttpClient } from "../client/http-client.ts";
+import type { ArtifactTarget } from "../core/download.ts";
+import { ArtifactStoreError } from "../core/errors.ts";
+import type { CleanupReport, StoreStats } from "../core/maintenance.ts";
+import type { SearchFilters, SearchPage } from "../core/search.ts";
+import type { ArtifactRef, ArtifactTypeDefinition } from "../core/types.ts";
+import type { UploadResult } from "../core/upload.ts";
+import { type LocalArtifactStore, openArtifactStore } from "./local.ts";
+
+export interface UploadRequest {
+  ref: Omit<ArtifactRef, "version">;
+  /** A file path, or `-` for standard input. */
+  source: string;
+  tags: string[];
+  metadata: Record<string, unknown>;
+  expectedChecksum?: string;
+  onProgress?: (bytes: number) => void;
+}
+
+export interface DownloadStream {
+  body: ReadableStream<Uint8Array>;
+  length: number | null;
+  version: number;
+  /** SHA-256 hex the bytes must have (verified by the CLI as they arrive). */
+  checksum: string | null;
+}
+
+export interface CliTarget {
+  readonly description: string;
+  upload(request: UploadRequest): Promise<UploadResult>;
+  open(target: ArtifactTarget): Promise<DownloadStream>;
+  search(filters: SearchFilters): Promise<SearchPage>;
+  delete(target: ArtifactTarget): Promise<number>;
+  cleanup(options: { dryRun: boolean; limit?: number; onProgress?: (deleted: number) => void }): Promise<CleanupReport>;
+  stats(): Promise<StoreStats>;
+  close(): Promise<void>;
+}
+
+/** Size of a source file, or undefined for standard input. */
+export async function sourceSize(source: string): Promise<number | undefined> {
+  return source === "-" ? undefined : (await stat(source)).size;
+}
+
+function readSource(source: string): ReadableStream<Uint8Array> {
+  const stream = source === "-" ? process.stdin : createReadStream(source, { highWaterMark: 1024 * 1024 });
+  return Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array>;
+}
+
+function counting(onProgress: ((bytes: number) => void) | undefined): TransformStream<Uint8Array, Uint8Array> {
+  let total = 0;
+  return new TransformStream({
+    transform(chunk, controller) {
+      total += chunk.length;
+      onProgress?.(total);
+      controller.enqueue(chunk);
+    },
+  });
+}
+
+export async function openLocalTarget(configPath: string | undefined): Promise<CliTarget> {
+  const store: LocalArtifactStore = await openArtifactStore(configPath ? { path: configPath } : {});
+  return {
+    description: `local store ${store.config.basePath}`,
+    upload: (request) =>
+      store.upload({
+        ...request.ref,
+        content: readSource(request.source),
+        tags: request.tags,
+        metadata: request.metadata,
+        ...(request.expectedChecksum ? { expectedChecksum: request.expectedChecksum } : {}),
+        ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+      }),
+    async open(target) {
+      const opened = await store.open(target);
+      return {
+        body: opened.body,
+        length: opened.length,
+        version: opened.metadata.version,
+        checksum: opened.checksum ?? null,
+      };
+    },
+    search: (filters) => store.searchPage(filters),
+    delete: (target) => store.delete(target),
+    cleanup: (options) =>
+      store.cleanup({
+        dryRun: options.dryRun,
+        ...(options.limit === undefined ? {} : { limit: options.limit }),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      }),
+    stats: () => store.stats(),
+    close: () => store.close(),
+  };
+}
+
+export function openRemoteTarget(
+  url: string,
+  token: string | undefined,
+  types: readonly ArtifactTypeDefinition[],
+): CliTarget {
+  const client = createHttpClient({ url, ...(token ? { token } : {}) });
+  const toRef = (target: ArtifactTarget): ArtifactRef =>
+    typeof target === "string" ? refFromUri(target, types) : target;
+  return {
+    description: `server ${url}`,
+    upload: (request) =>
+      client.upload(request.ref, readSource(request.source).pipeThrough(counting(request.onProgress)), {
+        tags: request.tags,
+        metadata: request.metadata,
+        ...(request.expectedChecksum
+          ? { contentDigest: `sha-256=:${Buffer.from(request.expectedChecksum, "hex").toString("base64")}:` }
+          : {}),
+      }),
+    async open(target) {
+      const opened = await client.open(toRef(target));
+      return {
+        body: opened.body,
+        length: opened.length,
+        version: opened.metadata.version,
+        checksum: opened.metadata.etag?.replaceAll('"', "") ?? null,
+      };
+    },
+    search: (filters) => client.search(filters),
+    delete: (target) => client.delete(toRef(target)),
+    cleanup: (options) =>
+      client.cleanup({ dryRun: options.dryRun, ...(options.limit === undefined ? {} : { limit: options.limit }) }),
+    stats: () => client.stats(),
+    close: async () => {},
+  };
+}
+
+/** `…/<spec>/<task>/v<N>/<file>[.gz]` → the ref it names (URIs of any backend share this tail). */
+export function refFromUri(uri: string, types: readonly ArtifactTypeDefinition[]): ArtifactRef {
+  const segments = uri.split("/");
+  const [specName, taskId, versionSegment, fileName] = segments.slice(-4);
+  const type = types.find((candidate) => fileName === candidate.fileName || fileName === `${candidate.fileName}.gz`);
+  const version = Number(versionSegment?.slice(1));
+  if (!specName || !taskId || !versionSegment?.startsWith("v") || !Number.isSafeInteger(version) || !type) {
+    throw new ArtifactStoreError("E_INVALID_INPUT", `${uri} is not an artifact URI (…/<spec>/<task>/v<N>/<file>)`);
+  }
+  return { specName, taskId, type: type.name, version };
+}

@@ -1,0 +1,186 @@
+/**
+ * What the Bun and Node servers share: opening the store from config, the app, the log, the
+ * scheduled retention sweep, and the shutdown sequence. The runtime files only listen.
+ */
+import type { ArtifactStoreConfig } from "../config/schema.ts";
+import type { Logger } from "../core/context.ts";
+import type { ArtifactStore } from "../core/store.ts";
+import { formatBytes } from "../core/upload.ts";
+import { createApp } from "../http/app.ts";
+import { type LocalArtifactStore, type OpenArtifactStoreOptions, openArtifactStore } from "./local.ts";
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/**
+ * One line per event on stderr: `2026-11-29T12:00:00.000Z INFO message key=value …`.
+ * Values are quoted when they contain spaces; nothing secret is ever passed in.
+ */
+export function createLineLogger(
+  level: LogLevel = "info",
+  write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+): Logger {
+  const threshold = LEVELS[level];
+  const log = (name: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
+    if (LEVELS[name] < threshold) return;
+    const rendered = Object.entries(fields ?? {})
+      .map(([key, value]) => {
+        const text = typeof value === "string" ? value : JSON.stringify(value);
+        return `${key}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
+      })
+      .join(" ");
+    write(`${new Date().toISOString()} ${name.toUpperCase()} ${message}${rendered ? ` ${rendered}` : ""}`);
+  };
+  return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+}
+
+export interface ServerOptions extends OpenArtifactStoreOptions {
+  /** Overrides `server.host`. */
+  host?: string;
+  /** Overrides `server.port` (0 picks a free port). */
+  port?: number;
+  logLevel?: LogLevel;
+}
+
+export interface PreparedServer {
+  store: LocalArtifactStore;
+  config: ArtifactStoreConfig;
+  logger: Logger;
+  host: string;
+  port: number;
+  fetch: (request: Request) => Promise<Response>;
+  /** Requests whose handler has not returned yet (uploads count until fully stored or cleaned up). */
+  inFlight(): number;
+  /** Stops the sweep timer and closes the store once in-flight handlers are done (or `timeoutMs` passed). */
+  close(timeoutMs: number): Promise<void>;
+}
+
+/** Opens the store and builds the request handler, enforcing the loopback rule for tokenless servers. */
+export async function prepareServer(options: ServerOptions = {}): Promise<PreparedServer> {
+  const logger = options.logger ?? createLineLogger(options.logLevel ?? "info");
+  const store = await openArtifactStore({ ...options, logger });
+  const { config } = store;
+  let host = options.host ?? config.server.host;
+  const port = options.port ?? config.server.port;
+  if (config.server.tokens.length === 0 && !isLoopback(host)) {
+    logger.warn("no tokens configured: refusing to listen beyond loopback", {
+      requested: host,
+      listening: "127.0.0.1",
+    });
+    host = "127.0.0.1";
+  }
+  const app = createApp({
+    store,
+    tokens: config.server.tokens,
+    allowAnonymous: true,
+    bodyLimit: config.server.bodyLimit,
+    corsOrigins: config.server.corsOrigins,
+    logger,
+  });
+  let active = 0;
+  const idleWaiters: (() => void)[] = [];
+  const fetch = async (request: Request): Promise<Response> => {
+    active++;
+    try {
+      return await app.fetch(request);
+    } finally {
+      active--;
+      if (active === 0) for (const resolve of idleWaiters.splice(0)) resolve();
+    }
+  };
+  const sweep = scheduleRetentionSweep(store, config.server.cleanupIntervalSeconds, logger);
+  return {
+    store,
+    config,
+    logger,
+    host,
+    port,
+    fetch,
+    inFlight: () => active,
+    async close(timeoutMs) {
+      sweep.stop();
+      if (active > 0) {
+        await Promise.race([
+          new Promise<void>((resolve) => idleWaiters.push(resolve)),
+          new Promise((resolve) => setTimeout(resolve, timeoutMs)),
+        ]);
+      }
+      await sweep.running();
+      await store.close();
+    },
+  };
+}
+
+/** Runs `cleanup()` every `intervalSeconds` (never two at once) and logs what it did. */
+export function scheduleRetentionSweep(store: ArtifactStore, intervalSeconds: number, logger: Logger) {
+  let current: Promise<void> = Promise.resolve();
+  let busy = false;
+  const run = () => {
+    if (busy) return;
+    busy = true;
+    current = store
+      .cleanup()
+      .then((report) => {
+        const fields = {
+          deleted: report.deleted,
+          freed: formatBytes(report.freedBytes),
+          batches: report.batches,
+          ms: report.durationMs,
+        };
+        if (report.deleted > 0) logger.info("retention sweep deleted expired artifacts", fields);
+        else logger.debug("retention sweep found nothing expired", fields);
+      })
+      .catch((error: unknown) => logger.error("retention sweep failed", { error: String(error) }))
+      .finally(() => {
+        busy = false;
+      });
+  };
+  const timer = intervalSeconds > 0 ? setInterval(run, intervalSeconds * 1000) : undefined;
+  (timer as { unref?: () => void } | undefined)?.unref?.();
+  return {
+    stop: () => clearInterval(timer),
+    running: () => current,
+  };
+}
+
+/** The one-paragraph start-up message: where it listens, where data lives, and who may call. */
+export function describeStartup(prepared: PreparedServer, url: string, runtime: string): string {
+  const { config } = prepared;
+  const data =
+    config.backendType === "filesystem"
+      ? `filesystem ${config.basePath}`
+      : config.backendType === "s3"
+        ? `s3://${config.s3.bucket}/${config.s3.prefix}`
+        : config.backendType === "gcs"
+          ? `gs://${config.gcs.bucket}/${config.gcs.prefix}`
+          : "memory (lost on exit)";
+  const access =
+    config.server.tokens.length === 0
+      ? "no tokens configured: bound to loopback only, every local request is allowed"
+      : `${config.server.tokens.length} token(s) configured`;
+  return `artifact-store listening on ${url} (${runtime}); data: ${data}; ${access}`;
+}
+
+/** On SIGTERM/SIGINT: stop accepting, let in-flight requests finish within the timeout, close. */
+export function onShutdownSignal(logger: Logger, shutdown: (signal: string) => Promise<void>): void {
+  let stopping = false;
+  const handle = (signal: string) => {
+    if (stopping) {
+      logger.warn("second signal: exiting now", { signal });
+      process.exit(1);
+    }
+    stopping = true;
+    shutdown(signal)
+      .then(() => process.exit(0))
+      .catch((error: unknown) => {
+        logger.error("shutdown failed", { error: String(error) });
+        process.exit(1);
+      });
+  };
+  process.on("SIGTERM", () => handle("SIGTERM"));
+  process.on("SIGINT", () => handle("SIGINT"));
+}
+
+function isLoopback(host: string): boolean {
+  return host === "127.0.0.1" || host === "::1" || host === "localhost" || host.startsWith("127.");
+}

@@ -1,0 +1,197 @@
+/**
+ * The real servers on loopback: Bun (`Bun.serve`) and Node (`@hono/node-server` on dist/).
+ * Streaming, gzip passthrough, Range, checksum failure mid-stream, and graceful shutdown.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { request } from "node:http";
+import { join } from "node:path";
+import { gunzipSync } from "fflate";
+import { type ServerProcess, startServerProcess } from "../helpers/server-process.ts";
+import { makeLog, makeTempDir, sha256Hex } from "../helpers/store.ts";
+
+/** PUTs `chunks` with a pause between them, as a slow client would (node:http, chunked). */
+function slowUpload(url: string, chunks: string[], pauseMs: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: "PUT", headers: { "Transfer-Encoding": "chunked" } }, (res) => {
+      let body = "";
+      res.on("data", (chunk) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    let index = 0;
+    const next = () => {
+      if (index < chunks.length) {
+        req.write(chunks[index++]);
+        setTimeout(next, pauseMs);
+      } else req.end();
+    };
+    next();
+  });
+}
+
+for (const runtime of ["bun", "node"] as const) {
+  describe(`${runtime} server on loopback`, () => {
+    let dir: { path: string; cleanup(): Promise<void> };
+    let server: ServerProcess;
+
+    beforeAll(async () => {
+      dir = await makeTempDir(`server-${runtime}`);
+      server = await startServerProcess({ runtime, basePath: dir.path });
+    });
+    afterAll(async () => {
+      await server?.stop();
+      await dir.cleanup();
+    });
+
+    test("says at start-up where it listens, where data lives, and that it is loopback-only without tokens", () => {
+      expect(server.output()).toContain(`data: filesystem ${dir.path}`);
+      expect(server.output()).toContain("no tokens configured: bound to loopback only");
+    });
+
+    test("a streamed upload of 16 MiB round-trips, with and without gzip passthrough", async () => {
+      const log = makeLog(200_000);
+      const body = new Blob([log]).stream();
+      const put = await fetch(`${server.url}/v1/artifacts/chat-app/1.1/log`, {
+        method: "PUT",
+        body,
+        duplex: "half",
+      } as RequestInit);
+      expect(put.status).toBe(201);
+      const stored = await put.json();
+      expect(stored.originalChecksum).toBe(await sha256Hex(log));
+      const plain = await fetch(`${server.url}/v1/artifacts/chat-app/1.1/log`, {
+        headers: { "Accept-Encoding": "identity" },
+      });
+      expect(plain.headers.get("content-encoding")).toBeNull();
+      expect(await sha256Hex(new Uint8Array(await plain.arrayBuffer()))).toBe(stored.originalChecksum);
+      // fetch would decode gzip on its own; node:http shows the bytes on the wire.
+      const raw = await new Promise<{ encoding?: string; bytes: Buffer }>((resolve, reject) => {
+        request(`${server.url}/v1/artifacts/chat-app/1.1/log`, { headers: { "Accept-Encoding": "gzip" } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk) => chunks.push(chunk));
+          res.on("end", () => resolve({ encoding: res.headers["content-encoding"], bytes: Buffer.concat(chunks) }));
+        })
+          .on("error", reject)
+          .end();
+      });
+      expect(raw.encoding).toBe("gzip");
+      expect(raw.bytes.length).toBe(stored.size);
+      expect(await sha256Hex(raw.bytes)).toBe(stored.checksum);
+      expect(new TextDecoder().decode(gunzipSync(raw.bytes))).toBe(log);
+    });
+
+    test("Range returns 206 slices of the decoded content", async () => {
+      const log = makeLog(10_000);
+      await fetch(`${server.url}/v1/artifacts/chat-app/1.2/log`, { method: "PUT", body: log });
+      const part = await fetch(`${server.url}/v1/artifacts/chat-app/1.2/log`, {
+        headers: { Range: "bytes=1000-1999" },
+      });
+      expect(part.status).toBe(206);
+      expect(part.headers.get("content-range")).toBe(`bytes 1000-1999/${log.length}`);
+      expect(await part.text()).toBe(log.slice(1000, 2000));
+    });
+
+    test("a stored file damaged on disk is never served as a clean 200: the transfer breaks off", async () => {
+      const log = makeLog(50_000);
+      const stored = await (
+        await fetch(`${server.url}/v1/artifacts/chat-app/bad/log`, { method: "PUT", body: log })
+      ).json();
+      const path = new URL(stored.uri);
+      const bytes = await readFile(path);
+      bytes[bytes.length >> 1] = (bytes[bytes.length >> 1] as number) ^ 0xff;
+      await writeFile(path, bytes);
+      const outcome = await fetch(`${server.url}/v1/artifacts/chat-app/bad/log`, {
+        headers: { "Accept-Encoding": "identity" },
+      })
+        .then(async (response) => ({ status: response.status, text: await response.text() }))
+        .catch((error: Error) => ({ status: -1, text: error.message }));
+      // Either the server refused before sending (500) or the body was cut short; never the full text.
+      expect(outcome.text === log).toBe(false);
+      const again = await fetch(`${server.url}/v1/artifacts/chat-app/bad/log`);
+      expect(again.status).toBe(500);
+      expect((await again.json()).error.code).toBe("E_CORRUPT");
+    });
+
+    test("curl uploads 100 MiB and downloads it with and without --compressed, SHA-256 intact", async () => {
+      const file = join(dir.path, "big.log");
+      const lines: string[] = [];
+      let size = 0;
+      for (let index = 0; size < 100 * 1024 * 1024; index++) {
+        const line = `2026-11-29T12:00:00Z INFO [job ${index % 97}] step ${index} finished in ${(index * 7919) % 1000} ms\n`;
+        lines.push(line);
+        size += line.length;
+      }
+      await writeFile(file, lines.join(""));
+      const expected = await sha256Hex(await readFile(file));
+      const upload = spawnSync(
+        "curl",
+        ["-sS", "--fail-with-body", "-T", file, `${server.url}/v1/artifacts/chat-app/big/log`],
+        { encoding: "utf8" },
+      );
+      expect(upload.status).toBe(0);
+      expect(JSON.parse(upload.stdout).originalChecksum).toBe(expected);
+      for (const flags of [[], ["--compressed"]]) {
+        const out = join(dir.path, `download${flags.length}.log`);
+        const download = spawnSync("curl", [
+          "-sS",
+          "--fail",
+          ...flags,
+          "-o",
+          out,
+          `${server.url}/v1/artifacts/chat-app/big/log`,
+        ]);
+        expect(download.status).toBe(0);
+        expect(await sha256Hex(await readFile(out))).toBe(expected);
+      }
+    });
+
+    test("SIGTERM lets an in-flight upload finish, then exits cleanly with nothing half published", async () => {
+      const own = await makeTempDir(`shutdown-${runtime}`);
+      const running = await startServerProcess({
+        runtime,
+        basePath: own.path,
+        env: { ARTIFACT_STORE_SERVER__SHUTDOWN_TIMEOUT: "10" },
+      });
+      const chunks = Array.from({ length: 10 }, (_, index) => `line ${index}\n`);
+      const upload = slowUpload(`${running.url}/v1/artifacts/s/t/log`, chunks, 100);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      process.kill(running.pid, "SIGTERM");
+      const result = await upload;
+      expect(result.status).toBe(201);
+      expect(await running.exited).toBe(0);
+      expect(running.output()).toContain("shutting down");
+      const restarted = await startServerProcess({ runtime, basePath: own.path });
+      expect(await (await fetch(`${restarted.url}/v1/artifacts/s/t/log`)).text()).toBe(chunks.join(""));
+      await restarted.stop();
+      await own.cleanup();
+    });
+
+    test("an upload still stalled when the shutdown timeout ends is cut off and leaves nothing behind", async () => {
+      const own = await makeTempDir(`shutdown-stall-${runtime}`);
+      const running = await startServerProcess({
+        runtime,
+        basePath: own.path,
+        env: { ARTIFACT_STORE_SERVER__SHUTDOWN_TIMEOUT: "1" },
+      });
+      const chunks = Array.from({ length: 50 }, (_, index) => `line ${index}\n`);
+      const upload = slowUpload(`${running.url}/v1/artifacts/s/t/log`, chunks, 200).catch((error: Error) => ({
+        status: -1,
+        body: error.message,
+      }));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      process.kill(running.pid, "SIGTERM");
+      const result = await upload;
+      expect(result.status).not.toBe(201);
+      expect(await running.exited).toBe(0);
+      expect(await readdir(join(own.path, ".store", "staging"))).toEqual([]);
+      const restarted = await startServerProcess({ runtime, basePath: own.path });
+      expect((await fetch(`${restarted.url}/v1/artifacts/s/t/log`)).status).toBe(404);
+      const stats = await (await fetch(`${restarted.url}/v1/stats`)).json();
+      expect(stats).toMatchObject({ artifacts: 0, pendingUploads: 0, quota: { usedBytes: 0 } });
+      await restarted.stop();
+      await own.cleanup();
+    });
+  });
+}
