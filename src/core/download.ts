@@ -9,8 +9,8 @@ import type { ArtifactRecord } from "../metadata/metadata-repository.ts";
 import type { StoreContext } from "./context.ts";
 import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "./errors.ts";
 import { assertValidName, assertValidVersion } from "./names.ts";
+import { publicMetadata } from "./records.ts";
 import type { ArtifactMetadata, ArtifactRef } from "./types.ts";
-import { publicMetadata } from "./upload.ts";
 
 /** A byte range of the decoded content: from `offset` (`length` bytes), or the last `suffixLength` bytes. */
 export type ContentRange = { offset: number; length?: number } | { suffixLength: number };

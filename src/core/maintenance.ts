@@ -9,8 +9,9 @@ import { type ArtifactTarget, checkRef, notFound, requireRecord } from "./downlo
 import { ArtifactStoreError } from "./errors.ts";
 import type { StoreMetricsSnapshot } from "./metrics.ts";
 import { normalizeTags } from "./names.ts";
+import { quotaWarnings } from "./quota.ts";
+import { publicMetadata, removeObjects } from "./records.ts";
 import type { ArtifactMetadata } from "./types.ts";
-import { publicMetadata, quotaWarnings, removeObjects } from "./upload.ts";
 
 /** Blob deletions in flight at once during sweeps. */
 const DELETE_CONCURRENCY = 16;

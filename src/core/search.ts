@@ -2,8 +2,8 @@ import type { SearchQuery } from "../metadata/metadata-repository.ts";
 import type { StoreContext } from "./context.ts";
 import { ArtifactStoreError } from "./errors.ts";
 import { assertValidName, normalizeTags } from "./names.ts";
+import { publicMetadata } from "./records.ts";
 import type { ArtifactIntegrity, ArtifactMetadata } from "./types.ts";
-import { publicMetadata } from "./upload.ts";
 
 export interface SearchFilters {
   specName?: string;

@@ -18,9 +18,10 @@ import {
   updateArtifact,
 } from "./maintenance.ts";
 import { createStoreMetrics, type StoreMetricsSnapshot } from "./metrics.ts";
+import { publicMetadata } from "./records.ts";
 import { type SearchFilters, type SearchPage, searchArtifacts } from "./search.ts";
 import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition } from "./types.ts";
-import { publicMetadata, type UploadInput, type UploadResult, uploadArtifact } from "./upload.ts";
+import { type UploadInput, type UploadResult, uploadArtifact } from "./upload.ts";
 
 export interface CreateArtifactStoreOptions {
   backend: StorageBackend;

@@ -9,8 +9,8 @@ import { rename, rm } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { BUILT_IN_TYPES } from "../config/schema.ts";
 import { ArtifactStoreError, type ErrorCode } from "../core/errors.ts";
+import { formatBytes } from "../core/format.ts";
 import type { SearchFilters } from "../core/search.ts";
-import { formatBytes } from "../core/upload.ts";
 import { type CliTarget, openLocalTarget, openRemoteTarget, sourceSize } from "./cli-target.ts";
 import { createProgress } from "./progress.ts";
 

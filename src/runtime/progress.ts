@@ -1,5 +1,5 @@
 /** A one-line progress indicator on stderr, shown only when stderr is a terminal. */
-import { formatBytes } from "../core/upload.ts";
+import { formatBytes } from "../core/format.ts";
 
 export interface Progress {
   update(done: number): void;

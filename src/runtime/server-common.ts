@@ -4,8 +4,8 @@
  */
 import type { ArtifactStoreConfig } from "../config/schema.ts";
 import type { Logger } from "../core/context.ts";
+import { formatBytes } from "../core/format.ts";
 import type { ArtifactStore } from "../core/store.ts";
-import { formatBytes } from "../core/upload.ts";
 import { createApp } from "../http/app.ts";
 import { type LocalArtifactStore, type OpenArtifactStoreOptions, openArtifactStore } from "./local.ts";
 

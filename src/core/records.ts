@@ -1,0 +1,14 @@
+import type { ArtifactRecord } from "../metadata/metadata-repository.ts";
+import { type StoreContext, sidecarKey } from "./context.ts";
+import type { ArtifactMetadata } from "./types.ts";
+
+export function publicMetadata(record: ArtifactRecord): ArtifactMetadata {
+  const { id: _id, storageKey: _storageKey, ...metadata } = record;
+  return metadata;
+}
+
+/** Deletes a version's blob and sidecar (idempotent). */
+export async function removeObjects(ctx: StoreContext, record: ArtifactRecord): Promise<void> {
+  await ctx.backend.delete(record.storageKey);
+  await ctx.backend.delete(sidecarKey(record.specName, record.taskId, record.version, record.type));
+}
