@@ -26,6 +26,7 @@ export type {
   StoreStats,
 } from "./core/maintenance.ts";
 export type { StoreMetricsSnapshot } from "./core/metrics.ts";
+export type { GcOptions, GcReport, ReindexOptions, ReindexReport, VerifyOptions, VerifyReport } from "./core/repair.ts";
 export type { SearchFilters, SearchPage } from "./core/search.ts";
 export { type ArtifactStore, type CreateArtifactStoreOptions, createArtifactStore } from "./core/store.ts";
 export type * from "./core/types.ts";

@@ -19,6 +19,17 @@ import {
 } from "./maintenance.ts";
 import { createStoreMetrics, type StoreMetricsSnapshot } from "./metrics.ts";
 import { publicMetadata } from "./records.ts";
+import {
+  collectGarbage,
+  type GcOptions,
+  type GcReport,
+  type ReindexOptions,
+  type ReindexReport,
+  reindexStore,
+  type VerifyOptions,
+  type VerifyReport,
+  verifyStore,
+} from "./repair.ts";
 import { type SearchFilters, type SearchPage, searchArtifacts } from "./search.ts";
 import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition } from "./types.ts";
 import { type UploadInput, type UploadResult, uploadArtifact } from "./upload.ts";
@@ -95,6 +106,15 @@ export interface ArtifactStore {
   cleanupExpired(): Promise<number>;
   /** The retention sweep with options: dry run with reasons, batch size, limit, reference time. */
   cleanup(options?: CleanupOptions): Promise<CleanupReport>;
+  /**
+   * Finishes interrupted uploads and deletes, removes unreferenced objects and stale staging
+   * files older than the grace period. Complete versions without a row are kept (see `reindex`).
+   */
+  gc(options?: GcOptions): Promise<GcReport>;
+  /** Scrubs every committed version's checksum; flags failures corrupt (their downloads fail closed). */
+  verify(options?: VerifyOptions): Promise<VerifyReport>;
+  /** Rebuilds missing metadata rows from the sidecars (after losing the database). */
+  reindex(options?: ReindexOptions): Promise<ReindexReport>;
   /** Usage per type and spec, quota and its warning, counters. */
   stats(): Promise<StoreStats>;
   /** Counters since the store was opened. */
@@ -194,6 +214,9 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     },
     cleanup: (cleanupOptions) => cleanupExpired(ctx, cleanupOptions),
     stats: () => collectStats(ctx),
+    gc: (gcOptions) => collectGarbage(ctx, gcOptions),
+    verify: (verifyOptions) => verifyStore(ctx, verifyOptions),
+    reindex: (reindexOptions) => reindexStore(ctx, reindexOptions),
     metrics: () => ctx.metrics.snapshot(),
     async quota() {
       const totals = await options.metadata.usageTotals();

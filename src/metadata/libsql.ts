@@ -8,14 +8,14 @@ import { and, asc, desc, eq, exists, gte, inArray, lt, lte, or, type SQL, sql } 
 import { drizzle } from "drizzle-orm/libsql/web";
 import { ArtifactStoreError } from "../core/errors.ts";
 import type { ArtifactRef } from "../core/types.ts";
+import { createRepairQueries } from "./libsql-repair.ts";
+import { selection, toRecord } from "./libsql-rows.ts";
 import type { ArtifactRecord, MetadataRepository, UsageByGroup, UsageSummary } from "./metadata-repository.ts";
 import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
 import { artifactSeries, artifacts, artifactTags, storeUsage } from "./schema.ts";
 
 const DAY_MS = 86_400_000;
-/** Tags are joined with the unit separator, which tag validation never lets through. */
-const TAG_SEPARATOR = "\u001f";
 
 export interface LibsqlMetadataOptions {
   client: Client;
@@ -32,36 +32,6 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
   const { client } = options;
   if (options.migrate ?? true) await applyMigrations(client, migrations);
   const db = drizzle(client);
-
-  const tagsColumn = sql<
-    string | null
-  >`(SELECT group_concat(${artifactTags.tag}, ${TAG_SEPARATOR}) FROM ${artifactTags} WHERE ${artifactTags.artifactId} = ${artifacts.id})`;
-  const selection = { row: artifacts, tags: tagsColumn };
-  type SelectedRow = { row: typeof artifacts.$inferSelect; tags: string | null };
-
-  const toRecord = ({ row, tags }: SelectedRow): ArtifactRecord => ({
-    id: row.id,
-    storageKey: row.storageKey,
-    uri: row.uri,
-    specName: row.specName,
-    taskId: row.taskId,
-    type: row.type,
-    version: row.version,
-    size: row.size,
-    checksum: row.checksum,
-    originalSize: row.originalSize,
-    originalChecksum: row.originalChecksum,
-    compressed: row.compressed,
-    mimeType: row.mimeType,
-    tags: tags ? tags.split(TAG_SEPARATOR).sort() : [],
-    metadata: JSON.parse(row.metadata) as Record<string, unknown>,
-    createdAt: new Date(row.createdAt).toISOString(),
-    expiresAt: row.expiresAt === null || row.pinned ? null : new Date(row.expiresAt).toISOString(),
-    lastAccessedAt: row.lastAccessedAt === null ? null : new Date(row.lastAccessedAt).toISOString(),
-    pinned: row.pinned,
-    state: row.state,
-    integrity: row.integrity,
-  });
 
   const selectRecords = () => db.select(selection).from(artifacts);
 
@@ -99,6 +69,8 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
   }
 
   return {
+    ...createRepairQueries(db),
+
     async reserveVersion(input) {
       const [series] = await db
         .insert(artifactSeries)

@@ -110,5 +110,35 @@ export interface MetadataRepository {
   /** The trigger-maintained totals: bytes the quota counts and rows (any state). One row read. */
   usageTotals(): Promise<{ bytes: number; rows: number }>;
   usage(): Promise<UsageSummary>;
+  /** Committed rows with `id > afterId` in id order: a stable walk for scrubs. */
+  listCommittedAfter(afterId: number, limit: number): Promise<ArtifactRecord[]>;
+  /** Which of these object keys a row (any state) refers to: blobs by key, sidecars by their version. */
+  referencedKeys(
+    blobKeys: string[],
+    sidecars: { key: string; specName: string; taskId: string; type: string; version: number }[],
+  ): Promise<Set<string>>;
+  /** Inserts a committed row rebuilt from a sidecar; null when that version already has a row. */
+  restore(input: RestoreInput): Promise<ArtifactRecord | null>;
   close(): Promise<void>;
+}
+
+/** A version as its sidecar describes it, for `reindex`. Times in ms. */
+export interface RestoreInput {
+  specName: string;
+  taskId: string;
+  type: string;
+  version: number;
+  uri: string;
+  storageKey: string;
+  size: number;
+  checksum: string;
+  originalSize: number;
+  originalChecksum: string;
+  compressed: boolean;
+  mimeType: string;
+  metadata: Record<string, unknown>;
+  tags: string[];
+  pinned: boolean;
+  createdAt: number;
+  expiresAt: number | null;
 }

@@ -1,0 +1,88 @@
+/** Queries for the maintenance tools: scrub order, orphan detection, rebuilding rows from sidecars. */
+import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import { type Database, selection, toRecord } from "./libsql-rows.ts";
+import type { ArtifactRecord, MetadataRepository, RestoreInput } from "./metadata-repository.ts";
+import { artifactSeries, artifacts, artifactTags } from "./schema.ts";
+
+type RepairQueries = Pick<MetadataRepository, "listCommittedAfter" | "referencedKeys" | "restore">;
+
+export function createRepairQueries(db: Database): RepairQueries {
+  return {
+    async listCommittedAfter(afterId, limit) {
+      const rows = await db
+        .select(selection)
+        .from(artifacts)
+        .where(and(eq(artifacts.state, "committed"), gt(artifacts.id, afterId)))
+        .orderBy(asc(artifacts.id))
+        .limit(limit);
+      return rows.map(toRecord);
+    },
+
+    async referencedKeys(blobKeys, sidecars) {
+      const referenced = new Set<string>();
+      if (blobKeys.length > 0) {
+        const rows = await db
+          .select({ key: artifacts.storageKey })
+          .from(artifacts)
+          .where(inArray(artifacts.storageKey, blobKeys));
+        for (const row of rows) referenced.add(row.key);
+      }
+      for (const sidecar of sidecars) {
+        // One indexed lookup per sidecar (unique index on spec, task, type, version).
+        const [row] = await db
+          .select({ id: artifacts.id })
+          .from(artifacts)
+          .where(
+            and(
+              eq(artifacts.specName, sidecar.specName),
+              eq(artifacts.taskId, sidecar.taskId),
+              eq(artifacts.type, sidecar.type),
+              eq(artifacts.version, sidecar.version),
+            ),
+          )
+          .limit(1);
+        if (row) referenced.add(sidecar.key);
+      }
+      return referenced;
+    },
+
+    async restore(input: RestoreInput): Promise<ArtifactRecord | null> {
+      const inserted = await db
+        .insert(artifacts)
+        .values({
+          specName: input.specName,
+          taskId: input.taskId,
+          type: input.type,
+          version: input.version,
+          uri: input.uri,
+          storageKey: input.storageKey,
+          size: input.size,
+          checksum: input.checksum,
+          originalSize: input.originalSize,
+          originalChecksum: input.originalChecksum,
+          compressed: input.compressed,
+          mimeType: input.mimeType,
+          metadata: JSON.stringify(input.metadata),
+          state: "committed",
+          pinned: input.pinned,
+          createdAt: input.createdAt,
+          expiresAt: input.expiresAt,
+        })
+        .onConflictDoNothing()
+        .returning({ id: artifacts.id });
+      const id = inserted[0]?.id;
+      if (id === undefined) return null;
+      for (const tag of input.tags) await db.insert(artifactTags).values({ artifactId: id, tag }).onConflictDoNothing();
+      // Version numbers must keep counting up from the highest one ever seen.
+      await db
+        .insert(artifactSeries)
+        .values({ specName: input.specName, taskId: input.taskId, type: input.type, lastVersion: input.version })
+        .onConflictDoUpdate({
+          target: [artifactSeries.specName, artifactSeries.taskId, artifactSeries.type],
+          set: { lastVersion: sql`max(${artifactSeries.lastVersion}, ${input.version})` },
+        });
+      const [row] = await db.select(selection).from(artifacts).where(eq(artifacts.id, id));
+      return row ? toRecord(row) : null;
+    },
+  };
+}

@@ -1,0 +1,208 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { streamFromBytes } from "../../src/codec/streams.ts";
+import { createArtifactStore } from "../../src/core/store.ts";
+import { openLocalMetadata } from "../../src/metadata/local.ts";
+import { makeFsStore, makeLog, type TestStore } from "../helpers/store.ts";
+
+let current: TestStore | undefined;
+afterEach(async () => {
+  await current?.cleanup();
+  current = undefined;
+});
+const open = async (...args: Parameters<typeof makeFsStore>) => {
+  current = await makeFsStore(...args);
+  return current;
+};
+const HOUR = 3_600_000;
+const text = (value: string) => streamFromBytes(new TextEncoder().encode(value));
+
+/** What a crashed upload leaves: a reservation and a published blob, no commit. */
+async function crashedUpload(fixture: TestStore, taskId: string) {
+  const type = fixture.store.types.find((candidate) => candidate.name === "log");
+  const record = await fixture.metadata.reserveVersion({
+    specName: "s",
+    taskId,
+    type: "log",
+    compressed: true,
+    mimeType: "text/plain",
+    metadata: {},
+    createdAt: fixture.clock.now,
+    retentionDays: type?.retentionDays ?? null,
+    locate: (version) => ({
+      storageKey: `s/${taskId}/v${version}/log.txt.gz`,
+      uri: fixture.backend.uriFor(`s/${taskId}/v${version}/log.txt.gz`),
+    }),
+  });
+  await fixture.backend.put(record.storageKey, text("half-way"));
+  return record;
+}
+
+describe("gc", () => {
+  test("removes the reservation and object of an upload that crashed before commit; a dry run only lists it", async () => {
+    const fixture = await open();
+    const record = await crashedUpload(fixture, "crashed");
+    const dry = await fixture.store.gc({ dryRun: true, now: fixture.clock.now + 2 * HOUR });
+    expect(dry.stalePending).toEqual([record.uri]);
+    expect(await fixture.backend.head(record.storageKey)).not.toBeNull();
+    const report = await fixture.store.gc({ now: fixture.clock.now + 2 * HOUR });
+    expect(report.stalePending).toEqual([record.uri]);
+    expect(await fixture.backend.head(record.storageKey)).toBeNull();
+    expect((await fixture.store.stats()).pendingUploads).toBe(0);
+    expect((await fixture.store.stats()).quota.usedBytes).toBe(0);
+  });
+
+  test("leaves a reservation younger than the grace period alone: that upload may still be running", async () => {
+    const fixture = await open();
+    const record = await crashedUpload(fixture, "running");
+    const report = await fixture.store.gc({ now: fixture.clock.now + 60_000 });
+    expect(report.stalePending).toEqual([]);
+    expect(await fixture.backend.head(record.storageKey)).not.toBeNull();
+  });
+
+  test("finishes an interrupted delete", async () => {
+    const fixture = await open();
+    const result = await fixture.store.upload({ specName: "s", taskId: "t", type: "log", content: "bye" });
+    const record = await fixture.metadata.findByUri(result.uri);
+    await fixture.metadata.markDeleting([record?.id as number]);
+    expect(await fixture.store.search({})).toEqual([]);
+    const report = await fixture.store.gc();
+    expect(report.finishedDeletes).toBe(1);
+    expect((await fixture.backend.list()).objects).toEqual([]);
+  });
+
+  test("removes old objects nobody refers to, keeps recent ones, complete versions, and files it did not write", async () => {
+    const fixture = await open();
+    await fixture.backend.put("s/orphan/v1/log.txt.gz", text("no row, no sidecar"));
+    await fixture.backend.put("s/orphan/v2/log.metadata.json", text("{}"));
+    await fixture.backend.put("notes/readme.txt", text("not ours"));
+    await fixture.backend.put("s/a/b/c/d", text("not our layout"));
+    const kept = await fixture.store.upload({
+      specName: "s",
+      taskId: "lost-row",
+      type: "log",
+      content: "complete version",
+    });
+    const keptRecord = await fixture.metadata.findByUri(kept.uri);
+    await fixture.metadata.remove([keptRecord?.id as number]);
+
+    const early = await fixture.store.gc({ now: Date.now() + 60_000 });
+    expect(early.orphanObjects).toEqual([]);
+
+    const report = await fixture.store.gc({ now: Date.now() + 2 * HOUR });
+    expect(report.orphanObjects.sort()).toEqual(["s/orphan/v1/log.txt.gz", "s/orphan/v2/log.metadata.json"]);
+    expect(report.recoverable.sort()).toEqual(["s/lost-row/v1/log.metadata.json", "s/lost-row/v1/log.txt.gz"]);
+    const remaining = (await fixture.backend.list()).objects.map((object) => object.key).sort();
+    expect(remaining).toEqual([
+      "notes/readme.txt",
+      "s/a/b/c/d",
+      "s/lost-row/v1/log.metadata.json",
+      "s/lost-row/v1/log.txt.gz",
+    ]);
+  });
+
+  test("removes stale staging files", async () => {
+    const fixture = await open();
+    await fixture.store.upload({ specName: "s", taskId: "t", type: "log", content: "x" });
+    await writeFile(join(fixture.backend.stagingDir, "dead.tmp"), "partial");
+    const report = await fixture.store.gc({ now: Date.now() + 2 * HOUR });
+    expect(report.stagingFiles).toEqual(["dead.tmp"]);
+  });
+});
+
+describe("verify", () => {
+  test("checks every stored checksum, flags what fails, and clears the flag once the bytes are restored", async () => {
+    const fixture = await open({ versioningEnabled: true });
+    const results = [];
+    for (let index = 0; index < 6; index++) {
+      results.push(
+        await fixture.store.upload({ specName: "s", taskId: `t${index}`, type: "log", content: makeLog(500, index) }),
+      );
+    }
+    const victim = results[2] as (typeof results)[number];
+    const path = new URL(victim.uri);
+    const original = await readFile(path);
+    const damaged = Buffer.from(original);
+    damaged[10] = (damaged[10] as number) ^ 0x04;
+    await writeFile(path, damaged);
+    const progress: number[] = [];
+    const report = await fixture.store.verify({ onProgress: (state) => progress.push(state.checked) });
+    expect(report.checked).toBe(6);
+    expect(report.corrupt.map((entry) => entry.uri)).toEqual([victim.uri]);
+    expect(report.bytes).toBe(results.reduce((sum, result) => sum + result.size, 0));
+    expect(progress.at(-1)).toBe(6);
+    expect((await fixture.store.stat(victim.uri))?.integrity).toBe("corrupt");
+    expect((await fixture.store.download(victim.uri).catch((error) => error)).code).toBe("E_CORRUPT");
+    expect((await fixture.store.search({ integrity: "corrupt" })).map((item) => item.uri)).toEqual([victim.uri]);
+
+    await writeFile(path, original);
+    const again = await fixture.store.verify({ deep: true });
+    expect(again.corrupt).toEqual([]);
+    expect(again.recovered).toEqual([victim.uri]);
+    expect(await fixture.store.download(victim.uri)).toBeInstanceOf(Uint8Array);
+  });
+
+  test("a missing object is reported", async () => {
+    const fixture = await open();
+    const result = await fixture.store.upload({ specName: "s", taskId: "t", type: "log", content: "x" });
+    await fixture.backend.delete("s/t/v1/log.txt.gz");
+    const report = await fixture.store.verify();
+    expect(report.corrupt).toEqual([{ uri: result.uri, reason: "stored object s/t/v1/log.txt.gz is missing" }]);
+  });
+});
+
+describe("reindex", () => {
+  test("after the database is deleted, reindex restores rows from sidecars and search answers as before", async () => {
+    const fixture = await open({ versioningEnabled: true });
+    for (let index = 0; index < 8; index++) {
+      await fixture.store.upload({
+        specName: index % 2 ? "chat-app" : "iot",
+        taskId: `t${index % 3}`,
+        type: index % 3 === 0 ? "diff" : "log",
+        content: makeLog(100, index),
+        tags: index % 2 ? ["ci"] : ["nightly", "ci"],
+        metadata: { index },
+      });
+    }
+    const before = await fixture.store.search({ limit: 100 });
+    await fixture.store.close();
+    const databasePath = join(fixture.root, ".store", "metadata.db");
+    for (const suffix of ["", "-wal", "-shm"]) await rm(`${databasePath}${suffix}`, { force: true });
+
+    const metadata = await openLocalMetadata({ url: databasePath });
+    const store = createArtifactStore({ backend: fixture.backend, metadata, config: { versioningEnabled: true } });
+    expect(await store.search({})).toEqual([]);
+    const dry = await store.reindex({ dryRun: true });
+    expect(dry.restored).toHaveLength(8);
+    expect(await store.search({})).toEqual([]);
+    const report = await store.reindex();
+    expect(report).toMatchObject({ sidecars: 8, present: 0, skipped: [] });
+    const after = await store.search({ limit: 100 });
+    const comparable = (items: typeof before) =>
+      items.map(({ lastAccessedAt: _lastAccessedAt, ...item }) => item).sort((a, b) => a.uri.localeCompare(b.uri));
+    expect(comparable(after)).toEqual(comparable(before));
+    expect((await store.reindex()).present).toBe(8);
+    // Version numbers continue above the restored ones.
+    const next = await store.upload({ specName: "iot", taskId: "t0", type: "diff", content: "new" });
+    const restoredVersions = before
+      .filter((item) => item.specName === "iot" && item.taskId === "t0" && item.type === "diff")
+      .map((item) => item.version);
+    expect(next.version).toBe(Math.max(...restoredVersions) + 1);
+    await store.close();
+    current = { ...fixture, cleanup: async () => rm(fixture.root, { recursive: true, force: true }) };
+  });
+
+  test("a sidecar whose blob is missing or the wrong size is skipped with the reason", async () => {
+    const fixture = await open();
+    const result = await fixture.store.upload({ specName: "s", taskId: "t", type: "log", content: makeLog(100) });
+    const record = await fixture.metadata.findByUri(result.uri);
+    await fixture.metadata.remove([record?.id as number]);
+    await fixture.backend.put("s/t/v1/log.txt.gz", text("truncated"));
+    const report = await fixture.store.reindex();
+    expect(report.restored).toEqual([]);
+    expect(report.skipped).toEqual([
+      { key: "s/t/v1/log.metadata.json", reason: expect.stringContaining("the sidecar says") },
+    ]);
+  });
+});
