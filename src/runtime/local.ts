@@ -2,6 +2,7 @@
  * `openArtifactStore` for Bun and Node: reads the YAML/env config and wires the configured
  * backend (filesystem by default) and a local libSQL file — the one-line start.
  */
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createFsBackend, STORE_DIRECTORY } from "../backends/fs.ts";
 import { createMemoryBackend } from "../backends/memory.ts";
@@ -62,13 +63,45 @@ export async function openArtifactStore(options: OpenArtifactStoreOptions = {}):
   return Object.assign(store, { config, configSource: loaded.source });
 }
 
-/** The backend `backend_type` names. */
-export async function createConfiguredBackend(config: ArtifactStoreConfig): Promise<StorageBackend> {
+/** The backend `backend_type` names. `env` supplies STORAGE_EMULATOR_HOST, GOOGLE_APPLICATION_CREDENTIALS and AWS_*. */
+export async function createConfiguredBackend(
+  config: ArtifactStoreConfig,
+  env: Record<string, string | undefined> = process.env,
+): Promise<StorageBackend> {
   switch (config.backendType) {
     case "filesystem":
       return createFsBackend({ root: config.basePath, fsync: config.durability === "strict" });
     case "memory":
       return createMemoryBackend();
+    case "gcs": {
+      const { createGcsBackend } = await import("../backends/gcs.ts");
+      const { bucket, prefix, endpoint, accessToken } = config.gcs;
+      // An explicit gcs.endpoint wins; otherwise STORAGE_EMULATOR_HOST points at an emulator.
+      const emulatorHost = endpoint ? undefined : env.STORAGE_EMULATOR_HOST;
+      const credentialsFile = config.gcs.credentialsFile ?? env.GOOGLE_APPLICATION_CREDENTIALS;
+      let credentials: string | undefined;
+      if (!emulatorHost && !accessToken && credentialsFile) {
+        try {
+          credentials = await readFile(credentialsFile, "utf8");
+        } catch (error) {
+          throw new ArtifactStoreError(
+            "E_CONFIG",
+            `gcs.credentials_file: cannot read ${credentialsFile}: ${(error as Error).message}`,
+            {
+              cause: error,
+            },
+          );
+        }
+      }
+      return createGcsBackend({
+        bucket,
+        prefix,
+        ...(emulatorHost ? { emulatorHost } : {}),
+        ...(endpoint ? { endpoint } : {}),
+        ...(accessToken ? { accessToken } : {}),
+        ...(credentials ? { credentials } : {}),
+      });
+    }
     default:
       throw new ArtifactStoreError("E_CONFIG", `backend_type ${config.backendType} is not available yet`);
   }
