@@ -4,6 +4,7 @@
  */
 import { ArtifactStoreError, ERROR_CODES, type ErrorCode } from "../core/errors.ts";
 import type { CleanupReport, StoreStats } from "../core/maintenance.ts";
+import type { GcReport, ReindexReport, VerifyReport } from "../core/repair.ts";
 import type { SearchFilters, SearchPage } from "../core/search.ts";
 import type { ArtifactContent, ArtifactMetadata, ArtifactRef } from "../core/types.ts";
 import type { UploadResult } from "../core/upload.ts";
@@ -43,6 +44,9 @@ export interface ArtifactStoreClient {
   ): Promise<ArtifactMetadata>;
   cleanup(options?: { dryRun?: boolean; limit?: number }): Promise<CleanupReport>;
   stats(): Promise<StoreStats>;
+  gc(options?: { dryRun?: boolean; graceSeconds?: number }): Promise<GcReport>;
+  verify(options?: { deep?: boolean }): Promise<VerifyReport>;
+  reindex(options?: { dryRun?: boolean }): Promise<ReindexReport>;
 }
 
 /**
@@ -176,6 +180,24 @@ export function createHttpClient(options: HttpClientOptions): ArtifactStoreClien
 
     async stats() {
       return (await (await call(`${root}/v1/stats`)).json()) as StoreStats;
+    },
+
+    async gc(gcOptions = {}) {
+      const parameters = new URLSearchParams();
+      if (gcOptions.dryRun) parameters.set("dry_run", "1");
+      if (gcOptions.graceSeconds !== undefined) parameters.set("grace", String(gcOptions.graceSeconds));
+      return (await (await call(`${root}/v1/maintenance/gc?${parameters}`, { method: "POST" })).json()) as GcReport;
+    },
+
+    async verify(verifyOptions = {}) {
+      return (await (
+        await call(`${root}/v1/maintenance/verify${verifyOptions.deep ? "?deep=1" : ""}`, { method: "POST" })
+      ).json()) as VerifyReport;
+    },
+
+    async reindex(reindexOptions = {}) {
+      const url = `${root}/v1/maintenance/reindex${reindexOptions.dryRun ? "?dry_run=1" : ""}`;
+      return (await (await call(url, { method: "POST" })).json()) as ReindexReport;
     },
   };
 }

@@ -170,6 +170,43 @@ export function openApiDocument(types: readonly string[]): Json {
           },
         },
       },
+      "/v1/maintenance/gc": {
+        post: {
+          summary:
+            "Finish interrupted uploads and deletes, remove unreferenced objects and stale staging files (admin).",
+          parameters: [
+            query("dry_run", "1: report only."),
+            query("grace", "Only touch things older than this (seconds or 30m, 1h; default 1h)."),
+          ],
+          responses: {
+            "200": json(
+              { type: "object" },
+              "What was (or would be) removed, and complete versions reindex can restore.",
+            ),
+            ...auth,
+          },
+        },
+      },
+      "/v1/maintenance/verify": {
+        post: {
+          summary: "Scrub every stored checksum; failures are flagged corrupt and fail closed (admin).",
+          parameters: [query("deep", "1: also decompress and check the content checksum.")],
+          responses: {
+            "200": json({ type: "object" }, "Versions checked, bytes read, corrupt and recovered versions."),
+            ...auth,
+          },
+        },
+      },
+      "/v1/maintenance/reindex": {
+        post: {
+          summary: "Rebuild missing metadata rows from the sidecars (admin).",
+          parameters: [query("dry_run", "1: report only.")],
+          responses: {
+            "200": json({ type: "object" }, "Sidecars found, versions restored, skipped ones and why."),
+            ...auth,
+          },
+        },
+      },
       "/healthz": {
         get: {
           summary: "Liveness: the metadata database answers.",

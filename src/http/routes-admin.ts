@@ -1,5 +1,6 @@
 /** Search, stats, the retention sweep, and the operational endpoints. */
 import type { Hono } from "hono";
+import { parseDuration } from "../config/section.ts";
 import { ArtifactStoreError } from "../core/errors.ts";
 import type { SearchFilters } from "../core/search.ts";
 import type { AppEnv } from "./app.ts";
@@ -89,6 +90,33 @@ export function registerAdminRoutes(app: Hono<AppEnv>, context: RouteContext): v
     return c.json(report);
   });
 
+  app.post("/v1/maintenance/gc", async (c) => {
+    const principal = c.get("principal");
+    authorize(principal, "admin");
+    requireUnlimited(principal, "collect garbage");
+    const grace = c.req.query("grace");
+    return c.json(
+      await store.gc({
+        dryRun: isTrue(c.req.query("dry_run")),
+        ...(grace === undefined ? {} : { graceMs: parseDurationParameter(grace, "grace") * 1000 }),
+      }),
+    );
+  });
+
+  app.post("/v1/maintenance/verify", async (c) => {
+    const principal = c.get("principal");
+    authorize(principal, "admin");
+    requireUnlimited(principal, "verify the whole store");
+    return c.json(await store.verify({ deep: isTrue(c.req.query("deep")) }));
+  });
+
+  app.post("/v1/maintenance/reindex", async (c) => {
+    const principal = c.get("principal");
+    authorize(principal, "admin");
+    requireUnlimited(principal, "rebuild the metadata");
+    return c.json(await store.reindex({ dryRun: isTrue(c.req.query("dry_run")) }));
+  });
+
   app.get("/healthz", async (c) => {
     try {
       const quota = await store.quota();
@@ -109,6 +137,15 @@ export function registerAdminRoutes(app: Hono<AppEnv>, context: RouteContext): v
 
 function isTrue(value: string | undefined): boolean {
   return value !== undefined && ["1", "true", "yes", ""].includes(value.toLowerCase());
+}
+
+function parseDurationParameter(value: string, field: string): number {
+  const seconds = parseDuration(value);
+  if (seconds === undefined)
+    throw new ArtifactStoreError("E_INVALID_INPUT", `${field} must be seconds or a duration such as 30m`, {
+      details: { field },
+    });
+  return seconds;
 }
 
 function parseInteger(value: string, field: string): number {

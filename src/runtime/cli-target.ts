@@ -9,6 +9,7 @@ import { createHttpClient } from "../client/http-client.ts";
 import type { ArtifactTarget } from "../core/download.ts";
 import { ArtifactStoreError } from "../core/errors.ts";
 import type { CleanupReport, StoreStats } from "../core/maintenance.ts";
+import type { GcReport, ReindexReport, VerifyReport } from "../core/repair.ts";
 import type { SearchFilters, SearchPage } from "../core/search.ts";
 import type { ArtifactRef, ArtifactTypeDefinition } from "../core/types.ts";
 import type { UploadResult } from "../core/upload.ts";
@@ -40,6 +41,9 @@ export interface CliTarget {
   delete(target: ArtifactTarget): Promise<number>;
   cleanup(options: { dryRun: boolean; limit?: number; onProgress?: (deleted: number) => void }): Promise<CleanupReport>;
   stats(): Promise<StoreStats>;
+  gc(options: { dryRun: boolean; graceSeconds?: number; onProgress?: (scanned: number) => void }): Promise<GcReport>;
+  verify(options: { deep: boolean; onProgress?: (checked: number, total: number) => void }): Promise<VerifyReport>;
+  reindex(options: { dryRun: boolean; onProgress?: (scanned: number) => void }): Promise<ReindexReport>;
   close(): Promise<void>;
 }
 
@@ -95,6 +99,19 @@ export async function openLocalTarget(configPath: string | undefined): Promise<C
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       }),
     stats: () => store.stats(),
+    gc: (options) =>
+      store.gc({
+        dryRun: options.dryRun,
+        ...(options.graceSeconds === undefined ? {} : { graceMs: options.graceSeconds * 1000 }),
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      }),
+    verify: (options) =>
+      store.verify({
+        deep: options.deep,
+        onProgress: (progress) => options.onProgress?.(progress.checked, progress.total),
+      }),
+    reindex: (options) =>
+      store.reindex({ dryRun: options.dryRun, ...(options.onProgress ? { onProgress: options.onProgress } : {}) }),
     close: () => store.close(),
   };
 }
@@ -131,6 +148,13 @@ export function openRemoteTarget(
     cleanup: (options) =>
       client.cleanup({ dryRun: options.dryRun, ...(options.limit === undefined ? {} : { limit: options.limit }) }),
     stats: () => client.stats(),
+    gc: (options) =>
+      client.gc({
+        dryRun: options.dryRun,
+        ...(options.graceSeconds === undefined ? {} : { graceSeconds: options.graceSeconds }),
+      }),
+    verify: (options) => client.verify({ deep: options.deep }),
+    reindex: (options) => client.reindex({ dryRun: options.dryRun }),
     close: async () => {},
   };
 }

@@ -8,6 +8,7 @@ import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { BUILT_IN_TYPES } from "../config/schema.ts";
+import { parseDuration } from "../config/section.ts";
 import { ArtifactStoreError, type ErrorCode } from "../core/errors.ts";
 import { formatBytes } from "../core/format.ts";
 import type { SearchFilters } from "../core/search.ts";
@@ -26,6 +27,9 @@ Commands:
   rm          delete one version, or every version of an artifact
   cleanup     delete expired artifacts (retention sweep); --dry-run lists them
   stats       usage per type and spec, and the quota
+  gc          finish interrupted uploads and deletes, remove orphaned objects
+  verify      check every stored checksum; flag and list corrupt versions
+  reindex     rebuild the metadata database from the sidecar files
 
 Options for every command:
   --server URL    act on a running server instead of the local store  [env ARTIFACT_STORE_URL]
@@ -67,6 +71,21 @@ Deletes one version, or every version when --version is left out. Exits 3 when n
 
 Deletes versions past their retention (diff 30, log 7, test 14 days by default) that are not
 pinned. --dry-run lists what would go and why, deleting nothing.`,
+  gc: `Usage: artifact-store gc [--dry-run] [--grace DURATION]
+
+Finishes uploads and deletes a crash interrupted, removes objects no metadata row refers to and
+stale staging files, all only when older than the grace period (default 1h; e.g. --grace 30m).
+Complete versions without a row are kept and reported: run reindex to restore them.`,
+  verify: `Usage: artifact-store verify [--deep]
+
+Reads every stored version and checks its SHA-256. Failures are flagged corrupt (their
+downloads then fail closed) and listed; exit code 4 when any is corrupt. --deep also
+decompresses and checks the content's checksum. Shows progress on a terminal.`,
+  reindex: `Usage: artifact-store reindex [--dry-run]
+
+Rebuilds missing metadata rows from the <type>.metadata.json sidecars stored next to each
+version, e.g. after the metadata database was lost. Versions that already have a row are left
+alone; a sidecar whose blob is missing or has the wrong size is skipped and reported.`,
   stats: `Usage: artifact-store stats
 
 Artifact counts and bytes per type and spec, the compression ratio, and the quota.`,
@@ -109,6 +128,8 @@ const OPTIONS = {
   cursor: { type: "string" },
   all: { type: "boolean" },
   "dry-run": { type: "boolean" },
+  grace: { type: "string" },
+  deep: { type: "boolean" },
   host: { type: "string" },
   port: { type: "string" },
 } as const;
@@ -293,6 +314,57 @@ async function run(command: string, values: Values, positionals: string[], targe
         ].join("\n"),
         stats,
       );
+      return 0;
+    }
+    case "gc": {
+      const graceSeconds = values.grace === undefined ? undefined : parseDuration(values.grace);
+      if (values.grace !== undefined && graceSeconds === undefined)
+        throw new UsageError("--grace takes seconds or a duration such as 30m");
+      const progress = createProgress("scanning objects", undefined, "");
+      const report = await target
+        .gc({
+          dryRun: Boolean(values["dry-run"]),
+          ...(graceSeconds === undefined ? {} : { graceSeconds }),
+          onProgress: progress.update,
+        })
+        .finally(progress.done);
+      const verb = report.dryRun ? "would remove" : "removed";
+      const lines = [
+        `scanned ${report.scannedObjects} object(s); ${verb} ${report.stalePending.length} interrupted upload(s), ` +
+          `${report.orphanObjects.length} orphaned object(s), ${report.stagingFiles.length} staging file(s); finished ${report.finishedDeletes} interrupted delete(s)`,
+        ...report.orphanObjects.map((key) => `  orphan: ${key}`),
+        ...(report.recoverable.length > 0
+          ? [
+              `${report.recoverable.length} object(s) belong to complete versions without metadata: run artifact-store reindex`,
+            ]
+          : []),
+      ];
+      print(lines.join("\n"), report);
+      return 0;
+    }
+    case "verify": {
+      const progress = createProgress("verifying", undefined, "");
+      const report = await target
+        .verify({ deep: Boolean(values.deep), onProgress: (checked) => progress.update(checked) })
+        .finally(progress.done);
+      const human = [
+        `checked ${report.checked} version(s), ${formatBytes(report.bytes)} in ${report.durationMs} ms: ${report.corrupt.length} corrupt`,
+        ...report.corrupt.map((entry) => `  corrupt: ${entry.uri}: ${entry.reason}`),
+        ...report.recovered.map((uri) => `  verifies again (flag cleared): ${uri}`),
+      ].join("\n");
+      print(human, report);
+      return report.corrupt.length > 0 ? 4 : 0;
+    }
+    case "reindex": {
+      const progress = createProgress("scanning objects", undefined, "");
+      const report = await target
+        .reindex({ dryRun: Boolean(values["dry-run"]), onProgress: progress.update })
+        .finally(progress.done);
+      const human = [
+        `${report.sidecars} sidecar(s): ${report.restored.length} version(s) ${report.dryRun ? "would be restored" : "restored"}, ${report.present} already indexed, ${report.skipped.length} skipped`,
+        ...report.skipped.map((entry) => `  skipped ${entry.key}: ${entry.reason}`),
+      ].join("\n");
+      print(human, report);
       return 0;
     }
     default:

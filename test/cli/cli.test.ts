@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ensureBuilt, repoRoot, type ServerProcess, startServerProcess } from "../helpers/server-process.ts";
 import { makeLog, makeTempDir, sha256Hex } from "../helpers/store.ts";
@@ -144,6 +144,45 @@ describe("artifact-store CLI on the local store", () => {
       "deleted 1 version",
     );
     expect(cli(["rm", "--spec", "chat-app", "--task", "1.1", "--type", "log"], env).status).toBe(3);
+  });
+});
+
+describe("artifact-store CLI maintenance: verify, gc, reindex", () => {
+  test("verify finds a damaged file (exit 4), reindex rebuilds a deleted database, gc reports nothing to do", async () => {
+    ensureBuilt();
+    const dir = await makeTempDir("cli-maintenance");
+    const env = {
+      HOME: dir.path,
+      ARTIFACT_STORE_BASE_PATH: join(dir.path, "store"),
+      ARTIFACT_STORE_VERSIONING_ENABLED: "true",
+    };
+    const file = join(dir.path, "a.log");
+    await writeFile(file, makeLog(2000));
+    const uris = [1, 2, 3].map((index) =>
+      cli(["upload", file, "--spec", "s", "--task", `t${index}`, "--type", "log"], env).stdout.trim(),
+    );
+    expect(cli(["verify"], env).stdout).toContain("checked 3 version(s)");
+    const victim = new URL(uris[1] as string);
+    const bytes = await readFile(victim);
+    bytes[20] = (bytes[20] as number) ^ 1;
+    await writeFile(victim, bytes);
+    const verify = cli(["verify", "--json"], env);
+    expect(verify.status).toBe(4);
+    expect(JSON.parse(verify.stdout).corrupt.map((entry: { uri: string }) => entry.uri)).toEqual([uris[1]]);
+
+    const database = join(dir.path, "store", ".store", "metadata.db");
+    for (const suffix of ["", "-wal", "-shm"]) await rm(`${database}${suffix}`, { force: true });
+    expect(cli(["search", "--json"], env).stdout).toContain('"items": []');
+    const reindex = cli(["reindex"], env);
+    expect(reindex.status).toBe(0);
+    expect(reindex.stdout).toContain("3 sidecar(s): 3 version(s) restored");
+    expect(JSON.parse(cli(["search", "--json"], env).stdout).items).toHaveLength(3);
+
+    const gc = cli(["gc", "--dry-run", "--grace", "0"], env);
+    expect(gc.status).toBe(0);
+    expect(gc.stdout).toContain("would remove 0 interrupted upload(s), 0 orphaned object(s)");
+    expect(cli(["gc", "--grace", "soon"], env).status).toBe(2);
+    await dir.cleanup();
   });
 });
 

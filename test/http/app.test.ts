@@ -285,6 +285,19 @@ describe("search, maintenance and operations", () => {
     expect(swept.deleted).toBe(1);
   });
 
+  test("gc, verify and reindex are admin operations that report what they did", async () => {
+    const { app, fixture } = await makeApp();
+    const stored = await (await app.request("/v1/artifacts/s/t/log", { method: "PUT", body: "content" })).json();
+    const gc = await (await app.request("/v1/maintenance/gc?dry_run=1&grace=10m", { method: "POST" })).json();
+    expect(gc).toMatchObject({ dryRun: true, stalePending: [], orphanObjects: [], scannedObjects: 2 });
+    const verify = await (await app.request("/v1/maintenance/verify?deep=1", { method: "POST" })).json();
+    expect(verify).toMatchObject({ checked: 1, bytes: stored.size, corrupt: [] });
+    const reindex = await (await app.request("/v1/maintenance/reindex", { method: "POST" })).json();
+    expect(reindex).toMatchObject({ sidecars: 1, present: 1, restored: [] });
+    expect((await app.request("/v1/maintenance/gc?grace=soon", { method: "POST" })).status).toBe(400);
+    expect((await fixture.backend.list()).objects).toHaveLength(2);
+  });
+
   test("healthz, metrics in Prometheus format, OpenAPI for every route, JSON 404 for unknown routes", async () => {
     const { app } = await makeApp();
     await app.request("/v1/artifacts/s/t/log", { method: "PUT", body: "x" });
@@ -306,6 +319,9 @@ describe("search, maintenance and operations", () => {
         "/v1/artifacts",
         "/v1/artifacts/{spec}/{task}/{type}",
         "/v1/maintenance/cleanup",
+        "/v1/maintenance/gc",
+        "/v1/maintenance/reindex",
+        "/v1/maintenance/verify",
         "/v1/stats",
       ].sort(),
     );
