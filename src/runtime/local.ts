@@ -14,6 +14,7 @@ import type { Logger } from "../core/context.ts";
 import { ArtifactStoreError } from "../core/errors.ts";
 import { type ArtifactStore, createArtifactStore } from "../core/store.ts";
 import { openLocalMetadata } from "../metadata/local.ts";
+import { createNativeEngines } from "./engines.ts";
 
 export interface OpenArtifactStoreOptions extends LoadConfigOptions {
   /** A parsed config to use instead of reading the file and environment. */
@@ -56,7 +57,7 @@ export async function openArtifactStore(options: OpenArtifactStoreOptions = {}):
     backend,
     metadata,
     config,
-    ...(options.codecs ? { codecs: options.codecs } : {}),
+    codecs: options.codecs ?? createNativeEngines(),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.now ? { now: options.now } : {}),
   });

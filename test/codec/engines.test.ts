@@ -1,0 +1,78 @@
+/**
+ * Every codec engine must produce standard single-member gzip and standard SHA-256, and decode
+ * concatenated members: the engines are interchangeable, whichever runtime injected them.
+ */
+import { describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
+import { gunzipSync, gzipSync } from "node:zlib";
+import type { CodecEngines } from "../../src/codec/engines.ts";
+import { toHex } from "../../src/codec/engines.ts";
+import { portableEngines } from "../../src/codec/portable.ts";
+import { collectBytes, streamFromBytes } from "../../src/codec/streams.ts";
+import { createNativeEngines } from "../../src/runtime/engines.ts";
+import { ensureBuilt, repoRoot } from "../helpers/server-process.ts";
+import { makeLog, sha256Hex } from "../helpers/store.ts";
+
+const content = new TextEncoder().encode(makeLog(20_000));
+
+function describeEngine(engines: CodecEngines): void {
+  describe(`engines ${engines.name}`, () => {
+    test("gzip output is one standard member that zlib decodes to the content, at levels 1, 6 and 9", async () => {
+      for (const level of [1, 6, 9]) {
+        const gz = await collectBytes(streamFromBytes(content, 100_000).pipeThrough(engines.createGzip(level)));
+        expect(gz[0]).toBe(0x1f);
+        expect(gz[1]).toBe(0x8b);
+        expect(new Uint8Array(gunzipSync(gz))).toEqual(content);
+        expect(new DataView(gz.buffer, gz.byteOffset).getUint32(gz.length - 4, true)).toBe(content.length);
+      }
+    });
+
+    test("gunzip decodes concatenated members and refuses damaged input", async () => {
+      const joined = new Uint8Array([...gzipSync("first\n"), ...gzipSync("second\n")]);
+      expect(
+        new TextDecoder().decode(await collectBytes(streamFromBytes(joined).pipeThrough(engines.createGunzip()))),
+      ).toBe("first\nsecond\n");
+      const truncated = gzipSync(content).subarray(0, 1000);
+      expect(collectBytes(streamFromBytes(truncated).pipeThrough(engines.createGunzip()))).rejects.toBeDefined();
+      expect(
+        collectBytes(streamFromBytes(new TextEncoder().encode("not gzip")).pipeThrough(engines.createGunzip())),
+      ).rejects.toBeDefined();
+    });
+
+    test("SHA-256 matches WebCrypto, fed in uneven chunks", async () => {
+      const hasher = engines.createSha256();
+      for (let offset = 0; offset < content.length; offset += 7919)
+        hasher.update(content.subarray(offset, offset + 7919));
+      expect(toHex(hasher.digest())).toBe(await sha256Hex(content));
+    });
+  });
+}
+
+describeEngine(portableEngines);
+describeEngine(createNativeEngines());
+
+test("Node's native engines (run under node on dist/) agree with WebCrypto and zlib", async () => {
+  ensureBuilt();
+  const script = `
+    import { createNativeEngines } from ${JSON.stringify(`${repoRoot}/dist/runtime/engines.js`)};
+    import { toHex } from ${JSON.stringify(`${repoRoot}/dist/codec/engines.js`)};
+    import { gunzipSync, gzipSync } from "node:zlib";
+    const engines = createNativeEngines();
+    const data = new TextEncoder().encode("node engines ".repeat(50000));
+    const gz = new Uint8Array(await new Response(new Blob([data]).stream().pipeThrough(engines.createGzip(6))).arrayBuffer());
+    const gz1 = new Uint8Array(await new Response(new Blob([data]).stream().pipeThrough(engines.createGzip(1))).arrayBuffer());
+    const joined = new Uint8Array([...gzipSync("a"), ...gzipSync("b")]);
+    const multi = await new Response(new Blob([joined]).stream().pipeThrough(engines.createGunzip())).text();
+    const hasher = engines.createSha256(); hasher.update(data);
+    console.log(JSON.stringify({ name: engines.name, roundTrip: gunzipSync(gz).length === data.length && gunzipSync(gz1).length === data.length, multi, sha: toHex(hasher.digest()) }));
+  `;
+  const result = spawnSync("node", ["--input-type=module", "-e", script], { encoding: "utf8" });
+  expect(result.stderr).toBe("");
+  const report = JSON.parse(result.stdout);
+  expect(report).toEqual({
+    name: "node-native (zlib, node:crypto)",
+    roundTrip: true,
+    multi: "ab",
+    sha: await sha256Hex(new TextEncoder().encode("node engines ".repeat(50000))),
+  });
+});
