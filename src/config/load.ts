@@ -15,8 +15,8 @@ export function defaultConfigPath(): string {
 }
 
 export interface LoadConfigOptions {
-  /** Config file; default `$ARTIFACT_STORE_CONFIG` or `~/.necrocode/config/artifact-store.yaml` (optional). */
-  path?: string;
+  /** Config file; default `$ARTIFACT_STORE_CONFIG` or `~/.necrocode/config/artifact-store.yaml` (optional); null reads no file. */
+  path?: string | null;
   /** Environment to read `ARTIFACT_STORE_*` from (default `process.env`). */
   env?: Record<string, string | undefined>;
   /** Raw keys applied last, in the YAML's spelling (e.g. `{ base_path: "/tmp/x" }`). */
@@ -38,32 +38,9 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const env = options.env ?? process.env;
   const explicitPath = options.path ?? env.ARTIFACT_STORE_CONFIG;
   const path = resolve(expandHome(explicitPath ?? defaultConfigPath()));
-  let document: unknown = {};
-  let source: string | null = null;
-  try {
-    const text = await readFile(path, "utf8");
-    source = path;
-    try {
-      document = parseYaml(text) ?? {};
-    } catch (error) {
-      throw new ArtifactStoreError(
-        "E_CONFIG",
-        `Invalid config: ${path} is not valid YAML: ${(error as Error).message}`,
-        {
-          cause: error,
-        },
-      );
-    }
-  } catch (error) {
-    if (error instanceof ArtifactStoreError) throw error;
-    const code = (error as { code?: string }).code;
-    if (code !== "ENOENT" || explicitPath !== undefined) {
-      throw new ArtifactStoreError("E_CONFIG", `Cannot read config file ${path}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-  }
-  let raw = applyEnvOverrides(document, env);
+  const document = options.path === null ? null : await readConfigFile(path, explicitPath !== undefined);
+  const source = document === null ? null : path;
+  let raw = applyEnvOverrides(document ?? {}, env);
   if (options.overrides) {
     raw = { ...raw, artifact_store: { ...(raw.artifact_store as object), ...options.overrides } };
   }
@@ -73,6 +50,26 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   if (config.metadata.url && !/^[a-z]+:/i.test(config.metadata.url))
     config.metadata.url = resolve(expandHome(config.metadata.url));
   return { config, source };
+}
+
+/** The parsed YAML, or null when the (default, optional) file does not exist. */
+async function readConfigFile(path: string, required: boolean): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    if ((error as { code?: string }).code === "ENOENT" && !required) return null;
+    throw new ArtifactStoreError("E_CONFIG", `Cannot read config file ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  try {
+    return parseYaml(text) ?? {};
+  } catch (error) {
+    throw new ArtifactStoreError("E_CONFIG", `Invalid config: ${path} is not valid YAML: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
 }
 
 export function expandHome(path: string): string {

@@ -45,7 +45,7 @@ export interface LocalArtifactStore extends ArtifactStore {
 export async function openArtifactStore(options: OpenArtifactStoreOptions = {}): Promise<LocalArtifactStore> {
   const loaded = options.config ? { config: options.config, source: null } : await loadConfig(options);
   const { config } = loaded;
-  const backend = await createConfiguredBackend(config);
+  const backend = await createConfiguredBackend(config, options.env ?? process.env);
   const metadata = await openLocalMetadata({
     url: config.metadata.url ?? join(config.basePath, STORE_DIRECTORY, "metadata.db"),
     durability: config.durability,
@@ -74,6 +74,28 @@ export async function createConfiguredBackend(
       return createFsBackend({ root: config.basePath, fsync: config.durability === "strict" });
     case "memory":
       return createMemoryBackend();
+    case "s3": {
+      // Loaded on demand: filesystem users never load the AWS SDK.
+      const { createS3Backend } = await import("../backends/s3.ts");
+      const { s3 } = config;
+      return createS3Backend({
+        bucket: s3.bucket,
+        prefix: s3.prefix,
+        region: s3.region,
+        forcePathStyle: s3.forcePathStyle,
+        ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+        // Without keys in the config, the SDK's default chain reads AWS_* variables, profiles and roles.
+        ...(s3.accessKeyId && s3.secretAccessKey
+          ? {
+              credentials: {
+                accessKeyId: s3.accessKeyId,
+                secretAccessKey: s3.secretAccessKey,
+                ...(s3.sessionToken ? { sessionToken: s3.sessionToken } : {}),
+              },
+            }
+          : {}),
+      });
+    }
     case "gcs": {
       const { createGcsBackend } = await import("../backends/gcs.ts");
       const { bucket, prefix, endpoint, accessToken } = config.gcs;

@@ -163,7 +163,7 @@ export function describeBackendContract(name: string, make: () => Promise<Backen
 
     test("uriFor names the backend and the key", () => {
       const uri = backend.uriFor("spec/task/v1/diff.txt.gz");
-      expect(uri).toMatch(/^[a-z]+:\/\//);
+      expect(uri).toMatch(/^[a-z][a-z0-9+.-]*:\/\//);
       expect(uri.endsWith("spec/task/v1/diff.txt.gz")).toBe(true);
     });
   });
