@@ -57,26 +57,22 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     return join(root, ...key.split("/"));
   };
 
-  const syncDirectory = async (path: string): Promise<void> => {
-    if (!fsyncEnabled) return;
-    const handle = await open(path, "r");
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  };
+  const directorySyncs = createPathSyncer();
+  const syncDirectory = (path: string): Promise<void> => (fsyncEnabled ? directorySyncs.sync(path) : Promise.resolve());
+  const deferred = createDeferredSyncs(directorySyncs);
 
   /** Creates the parent directories of `target`; fsyncs each new one's parent so the entry is durable. */
-  const ensureParent = async (target: string): Promise<void> => {
+  const ensureParent = async (target: string, durable: boolean): Promise<void> => {
     const parent = dirname(target);
     const firstCreated = await mkdir(parent, { recursive: true });
-    if (firstCreated && fsyncEnabled) {
-      for (let directory = parent; ; directory = dirname(directory)) {
-        await syncDirectory(dirname(directory));
-        if (directory === firstCreated || directory === root) break;
-      }
+    if (!firstCreated || !fsyncEnabled) return;
+    const parents: string[] = [];
+    for (let directory = parent; ; directory = dirname(directory)) {
+      parents.push(dirname(directory));
+      if (directory === firstCreated || directory === root) break;
     }
+    if (durable) await Promise.all(parents.map(syncDirectory));
+    else for (const directory of parents) deferred.add(directory);
   };
 
   async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
@@ -92,7 +88,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     root,
     stagingDir,
 
-    async put(key, body): Promise<ObjectInfo> {
+    async put(key, body, putOptions = {}): Promise<ObjectInfo> {
+      const durable = putOptions.durability !== "deferred";
       const target = pathOf(key);
       stagingReady ??= mkdir(stagingDir, { recursive: true });
       await stagingReady;
@@ -108,10 +105,10 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
           await writeAll(handle, value);
           size += value.length;
         }
-        if (fsyncEnabled) await handle.sync();
+        if (fsyncEnabled && durable) await handle.sync();
         await handle.close();
         handle = undefined;
-        await publish(stagingPath, target);
+        await publish(stagingPath, target, durable);
       } catch (error) {
         await reader.cancel(error).catch(() => {});
         await handle?.close().catch(() => {});
@@ -249,6 +246,10 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       return pathToFileURL(pathOf(key)).href;
     },
 
+    async close() {
+      await deferred.flush();
+    },
+
     async cleanStaging(olderThanMs, cleanOptions = {}) {
       const now = cleanOptions.now ?? Date.now();
       let entries: string[];
@@ -270,10 +271,10 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     },
   };
 
-  async function publish(stagingPath: string, target: string): Promise<void> {
+  async function publish(stagingPath: string, target: string, durable: boolean): Promise<void> {
     // A concurrent delete may remove the freshly created parent between mkdir and rename.
     for (let attempt = 0; ; attempt++) {
-      await ensureParent(target);
+      await ensureParent(target, durable);
       try {
         await rename(stagingPath, target);
         break;
@@ -281,7 +282,11 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
         if (!isNotFound(error) || attempt >= 5) throw error;
       }
     }
-    await syncDirectory(dirname(target));
+    if (durable) await syncDirectory(dirname(target));
+    else if (fsyncEnabled) {
+      deferred.add(target);
+      deferred.add(dirname(target));
+    }
   }
 
   async function removeEmptyParents(path: string): Promise<void> {
@@ -294,6 +299,72 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       directory = dirname(directory);
     }
   }
+}
+
+/**
+ * fsync of a path, shared: a caller is answered by an fsync that started after it asked, and
+ * callers asking for the same path meanwhile share that fsync (a directory holding many new
+ * versions is synced once for all of them).
+ */
+function createPathSyncer(): { sync(path: string): Promise<void> } {
+  const running = new Map<string, Promise<void>>();
+  const queued = new Map<string, Promise<void>>();
+  const start = (path: string): Promise<void> => {
+    const current = (async () => {
+      const handle = await open(path, "r");
+      try {
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+    })().finally(() => {
+      if (running.get(path) === current) running.delete(path);
+    });
+    running.set(path, current);
+    return current;
+  };
+  return {
+    sync(path) {
+      const waiting = queued.get(path);
+      if (waiting) return waiting;
+      const current = running.get(path);
+      if (!current) return start(path);
+      const next = current
+        .catch(() => {})
+        .then(() => {
+          queued.delete(path);
+          return start(path);
+        });
+      queued.set(path, next);
+      return next;
+    },
+  };
+}
+
+/** Paths written with `durability: "deferred"` (sidecars), fsynced together a moment later. */
+function createDeferredSyncs(syncer: { sync(path: string): Promise<void> }, delayMs = 250) {
+  let pending = new Set<string>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = async () => {
+    timer = undefined;
+    const paths = [...pending];
+    pending = new Set();
+    // A path deleted meanwhile has nothing left to sync.
+    await Promise.all(paths.map((path) => syncer.sync(path).catch(() => {})));
+  };
+  return {
+    add(path: string) {
+      pending.add(path);
+      if (timer === undefined) {
+        timer = setTimeout(() => void flush(), delayMs);
+        timer.unref?.();
+      }
+    },
+    async flush() {
+      if (timer !== undefined) clearTimeout(timer);
+      await flush();
+    },
+  };
 }
 
 /** Orders keys segment by segment, the order a sorted directory walk visits them in. */

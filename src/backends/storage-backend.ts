@@ -35,6 +35,12 @@ export interface PutOptions {
   /** Byte length when known in advance; lets object stores use one request. */
   contentLength?: number;
   signal?: AbortSignal;
+  /**
+   * `"immediate"` (default): durable when `put` resolves. `"deferred"`: the backend may make it
+   * durable a moment later, grouped with others (the store uses it for sidecars, which only a
+   * rebuild after losing the database needs). Backends that are durable on write ignore it.
+   */
+  durability?: "immediate" | "deferred";
 }
 
 export interface ListOptions {

@@ -142,7 +142,7 @@ export function sideChannel(
  */
 export function mapStreamErrors(
   stream: ReadableStream<Uint8Array>,
-  mapError: (error: unknown) => unknown,
+  mapError: (error: unknown) => unknown | Promise<unknown>,
 ): ReadableStream<Uint8Array> {
   const reader = stream.getReader();
   return new ReadableStream<Uint8Array>(
@@ -152,7 +152,9 @@ export function mapStreamErrors(
         try {
           result = await reader.read();
         } catch (error) {
-          controller.error(mapError(error));
+          // Awaited: a mapper that records the failure (flagging a version corrupt) finishes
+          // before the reader sees the error, so what it wrote is visible to the next request.
+          controller.error(await mapError(error));
           return;
         }
         if (result.done) controller.close();

@@ -2,6 +2,8 @@ import type { StorageBackend } from "../backends/storage-backend.ts";
 import type { CodecEngines } from "../codec/engines.ts";
 import type { ArtifactStoreConfig } from "../config/schema.ts";
 import type { MetadataRepository } from "../metadata/metadata-repository.ts";
+import type { AccessLog } from "./access-log.ts";
+import { ArtifactStoreError } from "./errors.ts";
 import type { StoreMetrics } from "./metrics.ts";
 import type { ArtifactTypeDefinition } from "./types.ts";
 
@@ -35,6 +37,7 @@ export interface StoreContext {
   types: ReadonlyMap<string, ArtifactTypeDefinition>;
   logger: Logger;
   metrics: StoreMetrics;
+  accessLog: AccessLog;
   now(): number;
 }
 
@@ -59,6 +62,30 @@ export function blobKey(
   compressed: boolean,
 ): string {
   return `${specName}/${taskId}/v${version}/${type.fileName}${compressed ? ".gz" : ""}`;
+}
+
+/**
+ * Where the versions of one artifact go, as the metadata layer needs it to build a key and URI
+ * from a version number in SQL: key = `keyPrefix + version + keySuffix`, URI = `uriPrefix + key`.
+ */
+export function blobLocation(
+  ctx: Pick<StoreContext, "backend">,
+  specName: string,
+  taskId: string,
+  type: ArtifactTypeDefinition,
+  compressed: boolean,
+): { keyPrefix: string; keySuffix: string; uriPrefix: string } {
+  const keyPrefix = `${specName}/${taskId}/v`;
+  const keySuffix = `/${type.fileName}${compressed ? ".gz" : ""}`;
+  const sample = `${keyPrefix}1${keySuffix}`;
+  const uri = ctx.backend.uriFor(sample);
+  if (!uri.endsWith(sample)) {
+    throw new ArtifactStoreError(
+      "E_CONFIG",
+      `[${ctx.backend.name}] uriFor must end with the key it names (got ${uri} for ${sample})`,
+    );
+  }
+  return { keyPrefix, keySuffix, uriPrefix: uri.slice(0, uri.length - sample.length) };
 }
 
 /** Object key of a version's metadata sidecar: `<spec>/<task>/v<N>/<type>.metadata.json`. */

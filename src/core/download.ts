@@ -82,11 +82,25 @@ export function notFound(target: ArtifactTarget): ArtifactStoreError {
   return new ArtifactStoreError("E_NOT_FOUND", `no artifact ${what}`);
 }
 
-export async function openArtifact(
+/** A read decided but not started: what it will send, before any stored byte is touched. */
+export interface PreparedDownload {
+  metadata: ArtifactMetadata;
+  contentEncoding: "identity" | "gzip";
+  /** Bytes the body will yield. */
+  length: number;
+  range?: { start: number; end: number; size: number };
+  /** SHA-256 hex of the whole representation that would be sent (absent for ranges). */
+  checksum?: string;
+  /** Starts reading the stored bytes. */
+  open(): Promise<ArtifactDownload>;
+}
+
+/** One metadata lookup; the HTTP layer answers HEAD and 304 from this without opening the blob. */
+export async function prepareDownload(
   ctx: StoreContext,
   target: ArtifactTarget,
   options: OpenOptions = {},
-): Promise<ArtifactDownload> {
+): Promise<PreparedDownload> {
   const record = await requireRecord(ctx, target);
   if (record.integrity === "corrupt") {
     throw new ArtifactStoreError(
@@ -97,42 +111,53 @@ export async function openArtifact(
   const range = options.range === undefined ? undefined : resolveContentRange(options.range, record.originalSize);
   const verify = range === undefined && (options.verifyChecksum ?? ctx.settings.verifyChecksum);
   const passthrough = options.acceptEncoding === "gzip" && record.compressed && range === undefined;
-
-  const object = await ctx.backend.get(record.storageKey, {
-    ...(range && !record.compressed ? { range: { offset: range.start, length: range.end - range.start + 1 } } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  if (!object) {
-    await flagCorrupt(ctx, record, `stored object ${record.storageKey} is missing`);
-    throw new ArtifactStoreError("E_CORRUPT", `${record.uri} is recorded but its stored object is missing`);
-  }
-  let body = mapStreamErrors(object.body, (error) =>
-    isArtifactStoreError(error)
-      ? error
-      : toArtifactStoreError(error, "E_BACKEND", `[${ctx.backend.name}] reading ${record.storageKey} failed`),
-  );
-  if (record.compressed && !passthrough) {
-    body = mapStreamErrors(body.pipeThrough(ctx.codecs.createGunzip()), (error) =>
-      isArtifactStoreError(error) ? error : corruptError(ctx, record, `stored gzip is damaged (${errorText(error)})`),
-    );
-    if (range) body = body.pipeThrough(sliceStream(range.start, range.end - range.start + 1));
-  }
   const expected = passthrough
     ? { size: record.size, checksum: record.checksum }
     : { size: record.originalSize, checksum: record.originalChecksum };
-  const length = range ? range.end - range.start + 1 : expected.size;
-  body = body.pipeThrough(countAndVerify(ctx, record, verify ? expected : undefined));
-
-  ctx.metrics.count("downloads");
-  touch(ctx, record);
-  return {
+  const described = {
     metadata: publicMetadata(record),
-    body,
-    contentEncoding: passthrough ? "gzip" : "identity",
-    length,
+    contentEncoding: passthrough ? ("gzip" as const) : ("identity" as const),
+    length: range ? range.end - range.start + 1 : expected.size,
     ...(range ? { range: { ...range, size: record.originalSize } } : { checksum: expected.checksum }),
-    verified: verify,
   };
+  return {
+    ...described,
+    async open() {
+      const object = await ctx.backend.get(record.storageKey, {
+        ...(range && !record.compressed ? { range: { offset: range.start, length: range.end - range.start + 1 } } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      if (!object) {
+        await flagCorrupt(ctx, record, `stored object ${record.storageKey} is missing`);
+        throw new ArtifactStoreError("E_CORRUPT", `${record.uri} is recorded but its stored object is missing`);
+      }
+      let body = mapStreamErrors(object.body, (error) =>
+        isArtifactStoreError(error)
+          ? error
+          : toArtifactStoreError(error, "E_BACKEND", `[${ctx.backend.name}] reading ${record.storageKey} failed`),
+      );
+      if (record.compressed && !passthrough) {
+        body = mapStreamErrors(body.pipeThrough(ctx.codecs.createGunzip()), (error) =>
+          isArtifactStoreError(error)
+            ? error
+            : corruptError(ctx, record, `stored gzip is damaged (${errorText(error)})`),
+        );
+        if (range) body = body.pipeThrough(sliceStream(range.start, range.end - range.start + 1));
+      }
+      body = body.pipeThrough(countAndVerify(ctx, record, verify ? expected : undefined));
+      ctx.metrics.count("downloads");
+      touch(ctx, record);
+      return { ...described, body, verified: verify };
+    },
+  };
+}
+
+export async function openArtifact(
+  ctx: StoreContext,
+  target: ArtifactTarget,
+  options: OpenOptions = {},
+): Promise<ArtifactDownload> {
+  return (await prepareDownload(ctx, target, options)).open();
 }
 
 /** Counts bytes handed out and, when `expected` is given, checks size and SHA-256 at the end. */
@@ -161,8 +186,8 @@ function countAndVerify(
   });
 }
 
-function corruptError(ctx: StoreContext, record: ArtifactRecord, reason: string): ArtifactStoreError {
-  void flagCorrupt(ctx, record, reason);
+async function corruptError(ctx: StoreContext, record: ArtifactRecord, reason: string): Promise<ArtifactStoreError> {
+  await flagCorrupt(ctx, record, reason);
   return new ArtifactStoreError("E_CORRUPT", `${record.uri} failed verification: ${reason}`);
 }
 
@@ -179,9 +204,7 @@ function touch(ctx: StoreContext, record: ArtifactRecord): void {
   const now = ctx.now();
   const last = record.lastAccessedAt === null ? 0 : Date.parse(record.lastAccessedAt);
   if (now - last < TOUCH_INTERVAL_MS) return;
-  ctx.metadata.touch(record.id, now).catch((error: unknown) => {
-    ctx.logger.debug("could not record last access", { uri: record.uri, error: String(error) });
-  });
+  ctx.accessLog.record(record.id);
 }
 
 /** Inclusive bounds of a range within `size` bytes, or `E_RANGE`. */

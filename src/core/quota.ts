@@ -12,10 +12,11 @@ export async function assertQuotaRoom(ctx: StoreContext): Promise<number> {
   return used;
 }
 
-export async function quotaWarnings(ctx: StoreContext): Promise<string[]> {
+/** The warning once usage passes the threshold; `knownUsage` spares the lookup when the caller has it. */
+export async function quotaWarnings(ctx: StoreContext, knownUsage?: number): Promise<string[]> {
   const { maxBytes, warnThreshold } = ctx.settings.storageQuota;
   if (maxBytes === null) return [];
-  const used = await ctx.metadata.reservedBytes();
+  const used = knownUsage ?? (await ctx.metadata.reservedBytes());
   const ratio = used / maxBytes;
   if (ratio < warnThreshold) return [];
   return [

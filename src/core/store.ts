@@ -4,8 +4,17 @@ import { portableEngines } from "../codec/portable.ts";
 import { collectBytes } from "../codec/streams.ts";
 import { parseConfig } from "../config/schema.ts";
 import type { MetadataRepository } from "../metadata/metadata-repository.ts";
+import { createAccessLog } from "./access-log.ts";
 import { consoleWarningsLogger, type Logger, type StoreContext, type StoreSettings } from "./context.ts";
-import { type ArtifactDownload, type ArtifactTarget, findRecord, type OpenOptions, openArtifact } from "./download.ts";
+import {
+  type ArtifactDownload,
+  type ArtifactTarget,
+  findRecord,
+  type OpenOptions,
+  openArtifact,
+  type PreparedDownload,
+  prepareDownload,
+} from "./download.ts";
 import { ArtifactStoreError } from "./errors.ts";
 import {
   type ArtifactChange,
@@ -87,6 +96,12 @@ export interface ArtifactStore {
    * await body.pipeTo(Writable.toWeb(process.stdout));
    */
   open(target: ArtifactTarget, options?: OpenOptions): Promise<ArtifactDownload>;
+  /**
+   * Looks a version up and decides what `open` would send (encoding, length, range, checksum)
+   * without reading stored bytes; `open()` on the result starts the read. One metadata lookup
+   * serves HEAD, conditional requests and the body.
+   */
+  prepareOpen(target: ArtifactTarget, options?: OpenOptions): Promise<PreparedDownload>;
   /** Metadata of a version (the latest when the ref has no version), or null. */
   stat(target: ArtifactTarget): Promise<ArtifactMetadata | null>;
   /** Deletes a version (URI or ref with version) or all versions (ref without version); returns how many. */
@@ -160,15 +175,18 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
       options.config?.maxArtifactBytes === undefined ? defaults.maxArtifactBytes : options.config.maxArtifactBytes,
     gzipMaxRatio: options.config?.gzipMaxRatio ?? defaults.gzipMaxRatio,
   };
+  const logger = options.logger ?? consoleWarningsLogger;
+  const now = options.now ?? Date.now;
   const ctx: StoreContext = {
     backend: options.backend,
     metadata: options.metadata,
     codecs: options.codecs ?? portableEngines,
     settings,
     types: new Map(settings.types.map((type) => [type.name, type])),
-    logger: options.logger ?? consoleWarningsLogger,
+    logger,
     metrics: createStoreMetrics(),
-    now: options.now ?? Date.now,
+    accessLog: createAccessLog(options.metadata, logger, now),
+    now,
   };
 
   const download = async (target: ArtifactTarget, downloadOptions: { verifyChecksum?: boolean } = {}) => {
@@ -199,6 +217,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
       return new TextDecoder().decode(await download(target, downloadOptions));
     },
     open: (target, openOptions) => openArtifact(ctx, target, openOptions),
+    prepareOpen: (target, openOptions) => prepareDownload(ctx, target, openOptions),
     async stat(target) {
       const record = await findRecord(ctx, target);
       return record ? publicMetadata(record) : null;
@@ -226,6 +245,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     backend: options.backend,
     settings,
     async close() {
+      await ctx.accessLog.flush();
       await options.metadata.close();
       await options.backend.close?.();
     },

@@ -26,6 +26,16 @@ export function guardSource(input: UploadInput): ReadableStream<Uint8Array> {
   if (signal?.aborted) throw abortError();
   const raw = contentToStream(input.content).pipeThrough(assertByteChunks() as TransformStream<Uint8Array, Uint8Array>);
   const reader = raw.getReader();
+  const declared = input.contentLength;
+  if (declared !== undefined && (!Number.isSafeInteger(declared) || declared < 0)) {
+    throw new ArtifactStoreError("E_INVALID_INPUT", "contentLength must be a non-negative integer");
+  }
+  const lengthError = (received: number) =>
+    new ArtifactStoreError(
+      "E_INVALID_INPUT",
+      `the body ${received > (declared ?? 0) ? "is longer than" : "ended before"} its declared length of ${declared} bytes; nothing was stored`,
+    );
+  let received = 0;
   let onAbort: (() => void) | undefined;
   return new ReadableStream<Uint8Array>(
     {
@@ -42,8 +52,15 @@ export function guardSource(input: UploadInput): ReadableStream<Uint8Array> {
           const { done, value } = await reader.read();
           if (done) {
             if (onAbort) signal?.removeEventListener("abort", onAbort);
-            controller.close();
-          } else controller.enqueue(value);
+            if (declared !== undefined && received !== declared) controller.error(lengthError(received));
+            else controller.close();
+          } else {
+            received += value.length;
+            if (declared !== undefined && received > declared) {
+              await reader.cancel().catch(() => {});
+              controller.error(lengthError(received));
+            } else controller.enqueue(value);
+          }
         } catch (error) {
           if (onAbort) signal?.removeEventListener("abort", onAbort);
           controller.error(
@@ -189,6 +206,8 @@ export function digestStored(ctx: StoreContext, record: ArtifactRecord, usedAtSt
     },
     async onEnd() {
       checksum = toHex(hasher.digest());
+      // Reserved up front with a bound that holds: the commit records the exact size.
+      if (size <= record.size) return;
       if (!(await ctx.metadata.reserveStoredBytes(record.id, size, maxBytes))) throw quotaExceeded(ctx, maxBytes ?? 0);
     },
   });

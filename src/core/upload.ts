@@ -7,7 +7,7 @@
 import { streamFromBytes } from "../codec/streams.ts";
 import type { ArtifactRecord } from "../metadata/metadata-repository.ts";
 import { knownLength } from "./content.ts";
-import { blobKey, type StoreContext, sidecarKey } from "./context.ts";
+import { blobLocation, type StoreContext, sidecarKey } from "./context.ts";
 import { ArtifactStoreError, toArtifactStoreError } from "./errors.ts";
 import { assertValidName, normalizeTags, normalizeUserMetadata } from "./names.ts";
 import { assertQuotaRoom, quotaWarnings } from "./quota.ts";
@@ -40,11 +40,29 @@ export interface UploadInput {
   signal?: AbortSignal;
   /** Called as content bytes are read (for progress bars). */
   onProgress?: (bytesRead: number) => void;
+  /**
+   * Length of `content` as given (e.g. HTTP Content-Length), when it is a stream: reserves quota
+   * up front, and a body that ends longer or shorter is refused.
+   */
+  contentLength?: number;
 }
 
 /** The committed version's metadata, plus warnings (e.g. the quota is nearly used up). */
 export interface UploadResult extends ArtifactMetadata {
   warnings: string[];
+}
+
+/**
+ * Stored bytes an upload can reach at most, when its length is known: zlib's deflateBound plus
+ * the gzip wrapper for content to compress, the length itself for content stored as given.
+ */
+function storedBytesBound(ctx: StoreContext, input: UploadInput): number {
+  const length = input.contentLength ?? knownLength(input.content);
+  if (length === undefined) return 0;
+  const gzipInput = input.contentEncoding === "gzip";
+  if (ctx.settings.compressionEnabled === gzipInput) return length;
+  if (gzipInput) return 0; // decoded size unknown until the end
+  return length + (length >> 12) + (length >> 14) + (length >> 25) + 64;
 }
 
 export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Promise<UploadResult> {
@@ -63,16 +81,9 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
       metadata: prepared.metadata,
       createdAt: ctx.now(),
       retentionDays: prepared.type.retentionDays,
-      locate: (version) => {
-        const storageKey = blobKey(
-          prepared.specName,
-          prepared.taskId,
-          version,
-          prepared.type,
-          ctx.settings.compressionEnabled,
-        );
-        return { storageKey, uri: ctx.backend.uriFor(storageKey) };
-      },
+      location: blobLocation(ctx, prepared.specName, prepared.taskId, prepared.type, ctx.settings.compressionEnabled),
+      reserveBytes: storedBytesBound(ctx, input),
+      maxBytes: ctx.settings.storageQuota.maxBytes,
     });
   } catch (error) {
     await source.cancel(error).catch(() => {});
@@ -109,7 +120,7 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
       state: "committed",
     };
     await writeSidecar(ctx, record, metadata);
-    const committed = await ctx.metadata.commit(record.id, {
+    const committed = await ctx.metadata.commit(record, {
       size: stored.size,
       checksum: stored.checksum,
       originalSize: original.size,
@@ -127,7 +138,8 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
     ctx.metrics.count("uploadedBytes", original.size);
     ctx.metrics.count("storedBytesWritten", stored.size);
     await removeSuperseded(ctx, committed.superseded);
-    return { ...publicMetadata(committed.record), warnings: await quotaWarnings(ctx) };
+    // Usage seen at the start plus this upload: exact unless other uploads ran at the same time.
+    return { ...publicMetadata(committed.record), warnings: await quotaWarnings(ctx, usedAtStart + stored.size) };
   } catch (error) {
     if (published) await removeObjects(ctx, record).catch(() => {});
     await ctx.metadata.abandon(record.id).catch((abandonError: unknown) => {
@@ -214,10 +226,8 @@ async function writeSidecar(ctx: StoreContext, record: ArtifactRecord, metadata:
   await ctx.backend.put(
     sidecarKey(record.specName, record.taskId, record.version, record.type),
     streamFromBytes(bytes),
-    {
-      contentType: "application/json",
-      contentLength: bytes.length,
-    },
+    // Only a rebuild after losing the database reads sidecars: their fsyncs may be grouped.
+    { contentType: "application/json", contentLength: bytes.length, durability: "deferred" },
   );
 }
 

@@ -3,11 +3,10 @@
  * conditional requests), metadata changes and deletion.
  */
 import type { Context, Hono } from "hono";
-import { resolveContentRange } from "../core/download.ts";
 import { ArtifactStoreError } from "../core/errors.ts";
 import { assertValidName, assertValidVersion } from "../core/names.ts";
 import type { ArtifactStore } from "../core/store.ts";
-import type { ArtifactMetadata, ArtifactRef } from "../core/types.ts";
+import type { ArtifactRef } from "../core/types.ts";
 import type { AppEnv } from "./app.ts";
 import { authorize } from "./auth.ts";
 import {
@@ -67,6 +66,7 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
       ...(tags ? { tags } : {}),
       ...(metadata ? { metadata } : {}),
       ...(digest ? { expectedEncodedChecksum: digest } : {}),
+      ...(Number.isSafeInteger(declaredLength) && declaredLength >= 0 ? { contentLength: declaredLength } : {}),
       ...(contentType && !UNINFORMATIVE_TYPES.has(contentType)
         ? { mimeType: c.req.header("content-type") as string }
         : {}),
@@ -80,37 +80,8 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
     return c.json(result, 201, headers);
   });
 
-  app.on("HEAD", ARTIFACT_PATH, async (c) => {
-    const ref = refFromRequest(c, true);
-    authorize(c.get("principal"), "read", ref.specName);
-    const metadata = await requireMetadata(store, ref);
-    const plan = planRepresentation(c, metadata, ref.version !== undefined);
-    if (etagMatches(c.req.header("if-none-match"), plan.headers.ETag as string)) return notModified(plan.headers);
-    return new Response(null, {
-      status: plan.status,
-      headers: { ...plan.headers, "Content-Length": String(plan.length) },
-    });
-  });
-
-  app.get(ARTIFACT_PATH, async (c) => {
-    const ref = refFromRequest(c, true);
-    authorize(c.get("principal"), "read", ref.specName);
-    const metadata = await requireMetadata(store, ref);
-    const plan = planRepresentation(c, metadata, ref.version !== undefined);
-    if (etagMatches(c.req.header("if-none-match"), plan.headers.ETag as string)) return notModified(plan.headers);
-    const opened = await store.open(
-      { ...ref, version: metadata.version },
-      {
-        acceptEncoding: plan.gzip ? "gzip" : "identity",
-        ...(plan.range ? { range: plan.range } : {}),
-        signal: c.req.raw.signal,
-      },
-    );
-    return new Response(opened.body, {
-      status: plan.status,
-      headers: { ...plan.headers, "Content-Length": String(opened.length) },
-    });
-  });
+  app.on("HEAD", ARTIFACT_PATH, (c) => serveArtifact(c, store, false));
+  app.get(ARTIFACT_PATH, (c) => serveArtifact(c, store, true));
 
   app.patch(ARTIFACT_PATH, async (c) => {
     const ref = refFromRequest(c, true);
@@ -167,26 +138,19 @@ function refFromRequest(c: Context<AppEnv>, allowVersion: boolean): ArtifactRef 
   return ref;
 }
 
-async function requireMetadata(store: ArtifactStore, ref: ArtifactRef): Promise<ArtifactMetadata> {
-  const metadata = await store.stat(ref);
-  if (!metadata) {
-    throw new ArtifactStoreError(
-      "E_NOT_FOUND",
-      `no artifact ${ref.specName}/${ref.taskId}/${ref.type}${ref.version === undefined ? "" : ` version ${ref.version}`}`,
-    );
-  }
-  if (metadata.integrity === "corrupt") {
-    throw new ArtifactStoreError("E_CORRUPT", `${metadata.uri} failed verification earlier and is not served`);
-  }
-  return metadata;
-}
-
-/** What a GET would send: encoding, range, status and headers, decided before opening any bytes. */
-function planRepresentation(c: Context<AppEnv>, metadata: ArtifactMetadata, pinnedVersion: boolean) {
-  const requestedRange = parseRangeHeader(c.req.header("range"));
-  const range = requestedRange ? resolveContentRange(requestedRange, metadata.originalSize) : undefined;
-  const gzip = range === undefined && metadata.compressed && acceptsGzip(c.req.header("accept-encoding"));
-  const checksum = gzip ? metadata.checksum : metadata.originalChecksum;
+/** GET and HEAD: one lookup decides encoding, range and headers; only GET reads the bytes. */
+async function serveArtifact(c: Context<AppEnv>, store: ArtifactStore, withBody: boolean): Promise<Response> {
+  const ref = refFromRequest(c, true);
+  authorize(c.get("principal"), "read", ref.specName);
+  const range = parseRangeHeader(c.req.header("range"));
+  const prepared = await store.prepareOpen(ref, {
+    acceptEncoding: acceptsGzip(c.req.header("accept-encoding")) ? "gzip" : "identity",
+    ...(range ? { range } : {}),
+    signal: c.req.raw.signal,
+  });
+  const { metadata } = prepared;
+  // A range's ETag is the whole decoded representation's, as for If-Range.
+  const checksum = prepared.checksum ?? metadata.originalChecksum;
   const headers: Record<string, string> = {
     "Content-Type":
       metadata.mimeType.startsWith("text/") && !metadata.mimeType.includes("charset")
@@ -197,20 +161,19 @@ function planRepresentation(c: Context<AppEnv>, metadata: ArtifactMetadata, pinn
     Vary: "Accept-Encoding",
     "Accept-Ranges": "bytes",
     "Last-Modified": new Date(metadata.createdAt).toUTCString(),
-    "Cache-Control": pinnedVersion ? "private, max-age=31536000, immutable" : "private, no-cache",
+    "Cache-Control": ref.version !== undefined ? "private, max-age=31536000, immutable" : "private, no-cache",
     "X-Artifact-Version": String(metadata.version),
     "X-Artifact-Uri": metadata.uri,
   };
-  if (gzip) headers["Content-Encoding"] = "gzip";
-  if (range) headers["Content-Range"] = `bytes ${range.start}-${range.end}/${metadata.originalSize}`;
-  const length = range ? range.end - range.start + 1 : gzip ? metadata.size : metadata.originalSize;
-  return {
-    gzip,
-    range: range ? { offset: range.start, length: range.end - range.start + 1 } : undefined,
-    status: range ? 206 : 200,
-    headers,
-    length,
-  };
+  if (prepared.contentEncoding === "gzip") headers["Content-Encoding"] = "gzip";
+  if (prepared.range)
+    headers["Content-Range"] = `bytes ${prepared.range.start}-${prepared.range.end}/${prepared.range.size}`;
+  if (etagMatches(c.req.header("if-none-match"), headers.ETag as string)) return notModified(headers);
+  headers["Content-Length"] = String(prepared.length);
+  const status = prepared.range ? 206 : 200;
+  if (!withBody) return new Response(null, { status, headers });
+  const opened = await prepared.open();
+  return new Response(opened.body, { status, headers });
 }
 
 function notModified(headers: Record<string, string>): Response {

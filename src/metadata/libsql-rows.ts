@@ -43,3 +43,33 @@ export function toRecord({ row, tags }: SelectedRow): ArtifactRecord {
     integrity: row.integrity,
   };
 }
+
+/** A row as `RETURNING *` of raw SQL gives it (snake_case columns, integers for booleans). */
+export function rawRowToRecord(raw: Record<string, unknown>): ArtifactRecord {
+  const number = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+  return toRecord({
+    row: {
+      id: Number(raw.id),
+      specName: String(raw.spec_name),
+      taskId: String(raw.task_id),
+      type: String(raw.type),
+      version: Number(raw.version),
+      uri: String(raw.uri),
+      storageKey: String(raw.storage_key),
+      size: Number(raw.size),
+      checksum: String(raw.checksum),
+      originalSize: Number(raw.original_size),
+      originalChecksum: String(raw.original_checksum),
+      compressed: Boolean(Number(raw.compressed)),
+      mimeType: String(raw.mime_type),
+      metadata: String(raw.metadata),
+      state: raw.state as ArtifactRecord["state"],
+      integrity: raw.integrity as ArtifactRecord["integrity"],
+      pinned: Boolean(Number(raw.pinned)),
+      createdAt: Number(raw.created_at),
+      expiresAt: number(raw.expires_at),
+      lastAccessedAt: number(raw.last_accessed_at),
+    },
+    tags: null,
+  });
+}

@@ -9,11 +9,12 @@ import { drizzle } from "drizzle-orm/libsql/web";
 import { ArtifactStoreError } from "../core/errors.ts";
 import type { ArtifactRef } from "../core/types.ts";
 import { createRepairQueries } from "./libsql-repair.ts";
-import { selection, toRecord } from "./libsql-rows.ts";
+import { rawRowToRecord, selection, toRecord } from "./libsql-rows.ts";
 import type { ArtifactRecord, MetadataRepository, UsageByGroup, UsageSummary } from "./metadata-repository.ts";
 import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
 import { artifactSeries, artifacts, artifactTags, storeUsage } from "./schema.ts";
+import { createWriteBatcher } from "./write-batcher.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -21,6 +22,8 @@ export interface LibsqlMetadataOptions {
   client: Client;
   /** Apply pending migrations before the first query (default true). */
   migrate?: boolean;
+  /** Runs after every write transaction, before its callers hear of it (the local opener fsyncs the WAL). */
+  afterCommit?: () => Promise<void>;
 }
 
 /**
@@ -33,6 +36,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
   if (options.migrate ?? true) await applyMigrations(client, migrations);
   const db = drizzle(client);
 
+  const writes = createWriteBatcher(db, options.afterCommit);
   const selectRecords = () => db.select(selection).from(artifacts);
 
   const findById = async (id: number): Promise<ArtifactRecord | null> => {
@@ -72,35 +76,34 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
     ...createRepairQueries(db),
 
     async reserveVersion(input) {
-      const [series] = await db
-        .insert(artifactSeries)
-        .values({ specName: input.specName, taskId: input.taskId, type: input.type, lastVersion: 1 })
-        .onConflictDoUpdate({
-          target: [artifactSeries.specName, artifactSeries.taskId, artifactSeries.type],
-          set: { lastVersion: sql`${artifactSeries.lastVersion} + 1` },
-        })
-        .returning({ version: artifactSeries.lastVersion });
-      if (!series) throw new ArtifactStoreError("E_INTERNAL", "[metadata] no version number was returned");
-      const { storageKey, uri } = input.locate(series.version);
-      const [row] = await db
-        .insert(artifacts)
-        .values({
-          specName: input.specName,
-          taskId: input.taskId,
-          type: input.type,
-          version: series.version,
-          uri,
-          storageKey,
-          compressed: input.compressed,
-          mimeType: input.mimeType,
-          metadata: JSON.stringify(input.metadata),
-          state: "pending",
-          createdAt: input.createdAt,
-          expiresAt: input.retentionDays === null ? null : input.createdAt + input.retentionDays * DAY_MS,
-        })
-        .returning();
+      const { keyPrefix, keySuffix, uriPrefix } = input.location;
+      const expiresAt = input.retentionDays === null ? null : input.createdAt + input.retentionDays * DAY_MS;
+      const fits =
+        input.maxBytes === null
+          ? sql`1`
+          : sql`(SELECT ${storeUsage.storedBytes} FROM ${storeUsage} WHERE ${storeUsage.id} = 1) + ${input.reserveBytes} <= ${input.maxBytes}`;
+      // One transaction: hand out the next number, insert the pending row that holds it.
+      const [, inserted] = await writes.run([
+        db
+          .insert(artifactSeries)
+          .values({ specName: input.specName, taskId: input.taskId, type: input.type, lastVersion: 1 })
+          .onConflictDoUpdate({
+            target: [artifactSeries.specName, artifactSeries.taskId, artifactSeries.type],
+            set: { lastVersion: sql`${artifactSeries.lastVersion} + 1` },
+          }),
+        db.all<Record<string, unknown>>(sql`
+          INSERT INTO ${artifacts} (spec_name, task_id, type, version, uri, storage_key, size, compressed, mime_type, metadata, state, created_at, expires_at)
+          SELECT ${input.specName}, ${input.taskId}, ${input.type}, s.last_version,
+            ${uriPrefix + keyPrefix} || s.last_version || ${keySuffix}, ${keyPrefix} || s.last_version || ${keySuffix},
+            CASE WHEN ${fits} THEN ${input.reserveBytes} ELSE 0 END,
+            ${input.compressed ? 1 : 0}, ${input.mimeType}, ${JSON.stringify(input.metadata)}, 'pending', ${input.createdAt}, ${expiresAt}
+          FROM ${artifactSeries} s
+          WHERE s.spec_name = ${input.specName} AND s.task_id = ${input.taskId} AND s.type = ${input.type}
+          RETURNING *`),
+      ]);
+      const row = (inserted as Record<string, unknown>[])[0];
       if (!row) throw new ArtifactStoreError("E_INTERNAL", "[metadata] the pending row was not inserted");
-      return toRecord({ row, tags: null });
+      return rawRowToRecord(row);
     },
 
     async reserveStoredBytes(id, size, maxBytes) {
@@ -108,16 +111,18 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
         maxBytes === null
           ? sql`1`
           : sql`(SELECT ${storeUsage.storedBytes} FROM ${storeUsage} WHERE ${storeUsage.id} = 1) - ${artifacts.size} + ${size} <= ${maxBytes}`;
-      const result = await db
-        .update(artifacts)
-        .set({ size })
-        .where(and(eq(artifacts.id, id), eq(artifacts.state, "pending"), fits));
-      return result.rowsAffected === 1;
+      const [result] = await writes.run([
+        db
+          .update(artifacts)
+          .set({ size })
+          .where(and(eq(artifacts.id, id), eq(artifacts.state, "pending"), fits))
+          .returning({ id: artifacts.id }),
+      ]);
+      return (result as unknown[]).length === 1;
     },
 
-    async commit(id, input) {
-      const pending = await findById(id);
-      if (pending?.state !== "pending") return null;
+    async commit(pending, input) {
+      const id = pending.id;
       const commitRow = db
         .update(artifacts)
         .set({
@@ -129,46 +134,41 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
         })
         .where(and(eq(artifacts.id, id), eq(artifacts.state, "pending")))
         .returning({ id: artifacts.id });
+      const tagInserts = input.tags.map((tag) =>
+        db.insert(artifactTags).values({ artifactId: id, tag }).onConflictDoNothing(),
+      );
       // Without versioning, every committed version but the newest goes; the newest may be
       // another upload's that committed first, in which case this one is superseded at once.
       const newest = sql`(SELECT max(a2.version) FROM ${artifacts} a2 WHERE a2.spec_name = ${pending.specName} AND a2.task_id = ${pending.taskId} AND a2.type = ${pending.type} AND a2.state = 'committed')`;
       const supersede = db
         .update(artifacts)
         .set({ state: "deleting" })
-        .where(
-          and(
-            seriesOf(pending),
-            eq(artifacts.state, "committed"),
-            input.supersedeOlder ? lt(artifacts.version, newest) : sql`0`,
-          ),
-        )
-        .returning({ id: artifacts.id });
-      const tagInserts = input.tags.map((tag) =>
-        db.insert(artifactTags).values({ artifactId: id, tag }).onConflictDoNothing(),
+        .where(and(seriesOf(pending), eq(artifacts.state, "committed"), lt(artifacts.version, newest)))
+        .returning();
+      const results = await writes.run(
+        input.supersedeOlder ? [commitRow, ...tagInserts, supersede] : [commitRow, ...tagInserts],
       );
-      const [committed, supersededIds] = await db.batch([commitRow, supersede, ...tagInserts]);
-      if (committed.length !== 1) {
-        // The row vanished between the read and the write (a gc sweep took a stale reservation).
-        await db.delete(artifactTags).where(eq(artifactTags.artifactId, id));
+      if ((results[0] as unknown[]).length !== 1) {
+        // The reservation vanished while uploading (a gc sweep took it for a crashed upload).
+        await writes.run([db.delete(artifactTags).where(eq(artifactTags.artifactId, id))]);
         return null;
       }
-      const superseded =
-        supersededIds.length === 0
-          ? []
-          : (
-              await selectRecords().where(
-                inArray(
-                  artifacts.id,
-                  supersededIds.map((row) => row.id),
-                ),
-              )
-            ).map(toRecord);
-      const record = await findById(id);
-      return record ? { record, superseded } : null;
+      const supersededRows = input.supersedeOlder ? (results.at(-1) as (typeof artifacts.$inferSelect)[]) : [];
+      const superseded = supersededRows.map((row) => toRecord({ row, tags: null }));
+      const record: ArtifactRecord = {
+        ...pending,
+        size: input.size,
+        checksum: input.checksum,
+        originalSize: input.originalSize,
+        originalChecksum: input.originalChecksum,
+        tags: [...input.tags].sort(),
+        state: superseded.some((old) => old.id === id) ? "deleting" : "committed",
+      };
+      return { record, superseded };
     },
 
     async abandon(id) {
-      await db.batch([
+      await writes.run([
         db.delete(artifactTags).where(eq(artifactTags.artifactId, id)),
         db.delete(artifacts).where(and(eq(artifacts.id, id), eq(artifacts.state, "pending"))),
       ]);
@@ -282,28 +282,31 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
 
     async markDeleting(ids) {
       if (ids.length === 0) return [];
-      const rows = await db
-        .update(artifacts)
-        .set({ state: "deleting" })
-        .where(and(inArray(artifacts.id, ids), sql`${artifacts.state} != 'deleting'`))
-        .returning({ id: artifacts.id });
-      return rows.map((row) => row.id);
+      const [rows] = await writes.run([
+        db
+          .update(artifacts)
+          .set({ state: "deleting" })
+          .where(and(inArray(artifacts.id, ids), sql`${artifacts.state} != 'deleting'`))
+          .returning({ id: artifacts.id }),
+      ]);
+      return (rows as { id: number }[]).map((row) => row.id);
     },
 
     async remove(ids) {
       if (ids.length === 0) return;
-      await db.batch([
+      await writes.run([
         db.delete(artifactTags).where(inArray(artifactTags.artifactId, ids)),
         db.delete(artifacts).where(inArray(artifacts.id, ids)),
       ]);
     },
 
     async setIntegrity(id, integrity) {
-      await db.update(artifacts).set({ integrity }).where(eq(artifacts.id, id));
+      await writes.run([db.update(artifacts).set({ integrity }).where(eq(artifacts.id, id))]);
     },
 
-    async touch(id, at) {
-      await db.update(artifacts).set({ lastAccessedAt: at }).where(eq(artifacts.id, id));
+    async touch(ids, at) {
+      if (ids.length === 0) return;
+      await writes.run([db.update(artifacts).set({ lastAccessedAt: at }).where(inArray(artifacts.id, ids))]);
     },
 
     async update(id, change) {
@@ -320,8 +323,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       for (const tag of [...(change.setTags ?? []), ...(change.addTags ?? [])]) {
         statements.push(db.insert(artifactTags).values({ artifactId: id, tag }).onConflictDoNothing());
       }
-      const [first, ...rest] = statements;
-      if (first) await db.batch([first, ...rest]);
+      if (statements.length > 0) await writes.run(statements);
       return findById(id);
     },
 

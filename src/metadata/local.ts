@@ -2,9 +2,9 @@
  * Opens metadata databases on Bun and Node: local `file:` databases (WAL mode, busy timeout),
  * embedded replicas (`syncUrl`), and remote URLs through the same native client.
  */
-import { mkdir } from "node:fs/promises";
+import { type FileHandle, mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Client, createClient } from "@libsql/client";
 import { toArtifactStoreError } from "../core/errors.ts";
 import { createLibsqlMetadata } from "./libsql.ts";
@@ -18,7 +18,11 @@ export interface LocalMetadataOptions {
   syncUrl?: string;
   /** Seconds between background syncs of an embedded replica. */
   syncIntervalSeconds?: number;
-  /** `"strict"` (default) syncs every commit to disk; `"relaxed"` lets SQLite batch syncs (WAL, synchronous=NORMAL). */
+  /**
+   * `"strict"` (default): every commit is on disk before it is acknowledged — the WAL is fsynced
+   * after each (group) commit, off the event loop. `"relaxed"`: SQLite syncs at checkpoints only
+   * (survives a process crash, may lose the last commits on power loss).
+   */
   durability?: "strict" | "relaxed";
 }
 
@@ -36,14 +40,19 @@ export async function openLibsqlClient(options: LocalMetadataOptions): Promise<C
       ...(options.authToken ? { authToken: options.authToken } : {}),
       ...(options.syncUrl ? { syncUrl: options.syncUrl } : {}),
       ...(options.syncIntervalSeconds ? { syncInterval: options.syncIntervalSeconds } : {}),
-      // One connection: the native driver is synchronous, so more buy nothing, and
-      // per-connection pragmas below then hold for every statement.
-      concurrency: 1,
+      // Local files: one connection. The native driver is synchronous, so more buy nothing, and
+      // per-connection pragmas below then hold for every statement. Remote servers keep the
+      // client's default of parallel requests.
+      ...(isRemote ? {} : { concurrency: 1 }),
       timeout: 10_000,
     });
-    if (!isRemote && url !== ":memory:") {
+    // An embedded replica refuses PRAGMA statements (Sqlite3UnsupportedStatement): its file is
+    // managed by the sync protocol, and its writes go to the primary.
+    if (!isRemote && url !== ":memory:" && !options.syncUrl) {
       if (!options.syncUrl) await client.execute("PRAGMA journal_mode = WAL");
-      await client.execute(`PRAGMA synchronous = ${options.durability === "relaxed" ? "NORMAL" : "FULL"}`);
+      // NORMAL: no fsync inside a commit (it would block the event loop); strict durability
+      // comes from the asynchronous WAL fsync after each commit instead (see walSync).
+      await client.execute(`PRAGMA synchronous = ${options.syncUrl ? "FULL" : "NORMAL"}`);
     }
     return client;
   } catch (error) {
@@ -60,11 +69,72 @@ export async function openLibsqlClient(options: LocalMetadataOptions): Promise<C
 export async function openLocalMetadata(options: LocalMetadataOptions): Promise<MetadataRepository> {
   const client = await openLibsqlClient(options);
   if (options.syncUrl) await client.sync();
+  const path = localPath(options);
+  const wal = path && options.durability !== "relaxed" && !options.syncUrl ? createWalSync(path) : undefined;
   try {
-    return await createLibsqlMetadata({ client });
+    const repository = await createLibsqlMetadata({ client, ...(wal ? { afterCommit: wal.sync } : {}) });
+    if (wal && path) await syncDirectory(dirname(path)); // the -wal and -shm entries themselves
+    return wal ? { ...repository, close: async () => (await repository.close(), await wal.close()) } : repository;
   } catch (error) {
     client.close();
+    await wal?.close();
     throw error;
+  }
+}
+
+/** The database file of a local (non-replica) URL, or undefined for remote and in-memory ones. */
+function localPath(options: LocalMetadataOptions): string | undefined {
+  const { url } = options;
+  if (/^(libsql|https?|wss?):/i.test(url) || url === ":memory:" || url.includes(":memory:")) return undefined;
+  return url.startsWith("file:") ? fileURLToPath(url.startsWith("file://") ? url : `file://${url.slice(5)}`) : url;
+}
+
+/**
+ * Group fsync of the WAL: a commit is acknowledged only after an fsync that started after it,
+ * and every commit waiting at the same time shares that one fsync.
+ */
+function createWalSync(databasePath: string): { sync(): Promise<void>; close(): Promise<void> } {
+  let handle: FileHandle | undefined;
+  let running: Promise<void> | undefined;
+  let queued: Promise<void> | undefined;
+  const fsyncWal = async () => {
+    handle ??= await open(`${databasePath}-wal`, "r");
+    await handle.sync();
+  };
+  const start = () => {
+    const current = fsyncWal().finally(() => {
+      if (running === current) running = undefined;
+    });
+    running = current;
+    return current;
+  };
+  return {
+    sync() {
+      if (queued) return queued;
+      if (!running) return start();
+      // The running fsync may have started before this commit: wait for the next one.
+      queued = running
+        .catch(() => {})
+        .then(() => {
+          queued = undefined;
+          return start();
+        });
+      return queued;
+    },
+    async close() {
+      await running?.catch(() => {});
+      await handle?.close();
+      handle = undefined;
+    },
+  };
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  const directory = await open(path, "r");
+  try {
+    await directory.sync();
+  } finally {
+    await directory.close();
   }
 }
 

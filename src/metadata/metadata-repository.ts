@@ -20,8 +20,14 @@ export interface ReserveVersionInput {
   createdAt: number;
   /** Days until expiry, or `null` to keep until deleted. */
   retentionDays: number | null;
-  /** Builds the object key and URI once the version number is known. */
-  locate(version: number): { storageKey: string; uri: string };
+  /** Where the version's blob goes: key = `keyPrefix + version + keySuffix`, URI = `uriPrefix + key`. */
+  location: { keyPrefix: string; keySuffix: string; uriPrefix: string };
+  /**
+   * Stored bytes to reserve against the quota right away (an upper bound of the final size),
+   * when they fit; otherwise, or when 0, the size is reserved at the end with `reserveStoredBytes`.
+   */
+  reserveBytes: number;
+  maxBytes: number | null;
 }
 
 export interface CommitInput {
@@ -81,7 +87,10 @@ export interface MetadataRepository {
    */
   reserveStoredBytes(id: number, size: number, maxBytes: number | null): Promise<boolean>;
   /** Pending → committed with the final checksums and tags; returns the committed row and the superseded ones. */
-  commit(id: number, input: CommitInput): Promise<{ record: ArtifactRecord; superseded: ArtifactRecord[] } | null>;
+  commit(
+    pending: ArtifactRecord,
+    input: CommitInput,
+  ): Promise<{ record: ArtifactRecord; superseded: ArtifactRecord[] } | null>;
   /** Removes a pending row whose upload failed. */
   abandon(id: number): Promise<void>;
   /** A committed version by URI. */
@@ -101,7 +110,8 @@ export interface MetadataRepository {
   /** Deletes rows and their tags. */
   remove(ids: number[]): Promise<void>;
   setIntegrity(id: number, integrity: ArtifactIntegrity): Promise<void>;
-  touch(id: number, at: number): Promise<void>;
+  /** Records that these versions were read at `at`. */
+  touch(ids: number[], at: number): Promise<void>;
   update(
     id: number,
     change: { pinned?: boolean; addTags?: string[]; removeTags?: string[]; setTags?: string[] },

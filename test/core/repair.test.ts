@@ -30,10 +30,9 @@ async function crashedUpload(fixture: TestStore, taskId: string) {
     metadata: {},
     createdAt: fixture.clock.now,
     retentionDays: type?.retentionDays ?? null,
-    locate: (version) => ({
-      storageKey: `s/${taskId}/v${version}/log.txt.gz`,
-      uri: fixture.backend.uriFor(`s/${taskId}/v${version}/log.txt.gz`),
-    }),
+    location: { keyPrefix: `s/${taskId}/v`, keySuffix: "/log.txt.gz", uriPrefix: `file://${fixture.backend.root}/` },
+    reserveBytes: 0,
+    maxBytes: null,
   });
   await fixture.backend.put(record.storageKey, text("half-way"));
   return record;

@@ -108,7 +108,9 @@ describe("metadata migrations", () => {
       metadata: {},
       createdAt: 0,
       retentionDays: 7,
-      locate: (version) => ({ storageKey: `s/t/v${version}/log.txt.gz`, uri: `memory://x/s/t/v${version}/log.txt.gz` }),
+      location: { keyPrefix: "s/t/v", keySuffix: "/log.txt.gz", uriPrefix: "memory://x/" },
+      reserveBytes: 0,
+      maxBytes: null,
     });
     expect(record).toMatchObject({ version: 1, state: "pending", expiresAt: new Date(7 * 86_400_000).toISOString() });
     await metadata.close();
