@@ -49,10 +49,10 @@ export async function openLibsqlClient(options: LocalMetadataOptions): Promise<C
     // An embedded replica refuses PRAGMA statements (Sqlite3UnsupportedStatement): its file is
     // managed by the sync protocol, and its writes go to the primary.
     if (!isRemote && url !== ":memory:" && !options.syncUrl) {
-      if (!options.syncUrl) await client.execute("PRAGMA journal_mode = WAL");
+      await client.execute("PRAGMA journal_mode = WAL");
       // NORMAL: no fsync inside a commit (it would block the event loop); strict durability
-      // comes from the asynchronous WAL fsync after each commit instead (see walSync).
-      await client.execute(`PRAGMA synchronous = ${options.syncUrl ? "FULL" : "NORMAL"}`);
+      // comes from the asynchronous WAL fsync after each commit instead (see createWalSync).
+      await client.execute("PRAGMA synchronous = NORMAL");
     }
     return client;
   } catch (error) {
@@ -68,17 +68,25 @@ export async function openLibsqlClient(options: LocalMetadataOptions): Promise<C
  */
 export async function openLocalMetadata(options: LocalMetadataOptions): Promise<MetadataRepository> {
   const client = await openLibsqlClient(options);
-  if (options.syncUrl) await client.sync();
   const path = localPath(options);
   const wal = path && options.durability !== "relaxed" && !options.syncUrl ? createWalSync(path) : undefined;
   try {
+    if (options.syncUrl) await client.sync();
     const repository = await createLibsqlMetadata({ client, ...(wal ? { afterCommit: wal.sync } : {}) });
     if (wal && path) await syncDirectory(dirname(path)); // the -wal and -shm entries themselves
-    return wal ? { ...repository, close: async () => (await repository.close(), await wal.close()) } : repository;
+    if (!wal) return repository;
+    return {
+      ...repository,
+      async close() {
+        await repository.close();
+        await wal.close();
+      },
+    };
   } catch (error) {
     client.close();
     await wal?.close();
-    throw error;
+    // A remote server is first reached here (a refused token, an unreachable host).
+    throw toArtifactStoreError(error, "E_BACKEND", `[metadata] cannot open ${redact(options.url)}`);
   }
 }
 

@@ -12,6 +12,14 @@ import type { CodecEngines, Hasher } from "../codec/engines.ts";
 /** `CompressionStream`'s fixed level; other levels go through node:zlib with the level set. */
 const COMPRESSION_STREAM_LEVEL = 6;
 
+/**
+ * The part of Bun's API used here, declared for this module so it type-checks without Bun's
+ * types too (Deno and JSR check it as part of `openArtifactStore`'s graph).
+ */
+declare const Bun: {
+  CryptoHasher: new (algorithm: "sha256") => { update(data: Uint8Array): unknown; digest(): unknown };
+};
+
 function nodeSha256(): Hasher {
   const hash = createHash("sha256");
   return {

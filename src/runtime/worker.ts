@@ -1,0 +1,337 @@
+/**
+ * The edge entry: the shared Hono app on Cloudflare Workers (workerd), with blobs in S3, R2 or
+ * any S3-compatible store, or in Google Cloud Storage, and metadata in a libSQL server (sqld,
+ * Turso) through `@libsql/client/web`. Web APIs only: no `node:` module and no `Bun`/`Deno`
+ * global is reachable from here (test/runtimes/worker-purity.test.ts checks the bundle).
+ *
+ * Configuration comes from bindings (`[vars]` and secrets) with the names and schema of the
+ * `ARTIFACT_STORE_*` environment variables, e.g. `ARTIFACT_STORE_BACKEND_TYPE=s3`,
+ * `ARTIFACT_STORE_S3__BUCKET`, `ARTIFACT_STORE_METADATA__URL`, `ARTIFACT_STORE_SERVER__TOKENS`
+ * (JSON). Credentials come from bindings too; Workers have no default credential chain.
+ * Migrations are bundled SQL, applied on the first request of an isolate. With no tokens
+ * configured every request is refused. `scheduled()` (a cron trigger) runs the retention sweep.
+ *
+ * Build: `npm run build:worker` (dist/worker/worker.js); see wrangler.toml for the bindings.
+ */
+import { createClient } from "@libsql/client/web";
+import { createGcsBackend } from "../backends/gcs.ts";
+import { createS3Backend } from "../backends/s3.ts";
+import type { StorageBackend } from "../backends/storage-backend.ts";
+import { type ArtifactStoreConfig, applyEnvOverrides, parseConfig } from "../config/schema.ts";
+import type { Logger } from "../core/context.ts";
+import { ArtifactStoreError, toArtifactStoreError } from "../core/errors.ts";
+import { type ArtifactStore, createArtifactStore } from "../core/store.ts";
+import { createApp } from "../http/app.ts";
+import { errorResponseParts } from "../http/errors.ts";
+import { createLibsqlMetadata } from "../metadata/libsql.ts";
+import { createWorkerEngines } from "./worker-engines.ts";
+
+/** The Worker's bindings: `ARTIFACT_STORE_*` config, credentials, and anything else (ignored). */
+export type WorkerEnv = Record<string, unknown>;
+
+/** What the entry uses of the Workers `ExecutionContext`. */
+export interface WorkerExecutionContext {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+/** What the entry uses of the Workers `ScheduledController`. */
+export interface WorkerScheduledController {
+  readonly cron: string;
+  readonly scheduledTime: number;
+}
+
+/** Bindings read besides `ARTIFACT_STORE_*`. */
+const CREDENTIAL_BINDINGS = [
+  "AWS_ACCESS_KEY_ID",
+  "AWS_SECRET_ACCESS_KEY",
+  "AWS_SESSION_TOKEN",
+  /** A Google service-account key (the JSON file's text), as a secret. */
+  "GCS_SERVICE_ACCOUNT_KEY",
+  "STORAGE_EMULATOR_HOST",
+  /** `debug`, `info` (default), `warn` or `error`. */
+  "LOG_LEVEL",
+] as const;
+
+const REMOTE_METADATA_URL = /^(libsql|https?|wss?):\/\//i;
+
+/**
+ * The config the bindings describe, checked with the same schema as the YAML file and the
+ * environment of the Bun and Node servers, plus what Workers need: an object-store backend and
+ * a remote metadata URL. Non-string bindings (JSON `[vars]`) are read as their JSON.
+ *
+ * @example
+ * const config = configFromBindings({ ARTIFACT_STORE_BACKEND_TYPE: "s3", ARTIFACT_STORE_S3__BUCKET: "ci", … });
+ */
+export function configFromBindings(env: WorkerEnv): ArtifactStoreConfig {
+  const variables: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("ARTIFACT_STORE_")) continue;
+    if (typeof value === "string") variables[name] = value;
+    else if (typeof value === "number" || typeof value === "boolean" || isJsonValue(value)) {
+      variables[name] = JSON.stringify(value);
+    }
+  }
+  const config = parseConfig(applyEnvOverrides({}, variables));
+  if (config.backendType !== "s3" && config.backendType !== "gcs") {
+    throw new ArtifactStoreError(
+      "E_CONFIG",
+      `backend_type ${config.backendType} is not available on Workers (no filesystem, and memory would not outlive an isolate); set ARTIFACT_STORE_BACKEND_TYPE to s3 (AWS S3, R2, MinIO…) or gcs`,
+    );
+  }
+  const url = config.metadata.url;
+  if (!url || !REMOTE_METADATA_URL.test(url)) {
+    throw new ArtifactStoreError(
+      "E_CONFIG",
+      "metadata.url must be the libsql://, https:// or wss:// URL of a libSQL server (sqld, Turso): Workers have no filesystem for a local database. Set ARTIFACT_STORE_METADATA__URL (and ARTIFACT_STORE_METADATA__AUTH_TOKEN as a secret)",
+    );
+  }
+  if (config.metadata.syncUrl) {
+    throw new ArtifactStoreError(
+      "E_CONFIG",
+      "metadata.sync_url (an embedded replica) needs a local file, which Workers do not have; remove it",
+    );
+  }
+  return config;
+}
+
+/** The S3 or GCS backend the config names, with credentials from the config or the bindings. */
+export function createWorkerBackend(config: ArtifactStoreConfig, env: WorkerEnv): StorageBackend {
+  const binding = (name: (typeof CREDENTIAL_BINDINGS)[number]) =>
+    typeof env[name] === "string" && env[name] !== "" ? (env[name] as string) : undefined;
+  if (config.backendType === "s3") {
+    const { s3 } = config;
+    const accessKeyId = s3.accessKeyId ?? binding("AWS_ACCESS_KEY_ID");
+    const secretAccessKey = s3.secretAccessKey ?? binding("AWS_SECRET_ACCESS_KEY");
+    const sessionToken = s3.sessionToken ?? binding("AWS_SESSION_TOKEN");
+    if (!accessKeyId || !secretAccessKey) {
+      throw new ArtifactStoreError(
+        "E_CONFIG",
+        "[s3] Workers have no default credential chain: set the secrets ARTIFACT_STORE_S3__ACCESS_KEY_ID and ARTIFACT_STORE_S3__SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+      );
+    }
+    return createS3Backend({
+      bucket: s3.bucket,
+      prefix: s3.prefix,
+      region: s3.region,
+      forcePathStyle: s3.forcePathStyle,
+      ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+      credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) },
+    });
+  }
+  const { gcs } = config;
+  if (gcs.credentialsFile) {
+    throw new ArtifactStoreError(
+      "E_CONFIG",
+      "[gcs] gcs.credentials_file cannot be read on Workers: put the key file's JSON in the GCS_SERVICE_ACCOUNT_KEY secret instead",
+    );
+  }
+  const emulatorHost = gcs.endpoint ? undefined : binding("STORAGE_EMULATOR_HOST");
+  const credentials = binding("GCS_SERVICE_ACCOUNT_KEY");
+  if (!gcs.accessToken && !credentials && !emulatorHost && !gcs.endpoint) {
+    throw new ArtifactStoreError(
+      "E_CONFIG",
+      "[gcs] Workers have no default credentials: set the GCS_SERVICE_ACCOUNT_KEY secret to a service-account key's JSON (or ARTIFACT_STORE_GCS__ACCESS_TOKEN)",
+    );
+  }
+  return createGcsBackend({
+    bucket: gcs.bucket,
+    prefix: gcs.prefix,
+    ...(emulatorHost ? { emulatorHost } : {}),
+    ...(gcs.endpoint ? { endpoint: gcs.endpoint } : {}),
+    ...(gcs.accessToken ? { accessToken: gcs.accessToken } : {}),
+    ...(credentials ? { credentials } : {}),
+  });
+}
+
+/**
+ * Opens the store the bindings describe: bundled migrations are applied on the way.
+ *
+ * @example
+ * const store = await openWorkerStore(env);
+ * const report = await store.cleanup();
+ */
+export async function openWorkerStore(
+  env: WorkerEnv,
+  logger: Logger = createConsoleLogger(env),
+): Promise<ArtifactStore> {
+  const config = configFromBindings(env);
+  return openStore(config, env, logger);
+}
+
+async function openStore(config: ArtifactStoreConfig, env: WorkerEnv, logger: Logger): Promise<ArtifactStore> {
+  const backend = createWorkerBackend(config, env);
+  const client = createClient({
+    url: overHttp(config.metadata.url as string),
+    ...(config.metadata.authToken ? { authToken: config.metadata.authToken } : {}),
+  });
+  try {
+    const metadata = await createLibsqlMetadata({ client });
+    return createArtifactStore({ backend, metadata, config, codecs: createWorkerEngines(), logger });
+  } catch (error) {
+    client.close();
+    // The metadata server is first reached here: a refused token or an unreachable host.
+    throw toArtifactStoreError(error, "E_BACKEND_UNAVAILABLE", "[metadata] cannot open the metadata database");
+  }
+}
+
+/**
+ * `ws://` and `wss://` metadata URLs are used over HTTP (`http://`, `https://`: sqld and Turso
+ * serve Hrana over HTTP at the same address). The store is shared by every request of an
+ * isolate, and workerd does not let a WebSocket opened in one request be used by another.
+ * `libsql://` URLs already go over HTTPS with the web client.
+ */
+function overHttp(url: string): string {
+  return url.replace(/^ws(s?):\/\//i, "http$1://");
+}
+
+/**
+ * Workers compress a body whose response carries `Content-Encoding` unless told the body is
+ * already encoded: stored gzip passed through must go out as it is, not gzipped twice.
+ */
+function sendEncodedAsIs(response: Response): Response {
+  if (!response.headers.has("content-encoding")) return response;
+  const init = {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+    encodeBody: "manual",
+  };
+  return new Response(response.body, init as ResponseInit);
+}
+
+interface IsolateState {
+  config: ArtifactStoreConfig;
+  /** Opened on the first request that needs it, then shared by every request of the isolate. */
+  handler?: Promise<{ store: ArtifactStore; fetch: (request: Request) => Response | Promise<Response> }>;
+}
+
+/** A Worker's module handlers. */
+export interface WorkerHandlers {
+  fetch(request: Request, env: WorkerEnv, context?: WorkerExecutionContext): Promise<Response>;
+  scheduled(controller: WorkerScheduledController, env: WorkerEnv, context: WorkerExecutionContext): Promise<void>;
+}
+
+/**
+ * The Worker's handlers, with the store cached per isolate (keyed by the bindings it was built
+ * from). The default export is one of these; tests and custom Workers can make their own.
+ *
+ * @example
+ * const handlers = createWorkerHandlers();
+ * export default { fetch: handlers.fetch, scheduled: handlers.scheduled };
+ */
+export function createWorkerHandlers(): WorkerHandlers {
+  let cached: { fingerprint: string; state: IsolateState } | undefined;
+
+  const stateFor = (env: WorkerEnv): IsolateState => {
+    const fingerprint = fingerprintOf(env);
+    if (cached?.fingerprint !== fingerprint) cached = { fingerprint, state: { config: configFromBindings(env) } };
+    return cached.state;
+  };
+
+  const handlerFor = (state: IsolateState, env: WorkerEnv, logger: Logger) => {
+    if (!state.handler) {
+      const opening = openStore(state.config, env, logger).then((store) => {
+        const app = createApp({
+          store,
+          tokens: state.config.server.tokens,
+          allowAnonymous: false,
+          bodyLimit: state.config.server.bodyLimit,
+          corsOrigins: state.config.server.corsOrigins,
+          logger,
+        });
+        return { store, fetch: (request: Request) => app.fetch(request) };
+      });
+      state.handler = opening;
+      // A failed open (metadata unreachable…) is retried by the next request, not cached.
+      opening.catch(() => {
+        if (state.handler === opening) delete state.handler;
+      });
+    }
+    return state.handler;
+  };
+
+  return {
+    async fetch(request: Request, env: WorkerEnv, _context?: WorkerExecutionContext): Promise<Response> {
+      const logger = createConsoleLogger(env);
+      try {
+        const state = stateFor(env);
+        if (state.config.server.tokens.length === 0) {
+          return Response.json(
+            {
+              error: {
+                code: "E_UNAUTHORIZED",
+                message:
+                  "this deployment has no tokens configured (ARTIFACT_STORE_SERVER__TOKENS) and refuses every request",
+              },
+            },
+            { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="artifact-store"' } },
+          );
+        }
+        return sendEncodedAsIs(await (await handlerFor(state, env, logger)).fetch(request));
+      } catch (error) {
+        // Config and start-up failures: details go to the log, never to the caller.
+        const { status, body } = errorResponseParts(error);
+        logger.error("request failed before reaching the app", { error: describeError(error) });
+        return Response.json(body, { status });
+      }
+    },
+
+    async scheduled(controller: WorkerScheduledController, env: WorkerEnv, context: WorkerExecutionContext) {
+      const logger = createConsoleLogger(env);
+      const sweep = (async () => {
+        const { store } = await handlerFor(stateFor(env), env, logger);
+        const report = await store.cleanup();
+        logger.info("retention sweep", {
+          cron: controller.cron,
+          deleted: report.deleted,
+          freedBytes: report.freedBytes,
+          stillExpired: report.expiredTotal,
+          batches: report.batches,
+          ms: report.durationMs,
+        });
+      })().catch((error: unknown) => logger.error("retention sweep failed", { error: describeError(error) }));
+      context.waitUntil(sweep);
+      await sweep;
+    },
+  };
+}
+
+/** What changes the store: config and credential bindings (other bindings are ignored). */
+function fingerprintOf(env: WorkerEnv): string {
+  const relevant = Object.keys(env)
+    .filter((name) => name.startsWith("ARTIFACT_STORE_") || (CREDENTIAL_BINDINGS as readonly string[]).includes(name))
+    .sort();
+  return JSON.stringify(relevant.map((name) => [name, env[name]]));
+}
+
+const LEVELS = { debug: 10, info: 20, warn: 30, error: 40 } as const;
+
+/** One JSON object per line on the console: what Workers Logs and `wrangler tail` index. */
+export function createConsoleLogger(env: WorkerEnv = {}): Logger {
+  const configured = typeof env.LOG_LEVEL === "string" ? env.LOG_LEVEL.toLowerCase() : "info";
+  const threshold = LEVELS[configured as keyof typeof LEVELS] ?? LEVELS.info;
+  const log = (level: keyof typeof LEVELS) => (message: string, fields?: Record<string, unknown>) => {
+    if (LEVELS[level] < threshold) return;
+    const line = JSON.stringify({ level, message, ...fields });
+    if (level === "error") console.error(line);
+    else if (level === "warn") console.warn(line);
+    else console.log(line);
+  };
+  return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+}
+
+function isJsonValue(value: unknown): boolean {
+  if (Array.isArray(value)) return true;
+  if (typeof value !== "object" || value === null) return false;
+  const prototype = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+/** The Worker: `fetch` serves the API, `scheduled` (a cron trigger) runs the retention sweep. */
+const worker: WorkerHandlers = createWorkerHandlers();
+export default worker;
