@@ -40,6 +40,7 @@ function run(command: string, args: string[]): Promise<{ code: number; output: s
 }
 
 const parts: Part[] = [];
+const insideBunTest: string[] = [];
 
 // 1. Static checks: each is one check that passes or fails.
 for (const [name, command, args] of [
@@ -58,6 +59,12 @@ for (const [name, command, args] of [
   const failed = Number(/^\s*(\d+) fail$/m.exec(result.output)?.[1] ?? 0);
   // A crash before the summary is a failure even without a count.
   parts.push({ name: "bun test", passed, failed: failed || (result.code === 0 ? 0 : 1), seconds: result.seconds });
+  // Bun and workerd conformance run inside bun test (already counted above): name them too.
+  for (const [, runtime, runtimePassed, runtimeFailed] of result.output.matchAll(
+    /^conformance (\S+): (\d+) passed, (\d+) failed$/gm,
+  )) {
+    insideBunTest.push(`conformance on ${runtime}: ${runtimePassed} passed, ${runtimeFailed} failed (inside bun test)`);
+  }
 }
 
 // 3. The conformance suite on the other runtimes (Bun and workerd run inside bun test).
@@ -85,5 +92,6 @@ for (const part of parts) {
     `  ${part.name.padEnd(28)} ${String(part.passed).padStart(5)} passed ${String(part.failed).padStart(4)} failed  ${part.seconds.toFixed(0)} s`,
   );
 }
+for (const line of insideBunTest) console.log(`    ${line}`);
 console.log(`tests: ${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);
