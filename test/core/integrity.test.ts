@@ -1,19 +1,11 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import type { StorageBackend } from "../../src/backends/storage-backend.ts";
 import { collectBytes } from "../../src/codec/streams.ts";
 import { ArtifactStoreError } from "../../src/core/errors.ts";
-import { makeFsStore, makeLog, randomBytes, sha256Hex, type TestStore } from "../helpers/store.ts";
+import { freshStorePerTest, makeLog, randomBytes, sha256Hex } from "../helpers/store.ts";
 
-let current: TestStore | undefined;
-afterEach(async () => {
-  await current?.cleanup();
-  current = undefined;
-});
-const open = async (...args: Parameters<typeof makeFsStore>) => {
-  current = await makeFsStore(...args);
-  return current;
-};
+const open = freshStorePerTest();
 
 async function flipOneByte(uri: string, position: (length: number) => number): Promise<void> {
   const path = new URL(uri);

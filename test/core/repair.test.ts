@@ -1,20 +1,12 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { streamFromBytes } from "../../src/codec/streams.ts";
 import { createArtifactStore } from "../../src/core/store.ts";
 import { openLocalMetadata } from "../../src/metadata/local.ts";
-import { makeFsStore, makeLog, type TestStore } from "../helpers/store.ts";
+import { freshStorePerTest, makeLog, type TestStore } from "../helpers/store.ts";
 
-let current: TestStore | undefined;
-afterEach(async () => {
-  await current?.cleanup();
-  current = undefined;
-});
-const open = async (...args: Parameters<typeof makeFsStore>) => {
-  current = await makeFsStore(...args);
-  return current;
-};
+const open = freshStorePerTest();
 const HOUR = 3_600_000;
 const text = (value: string) => streamFromBytes(new TextEncoder().encode(value));
 
@@ -189,7 +181,6 @@ describe("reindex", () => {
       .map((item) => item.version);
     expect(next.version).toBe(Math.max(...restoredVersions) + 1);
     await store.close();
-    current = { ...fixture, cleanup: async () => rm(fixture.root, { recursive: true, force: true }) };
   });
 
   test("a sidecar whose blob is missing or the wrong size is skipped with the reason", async () => {

@@ -1,21 +1,13 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "fflate";
 import { collectBytes } from "../../src/codec/streams.ts";
 import { ArtifactStoreError } from "../../src/core/errors.ts";
-import { makeFsStore, makeLog, randomBytes, sha256Hex, type TestStore } from "../helpers/store.ts";
+import { freshStorePerTest, makeLog, randomBytes, sha256Hex } from "../helpers/store.ts";
 
-let current: TestStore | undefined;
-afterEach(async () => {
-  await current?.cleanup();
-  current = undefined;
-});
-const open = async (...args: Parameters<typeof makeFsStore>) => {
-  current = await makeFsStore(...args);
-  return current;
-};
+const open = freshStorePerTest();
 
 describe("upload and download", () => {
   test("the seed's positional upload returns a file URI that downloads the same bytes", async () => {

@@ -1,17 +1,9 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import { makeFsStore, makeLog, randomBytes, type TestStore } from "../helpers/store.ts";
+import { freshStorePerTest, makeLog, randomBytes } from "../helpers/store.ts";
 
-let current: TestStore | undefined;
-afterEach(async () => {
-  await current?.cleanup();
-  current = undefined;
-});
-const open = async (...args: Parameters<typeof makeFsStore>) => {
-  current = await makeFsStore(...args);
-  return current;
-};
+const open = freshStorePerTest();
 const DAY = 86_400_000;
 
 describe("versioning", () => {

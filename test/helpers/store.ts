@@ -1,3 +1,4 @@
+import { afterEach } from "bun:test";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +36,7 @@ export async function makeFsStore(
   const metadata = await openLocalMetadata({ url: join(dir.path, ".store", "metadata.db") });
   const logs: TestStore["logs"] = [];
   const clock = { now: Date.now() };
+  let closed = false;
   const store = createArtifactStore({
     backend: backendOverride ? backendOverride(backend) : backend,
     metadata,
@@ -50,9 +52,27 @@ export async function makeFsStore(
     logs,
     clock,
     async cleanup() {
-      await store.close();
+      if (closed) return;
+      closed = true;
+      await store.close().catch(() => {}); // a test may have closed it already
       await dir.cleanup();
     },
+  };
+}
+
+/**
+ * Registers an afterEach that cleans up the store the test opened: `const open = freshStorePerTest();`
+ * then `const fixture = await open(config)` inside a test.
+ */
+export function freshStorePerTest(): (...args: Parameters<typeof makeFsStore>) => Promise<TestStore> {
+  let current: TestStore | undefined;
+  afterEach(async () => {
+    await current?.cleanup();
+    current = undefined;
+  });
+  return async (...args) => {
+    current = await makeFsStore(...args);
+    return current;
   };
 }
 
