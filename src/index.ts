@@ -19,6 +19,14 @@ export type { Logger, StoreSettings } from "./core/context.ts";
 export type { ArtifactDownload, ArtifactTarget, ContentRange, OpenOptions } from "./core/download.ts";
 export { ArtifactStoreError, ERROR_CODES, type ErrorCode, isArtifactStoreError } from "./core/errors.ts";
 export type {
+  AppendLogInput,
+  AppendLogResult,
+  LiveLogRead,
+  LiveLogRef,
+  LiveLogStatus,
+  SealLogInput,
+} from "./core/live-log.ts";
+export type {
   ArtifactChange,
   CleanupCandidate,
   CleanupOptions,
@@ -29,6 +37,8 @@ export type { StoreMetricsSnapshot } from "./core/metrics.ts";
 export type { GcOptions, GcReport, ReindexOptions, ReindexReport, VerifyOptions, VerifyReport } from "./core/repair.ts";
 export type { SearchFilters, SearchPage } from "./core/search.ts";
 export { type ArtifactStore, type CreateArtifactStoreOptions, createArtifactStore } from "./core/store.ts";
+export { createStructureExtractor } from "./core/structure/extract.ts";
+export type * from "./core/structure/types.ts";
 export type * from "./core/types.ts";
 export type { UploadInput, UploadResult } from "./core/upload.ts";
 export { createLibsqlMetadata, type LibsqlMetadataOptions } from "./metadata/libsql.ts";

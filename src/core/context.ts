@@ -5,6 +5,7 @@ import type { MetadataRepository } from "../metadata/metadata-repository.ts";
 import type { AccessLog } from "./access-log.ts";
 import { ArtifactStoreError } from "./errors.ts";
 import type { StoreMetrics } from "./metrics.ts";
+import type { ExtractionOptions } from "./structure/types.ts";
 import type { ArtifactTypeDefinition } from "./types.ts";
 
 /** The settings the core acts on: a subset of the config, so library users need not build a whole one. */
@@ -39,6 +40,8 @@ export interface StoreContext {
   metrics: StoreMetrics;
   accessLog: AccessLog;
   now(): number;
+  /** Structure extraction at upload; absent means on with the default cap. */
+  extraction?: ExtractionOptions;
 }
 
 /** Logs warnings and errors to the console, drops the rest: the library's quiet default. */

@@ -8,10 +8,11 @@ import type { StoreContext } from "./context.ts";
 import { type ArtifactTarget, checkRef, notFound, requireRecord } from "./download.ts";
 import { ArtifactStoreError } from "./errors.ts";
 import type { StoreMetricsSnapshot } from "./metrics.ts";
-import { normalizeTags } from "./names.ts";
+import { MAX_TAGS, normalizeTags } from "./names.ts";
 import { quotaWarnings } from "./quota.ts";
 import { publicMetadata, removeObjects } from "./records.ts";
 import type { ArtifactMetadata } from "./types.ts";
+import { writeSidecar } from "./upload.ts";
 
 /** Blob deletions in flight at once during sweeps. */
 const DELETE_CONCURRENCY = 16;
@@ -174,16 +175,25 @@ export async function updateArtifact(
     throw new ArtifactStoreError("E_INVALID_INPUT", "pinned must be true or false", { details: { field: "pinned" } });
   }
   const record = await requireRecord(ctx, target);
+  const setTags = change.tags === undefined ? undefined : normalizeTags(change.tags);
+  const addTags = change.addTags === undefined ? undefined : normalizeTags(change.addTags);
+  const removeTags = change.removeTags === undefined ? undefined : normalizeTags(change.removeTags);
+  // Checked before writing, so a refused change leaves the version as it was.
+  const kept = setTags ? [] : record.tags.filter((tag) => !removeTags?.includes(tag));
+  if (new Set([...kept, ...(setTags ?? []), ...(addTags ?? [])]).size > MAX_TAGS) {
+    throw new ArtifactStoreError("E_INVALID_INPUT", `at most ${MAX_TAGS} tags per artifact`, {
+      details: { field: "tags" },
+    });
+  }
   const updated = await ctx.metadata.update(record.id, {
     ...(change.pinned === undefined ? {} : { pinned: change.pinned }),
-    ...(change.tags === undefined ? {} : { setTags: normalizeTags(change.tags) }),
-    ...(change.addTags === undefined ? {} : { addTags: normalizeTags(change.addTags) }),
-    ...(change.removeTags === undefined ? {} : { removeTags: normalizeTags(change.removeTags) }),
+    ...(setTags === undefined ? {} : { setTags }),
+    ...(addTags === undefined ? {} : { addTags }),
+    ...(removeTags === undefined ? {} : { removeTags }),
   });
   if (!updated) throw notFound(target);
-  if (updated.tags.length > 64) {
-    throw new ArtifactStoreError("E_INVALID_INPUT", "at most 64 tags per artifact");
-  }
+  // reindex rebuilds rows from the sidecar: pins and tags must outlive the database too.
+  await writeSidecar(ctx, updated, publicMetadata(updated));
   return publicMetadata(updated);
 }
 

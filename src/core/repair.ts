@@ -14,6 +14,7 @@ import { flagCorrupt } from "./download.ts";
 import { deleteRecords, forEachConcurrently } from "./maintenance.ts";
 import { assertValidName } from "./names.ts";
 import { removeObjects } from "./records.ts";
+import { reextractStructure } from "./structure/reextract.ts";
 
 const BATCH = 500;
 const SIDECAR_SUFFIX = ".metadata.json";
@@ -411,5 +412,6 @@ async function restoreFromSidecar(
     createdAt,
     expiresAt,
   });
+  if (restored) await reextractStructure(ctx, restored);
   return restored ? { uri } : "a row for this version appeared meanwhile";
 }

@@ -21,6 +21,16 @@ export interface SearchFilters {
   latestOnly?: boolean;
   integrity?: ArtifactIntegrity;
   pinned?: boolean;
+  /** Test reports in which a test of exactly this name failed (the test's own name, not its suite). */
+  failedTest?: string;
+  /** Diffs touching a path that starts with this (`src/` for a directory, `src/app.ts` for a file and any `src/app.ts…`). */
+  touchedPath?: string;
+  /** true: logs with at least one error line; false: versions without. */
+  hasErrors?: boolean;
+  /** true: test reports with at least one failed test; false: versions without. */
+  hasFailures?: boolean;
+  /** true: versions whose content could not be read as its type (malformed report, not a diff). */
+  parseError?: boolean;
   /** Page size, 1–1000 (default 100). */
   limit?: number;
   /** `nextCursor` of the previous page. */
@@ -70,7 +80,19 @@ function toQuery(filters: SearchFilters): SearchQuery {
   if (filters.integrity !== undefined) query.integrity = filters.integrity;
   if (filters.pinned !== undefined) query.pinned = Boolean(filters.pinned);
   if (filters.cursor !== undefined && filters.cursor !== "") query.after = decodeCursor(filters.cursor);
+  if (filters.failedTest !== undefined) query.failedTest = checkText(filters.failedTest, "failedTest", 512);
+  if (filters.touchedPath !== undefined) query.touchedPath = checkText(filters.touchedPath, "touchedPath", 4096);
+  if (filters.hasErrors !== undefined) query.hasErrors = Boolean(filters.hasErrors);
+  if (filters.hasFailures !== undefined) query.hasFailures = Boolean(filters.hasFailures);
+  if (filters.parseError !== undefined) query.parseError = Boolean(filters.parseError);
   return query;
+}
+
+function checkText(value: unknown, field: string, max: number): string {
+  if (typeof value !== "string" || value.length === 0 || value.length > max) {
+    throw invalid(field, `${field} must be a non-empty string of at most ${max} characters`);
+  }
+  return value;
 }
 
 function toMillis(value: Date | string | number, field: string): number {

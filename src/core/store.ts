@@ -14,8 +14,22 @@ import {
   openArtifact,
   type PreparedDownload,
   prepareDownload,
+  requireRecord,
 } from "./download.ts";
 import { ArtifactStoreError } from "./errors.ts";
+import {
+  type AppendLogInput,
+  type AppendLogResult,
+  appendLog,
+  describeLiveLog,
+  discardLog,
+  type LiveLogRead,
+  type LiveLogRef,
+  type LiveLogStatus,
+  readLiveLog,
+  type SealLogInput,
+  sealLog,
+} from "./live-log.ts";
 import {
   type ArtifactChange,
   type CleanupOptions,
@@ -27,6 +41,7 @@ import {
   updateArtifact,
 } from "./maintenance.ts";
 import { createStoreMetrics, type StoreMetricsSnapshot } from "./metrics.ts";
+import { assertValidName } from "./names.ts";
 import { publicMetadata } from "./records.ts";
 import {
   collectGarbage,
@@ -40,6 +55,7 @@ import {
   verifyStore,
 } from "./repair.ts";
 import { type SearchFilters, type SearchPage, searchArtifacts } from "./search.ts";
+import type { DiffFileEntry, ExtractionOptions, TestCaseEntry, TestStatus } from "./structure/types.ts";
 import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition } from "./types.ts";
 import { type UploadInput, type UploadResult, uploadArtifact } from "./upload.ts";
 
@@ -53,6 +69,8 @@ export interface CreateArtifactStoreOptions {
   logger?: Logger;
   /** Clock, ms since the epoch (tests move it to expire artifacts). */
   now?: () => number;
+  /** Structure extraction at upload (diff files, log errors, test outcomes): on by default, capped at 128 MiB read per artifact. */
+  extraction?: ExtractionOptions;
 }
 
 /**
@@ -136,6 +154,40 @@ export interface ArtifactStore {
   metrics(): StoreMetricsSnapshot;
   /** Quota figures from one metadata row read: cheap enough for every health check and scrape. */
   quota(): Promise<{ usedBytes: number; maxBytes: number | null; artifacts: number }>;
+  /**
+   * Appends a numbered, checksummed chunk to a live log (one the agent is still writing).
+   *
+   * @example
+   * await store.appendLog({ specName: "chat-app", taskId: "1.1", seq: 1, content: "step 1 ok\n" });
+   * await store.appendLog({ specName: "chat-app", taskId: "1.1", seq: 2, content: "step 2 ok\n" });
+   * const sealed = await store.sealLog({ specName: "chat-app", taskId: "1.1" }); // a normal version
+   */
+  appendLog(input: AppendLogInput): Promise<AppendLogResult>;
+  /** Commits a live log as a normal version through the upload pipeline, then removes its chunks. */
+  sealLog(input: SealLogInput): Promise<UploadResult>;
+  /** Bytes of a live log from `offset` (or its last `suffixLength` bytes); null when there is none. */
+  readLiveLog(
+    ref: LiveLogRef,
+    range?: { offset?: number; length?: number; suffixLength?: number },
+  ): Promise<LiveLogRead | null>;
+  /** Live logs (not sealed yet), optionally of one spec and task. */
+  liveLogs(filter?: { specName?: string; taskId?: string }): Promise<LiveLogStatus[]>;
+  /** Drops a live log without sealing it; false when there was none. */
+  discardLog(ref: LiveLogRef): Promise<boolean>;
+  /** Files of a diff version (from the structure extracted at upload), in diff order. */
+  diffFiles(target: ArtifactTarget, page?: { limit?: number; offset?: number }): Promise<DiffFileEntry[]>;
+  /** Tests of a test-report version, filtered by status and a substring of suite or name. */
+  testCases(
+    target: ArtifactTarget,
+    filter?: { status?: TestStatus; contains?: string; limit?: number; offset?: number },
+  ): Promise<{ items: TestCaseEntry[]; total: number }>;
+  /** Specs with their task and version counts (only `specs` when given): the viewer's first page. */
+  browseSpecs(specs?: readonly string[] | null): ReturnType<MetadataRepository["browseSpecs"]>;
+  /** Tasks of a spec, most recently active first. */
+  browseTasks(
+    specName: string,
+    page?: { limit?: number; offset?: number },
+  ): ReturnType<MetadataRepository["browseTasks"]>;
   /** Artifact types this store accepts. */
   readonly types: readonly ArtifactTypeDefinition[];
   readonly backend: StorageBackend;
@@ -187,7 +239,13 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     metrics: createStoreMetrics(),
     accessLog: createAccessLog(options.metadata, logger, now),
     now,
+    ...(options.extraction ? { extraction: options.extraction } : {}),
   };
+  const recordId = async (target: ArtifactTarget) => (await requireRecord(ctx, target)).id;
+  const page = (value: { limit?: number; offset?: number } | undefined, defaultLimit: number) => ({
+    limit: Math.max(1, Math.min(value?.limit ?? defaultLimit, 10_000)),
+    offset: Math.max(0, value?.offset ?? 0),
+  });
 
   const download = async (target: ArtifactTarget, downloadOptions: { verifyChecksum?: boolean } = {}) => {
     const opened = await openArtifact(ctx, target, downloadOptions);
@@ -237,6 +295,23 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     verify: (verifyOptions) => verifyStore(ctx, verifyOptions),
     reindex: (reindexOptions) => reindexStore(ctx, reindexOptions),
     metrics: () => ctx.metrics.snapshot(),
+    appendLog: (input) => appendLog(ctx, input),
+    sealLog: (input) => sealLog(ctx, input),
+    readLiveLog: (ref, range) => readLiveLog(ctx, ref, range),
+    async liveLogs(filter = {}) {
+      return (await options.metadata.listLiveLogs(filter)).map(describeLiveLog);
+    },
+    discardLog: (ref) => discardLog(ctx, ref),
+    diffFiles: async (target, value) => options.metadata.listDiffFiles(await recordId(target), page(value, 1000)),
+    testCases: async (target, filter = {}) =>
+      options.metadata.listTestCases(await recordId(target), {
+        ...page(filter, 1000),
+        ...(filter.status ? { status: filter.status } : {}),
+        ...(filter.contains ? { contains: filter.contains } : {}),
+      }),
+    browseSpecs: (specs) => options.metadata.browseSpecs(specs ?? null),
+    browseTasks: (specName, value) =>
+      options.metadata.browseTasks(assertValidName("specName", specName), page(value, 200)),
     async quota() {
       const totals = await options.metadata.usageTotals();
       return { usedBytes: totals.bytes, maxBytes: settings.storageQuota.maxBytes, artifacts: totals.rows };

@@ -2,6 +2,7 @@
  * Public data types of the artifact store. JSON-friendly: dates are ISO-8601 strings,
  * checksums lowercase hex SHA-256.
  */
+import type { ArtifactSummary } from "./structure/types.ts";
 
 /** Built-in artifact types. Config may declare more (see {@link ArtifactTypeDefinition}). */
 export type BuiltInArtifactType = "diff" | "log" | "test";
@@ -50,6 +51,11 @@ export interface ArtifactMetadata {
   expiresAt: string | null;
   lastAccessedAt: string | null;
   pinned: boolean;
+  /**
+   * Structure extracted from the content at upload (diff, log and test types): files and line
+   * counts, error counts, test totals. Null for other types and versions stored without it.
+   */
+  summary?: ArtifactSummary | null;
   state: ArtifactState;
   integrity: ArtifactIntegrity;
 }

@@ -111,6 +111,8 @@ export function encodeForStorage(
       );
     }
     originalHasher.update(chunk);
+    // The decoded content, whatever the upload's encoding: extraction streams alongside.
+    prepared.extractor?.write(chunk);
     input.onProgress?.(gzipInput ? encodedBytes : originalSize);
   };
   const onOriginalEnd = () => {

@@ -12,6 +12,8 @@ import { ArtifactStoreError, toArtifactStoreError } from "./errors.ts";
 import { assertValidName, normalizeTags, normalizeUserMetadata } from "./names.ts";
 import { assertQuotaRoom, quotaWarnings } from "./quota.ts";
 import { publicMetadata, removeObjects } from "./records.ts";
+import { createStructureExtractor } from "./structure/extract.ts";
+import type { StructureExtractor } from "./structure/types.ts";
 import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition } from "./types.ts";
 import { encodeForStorage, guardSource, recompressAsOneMember, tooLarge } from "./upload-encode.ts";
 
@@ -110,6 +112,7 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
       );
     }
     const original = encoded.original();
+    const structure = prepared.extractor?.finish();
     const metadata: ArtifactMetadata = {
       ...publicMetadata(record),
       size: stored.size,
@@ -117,6 +120,7 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
       originalSize: original.size,
       originalChecksum: original.checksum,
       tags: prepared.tags,
+      summary: structure?.summary ?? null,
       state: "committed",
     };
     await writeSidecar(ctx, record, metadata);
@@ -127,6 +131,7 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
       originalChecksum: original.checksum,
       tags: prepared.tags,
       supersedeOlder: !ctx.settings.versioningEnabled,
+      ...(structure ? { structure } : {}),
     });
     if (!committed) {
       throw new ArtifactStoreError(
@@ -161,6 +166,8 @@ export interface PreparedUpload {
   mimeType: string;
   expectedChecksum: string | undefined;
   expectedEncodedChecksum: string | undefined;
+  /** Reads the structure of the content as it streams (diff, log, test), when extraction is on. */
+  extractor: StructureExtractor | undefined;
 }
 
 /** Every check that needs no I/O, so bad input is refused before anything is touched. */
@@ -208,6 +215,7 @@ function prepareUpload(ctx: StoreContext, input: UploadInput): PreparedUpload {
     mimeType: typeof input.mimeType === "string" && input.mimeType ? input.mimeType : type.mimeType,
     expectedChecksum,
     expectedEncodedChecksum,
+    extractor: createStructureExtractor(type.name, ctx.extraction),
   };
 }
 
@@ -221,7 +229,12 @@ function checkHexDigest(value: unknown, field: string): string | undefined {
   return value.toLowerCase();
 }
 
-async function writeSidecar(ctx: StoreContext, record: ArtifactRecord, metadata: ArtifactMetadata): Promise<void> {
+/** Writes (or replaces) the sidecar `reindex` rebuilds the version's row from. */
+export async function writeSidecar(
+  ctx: StoreContext,
+  record: ArtifactRecord,
+  metadata: ArtifactMetadata,
+): Promise<void> {
   const bytes = new TextEncoder().encode(`${JSON.stringify({ formatVersion: 1, ...metadata }, null, 2)}\n`);
   await ctx.backend.put(
     sidecarKey(record.specName, record.taskId, record.version, record.type),

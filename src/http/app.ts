@@ -13,6 +13,8 @@ import { errorResponseParts } from "./errors.ts";
 import { createHttpMetrics } from "./metrics.ts";
 import { registerAdminRoutes } from "./routes-admin.ts";
 import { registerArtifactRoutes } from "./routes-artifacts.ts";
+import { registerLiveLogRoutes } from "./routes-live.ts";
+import { registerUiRoutes } from "./ui/routes.tsx";
 
 export interface AppOptions {
   store: ArtifactStore;
@@ -31,7 +33,8 @@ export interface AppOptions {
 }
 
 export interface AppEnv {
-  Variables: { principal: Principal };
+  /** `nonce`: the viewer's per-page CSP nonce. */
+  Variables: { principal: Principal; nonce: string };
 }
 
 const PUBLIC_PATHS = new Set(["/healthz", "/openapi.json"]);
@@ -90,12 +93,16 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   }
 
   app.use("*", async (c, next) => {
-    if (PUBLIC_PATHS.has(new URL(c.req.url).pathname)) return next();
+    const path = new URL(c.req.url).pathname;
+    // The viewer authenticates by itself (header or its login cookie) and answers with pages.
+    if (PUBLIC_PATHS.has(path) || path === "/ui" || path.startsWith("/ui/")) return next();
     c.set("principal", await authenticator.authenticate(c.req.header("authorization")));
     return next();
   });
 
+  registerLiveLogRoutes(app, context);
   registerArtifactRoutes(app, context);
+  registerUiRoutes(app, { store: options.store, authenticator });
   registerAdminRoutes(app, context);
 
   app.notFound((c) => {

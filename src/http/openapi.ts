@@ -146,8 +146,81 @@ export function openApiDocument(types: readonly string[]): Json {
             query("integrity", "ok or corrupt."),
             query("limit", "Page size 1-1000 (default 100).", { type: "integer" }),
             query("cursor", "nextCursor of the previous page."),
+            query("failed_test", "Test reports in which a test of exactly this name failed."),
+            query("touched", "Diffs touching a path starting with this (src/ for a directory)."),
+            query("has_errors", "1: logs with at least one error line; 0: without."),
+            query("has_failures", "1: test reports with at least one failed test; 0: without."),
+            query("parse_error", "1: versions whose content could not be read as their type."),
           ],
           responses: { "200": json(ref("SearchPage"), "One page of results."), ...errorResponse(400), ...auth },
+        },
+      },
+      "/v1/artifacts/{spec}/{task}/{type}:append": {
+        parameters: pathParameters,
+        post: {
+          summary: "Append a chunk to a live log (a log still being written).",
+          parameters: [
+            query(
+              "seq",
+              "Chunk number from 1; the same number with the same bytes again is a no-op. Default: the next.",
+              {
+                type: "integer",
+                minimum: 1,
+              },
+            ),
+            header("X-Chunk-Seq", "Same as ?seq=."),
+            header("Content-Digest", "RFC 9530 sha-256=:base64: of the chunk; nothing is appended on mismatch."),
+          ],
+          requestBody: {
+            required: true,
+            content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+          },
+          responses: {
+            "201": json({ type: "object" }, "Appended: seq, offset, size, checksum, totalSize."),
+            "200": json({ type: "object" }, "This exact chunk was appended before (a retry): nothing changed."),
+            ...errorResponse(400, 409, 413, 422, 507),
+            ...auth,
+          },
+        },
+      },
+      "/v1/artifacts/{spec}/{task}/{type}:seal": {
+        parameters: pathParameters,
+        post: {
+          summary: "Commit a live log as a normal version (checksummed, compressed, extracted) and remove its chunks.",
+          parameters: [
+            header("Repr-Digest", "RFC 9530 sha-256=:base64: of the whole log; nothing is committed on mismatch."),
+            header("X-Artifact-Tags", "Comma-separated tags."),
+            header("X-Artifact-Metadata", "A JSON object kept with the version."),
+          ],
+          responses: {
+            "201": json(ref("UploadResult"), "The committed version."),
+            ...errorResponse(404, 409, 422, 507),
+            ...auth,
+          },
+        },
+      },
+      "/v1/artifacts/{spec}/{task}/{type}:live": {
+        parameters: pathParameters,
+        get: {
+          summary: "Read a live log while it grows (Range: bytes=N- for what came after N).",
+          parameters: [header("Range", "One byte range.")],
+          responses: {
+            "200": { description: "The log so far; X-Live-Size, X-Live-State, X-Live-Chunks describe it." },
+            "206": { description: "Part of it." },
+            ...errorResponse(404, 416),
+            ...auth,
+          },
+        },
+        delete: {
+          summary: "Discard a live log without sealing it.",
+          responses: { "200": json({ type: "object" }, "Discarded."), ...errorResponse(404), ...auth },
+        },
+      },
+      "/v1/live": {
+        get: {
+          summary: "Live logs not sealed yet.",
+          parameters: [query("spec", "Spec name."), query("task", "Task id.")],
+          responses: { "200": json({ type: "object" }, "{ items: [...] }"), ...auth },
         },
       },
       "/v1/stats": {
@@ -269,6 +342,12 @@ export function openApiDocument(types: readonly string[]): Json {
             expiresAt: { type: ["string", "null"], format: "date-time" },
             lastAccessedAt: { type: ["string", "null"], format: "date-time" },
             pinned: { type: "boolean" },
+            summary: {
+              type: ["object", "null"],
+              description:
+                "Structure extracted at upload. diff: files, added, removed; log: lines, errors, warnings, firstErrorLine, firstErrors; " +
+                "test: format, total, passed, failed, skipped, durationMs. Always: bytesExamined, truncated, parseError.",
+            },
             state: { type: "string", enum: ["pending", "committed", "deleting"] },
             integrity: { type: "string", enum: ["ok", "corrupt"] },
           },

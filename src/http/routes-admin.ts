@@ -21,6 +21,11 @@ const SEARCH_PARAMETERS = new Set([
   "latest",
   "pinned",
   "integrity",
+  "failed_test",
+  "touched",
+  "has_errors",
+  "has_failures",
+  "parse_error",
 ]);
 
 export function registerAdminRoutes(app: Hono<AppEnv>, context: RouteContext): void {
@@ -68,6 +73,18 @@ export function registerAdminRoutes(app: Hono<AppEnv>, context: RouteContext): v
     if (pinned !== undefined) filters.pinned = isTrue(pinned);
     const integrity = single("integrity");
     if (integrity !== undefined) filters.integrity = integrity as "ok" | "corrupt";
+    const failedTest = single("failed_test");
+    if (failedTest !== undefined) filters.failedTest = failedTest;
+    const touched = single("touched");
+    if (touched !== undefined) filters.touchedPath = touched;
+    for (const [parameter, field] of [
+      ["has_errors", "hasErrors"],
+      ["has_failures", "hasFailures"],
+      ["parse_error", "parseError"],
+    ] as const) {
+      const value = single(parameter);
+      if (value !== undefined) filters[field] = isTrue(value);
+    }
     return c.json(await store.searchPage(filters));
   });
 

@@ -45,7 +45,8 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
         "send the artifact as the raw request body, not as a multipart form",
       );
     }
-    const encoding = (c.req.header("content-encoding") ?? "identity").trim().toLowerCase();
+    // An empty Content-Encoding lists no coding: the body is sent as it is.
+    const encoding = (c.req.header("content-encoding")?.trim() || "identity").toLowerCase();
     if (encoding !== "gzip" && encoding !== "x-gzip" && encoding !== "identity") {
       throw new ArtifactStoreError(
         "E_INVALID_INPUT",

@@ -1,8 +1,9 @@
 /** How artifact rows are selected (with their tags) and turned into records. */
 import { sql } from "drizzle-orm";
 import type { drizzle } from "drizzle-orm/libsql/web";
+import type { ArtifactSummary } from "../core/structure/types.ts";
 import type { ArtifactRecord } from "./metadata-repository.ts";
-import { artifacts, artifactTags } from "./schema.ts";
+import { artifactSummaries, artifacts, artifactTags } from "./schema.ts";
 
 export type Database = ReturnType<typeof drizzle>;
 
@@ -13,12 +14,16 @@ const tagsColumn = sql<
   string | null
 >`(SELECT group_concat(${artifactTags.tag}, ${TAG_SEPARATOR}) FROM ${artifactTags} WHERE ${artifactTags.artifactId} = ${artifacts.id})`;
 
-/** Every column of a row plus its tags in one query. */
-export const selection = { row: artifacts, tags: tagsColumn };
+const summaryColumn = sql<
+  string | null
+>`(SELECT ${artifactSummaries.summary} FROM ${artifactSummaries} WHERE ${artifactSummaries.artifactId} = ${artifacts.id})`;
 
-export type SelectedRow = { row: typeof artifacts.$inferSelect; tags: string | null };
+/** Every column of a row plus its tags and structure summary in one query. */
+export const selection = { row: artifacts, tags: tagsColumn, summary: summaryColumn };
 
-export function toRecord({ row, tags }: SelectedRow): ArtifactRecord {
+export type SelectedRow = { row: typeof artifacts.$inferSelect; tags: string | null; summary?: string | null };
+
+export function toRecord({ row, tags, summary }: SelectedRow): ArtifactRecord {
   return {
     id: row.id,
     storageKey: row.storageKey,
@@ -39,6 +44,7 @@ export function toRecord({ row, tags }: SelectedRow): ArtifactRecord {
     expiresAt: row.expiresAt === null || row.pinned ? null : new Date(row.expiresAt).toISOString(),
     lastAccessedAt: row.lastAccessedAt === null ? null : new Date(row.lastAccessedAt).toISOString(),
     pinned: row.pinned,
+    summary: summary ? (JSON.parse(summary) as ArtifactSummary) : null,
     state: row.state,
     integrity: row.integrity,
   };

@@ -8,8 +8,15 @@ import { and, asc, desc, eq, exists, gte, inArray, lt, lte, or, type SQL, sql } 
 import { drizzle } from "drizzle-orm/libsql/web";
 import { ArtifactStoreError } from "../core/errors.ts";
 import type { ArtifactRef } from "../core/types.ts";
+import { createLiveLogQueries } from "./libsql-live.ts";
 import { createRepairQueries } from "./libsql-repair.ts";
 import { rawRowToRecord, selection, toRecord } from "./libsql-rows.ts";
+import {
+  createStructureQueries,
+  removeStructureStatements,
+  structureConditions,
+  structureStatements,
+} from "./libsql-structure.ts";
 import type { ArtifactRecord, MetadataRepository, UsageByGroup, UsageSummary } from "./metadata-repository.ts";
 import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
@@ -74,6 +81,8 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
 
   return {
     ...createRepairQueries(db),
+    ...createStructureQueries(db, writes),
+    ...createLiveLogQueries(db, writes),
 
     async reserveVersion(input) {
       const { keyPrefix, keySuffix, uriPrefix } = input.location;
@@ -145,12 +154,18 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
         .set({ state: "deleting" })
         .where(and(seriesOf(pending), eq(artifacts.state, "committed"), lt(artifacts.version, newest)))
         .returning();
+      const structureRows = input.structure ? structureStatements(db, id, input.structure) : [];
       const results = await writes.run(
-        input.supersedeOlder ? [commitRow, ...tagInserts, supersede] : [commitRow, ...tagInserts],
+        input.supersedeOlder
+          ? [commitRow, ...tagInserts, ...structureRows, supersede]
+          : [commitRow, ...tagInserts, ...structureRows],
       );
       if ((results[0] as unknown[]).length !== 1) {
         // The reservation vanished while uploading (a gc sweep took it for a crashed upload).
-        await writes.run([db.delete(artifactTags).where(eq(artifactTags.artifactId, id))]);
+        await writes.run([
+          db.delete(artifactTags).where(eq(artifactTags.artifactId, id)),
+          ...removeStructureStatements(db, id),
+        ]);
         return null;
       }
       const supersededRows = input.supersedeOlder ? (results.at(-1) as (typeof artifacts.$inferSelect)[]) : [];
@@ -162,6 +177,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
         originalSize: input.originalSize,
         originalChecksum: input.originalChecksum,
         tags: [...input.tags].sort(),
+        summary: input.structure?.summary ?? null,
         state: superseded.some((old) => old.id === id) ? "deleting" : "committed",
       };
       return { record, superseded };
@@ -241,6 +257,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
           sql`${artifacts.version} = (SELECT max(a2.version) FROM ${artifacts} a2 WHERE a2.spec_name = ${artifacts.specName} AND a2.task_id = ${artifacts.taskId} AND a2.type = ${artifacts.type} AND a2.state = 'committed')`,
         );
       }
+      conditions.push(...structureConditions(db, query));
       if (query.after) {
         conditions.push(
           or(

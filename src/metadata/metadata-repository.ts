@@ -2,6 +2,7 @@
  * What the store needs from its metadata database. One implementation today
  * (`createLibsqlMetadata`, drizzle over @libsql/client: local files, sqld, Turso).
  */
+import type { DiffFileEntry, ExtractedStructure, TestCaseEntry, TestStatus } from "../core/structure/types.ts";
 import type { ArtifactIntegrity, ArtifactMetadata, ArtifactRef } from "../core/types.ts";
 
 /** A metadata row as the core sees it: the public metadata plus where the bytes live. */
@@ -38,6 +39,8 @@ export interface CommitInput {
   tags: string[];
   /** Mark every older committed version of the series `deleting` (versioning off). */
   supersedeOlder: boolean;
+  /** Structure extracted from the content, stored in the same transaction as the commit. */
+  structure?: ExtractedStructure;
 }
 
 export interface SearchQuery {
@@ -53,6 +56,16 @@ export interface SearchQuery {
   latestOnly?: boolean;
   integrity?: ArtifactIntegrity;
   pinned?: boolean;
+  /** Test reports in which a test of exactly this name failed. */
+  failedTest?: string;
+  /** Diffs touching a path that starts with this (new or old path of a rename). */
+  touchedPath?: string;
+  /** Logs with at least one error line. */
+  hasErrors?: boolean;
+  /** Test reports with at least one failed test. */
+  hasFailures?: boolean;
+  /** Versions whose content could not be read as its type. */
+  parseError?: boolean;
   limit: number;
   /** Continue after this (createdAt, id). */
   after?: { createdAt: number; id: number };
@@ -78,7 +91,7 @@ export interface UsageSummary {
   bySpec: UsageByGroup[];
 }
 
-export interface MetadataRepository {
+export interface MetadataRepository extends StructureQueries, LiveLogQueries {
   /** Hands out the next version number of the series and inserts its `pending` row. */
   reserveVersion(input: ReserveVersionInput): Promise<ArtifactRecord>;
   /**
@@ -151,4 +164,95 @@ export interface RestoreInput {
   pinned: boolean;
   createdAt: number;
   expiresAt: number | null;
+}
+
+/** Reading the structure extracted at upload, and browsing for the viewer. */
+export interface StructureQueries {
+  /** Stores (or replaces) the structure of a committed version: reindex re-extracts it. */
+  saveStructure(artifactId: number, structure: ExtractedStructure): Promise<void>;
+  /** Files of a diff, in diff order. */
+  listDiffFiles(artifactId: number, page: { limit: number; offset: number }): Promise<DiffFileEntry[]>;
+  /** Tests of a report in report order, filtered by status and a case-insensitive substring of suite or name. */
+  listTestCases(
+    artifactId: number,
+    filter: { status?: TestStatus; contains?: string; limit: number; offset: number },
+  ): Promise<{ items: TestCaseEntry[]; total: number }>;
+  /** Committed versions per spec (only `specs` when given), by name. */
+  browseSpecs(specs: readonly string[] | null): Promise<SpecOverview[]>;
+  /** Tasks of a spec, most recently active first. */
+  browseTasks(
+    specName: string,
+    page: { limit: number; offset: number },
+  ): Promise<{ items: TaskOverview[]; total: number }>;
+}
+
+export interface SpecOverview {
+  specName: string;
+  tasks: number;
+  artifacts: number;
+  storedBytes: number;
+  lastCreatedAt: number;
+}
+
+export interface TaskOverview {
+  taskId: string;
+  artifacts: number;
+  storedBytes: number;
+  types: string[];
+  lastCreatedAt: number;
+}
+
+/** A log being appended to. Times in ms. */
+export interface LiveLogRecord {
+  specName: string;
+  taskId: string;
+  type: string;
+  /** Names the key prefix of the chunks: `.live/<spec>/<task>/<type>/<session>/`. */
+  session: string;
+  state: "open" | "sealing";
+  createdAt: number;
+  updatedAt: number;
+  /** Bytes appended so far. */
+  size: number;
+  chunks: number;
+}
+
+export interface LiveLogChunkRecord {
+  seq: number;
+  offset: number;
+  size: number;
+  checksum: string;
+  storageKey: string;
+  createdAt: number;
+}
+
+/** Live logs: chunks appended one by one, then sealed into a normal version. */
+export interface LiveLogQueries {
+  /** The live log of (spec, task, type), or null. */
+  findLiveLog(ref: { specName: string; taskId: string; type: string }): Promise<LiveLogRecord | null>;
+  /** The live log, created with `session` when there is none. */
+  startLiveLog(
+    ref: { specName: string; taskId: string; type: string },
+    session: string,
+    now: number,
+  ): Promise<LiveLogRecord>;
+  findLiveLogChunk(session: string, seq: number): Promise<LiveLogChunkRecord | null>;
+  /**
+   * Records chunk `seq` when chunk `seq - 1` exists (or `seq` is 1), the session is open and the
+   * number is free; returns the recorded chunk, or null when any of that does not hold.
+   */
+  appendLiveLogChunk(
+    session: string,
+    chunk: { seq: number; size: number; checksum: string; storageKey: string; createdAt: number },
+  ): Promise<LiveLogChunkRecord | null>;
+  /** Chunks ending after `fromOffset`, in order. */
+  listLiveLogChunks(session: string, fromOffset: number): Promise<LiveLogChunkRecord[]>;
+  /** open → sealing (or takes over a seal that has not moved since `staleBefore`); false when not possible. */
+  beginSeal(session: string, now: number, staleBefore: number): Promise<boolean>;
+  /** sealing → open, after a failed seal. */
+  cancelSeal(session: string): Promise<void>;
+  /** Removes the live log and its chunk rows (after a seal, or to discard it). */
+  removeLiveLog(session: string): Promise<void>;
+  /** Live logs, optionally of one spec (and task). */
+  listLiveLogs(filter: { specName?: string; taskId?: string }): Promise<LiveLogRecord[]>;
 }

@@ -32,5 +32,31 @@ export const migrations: readonly Migration[] = [
       "CREATE TRIGGER `artifacts_usage_update` AFTER UPDATE OF `size` ON `artifacts` BEGIN\n  UPDATE `store_usage` SET `stored_bytes` = `stored_bytes` - OLD.`size` + NEW.`size` WHERE `id` = 1;\nEND;",
       "CREATE TRIGGER `artifacts_usage_delete` AFTER DELETE ON `artifacts` BEGIN\n  UPDATE `store_usage` SET `stored_bytes` = `stored_bytes` - OLD.`size`, `artifact_count` = `artifact_count` - 1 WHERE `id` = 1;\nEND;"
     ]
+  },
+  {
+    "tag": "0002_structure_and_live_logs",
+    "when": 1795979848085,
+    "hash": "7d0cbca38262d7f2ed747c9988234e8c30f6deff22d5d7c484b3e41c4656794b",
+    "statements": [
+      "CREATE TABLE `artifact_diff_files` (\n\t`artifact_id` integer NOT NULL,\n\t`ordinal` integer NOT NULL,\n\t`path` text NOT NULL,\n\t`old_path` text,\n\t`status` text NOT NULL,\n\t`added` integer NOT NULL,\n\t`removed` integer NOT NULL,\n\t`binary` integer DEFAULT false NOT NULL,\n\tPRIMARY KEY(`artifact_id`, `ordinal`),\n\tFOREIGN KEY (`artifact_id`) REFERENCES `artifacts`(`id`) ON UPDATE no action ON DELETE cascade\n);",
+      "CREATE INDEX `artifact_diff_files_path_idx` ON `artifact_diff_files` (`path`,`artifact_id`);",
+      "CREATE INDEX `artifact_diff_files_old_path_idx` ON `artifact_diff_files` (`old_path`,`artifact_id`) WHERE \"artifact_diff_files\".\"old_path\" IS NOT NULL;",
+      "CREATE TABLE `artifact_summaries` (\n\t`artifact_id` integer PRIMARY KEY NOT NULL,\n\t`kind` text NOT NULL,\n\t`error_count` integer DEFAULT 0 NOT NULL,\n\t`failed_count` integer DEFAULT 0 NOT NULL,\n\t`parse_error` integer DEFAULT false NOT NULL,\n\t`summary` text NOT NULL,\n\tFOREIGN KEY (`artifact_id`) REFERENCES `artifacts`(`id`) ON UPDATE no action ON DELETE cascade\n);",
+      "CREATE INDEX `artifact_summaries_errors_idx` ON `artifact_summaries` (`artifact_id`) WHERE \"artifact_summaries\".\"error_count\" > 0;",
+      "CREATE INDEX `artifact_summaries_failures_idx` ON `artifact_summaries` (`artifact_id`) WHERE \"artifact_summaries\".\"failed_count\" > 0;",
+      "CREATE INDEX `artifact_summaries_parse_error_idx` ON `artifact_summaries` (`artifact_id`) WHERE \"artifact_summaries\".\"parse_error\" = 1;",
+      "CREATE TABLE `artifact_test_cases` (\n\t`artifact_id` integer NOT NULL,\n\t`ordinal` integer NOT NULL,\n\t`suite` text NOT NULL,\n\t`name` text NOT NULL,\n\t`status` text NOT NULL,\n\t`duration_ms` real,\n\t`message` text,\n\tPRIMARY KEY(`artifact_id`, `ordinal`),\n\tFOREIGN KEY (`artifact_id`) REFERENCES `artifacts`(`id`) ON UPDATE no action ON DELETE cascade\n);",
+      "CREATE INDEX `artifact_test_cases_failed_idx` ON `artifact_test_cases` (`name`,`artifact_id`) WHERE \"artifact_test_cases\".\"status\" = 'failed';",
+      "CREATE TABLE `live_log_chunks` (\n\t`session` text NOT NULL,\n\t`seq` integer NOT NULL,\n\t`offset` integer NOT NULL,\n\t`size` integer NOT NULL,\n\t`checksum` text NOT NULL,\n\t`storage_key` text NOT NULL,\n\t`created_at` integer NOT NULL,\n\tPRIMARY KEY(`session`, `seq`)\n);",
+      "CREATE TABLE `live_logs` (\n\t`spec_name` text NOT NULL,\n\t`task_id` text NOT NULL,\n\t`type` text NOT NULL,\n\t`session` text NOT NULL,\n\t`state` text NOT NULL,\n\t`created_at` integer NOT NULL,\n\t`updated_at` integer NOT NULL,\n\tPRIMARY KEY(`spec_name`, `task_id`, `type`)\n);"
+    ]
+  },
+  {
+    "tag": "0003_structure_cleanup_trigger",
+    "when": 1795979861782,
+    "hash": "a1760d1a6be1e67b7eb416af2ffe00463cc1195e8c80ebe34ddac65e9f36e801",
+    "statements": [
+      "-- Structure rows go with their artifact row even where foreign keys are not enforced\n-- (the ON DELETE CASCADE above covers databases that enforce them; this covers the rest).\nCREATE TRIGGER `artifacts_structure_delete` AFTER DELETE ON `artifacts` BEGIN\n  DELETE FROM `artifact_summaries` WHERE `artifact_id` = OLD.`id`;\n  DELETE FROM `artifact_diff_files` WHERE `artifact_id` = OLD.`id`;\n  DELETE FROM `artifact_test_cases` WHERE `artifact_id` = OLD.`id`;\nEND;"
+    ]
   }
 ];

@@ -4,7 +4,7 @@
  * `src/metadata/migrations.ts` for runtimes without a filesystem.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** One row per artifact version. Times are milliseconds since the epoch (UTC). */
 export const artifacts = sqliteTable(
@@ -85,3 +85,108 @@ export const storeUsage = sqliteTable("store_usage", {
   storedBytes: integer("stored_bytes").notNull().default(0),
   artifactCount: integer("artifact_count").notNull().default(0),
 });
+
+/**
+ * The summary extracted from a version's content at upload (see `src/core/structure/`): one row
+ * per version of a type with structure. The counts that searches filter on are columns with
+ * partial indexes; the whole summary is kept as JSON for display.
+ */
+export const artifactSummaries = sqliteTable(
+  "artifact_summaries",
+  {
+    artifactId: integer("artifact_id")
+      .primaryKey()
+      .references(() => artifacts.id, { onDelete: "cascade" }),
+    kind: text("kind", { enum: ["diff", "log", "test"] }).notNull(),
+    /** Log lines that look like errors. */
+    errorCount: integer("error_count").notNull().default(0),
+    /** Failed tests. */
+    failedCount: integer("failed_count").notNull().default(0),
+    parseError: integer("parse_error", { mode: "boolean" }).notNull().default(false),
+    /** The whole summary, a JSON object. */
+    summary: text("summary").notNull(),
+  },
+  (table) => [
+    index("artifact_summaries_errors_idx").on(table.artifactId).where(sql`${table.errorCount} > 0`),
+    index("artifact_summaries_failures_idx").on(table.artifactId).where(sql`${table.failedCount} > 0`),
+    index("artifact_summaries_parse_error_idx").on(table.artifactId).where(sql`${table.parseError} = 1`),
+  ],
+);
+
+/** Files a diff touches, in diff order. */
+export const artifactDiffFiles = sqliteTable(
+  "artifact_diff_files",
+  {
+    artifactId: integer("artifact_id")
+      .notNull()
+      .references(() => artifacts.id, { onDelete: "cascade" }),
+    ordinal: integer("ordinal").notNull(),
+    path: text("path").notNull(),
+    /** Path before a rename, else null. */
+    oldPath: text("old_path"),
+    status: text("status", { enum: ["added", "deleted", "modified", "renamed"] }).notNull(),
+    added: integer("added").notNull(),
+    removed: integer("removed").notNull(),
+    binary: integer("binary", { mode: "boolean" }).notNull().default(false),
+  },
+  (table) => [
+    primaryKey({ columns: [table.artifactId, table.ordinal] }),
+    index("artifact_diff_files_path_idx").on(table.path, table.artifactId),
+    index("artifact_diff_files_old_path_idx")
+      .on(table.oldPath, table.artifactId)
+      .where(sql`${table.oldPath} IS NOT NULL`),
+  ],
+);
+
+/** Tests of a report, in report order. */
+export const artifactTestCases = sqliteTable(
+  "artifact_test_cases",
+  {
+    artifactId: integer("artifact_id")
+      .notNull()
+      .references(() => artifacts.id, { onDelete: "cascade" }),
+    ordinal: integer("ordinal").notNull(),
+    suite: text("suite").notNull(),
+    name: text("name").notNull(),
+    status: text("status", { enum: ["passed", "failed", "skipped"] }).notNull(),
+    durationMs: real("duration_ms"),
+    message: text("message"),
+  },
+  (table) => [
+    primaryKey({ columns: [table.artifactId, table.ordinal] }),
+    index("artifact_test_cases_failed_idx").on(table.name, table.artifactId).where(sql`${table.status} = 'failed'`),
+  ],
+);
+
+/**
+ * Logs being appended to (live logs) before they are sealed into a normal version. One row per
+ * (spec, task, type); `session` names the object-key prefix of its chunks.
+ */
+export const liveLogs = sqliteTable(
+  "live_logs",
+  {
+    specName: text("spec_name").notNull(),
+    taskId: text("task_id").notNull(),
+    type: text("type").notNull(),
+    session: text("session").notNull(),
+    state: text("state", { enum: ["open", "sealing"] }).notNull(),
+    createdAt: integer("created_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.specName, table.taskId, table.type] })],
+);
+
+/** The chunks of a live log: numbered from 1, each with its offset, size and SHA-256. */
+export const liveLogChunks = sqliteTable(
+  "live_log_chunks",
+  {
+    session: text("session").notNull(),
+    seq: integer("seq").notNull(),
+    offset: integer("offset").notNull(),
+    size: integer("size").notNull(),
+    checksum: text("checksum").notNull(),
+    storageKey: text("storage_key").notNull(),
+    createdAt: integer("created_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.session, table.seq] })],
+);

@@ -36,13 +36,18 @@ describe("metadata migrations", () => {
     await second.close();
     const client = createClient({ url: `file:${url}` });
     const applied = await client.execute("SELECT count(*) AS n FROM __drizzle_migrations");
-    expect(Number(applied.rows[0]?.n)).toBe(2);
+    expect(Number(applied.rows[0]?.n)).toBe(4);
     const tables = await client.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
     expect(tables.rows.map((row) => row.name)).toEqual([
       "__drizzle_migrations",
+      "artifact_diff_files",
       "artifact_series",
+      "artifact_summaries",
       "artifact_tags",
+      "artifact_test_cases",
       "artifacts",
+      "live_log_chunks",
+      "live_logs",
       "sqlite_sequence",
       "store_usage",
     ]);
@@ -71,7 +76,7 @@ describe("metadata migrations", () => {
     expect(result.status).toBe(0);
     const client = createClient({ url: `file:${url}` });
     const applied = await client.execute("SELECT count(*) AS n FROM __drizzle_migrations");
-    expect(Number(applied.rows[0]?.n)).toBe(2);
+    expect(Number(applied.rows[0]?.n)).toBe(4);
     client.close();
     await dir.cleanup();
   });

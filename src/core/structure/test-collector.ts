@@ -1,0 +1,66 @@
+/** Gathers test outcomes from any report reader: totals always, entries up to the cap. */
+import { cap, LIMITS, type TestCaseEntry, type TestReportFormat, type TestStatus, type TestSummary } from "./types.ts";
+
+export interface TestCollector {
+  add(test: {
+    suite: string;
+    name: string;
+    status: TestStatus;
+    durationMs: number | null;
+    message: string | null;
+  }): void;
+  readonly tests: TestCaseEntry[];
+  summary(
+    format: TestReportFormat | null,
+    extra: { bytesExamined: number; parseError: string | null; truncated: boolean },
+  ): TestSummary;
+}
+
+export function createTestCollector(): TestCollector {
+  const tests: TestCaseEntry[] = [];
+  const counts = { total: 0, passed: 0, failed: 0, skipped: 0 };
+  let duration = 0;
+  let sawDuration = false;
+  let dropped = false;
+  return {
+    tests,
+    add(test) {
+      counts.total++;
+      counts[test.status]++;
+      const durationMs =
+        test.durationMs === null || !Number.isFinite(test.durationMs) || test.durationMs < 0 ? null : test.durationMs;
+      if (durationMs !== null) {
+        duration += durationMs;
+        sawDuration = true;
+      }
+      if (tests.length >= LIMITS.tests) {
+        dropped = true;
+        return;
+      }
+      const message = test.message?.trim();
+      tests.push({
+        suite: cap(test.suite, LIMITS.name),
+        name: cap(test.name || "(unnamed)", LIMITS.name),
+        status: test.status,
+        durationMs: durationMs === null ? null : Math.round(durationMs * 1000) / 1000,
+        message: message ? cap(message, LIMITS.message) : null,
+      });
+    },
+    summary(format, extra) {
+      return {
+        kind: "test",
+        format,
+        ...counts,
+        durationMs: sawDuration ? Math.round(duration * 1000) / 1000 : null,
+        bytesExamined: extra.bytesExamined,
+        truncated: extra.truncated || dropped,
+        parseError: extra.parseError,
+      };
+    },
+  };
+}
+
+/** Joins non-empty suite names with " › ". */
+export function joinSuite(parts: readonly (string | null | undefined)[]): string {
+  return parts.filter((part): part is string => typeof part === "string" && part.length > 0).join(" › ");
+}

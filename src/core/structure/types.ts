@@ -1,0 +1,122 @@
+/**
+ * The structure the store extracts from artifacts while they upload: what a reviewer asks
+ * first (which files, how many errors, which tests failed) without downloading the content.
+ * Extraction never fails an upload: content it cannot read is stored and flagged `parseError`.
+ */
+
+/** Fields every summary has. */
+export interface SummaryCommon {
+  /** Content bytes the extractor read (at most the extraction cap). */
+  bytesExamined: number;
+  /** True when the content was longer than the cap, or had more entries than are kept: figures cover what was read. */
+  truncated: boolean;
+  /** Why the content could not be read as its type (malformed report, not a diff); null when it could. */
+  parseError: string | null;
+}
+
+/** A log: line count and lines that look like errors or warnings (see `log.ts` for the patterns). */
+export interface LogSummary extends SummaryCommon {
+  kind: "log";
+  lines: number;
+  /** Lines matching the error pattern. */
+  errors: number;
+  /** Lines matching the warning pattern and not the error pattern. */
+  warnings: number;
+  /** 1-based number of the first error line, or null. */
+  firstErrorLine: number | null;
+  /** The first error lines (at most 20, each cut at 300 characters). */
+  firstErrors: { line: number; text: string }[];
+}
+
+/** A unified diff: files touched and lines added/removed. */
+export interface DiffSummary extends SummaryCommon {
+  kind: "diff";
+  files: number;
+  added: number;
+  removed: number;
+}
+
+/** Report formats the test extractor reads. */
+export type TestReportFormat = "junit" | "jest" | "pytest-json" | "ctrf" | "tap";
+
+/** A test report: totals over the per-test outcomes. */
+export interface TestSummary extends SummaryCommon {
+  kind: "test";
+  /** The report format recognised, or null when none was. */
+  format: TestReportFormat | null;
+  total: number;
+  passed: number;
+  failed: number;
+  skipped: number;
+  /** Sum of the test durations, when the report gives them. */
+  durationMs: number | null;
+}
+
+export type ArtifactSummary = LogSummary | DiffSummary | TestSummary;
+
+export type DiffFileStatus = "added" | "deleted" | "modified" | "renamed";
+
+/** One file of a diff. */
+export interface DiffFileEntry {
+  /** Path after the change (before it, for a deleted file). */
+  path: string;
+  /** Path before a rename, else null. */
+  oldPath: string | null;
+  status: DiffFileStatus;
+  added: number;
+  removed: number;
+  binary: boolean;
+}
+
+export type TestStatus = "passed" | "failed" | "skipped";
+
+/** One test of a report. */
+export interface TestCaseEntry {
+  /** Enclosing suites joined with " › " (file, describe blocks, class), possibly empty. */
+  suite: string;
+  /** The test's own name. */
+  name: string;
+  /** Errors count as failed; todo, pending, xfail count as skipped. */
+  status: TestStatus;
+  durationMs: number | null;
+  /** Failure or skip message (at most 4 KiB). */
+  message: string | null;
+}
+
+/** What an upload hands the metadata: the summary and its detail rows. */
+export interface ExtractedStructure {
+  summary: ArtifactSummary;
+  files: DiffFileEntry[];
+  tests: TestCaseEntry[];
+}
+
+/** A streaming extractor: sees each decoded chunk once, keeps bounded state. Never throws. */
+export interface StructureExtractor {
+  write(chunk: Uint8Array): void;
+  /** `truncated`: the content went on past the extraction cap (a document may look cut off). */
+  finish(truncated?: boolean): ExtractedStructure;
+}
+
+export interface ExtractionOptions {
+  /** Extract at upload (default true). */
+  enabled?: boolean;
+  /** Content bytes read at most per artifact (default 128 MiB); the rest is stored unread and the summary says `truncated`. */
+  maxBytes?: number;
+}
+
+/** Bounds on what one artifact's structure may hold. */
+export const LIMITS = {
+  maxBytes: 128 * 1024 * 1024,
+  files: 10_000,
+  tests: 50_000,
+  message: 4096,
+  name: 512,
+  path: 4096,
+  firstErrors: 20,
+  errorText: 300,
+} as const;
+
+/** Cuts a string to `max` characters. */
+export function cap(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}

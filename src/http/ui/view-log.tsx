@@ -1,0 +1,246 @@
+/**
+ * Logs: whole when small, the tail (a Range read of the store) when large, a window around a
+ * line, or the lines matching a search, each with line numbers and error/warning marking.
+ * Nothing reads more of the log than the view needs, and nothing holds the whole log.
+ */
+import type { Child, FC } from "hono/jsx";
+import type { ArtifactTarget } from "../../core/download.ts";
+import type { ArtifactStore } from "../../core/store.ts";
+import { createLineReader } from "../../core/structure/lines.ts";
+import { LOG_ERROR_PATTERN, LOG_WARNING_PATTERN } from "../../core/structure/log.ts";
+import type { ArtifactMetadata } from "../../core/types.ts";
+import { artifactPath, highlight, Notice } from "./layout.tsx";
+
+/** Logs up to this size are shown whole. */
+export const WHOLE_LOG_BYTES = 512 * 1024;
+/** Bytes of a large log shown by the tail and head views. */
+export const TAIL_BYTES = 256 * 1024;
+const MAX_MATCHES = 500;
+const WINDOW_BEFORE = 100;
+const WINDOW_AFTER = 300;
+const MAX_LINE_CHARS = 4000;
+
+export interface LogLine {
+  /** 1-based line number, or null when unknown (a tail without the total line count). */
+  number: number | null;
+  text: string;
+}
+
+export const LogLines: FC<{
+  lines: LogLine[];
+  query?: string;
+  label: string;
+  id?: string;
+  dataset?: Record<string, string>;
+}> = ({ lines, query, label, id, dataset = {} }) => {
+  const data = Object.fromEntries(Object.entries(dataset).map(([key, value]) => [`data-${key}`, value]));
+  return (
+    <section class="log" aria-label={label} tabindex={0} id={id} {...data}>
+      {lines.map((line) => {
+        const text = line.text.length > MAX_LINE_CHARS ? `${line.text.slice(0, MAX_LINE_CHARS)} …` : line.text;
+        const kind = LOG_ERROR_PATTERN.test(text) ? " err" : LOG_WARNING_PATTERN.test(text) ? " warn" : "";
+        return (
+          <div class={`l${kind}`} id={line.number === null ? undefined : `L${line.number}`}>
+            {line.number === null ? (
+              <span class="n" aria-hidden="true">
+                ·
+              </span>
+            ) : (
+              <a class="n" href={`#L${line.number}`}>
+                {line.number}
+              </a>
+            )}
+            <span>{highlight(text, query) as Child}</span>
+          </div>
+        );
+      })}
+    </section>
+  );
+};
+
+/** Reads lines of a stream until `onLine` returns false, then cancels the rest. */
+export async function scanLines(
+  body: ReadableStream<Uint8Array>,
+  onLine: (line: string, number: number) => boolean,
+): Promise<void> {
+  let number = 0;
+  let stop = false;
+  const reader = createLineReader((line) => {
+    if (stop) return;
+    number++;
+    if (!onLine(line, number)) stop = true;
+  });
+  const source = body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await source.read();
+      if (done) break;
+      reader.write(value);
+      if (stop) break;
+    }
+    if (!stop) reader.end();
+  } finally {
+    if (stop) await source.cancel().catch(() => {});
+    else source.releaseLock();
+  }
+}
+
+/** Splits decoded text into lines; drops a partial first and/or last line when asked. */
+export function splitLines(text: string, options: { dropFirst?: boolean; dropLast?: boolean } = {}): string[] {
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  else if (options.dropLast && lines.length > 1) lines.pop();
+  if (options.dropFirst && lines.length > 0) lines.shift();
+  return lines.map((line) => (line.endsWith("\r") ? line.slice(0, -1) : line));
+}
+
+export interface LogViewData {
+  mode: "whole" | "tail" | "head" | "window" | "search";
+  lines: LogLine[];
+  query?: string;
+  /** Search: more matches than shown. */
+  more?: boolean;
+  focusLine?: number;
+}
+
+/** Loads what the requested view shows. */
+export async function loadLogView(
+  store: ArtifactStore,
+  target: ArtifactTarget,
+  metadata: ArtifactMetadata,
+  params: { view?: string; line?: string; q?: string },
+): Promise<LogViewData> {
+  const summary = metadata.summary?.kind === "log" ? metadata.summary : null;
+  const size = metadata.originalSize;
+  const query = params.q?.trim();
+  if (query) {
+    const needle = query.toLowerCase();
+    const lines: LogLine[] = [];
+    let more = false;
+    const opened = await store.open(target);
+    await scanLines(opened.body, (line, number) => {
+      if (line.toLowerCase().includes(needle)) {
+        if (lines.length === MAX_MATCHES) {
+          more = true;
+          return false;
+        }
+        lines.push({ number, text: line });
+      }
+      return true;
+    });
+    return { mode: "search", lines, query, more };
+  }
+  const focus = params.line === undefined ? Number.NaN : Number(params.line);
+  if (Number.isSafeInteger(focus) && focus > 0) {
+    const lines: LogLine[] = [];
+    const first = Math.max(1, focus - WINDOW_BEFORE);
+    const last = focus + WINDOW_AFTER;
+    const opened = await store.open(target);
+    await scanLines(opened.body, (line, number) => {
+      if (number >= first) lines.push({ number, text: line });
+      return number < last;
+    });
+    return { mode: "window", lines, focusLine: focus };
+  }
+  if (size === 0) return { mode: "whole", lines: [] };
+  const view = params.view ?? (size <= WHOLE_LOG_BYTES ? "whole" : "tail");
+  if (view === "head" || (view === "whole" && size > WHOLE_LOG_BYTES)) {
+    const opened = await store.open(target, { range: { offset: 0, length: TAIL_BYTES } });
+    const text = await new Response(opened.body).text();
+    const lines = splitLines(text, { dropLast: size > TAIL_BYTES });
+    return { mode: "head", lines: lines.map((line, index) => ({ number: index + 1, text: line })) };
+  }
+  if (view === "whole") {
+    const opened = await store.open(target);
+    const lines = splitLines(await new Response(opened.body).text());
+    return { mode: "whole", lines: lines.map((line, index) => ({ number: index + 1, text: line })) };
+  }
+  const opened = await store.open(target, { range: { suffixLength: TAIL_BYTES } });
+  const text = await new Response(opened.body).text();
+  const lines = splitLines(text, { dropFirst: size > TAIL_BYTES });
+  // Line numbers count back from the total the extraction recorded.
+  const known = summary && !summary.truncated ? summary.lines : null;
+  const firstNumber = known === null ? null : known - lines.length + 1;
+  return {
+    mode: "tail",
+    lines: lines.map((line, index) => ({ number: firstNumber === null ? null : firstNumber + index, text: line })),
+  };
+}
+
+export const LogView: FC<{ metadata: ArtifactMetadata; data: LogViewData }> = ({ metadata, data }) => {
+  const summary = metadata.summary?.kind === "log" ? metadata.summary : null;
+  const here = (extra: Record<string, string>) =>
+    artifactPath(metadata.specName, metadata.taskId, metadata.type, metadata.version, extra);
+  const large = metadata.originalSize > WHOLE_LOG_BYTES;
+  return (
+    <section aria-labelledby="log-heading">
+      <h2 id="log-heading">Log</h2>
+      {summary ? (
+        <ul class="facts" aria-label="Log summary">
+          <li>{summary.lines.toLocaleString("en")} lines</li>
+          <li>
+            <span class={summary.errors > 0 ? "badge badge-bad" : "badge"}>{summary.errors} error lines</span>
+          </li>
+          <li>
+            <span class={summary.warnings > 0 ? "badge badge-warn" : "badge"}>{summary.warnings} warning lines</span>
+          </li>
+          {summary.truncated ? (
+            <li>counts cover the first {summary.bytesExamined.toLocaleString("en")} bytes</li>
+          ) : null}
+        </ul>
+      ) : null}
+      <div class="toolbar">
+        <form method="get" action={here({}).split("?")[0]} aria-label="Log search">
+          <input type="hidden" name="version" value={String(metadata.version)} />
+          <label for="log-q">Search this log</label>
+          <input id="log-q" name="q" type="search" value={data.query ?? ""} required />
+          <button type="submit">Find lines</button>
+        </form>
+        {summary?.firstErrorLine ? (
+          <a href={`${here({ line: String(summary.firstErrorLine) })}#L${summary.firstErrorLine}`} id="first-error">
+            Jump to first error (line {summary.firstErrorLine})
+          </a>
+        ) : null}
+        {large ? (
+          <>
+            <a href={here({ view: "head" })}>Start of log</a>
+            <a href={here({ view: "tail" })}>End of log</a>
+          </>
+        ) : null}
+        <a href={`${here({}).replace(/\?.*$/, "")}/raw?version=${metadata.version}`}>Raw text</a>
+      </div>
+      <LogModeNotice data={data} metadata={metadata} />
+      <LogLines lines={data.lines} {...(data.query ? { query: data.query } : {})} label="Log lines" />
+    </section>
+  );
+};
+
+const LogModeNotice: FC<{ data: LogViewData; metadata: ArtifactMetadata }> = ({ data, metadata }) => {
+  if (data.mode === "search") {
+    return (
+      <Notice>
+        {data.lines.length === 0
+          ? `No line contains “${data.query}”.`
+          : `${data.lines.length}${data.more ? "+" : ""} line${data.lines.length === 1 ? " contains" : "s contain"} “${data.query}”${
+              data.more ? ` (the first ${data.lines.length} are shown)` : ""
+            }. Select a line number to see it in context.`}
+      </Notice>
+    );
+  }
+  if (data.mode === "tail") {
+    return (
+      <Notice>
+        The last {Math.round(TAIL_BYTES / 1024)} KiB of {metadata.originalSize.toLocaleString("en")} bytes.
+      </Notice>
+    );
+  }
+  if (data.mode === "head") {
+    return (
+      <Notice>
+        The first {Math.round(TAIL_BYTES / 1024)} KiB of {metadata.originalSize.toLocaleString("en")} bytes.
+      </Notice>
+    );
+  }
+  if (data.mode === "window") return <Notice>Lines around line {data.focusLine}.</Notice>;
+  return null;
+};

@@ -1,0 +1,237 @@
+/**
+ * The structure tables (summaries, diff files, test cases): the rows a commit writes, the search
+ * conditions over them, and the detail queries of the viewer. Every search condition is an
+ * `IN (subquery)` that SQLite answers from one of the partial or path indexes.
+ */
+import { and, asc, count, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import type { ExtractedStructure, TestCaseEntry } from "../core/structure/types.ts";
+import type { Database } from "./libsql-rows.ts";
+import type { SearchQuery, StructureQueries } from "./metadata-repository.ts";
+import { artifactDiffFiles, artifactSummaries, artifacts, artifactTestCases } from "./schema.ts";
+import type { WriteBatcher } from "./write-batcher.ts";
+
+/** Rows per multi-row INSERT (8 columns each stays far below SQLite's bound-parameter limit). */
+const ROWS_PER_INSERT = 200;
+/** The highest code point: `path < prefix + this` bounds a prefix range for the index. */
+const PREFIX_END = "\u{10FFFF}";
+
+/**
+ * Statements storing a version's structure. Each inserts only if the version is committed, so
+ * placed after the commit's UPDATE in one transaction they store nothing when the commit did not happen.
+ */
+export function structureStatements(
+  db: Database,
+  artifactId: number,
+  structure: ExtractedStructure,
+): BatchItem<"sqlite">[] {
+  const { summary } = structure;
+  const committed = sql`EXISTS (SELECT 1 FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId} AND ${artifacts.state} = 'committed')`;
+  const statements: BatchItem<"sqlite">[] = [
+    db.run(sql`INSERT OR REPLACE INTO ${artifactSummaries} (artifact_id, kind, error_count, failed_count, parse_error, summary)
+      SELECT ${artifactId}, ${summary.kind}, ${summary.kind === "log" ? summary.errors : 0}, ${summary.kind === "test" ? summary.failed : 0},
+        ${summary.parseError === null ? 0 : 1}, ${JSON.stringify(summary)}
+      WHERE ${committed}`),
+  ];
+  for (let start = 0; start < structure.files.length; start += ROWS_PER_INSERT) {
+    const rows = structure.files
+      .slice(start, start + ROWS_PER_INSERT)
+      .map(
+        (file, index) =>
+          sql`(${artifactId}, ${start + index}, ${file.path}, ${file.oldPath}, ${file.status}, ${file.added}, ${file.removed}, ${file.binary ? 1 : 0})`,
+      );
+    statements.push(
+      db.run(sql`INSERT OR REPLACE INTO ${artifactDiffFiles} (artifact_id, ordinal, path, old_path, status, added, removed, binary)
+        SELECT * FROM (VALUES ${sql.join(rows, sql`, `)}) WHERE ${committed}`),
+    );
+  }
+  for (let start = 0; start < structure.tests.length; start += ROWS_PER_INSERT) {
+    const rows = structure.tests
+      .slice(start, start + ROWS_PER_INSERT)
+      .map(
+        (test, index) =>
+          sql`(${artifactId}, ${start + index}, ${test.suite}, ${test.name}, ${test.status}, ${test.durationMs}, ${test.message})`,
+      );
+    statements.push(
+      db.run(sql`INSERT OR REPLACE INTO ${artifactTestCases} (artifact_id, ordinal, suite, name, status, duration_ms, message)
+        SELECT * FROM (VALUES ${sql.join(rows, sql`, `)}) WHERE ${committed}`),
+    );
+  }
+  return statements;
+}
+
+/** Deletes a version's structure rows (before re-storing it, or when its commit did not happen). */
+export function removeStructureStatements(db: Database, artifactId: number): BatchItem<"sqlite">[] {
+  return [
+    db.delete(artifactSummaries).where(eq(artifactSummaries.artifactId, artifactId)),
+    db.delete(artifactDiffFiles).where(eq(artifactDiffFiles.artifactId, artifactId)),
+    db.delete(artifactTestCases).where(eq(artifactTestCases.artifactId, artifactId)),
+  ];
+}
+
+/** The search conditions on structure that `query` asks for. */
+export function structureConditions(db: Database, query: SearchQuery): SQL[] {
+  const conditions: SQL[] = [];
+  const summaryIds = (where: SQL) =>
+    inArray(artifacts.id, db.select({ id: artifactSummaries.artifactId }).from(artifactSummaries).where(where));
+  if (query.failedTest !== undefined) {
+    conditions.push(
+      inArray(
+        artifacts.id,
+        db
+          .select({ id: artifactTestCases.artifactId })
+          .from(artifactTestCases)
+          .where(and(eq(artifactTestCases.name, query.failedTest), eq(artifactTestCases.status, "failed"))),
+      ),
+    );
+  }
+  if (query.touchedPath !== undefined) {
+    const prefix = query.touchedPath;
+    const end = prefix + PREFIX_END;
+    conditions.push(
+      inArray(
+        artifacts.id,
+        db
+          .select({ id: artifactDiffFiles.artifactId })
+          .from(artifactDiffFiles)
+          .where(
+            or(
+              and(gte(artifactDiffFiles.path, prefix), lt(artifactDiffFiles.path, end)),
+              and(gte(artifactDiffFiles.oldPath, prefix), lt(artifactDiffFiles.oldPath, end)),
+            ),
+          ),
+      ),
+    );
+  }
+  if (query.hasErrors !== undefined) {
+    const condition = summaryIds(sql`${artifactSummaries.errorCount} > 0`);
+    conditions.push(query.hasErrors ? condition : sql`NOT ${condition}`);
+  }
+  if (query.hasFailures !== undefined) {
+    const condition = summaryIds(sql`${artifactSummaries.failedCount} > 0`);
+    conditions.push(query.hasFailures ? condition : sql`NOT ${condition}`);
+  }
+  if (query.parseError !== undefined) {
+    const condition = summaryIds(sql`${artifactSummaries.parseError} = 1`);
+    conditions.push(query.parseError ? condition : sql`NOT ${condition}`);
+  }
+  return conditions;
+}
+
+export function createStructureQueries(db: Database, writes: WriteBatcher): StructureQueries {
+  return {
+    async saveStructure(artifactId, structure) {
+      await writes.run([
+        ...removeStructureStatements(db, artifactId),
+        ...structureStatements(db, artifactId, structure),
+      ]);
+    },
+
+    async listDiffFiles(artifactId, page) {
+      const rows = await db
+        .select()
+        .from(artifactDiffFiles)
+        .where(eq(artifactDiffFiles.artifactId, artifactId))
+        .orderBy(asc(artifactDiffFiles.ordinal))
+        .limit(page.limit)
+        .offset(page.offset);
+      return rows.map((row) => ({
+        path: row.path,
+        oldPath: row.oldPath,
+        status: row.status,
+        added: row.added,
+        removed: row.removed,
+        binary: row.binary,
+      }));
+    },
+
+    async listTestCases(artifactId, filter) {
+      const conditions: (SQL | undefined)[] = [eq(artifactTestCases.artifactId, artifactId)];
+      if (filter.status) conditions.push(eq(artifactTestCases.status, filter.status));
+      if (filter.contains) {
+        const pattern = `%${filter.contains.replace(/[\\%_]/g, (character) => `\\${character}`)}%`;
+        conditions.push(
+          sql`(${artifactTestCases.name} LIKE ${pattern} ESCAPE '\\' OR ${artifactTestCases.suite} LIKE ${pattern} ESCAPE '\\')`,
+        );
+      }
+      const where = and(...conditions);
+      const [rows, [total]] = await Promise.all([
+        db
+          .select()
+          .from(artifactTestCases)
+          .where(where)
+          .orderBy(asc(artifactTestCases.ordinal))
+          .limit(filter.limit)
+          .offset(filter.offset),
+        db.select({ total: count() }).from(artifactTestCases).where(where),
+      ]);
+      const items: TestCaseEntry[] = rows.map((row) => ({
+        suite: row.suite,
+        name: row.name,
+        status: row.status,
+        durationMs: row.durationMs,
+        message: row.message,
+      }));
+      return { items, total: Number(total?.total ?? 0) };
+    },
+
+    async browseSpecs(specs) {
+      const conditions: (SQL | undefined)[] = [eq(artifacts.state, "committed")];
+      if (specs) conditions.push(inArray(artifacts.specName, [...specs]));
+      const rows = await db
+        .select({
+          specName: artifacts.specName,
+          tasks: sql<number>`count(DISTINCT ${artifacts.taskId})`,
+          artifacts: count(),
+          storedBytes: sql<number>`coalesce(sum(${artifacts.size}), 0)`,
+          lastCreatedAt: sql<number>`max(${artifacts.createdAt})`,
+        })
+        .from(artifacts)
+        .where(and(...conditions))
+        .groupBy(artifacts.specName)
+        .orderBy(asc(artifacts.specName));
+      return rows.map((row) => ({
+        specName: row.specName,
+        tasks: Number(row.tasks),
+        artifacts: Number(row.artifacts),
+        storedBytes: Number(row.storedBytes),
+        lastCreatedAt: Number(row.lastCreatedAt),
+      }));
+    },
+
+    async browseTasks(specName, page) {
+      const where = and(eq(artifacts.specName, specName), eq(artifacts.state, "committed"));
+      const lastCreatedAt = sql<number>`max(${artifacts.createdAt})`;
+      const [rows, [total]] = await Promise.all([
+        db
+          .select({
+            taskId: artifacts.taskId,
+            artifacts: count(),
+            storedBytes: sql<number>`coalesce(sum(${artifacts.size}), 0)`,
+            types: sql<string>`group_concat(DISTINCT ${artifacts.type})`,
+            lastCreatedAt,
+          })
+          .from(artifacts)
+          .where(where)
+          .groupBy(artifacts.taskId)
+          .orderBy(desc(lastCreatedAt), asc(artifacts.taskId))
+          .limit(page.limit)
+          .offset(page.offset),
+        db
+          .select({ total: sql<number>`count(DISTINCT ${artifacts.taskId})` })
+          .from(artifacts)
+          .where(where),
+      ]);
+      return {
+        items: rows.map((row) => ({
+          taskId: row.taskId,
+          artifacts: Number(row.artifacts),
+          storedBytes: Number(row.storedBytes),
+          types: (row.types ?? "").split(",").filter(Boolean).sort(),
+          lastCreatedAt: Number(row.lastCreatedAt),
+        })),
+        total: Number(total?.total ?? 0),
+      };
+    },
+  };
+}
