@@ -1,7 +1,7 @@
 /**
  * The fastest standard gzip and SHA-256 engines Bun and Node have, injected by the runtime
  * entries (`openArtifactStore`, the servers). They produce the same single-member gzip and the
- * same SHA-256 as the portable fflate + @noble/hashes engines; `bench/engines.ts` shows the
+ * same SHA-256 as the portable fflate + @noble/hashes engines; the throughput section of `npm run bench` shows the
  * figures that chose them.
  */
 import { createHash } from "node:crypto";

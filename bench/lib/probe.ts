@@ -1,0 +1,212 @@
+/**
+ * Limits: what this runtime does at best with the same bytes, with no store around it.
+ * Runs on Bun from source and on Node from a bundle; prints one JSON line of seconds per op.
+ *
+ * Usage: probe.ts --request '<json ProbeRequest>'
+ */
+import { randomUUID } from "node:crypto";
+import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { portableEngines } from "../../src/codec/portable.ts";
+import { createNativeEngines } from "../../src/runtime/engines.ts";
+
+export type ProbeOp =
+  | "file-write"
+  | "file-read"
+  | "gzip-oneshot"
+  | "gzip-engine"
+  | "gzip-two-workers"
+  | "gunzip-oneshot"
+  | "gunzip-engine"
+  | "sha256-engine"
+  | "gzip-fflate"
+  | "sha256-noble"
+  | "files-4k-c1"
+  | "files-4k-c16"
+  | "libsql-commit-full"
+  | "libsql-commit-normal";
+
+export interface ProbeRequest {
+  /** File with the content bytes (the byte ops read it into memory first, untimed). */
+  contentFile?: string;
+  /** Scratch directory for written files. */
+  workDir: string;
+  level: number;
+  repetitions: number;
+  ops: ProbeOp[];
+  /** Files or commits for the counted ops (files-4k-*, libsql-*). */
+  count?: number;
+}
+
+export interface ProbeResult {
+  runtime: string;
+  engine: string;
+  /** Content bytes the byte ops processed. */
+  bytes: number;
+  /** Stored (gzip L`level`) size of the content. */
+  gzipBytes: number;
+  /** Median seconds per op. */
+  seconds: Partial<Record<ProbeOp, number>>;
+  count: number;
+}
+
+const CHUNK = 256 * 1024;
+const PIECE = 4 * 1024 * 1024;
+const engines = createNativeEngines();
+
+async function drain(stream: ReadableStream<Uint8Array>): Promise<number> {
+  let bytes = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return bytes;
+    bytes += value.length;
+  }
+}
+
+function chunks(data: Uint8Array): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= data.length) return controller.close();
+      controller.enqueue(data.slice(offset, offset + CHUNK));
+      offset += CHUNK;
+    },
+  });
+}
+
+async function writeFileSynced(path: string, data: Uint8Array): Promise<void> {
+  const handle = await open(path, "wx");
+  try {
+    for (let offset = 0; offset < data.length; offset += CHUNK) {
+      await handle.write(data.subarray(offset, Math.min(data.length, offset + CHUNK)));
+    }
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function readInChunks(path: string): Promise<number> {
+  const handle = await open(path, "r");
+  let bytes = 0;
+  try {
+    for (;;) {
+      const buffer = new Uint8Array(CHUNK);
+      const { bytesRead } = await handle.read(buffer, 0, CHUNK, bytes);
+      if (bytesRead === 0) return bytes;
+      bytes += bytesRead;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Two worker threads gzip 4 MiB pieces (concatenated members): the two-core ceiling. */
+async function createGzipPool(level: number) {
+  const script = fileURLToPath(import.meta.url);
+  const workers = [0, 1].map(() => new Worker(script, { workerData: { role: "gzip-worker", level } }));
+  // A view is cloned with its whole buffer, so each piece is copied out and transferred.
+  const call = (worker: Worker, piece: Uint8Array) =>
+    new Promise<Uint8Array>((resolve) => {
+      worker.once("message", (compressed: Uint8Array) => resolve(compressed));
+      worker.postMessage(piece, [piece.buffer as ArrayBuffer]);
+    });
+  return {
+    async gzip(data: Uint8Array): Promise<number> {
+      let next = 0;
+      let total = 0;
+      await Promise.all(
+        workers.map(async (worker) => {
+          for (let offset = next; offset < data.length; offset = next) {
+            next += PIECE;
+            total += (await call(worker, data.slice(offset, Math.min(data.length, offset + PIECE)))).length;
+          }
+        }),
+      );
+      return total;
+    },
+    close: () => Promise.all(workers.map((worker) => worker.terminate())),
+  };
+}
+
+async function manySmallFiles(directory: string, count: number, concurrency: number): Promise<void> {
+  await mkdir(directory, { recursive: true });
+  const content = new Uint8Array(4096).fill(120);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next++;
+        await writeFileSynced(join(directory, randomUUID()), content);
+      }
+    }),
+  );
+}
+
+async function libsqlCommits(path: string, count: number, synchronous: "FULL" | "NORMAL"): Promise<void> {
+  const { createClient } = await import("@libsql/client");
+  const client = createClient({ url: `file:${path}` });
+  await client.execute("PRAGMA journal_mode = WAL");
+  await client.execute(`PRAGMA synchronous = ${synchronous}`);
+  await client.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, spec TEXT, value TEXT)");
+  for (let index = 0; index < count; index++) {
+    await client.execute({ sql: "INSERT INTO rows (spec, value) VALUES (?, ?)", args: ["bench", `row ${index}`] });
+  }
+  client.close();
+}
+
+async function main(request: ProbeRequest): Promise<ProbeResult> {
+  const data = request.contentFile ? new Uint8Array(await readFile(request.contentFile)) : new Uint8Array(0);
+  const gzipped = gzipSync(data, { level: request.level });
+  const count = request.count ?? 2000;
+  const scratch = join(request.workDir, `probe-${randomUUID()}`);
+  await mkdir(scratch, { recursive: true });
+  const pool = request.ops.includes("gzip-two-workers") ? await createGzipPool(request.level) : undefined;
+  const actions: Record<ProbeOp, () => Promise<unknown> | unknown> = {
+    "file-write": () => writeFileSynced(join(scratch, randomUUID()), data),
+    "file-read": () => readInChunks(request.contentFile as string),
+    "gzip-oneshot": () => gzipSync(data, { level: request.level }),
+    "gzip-engine": () => drain(chunks(data).pipeThrough(engines.createGzip(request.level))),
+    "gzip-two-workers": () => pool?.gzip(data),
+    "gunzip-oneshot": () => gunzipSync(gzipped),
+    "gunzip-engine": () => drain(chunks(gzipped).pipeThrough(engines.createGunzip())),
+    "sha256-engine": () => hashAll(engines.createSha256(), data),
+    "gzip-fflate": () => drain(chunks(data).pipeThrough(portableEngines.createGzip(request.level))),
+    "sha256-noble": () => hashAll(portableEngines.createSha256(), data),
+    "files-4k-c1": () => manySmallFiles(join(scratch, randomUUID()), count, 1),
+    "files-4k-c16": () => manySmallFiles(join(scratch, randomUUID()), count, 16),
+    "libsql-commit-full": () => libsqlCommits(join(scratch, `${randomUUID()}.db`), count, "FULL"),
+    "libsql-commit-normal": () => libsqlCommits(join(scratch, `${randomUUID()}.db`), count, "NORMAL"),
+  };
+  if (pool) await pool.gzip(data.subarray(0, PIECE * 2)); // start both workers before timing
+  const seconds: Partial<Record<ProbeOp, number>> = {};
+  for (const op of request.ops) {
+    const runs: number[] = [];
+    for (let repetition = 0; repetition < request.repetitions; repetition++) {
+      const started = performance.now();
+      await actions[op]();
+      runs.push((performance.now() - started) / 1000);
+    }
+    seconds[op] = runs.sort((left, right) => left - right)[Math.floor((runs.length - 1) / 2)] as number;
+  }
+  await pool?.close();
+  await rm(scratch, { recursive: true, force: true });
+  const runtime = typeof Bun !== "undefined" ? `bun ${Bun.version}` : `node ${process.version}`;
+  return { runtime, engine: engines.name, bytes: data.length, gzipBytes: gzipped.length, seconds, count };
+}
+
+function hashAll(hasher: { update(chunk: Uint8Array): void; digest(): Uint8Array }, data: Uint8Array): Uint8Array {
+  for (let offset = 0; offset < data.length; offset += CHUNK) hasher.update(data.subarray(offset, offset + CHUNK));
+  return hasher.digest();
+}
+
+if (!isMainThread && (workerData as { role?: string } | null)?.role === "gzip-worker") {
+  const { level } = workerData as { level: number };
+  parentPort?.on("message", (piece: Uint8Array) => parentPort?.postMessage(gzipSync(piece, { level })));
+} else if (isMainThread && process.argv[2] === "--request") {
+  console.log(JSON.stringify(await main(JSON.parse(process.argv[3] ?? "{}") as ProbeRequest)));
+}

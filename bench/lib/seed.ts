@@ -1,0 +1,305 @@
+/**
+ * Seeds a store without uploading: metadata rows inserted straight into libSQL (multi-row
+ * INSERTs, 10k rows per transaction; the usage triggers keep `store_usage` right, and
+ * `artifact_series` is filled from the rows), and — for the cleanup — real blobs and sidecars
+ * written in the store's exact layout `<base>/<spec>/<task>/v<N>/<file>.gz` and
+ * `<type>.metadata.json`, matching the rows byte for byte (sizes and SHA-256s are real).
+ *
+ * Distributions: 50 specs with Zipf-like popularity, tasks per spec in proportion (about two
+ * versions per (spec, task, type)), types diff 40 % / log 40 % / test 20 %, tags ci 70 %,
+ * agent-K 50 %, pr-N 40 % (N rare: ~80 rows each at 1M), main 30 %, nightly 15 %,
+ * release 0.5 %; created_at spread evenly over 30 days; the oldest `expired` rows expired,
+ * 0.5 % of the others pinned.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { gzipSync } from "node:zlib";
+import type { InArgs } from "@libsql/client";
+import { BUILT_IN_TYPES } from "../../src/config/schema.ts";
+import { blobKey, sidecarKey } from "../../src/core/context.ts";
+import { createLibsqlMetadata } from "../../src/metadata/libsql.ts";
+import { openLibsqlClient } from "../../src/metadata/local.ts";
+import { logBytes } from "./data.ts";
+import { createRandom } from "./stats.ts";
+
+const DAY_MS = 86_400_000;
+export const SPEC_COUNT = 50;
+
+export interface SeedPlan {
+  rows: number;
+  /** The oldest this many rows have expires_at in the past. */
+  expired: number;
+  /** Store root the URIs and keys point into. */
+  basePath: string;
+  now: number;
+  seed?: number;
+}
+
+export interface SeededArtifact {
+  id: number;
+  specName: string;
+  taskId: string;
+  type: (typeof BUILT_IN_TYPES)[number];
+  version: number;
+  storageKey: string;
+  uri: string;
+  createdAt: number;
+  expiresAt: number;
+  pinned: boolean;
+  tags: string[];
+  metadata: string;
+  blob: SampleBlob;
+}
+
+/** Gzip bytes of a small log with its real sizes and checksums (a few variants, shared by rows). */
+export interface SampleBlob {
+  stored: Uint8Array;
+  size: number;
+  checksum: string;
+  originalSize: number;
+  originalChecksum: string;
+}
+
+const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
+
+const SAMPLE_BLOBS: SampleBlob[] = [1024, 2048, 3072, 4096, 6144, 8192].map((size, index) => {
+  const original = logBytes(size, 100 + index);
+  const stored = new Uint8Array(gzipSync(original, { level: 6 }));
+  return {
+    stored,
+    size: stored.length,
+    checksum: sha256Hex(stored),
+    originalSize: original.length,
+    originalChecksum: sha256Hex(original),
+  };
+});
+
+export function specName(index: number): string {
+  return `project-${String(index).padStart(2, "0")}`;
+}
+
+/** Spec popularity: weight 1/(i+1), normalised. */
+const SPEC_WEIGHTS = (() => {
+  const raw = Array.from({ length: SPEC_COUNT }, (_, index) => 1 / (index + 1));
+  const total = raw.reduce((sum, weight) => sum + weight, 0);
+  let cumulative = 0;
+  return raw.map((weight) => {
+    cumulative += weight / total;
+    return { weight: weight / total, cumulative };
+  });
+})();
+
+function pick<T>(random: () => number, items: readonly T[]): T {
+  return items[Math.floor(random() * items.length)] as T;
+}
+
+/** How many pr-N tags exist for a database of `rows` rows. */
+export function prCount(rows: number): number {
+  return Math.max(10, Math.floor(rows / 200));
+}
+
+function tagsFor(random: () => number, rows: number): string[] {
+  const tags: string[] = [];
+  if (random() < 0.7) tags.push("ci");
+  if (random() < 0.5) tags.push(`agent-${1 + Math.floor(random() * 20)}`);
+  if (random() < 0.4) tags.push(`pr-${1 + Math.floor(random() * prCount(rows))}`);
+  if (random() < 0.3) tags.push("main");
+  if (random() < 0.15) tags.push("nightly");
+  if (random() < 0.005) tags.push("release");
+  return tags;
+}
+
+/** Rows in created_at order, oldest first; ids are 1..rows. */
+export function* generateArtifacts(plan: SeedPlan): Generator<SeededArtifact> {
+  const random = createRandom(plan.seed ?? 42);
+  const versions = new Map<string, number>();
+  const start = plan.now - 30 * DAY_MS;
+  const step = (30 * DAY_MS) / plan.rows;
+  for (let index = 0; index < plan.rows; index++) {
+    const draw = random();
+    const specIndex = Math.max(
+      0,
+      SPEC_WEIGHTS.findIndex((entry) => draw <= entry.cumulative),
+    );
+    const taskCount = Math.max(3, Math.round((plan.rows * (SPEC_WEIGHTS[specIndex]?.weight ?? 0)) / 6));
+    const task = Math.floor(random() * taskCount);
+    const taskId = `${1 + Math.floor(task / 10)}.${task % 10}`;
+    const typeDraw = random();
+    const type = BUILT_IN_TYPES[typeDraw < 0.4 ? 0 : typeDraw < 0.8 ? 1 : 2] as SeededArtifact["type"];
+    const spec = specName(specIndex);
+    const seriesKey = `${spec}\u0000${taskId}\u0000${type.name}`;
+    const version = (versions.get(seriesKey) ?? 0) + 1;
+    versions.set(seriesKey, version);
+    const storageKey = blobKey(spec, taskId, version, type, true);
+    const createdAt = Math.floor(start + index * step);
+    const expired = index < plan.expired;
+    yield {
+      id: index + 1,
+      specName: spec,
+      taskId,
+      type,
+      version,
+      storageKey,
+      uri: pathToFileURL(join(plan.basePath, storageKey)).href,
+      createdAt,
+      expiresAt: expired
+        ? plan.now - (plan.expired - index) * 1000
+        : Math.max(plan.now + 3_600_000, createdAt + 30 * DAY_MS),
+      pinned: !expired && random() < 0.005,
+      tags: tagsFor(random, plan.rows),
+      metadata: JSON.stringify({ runner: `gha-${Math.floor(random() * 16)}` }),
+      blob: pick(random, SAMPLE_BLOBS),
+    };
+  }
+}
+
+const ARTIFACT_COLUMNS =
+  "id, spec_name, task_id, type, version, uri, storage_key, size, checksum, original_size, original_checksum, compressed, mime_type, metadata, state, integrity, pinned, created_at, expires_at, last_accessed_at";
+const ROWS_PER_INSERT = 200;
+const TAGS_PER_INSERT = 1000;
+const ROWS_PER_TRANSACTION = 10_000;
+
+function artifactValues(artifact: SeededArtifact): InArgs {
+  const { blob } = artifact;
+  return [
+    artifact.id,
+    artifact.specName,
+    artifact.taskId,
+    artifact.type.name,
+    artifact.version,
+    artifact.uri,
+    artifact.storageKey,
+    blob.size,
+    blob.checksum,
+    blob.originalSize,
+    blob.originalChecksum,
+    1,
+    artifact.type.mimeType,
+    artifact.metadata,
+    "committed",
+    "ok",
+    artifact.pinned ? 1 : 0,
+    artifact.createdAt,
+    artifact.expiresAt,
+    null,
+  ] as InArgs;
+}
+
+function multiRowInsert(table: string, columns: string, width: number, rows: unknown[][]) {
+  const placeholder = `(${Array.from({ length: width }, () => "?").join(", ")})`;
+  return {
+    sql: `INSERT INTO ${table} (${columns}) VALUES ${rows.map(() => placeholder).join(", ")}`,
+    args: rows.flat() as InArgs,
+  };
+}
+
+/**
+ * Creates (migrates) the store's database at `dbPath` and inserts `artifacts` with their tags.
+ * Calls `onArtifact` for each one (to write its files). Returns the number of rows.
+ */
+export async function seedMetadata(
+  dbPath: string,
+  artifacts: Iterable<SeededArtifact>,
+  onArtifact?: (artifact: SeededArtifact) => void,
+): Promise<{ rows: number; tagRows: number }> {
+  await mkdir(dirname(dbPath), { recursive: true });
+  const client = await openLibsqlClient({ url: dbPath, durability: "relaxed" });
+  try {
+    await createLibsqlMetadata({ client });
+    await client.execute("PRAGMA synchronous = OFF"); // seeding only; the store opens its own connection
+    // Indexes are dropped for the bulk insert and rebuilt from their own definitions after it
+    // (a sorted build is many times faster than random inserts into eight indexes).
+    const indexes = await client.execute(
+      "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('artifacts', 'artifact_tags')",
+    );
+    for (const index of indexes.rows) await client.execute(`DROP INDEX \`${String(index.name)}\``);
+    let rows = 0;
+    let tagRows = 0;
+    let artifactBuffer: unknown[][] = [];
+    let tagBuffer: unknown[][] = [];
+    let statements: { sql: string; args: InArgs }[] = [];
+    const flushInserts = () => {
+      if (artifactBuffer.length > 0) statements.push(multiRowInsert("artifacts", ARTIFACT_COLUMNS, 20, artifactBuffer));
+      for (let offset = 0; offset < tagBuffer.length; offset += TAGS_PER_INSERT) {
+        statements.push(
+          multiRowInsert("artifact_tags", "artifact_id, tag", 2, tagBuffer.slice(offset, offset + TAGS_PER_INSERT)),
+        );
+      }
+      artifactBuffer = [];
+      tagBuffer = [];
+    };
+    for (const artifact of artifacts) {
+      onArtifact?.(artifact);
+      artifactBuffer.push(artifactValues(artifact) as unknown[]);
+      for (const tag of artifact.tags) tagBuffer.push([artifact.id, tag]);
+      rows++;
+      tagRows += artifact.tags.length;
+      if (artifactBuffer.length === ROWS_PER_INSERT) flushInserts();
+      if (rows % ROWS_PER_TRANSACTION === 0) {
+        flushInserts();
+        await client.batch(statements, "write");
+        statements = [];
+      }
+    }
+    flushInserts();
+    statements.push({
+      sql: "INSERT INTO artifact_series (spec_name, task_id, type, last_version) SELECT spec_name, task_id, type, max(version) FROM artifacts GROUP BY spec_name, task_id, type",
+      args: [],
+    });
+    await client.batch(statements, "write");
+    for (const index of indexes.rows) await client.execute(String(index.sql));
+    await client.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+    return { rows, tagRows };
+  } finally {
+    client.close();
+  }
+}
+
+/** The sidecar the store writes next to a blob (`writeSidecar` in src/core/upload.ts). */
+function sidecarBytes(artifact: SeededArtifact): Uint8Array {
+  const { blob } = artifact;
+  const metadata = {
+    formatVersion: 1,
+    uri: artifact.uri,
+    taskId: artifact.taskId,
+    specName: artifact.specName,
+    type: artifact.type.name,
+    version: artifact.version,
+    size: blob.size,
+    checksum: blob.checksum,
+    originalSize: blob.originalSize,
+    originalChecksum: blob.originalChecksum,
+    compressed: true,
+    mimeType: artifact.type.mimeType,
+    tags: [...artifact.tags].sort(),
+    metadata: JSON.parse(artifact.metadata) as unknown,
+    createdAt: new Date(artifact.createdAt).toISOString(),
+    expiresAt: artifact.pinned ? null : new Date(artifact.expiresAt).toISOString(),
+    lastAccessedAt: null,
+    pinned: artifact.pinned,
+    state: "committed",
+    integrity: "ok",
+  };
+  return new TextEncoder().encode(`${JSON.stringify(metadata, null, 2)}\n`);
+}
+
+/** Writes each artifact's blob and sidecar under `basePath` (no fsync: the caller syncs once). */
+export async function writeArtifactFiles(basePath: string, artifacts: readonly SeededArtifact[]): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < artifacts.length) {
+        const artifact = artifacts[next++] as SeededArtifact;
+        const blobPath = join(basePath, artifact.storageKey);
+        await mkdir(dirname(blobPath), { recursive: true });
+        await writeFile(blobPath, artifact.blob.stored);
+        await writeFile(
+          join(basePath, sidecarKey(artifact.specName, artifact.taskId, artifact.version, artifact.type.name)),
+          sidecarBytes(artifact),
+        );
+      }
+    }),
+  );
+}
