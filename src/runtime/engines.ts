@@ -5,12 +5,14 @@
  * figures that chose them.
  */
 import { createHash } from "node:crypto";
-import { Duplex } from "node:stream";
-import { createGzip } from "node:zlib";
+import type { Transform } from "node:stream";
+import { createGunzip, createGzip } from "node:zlib";
 import type { CodecEngines, Hasher } from "../codec/engines.ts";
 
 /** `CompressionStream`'s fixed level; other levels go through node:zlib with the level set. */
 const COMPRESSION_STREAM_LEVEL = 6;
+/** Bun's CompressionStream keeps backpressure and is its fastest gzip; Node's does not (see zlibTransform). */
+const useCompressionStream = typeof Bun !== "undefined" && process.env.ARTIFACT_STORE_ENGINE_ZLIB !== "1";
 
 /**
  * The part of Bun's API used here, declared for this module so it type-checks without Bun's
@@ -44,10 +46,61 @@ function bunSha256(): Hasher {
   };
 }
 
+/**
+ * A node:zlib stream as a web TransformStream that keeps backpressure: each chunk is handed on
+ * only after zlib has taken it. (Node 20's CompressionStream and `Duplex.toWeb` read ahead without
+ * bound: a 512 MiB upload grew the process by ~500 MiB.) zlib works on the thread pool, so
+ * compression overlaps with hashing and I/O on the main thread.
+ */
+export function zlibTransform(create: () => Transform): TransformStream<Uint8Array, Uint8Array> {
+  let engine: Transform;
+  let failure: unknown;
+  // The write or end waiting for zlib: a zlib error may come without its callback ever running.
+  let waiting: ((error: unknown) => void) | undefined;
+  const step = (action: (done: (error?: unknown) => void) => void) =>
+    new Promise<void>((resolve, reject) => {
+      if (failure) return reject(failure);
+      waiting = reject;
+      action((error) => {
+        waiting = undefined;
+        if (error || failure) reject(error ?? failure);
+        else resolve();
+      });
+    });
+  return new TransformStream<Uint8Array, Uint8Array>({
+    start(controller) {
+      engine = create();
+      engine.on("data", (chunk: Buffer) => {
+        try {
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        } catch {
+          // The reader stopped early (a range is complete, the client went away): stop zlib too.
+          engine.destroy();
+        }
+      });
+      engine.on("error", (error) => {
+        failure = error;
+        waiting?.(error);
+        waiting = undefined;
+      });
+    },
+    transform(chunk) {
+      return step((done) => engine.write(chunk, (error) => done(error ?? undefined)));
+    },
+    flush() {
+      return step((done) => {
+        engine.once("end", () => done());
+        engine.end();
+      });
+    },
+  });
+}
+
 function nativeGzip(level: number): TransformStream<Uint8Array, Uint8Array> {
-  if (level === COMPRESSION_STREAM_LEVEL)
+  if (useCompressionStream && level === COMPRESSION_STREAM_LEVEL) {
     return new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>;
-  return Duplex.toWeb(createGzip({ level })) as unknown as TransformStream<Uint8Array, Uint8Array>;
+  }
+  return zlibTransform(() => createGzip({ level }));
 }
 
 /**
@@ -59,10 +112,15 @@ function nativeGzip(level: number): TransformStream<Uint8Array, Uint8Array> {
 export function createNativeEngines(): CodecEngines {
   const bun = typeof Bun !== "undefined";
   return {
-    name: bun ? "bun-native (CompressionStream, Bun.CryptoHasher)" : "node-native (zlib, node:crypto)",
+    name: useCompressionStream
+      ? "bun-native (CompressionStream, Bun.CryptoHasher)"
+      : `${bun ? "bun" : "node"}-native (zlib, ${bun ? "Bun.CryptoHasher" : "node:crypto"})`,
     createGzip: nativeGzip,
     // Decodes concatenated members and fails on truncated or trailing data, like fflate.
-    createGunzip: () => new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+    createGunzip: () =>
+      useCompressionStream
+        ? (new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>)
+        : zlibTransform(() => createGunzip()),
     createSha256: bun ? bunSha256 : nodeSha256,
   };
 }
