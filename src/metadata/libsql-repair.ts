@@ -1,6 +1,6 @@
 /** Queries for the maintenance tools: scrub order, orphan detection, rebuilding rows from sidecars. */
 import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
-import { type Database, selection, toRecord } from "./libsql-rows.ts";
+import { type Database, isCommitted, selection, toRecord } from "./libsql-rows.ts";
 import type { ArtifactRecord, MetadataRepository, RestoreInput } from "./metadata-repository.ts";
 import { artifactSeries, artifacts, artifactTags } from "./schema.ts";
 
@@ -12,7 +12,7 @@ export function createRepairQueries(db: Database): RepairQueries {
       const rows = await db
         .select(selection)
         .from(artifacts)
-        .where(and(eq(artifacts.state, "committed"), gt(artifacts.id, afterId)))
+        .where(and(isCommitted, gt(artifacts.id, afterId)))
         .orderBy(asc(artifacts.id))
         .limit(limit);
       return rows.map(toRecord);

@@ -18,6 +18,12 @@ const summaryColumn = sql<
   string | null
 >`(SELECT ${artifactSummaries.summary} FROM ${artifactSummaries} WHERE ${artifactSummaries.artifactId} = ${artifacts.id})`;
 
+/**
+ * `state = 'committed'` as a literal, not a bound parameter: only then can SQLite use the partial
+ * indexes that hold committed versions alone (see the schema).
+ */
+export const isCommitted = sql`${artifacts.state} = 'committed'`;
+
 /** Every column of a row plus its tags and structure summary in one query. */
 export const selection = { row: artifacts, tags: tagsColumn, summary: summaryColumn };
 

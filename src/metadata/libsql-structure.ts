@@ -6,7 +6,7 @@
 import { and, asc, count, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { ExtractedStructure, TestCaseEntry } from "../core/structure/types.ts";
-import type { Database } from "./libsql-rows.ts";
+import { type Database, isCommitted } from "./libsql-rows.ts";
 import type { SearchQuery, StructureQueries } from "./metadata-repository.ts";
 import { artifactDiffFiles, artifactSummaries, artifacts, artifactTestCases } from "./schema.ts";
 import type { WriteBatcher } from "./write-batcher.ts";
@@ -176,7 +176,7 @@ export function createStructureQueries(db: Database, writes: WriteBatcher): Stru
     },
 
     async browseSpecs(specs) {
-      const conditions: (SQL | undefined)[] = [eq(artifacts.state, "committed")];
+      const conditions: (SQL | undefined)[] = [isCommitted];
       if (specs) conditions.push(inArray(artifacts.specName, [...specs]));
       const rows = await db
         .select({
@@ -200,7 +200,7 @@ export function createStructureQueries(db: Database, writes: WriteBatcher): Stru
     },
 
     async browseTasks(specName, page) {
-      const where = and(eq(artifacts.specName, specName), eq(artifacts.state, "committed"));
+      const where = and(eq(artifacts.specName, specName), isCommitted);
       const lastCreatedAt = sql<number>`max(${artifacts.createdAt})`;
       const [rows, [total]] = await Promise.all([
         db

@@ -4,13 +4,13 @@
  * free of runtime-specific imports; `src/metadata/local.ts` opens `file:` databases.
  */
 import type { Client } from "@libsql/client";
-import { and, asc, desc, eq, exists, gte, inArray, lt, lte, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, inArray, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/libsql/web";
 import { ArtifactStoreError } from "../core/errors.ts";
 import type { ArtifactRef } from "../core/types.ts";
 import { createLiveLogQueries } from "./libsql-live.ts";
 import { createRepairQueries } from "./libsql-repair.ts";
-import { rawRowToRecord, selection, toRecord } from "./libsql-rows.ts";
+import { isCommitted, rawRowToRecord, selection, toRecord } from "./libsql-rows.ts";
 import {
   createStructureQueries,
   removeStructureStatements,
@@ -63,7 +63,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
         originalBytes: sql<number>`coalesce(sum(${artifacts.originalSize}), 0)`,
       })
       .from(artifacts)
-      .where(eq(artifacts.state, "committed"))
+      .where(isCommitted)
       .groupBy(column)
       .orderBy(asc(column));
     return rows.map((row) => ({
@@ -152,7 +152,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       const supersede = db
         .update(artifacts)
         .set({ state: "deleting" })
-        .where(and(seriesOf(pending), eq(artifacts.state, "committed"), lt(artifacts.version, newest)))
+        .where(and(seriesOf(pending), isCommitted, lt(artifacts.version, newest)))
         .returning();
       const structureRows = input.structure ? structureStatements(db, id, input.structure) : [];
       const results = await writes.run(
@@ -192,13 +192,13 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
 
     async findByUri(uri) {
       const rows = await selectRecords()
-        .where(and(eq(artifacts.uri, uri), eq(artifacts.state, "committed")))
+        .where(and(eq(artifacts.uri, uri), isCommitted))
         .limit(1);
       return rows[0] ? toRecord(rows[0]) : null;
     },
 
     async findVersion(ref) {
-      const conditions = [seriesOf(ref), eq(artifacts.state, "committed")];
+      const conditions = [seriesOf(ref), isCommitted];
       if (ref.version !== undefined) conditions.push(eq(artifacts.version, ref.version));
       const rows = await selectRecords()
         .where(and(...conditions))
@@ -224,7 +224,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
     },
 
     async search(query) {
-      const conditions: (SQL | undefined)[] = [eq(artifacts.state, "committed")];
+      const conditions: (SQL | undefined)[] = [isCommitted];
       if (query.specName !== undefined) conditions.push(eq(artifacts.specName, query.specName));
       if (query.taskId !== undefined) conditions.push(eq(artifacts.taskId, query.taskId));
       if (query.type !== undefined) conditions.push(eq(artifacts.type, query.type));
@@ -232,26 +232,15 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       if (query.until !== undefined) conditions.push(lt(artifacts.createdAt, query.until));
       if (query.integrity !== undefined) conditions.push(eq(artifacts.integrity, query.integrity));
       if (query.pinned !== undefined) conditions.push(eq(artifacts.pinned, query.pinned));
-      for (const tag of query.allTags ?? []) {
-        conditions.push(
-          exists(
-            db
-              .select({ one: sql`1` })
-              .from(artifactTags)
-              .where(and(eq(artifactTags.artifactId, artifacts.id), eq(artifactTags.tag, tag))),
-          ),
-        );
-      }
-      if (query.anyTags && query.anyTags.length > 0) {
-        conditions.push(
-          exists(
-            db
-              .select({ one: sql`1` })
-              .from(artifactTags)
-              .where(and(eq(artifactTags.artifactId, artifacts.id), inArray(artifactTags.tag, query.anyTags))),
-          ),
-        );
-      }
+      // `id IN (tag index lookup)`: for a rare tag SQLite reads the few tagged ids instead of
+      // testing every version newest first, as a correlated EXISTS makes it do.
+      const tagged = (tags: string[]) =>
+        db
+          .select({ id: artifactTags.artifactId })
+          .from(artifactTags)
+          .where(tags.length === 1 ? eq(artifactTags.tag, tags[0] as string) : inArray(artifactTags.tag, tags));
+      for (const tag of query.allTags ?? []) conditions.push(inArray(artifacts.id, tagged([tag])));
+      if (query.anyTags && query.anyTags.length > 0) conditions.push(inArray(artifacts.id, tagged(query.anyTags)));
       if (query.latestOnly) {
         conditions.push(
           sql`${artifacts.version} = (SELECT max(a2.version) FROM ${artifacts} a2 WHERE a2.spec_name = ${artifacts.specName} AND a2.task_id = ${artifacts.taskId} AND a2.type = ${artifacts.type} AND a2.state = 'committed')`,
@@ -275,7 +264,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
 
     async listExpired(now, limit) {
       const rows = await selectRecords()
-        .where(and(eq(artifacts.state, "committed"), eq(artifacts.pinned, false), lte(artifacts.expiresAt, now)))
+        .where(and(isCommitted, sql`${artifacts.pinned} = 0`, lte(artifacts.expiresAt, now)))
         .orderBy(asc(artifacts.expiresAt), asc(artifacts.id))
         .limit(limit);
       return rows.map(toRecord);
@@ -285,13 +274,19 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       const [row] = await db
         .select({ count: sql<number>`count(*)` })
         .from(artifacts)
-        .where(and(eq(artifacts.state, "committed"), eq(artifacts.pinned, false), lte(artifacts.expiresAt, now)));
+        .where(and(isCommitted, sql`${artifacts.pinned} = 0`, lte(artifacts.expiresAt, now)));
       return Number(row?.count ?? 0);
     },
 
     async listStale(state, before, limit) {
       const rows = await selectRecords()
-        .where(and(eq(artifacts.state, state), lt(artifacts.createdAt, before)))
+        // A literal state, so the partial index of pending and deleting rows applies.
+        .where(
+          and(
+            sql`${artifacts.state} = ${sql.raw(state === "pending" ? "'pending'" : "'deleting'")}`,
+            lt(artifacts.createdAt, before),
+          ),
+        )
         .orderBy(asc(artifacts.createdAt))
         .limit(limit);
       return rows.map(toRecord);

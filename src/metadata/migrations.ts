@@ -58,5 +58,23 @@ export const migrations: readonly Migration[] = [
     "statements": [
       "-- Structure rows go with their artifact row even where foreign keys are not enforced\n-- (the ON DELETE CASCADE above covers databases that enforce them; this covers the rest).\nCREATE TRIGGER `artifacts_structure_delete` AFTER DELETE ON `artifacts` BEGIN\n  DELETE FROM `artifact_summaries` WHERE `artifact_id` = OLD.`id`;\n  DELETE FROM `artifact_diff_files` WHERE `artifact_id` = OLD.`id`;\n  DELETE FROM `artifact_test_cases` WHERE `artifact_id` = OLD.`id`;\nEND;"
     ]
+  },
+  {
+    "tag": "0004_search_indexes",
+    "when": 1795982638563,
+    "hash": "81cab331d715ed4fa57e397bb921e2af81442e534f693e7149011d5520b693cf",
+    "statements": [
+      "DROP INDEX `artifacts_created_idx`;",
+      "DROP INDEX `artifacts_spec_idx`;",
+      "DROP INDEX `artifacts_task_idx`;",
+      "DROP INDEX `artifacts_type_idx`;",
+      "DROP INDEX `artifacts_state_idx`;",
+      "CREATE INDEX `artifacts_spec_type_idx` ON `artifacts` (`spec_name`,`type`,`created_at`,`id`) WHERE \"artifacts\".\"state\" = 'committed';",
+      "CREATE INDEX `artifacts_created_idx` ON `artifacts` (`created_at`,`id`) WHERE \"artifacts\".\"state\" = 'committed';",
+      "CREATE INDEX `artifacts_spec_idx` ON `artifacts` (`spec_name`,`created_at`,`id`) WHERE \"artifacts\".\"state\" = 'committed';",
+      "CREATE INDEX `artifacts_task_idx` ON `artifacts` (`task_id`,`created_at`,`id`) WHERE \"artifacts\".\"state\" = 'committed';",
+      "CREATE INDEX `artifacts_type_idx` ON `artifacts` (`type`,`created_at`,`id`) WHERE \"artifacts\".\"state\" = 'committed';",
+      "CREATE INDEX `artifacts_state_idx` ON `artifacts` (`state`,`created_at`) WHERE \"artifacts\".\"state\" <> 'committed';"
+    ]
   }
 ];

@@ -40,12 +40,19 @@ export const artifacts = sqliteTable(
   (table) => [
     uniqueIndex("artifacts_version_unique").on(table.specName, table.taskId, table.type, table.version),
     uniqueIndex("artifacts_uri_unique").on(table.uri),
-    index("artifacts_created_idx").on(table.createdAt, table.id),
-    index("artifacts_spec_idx").on(table.specName, table.createdAt, table.id),
-    index("artifacts_task_idx").on(table.taskId, table.createdAt),
-    index("artifacts_type_idx").on(table.type, table.createdAt),
+    // Search reads committed versions newest first: partial indexes hold only those, in that order,
+    // so a filtered page is an index range scan that stops after `limit` rows. Queries must spell
+    // `state = 'committed'` as a literal for SQLite to pick them.
+    index("artifacts_created_idx").on(table.createdAt, table.id).where(sql`${table.state} = 'committed'`),
+    index("artifacts_spec_idx").on(table.specName, table.createdAt, table.id).where(sql`${table.state} = 'committed'`),
+    index("artifacts_spec_type_idx")
+      .on(table.specName, table.type, table.createdAt, table.id)
+      .where(sql`${table.state} = 'committed'`),
+    index("artifacts_task_idx").on(table.taskId, table.createdAt, table.id).where(sql`${table.state} = 'committed'`),
+    index("artifacts_type_idx").on(table.type, table.createdAt, table.id).where(sql`${table.state} = 'committed'`),
     index("artifacts_expiry_idx").on(table.expiresAt).where(sql`${table.state} = 'committed' AND ${table.pinned} = 0`),
-    index("artifacts_state_idx").on(table.state, table.createdAt),
+    // Pending and deleting rows only (gc's stale reservations and interrupted deletes).
+    index("artifacts_state_idx").on(table.state, table.createdAt).where(sql`${table.state} <> 'committed'`),
   ],
 );
 

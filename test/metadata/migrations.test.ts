@@ -6,6 +6,7 @@ import { createClient } from "@libsql/client";
 import { renderMigrationsModule } from "../../scripts/bundle-migrations.ts";
 import { createLibsqlMetadata } from "../../src/metadata/libsql.ts";
 import { openLocalMetadata } from "../../src/metadata/local.ts";
+import { migrations } from "../../src/metadata/migrations.ts";
 import { makeFsStore, makeTempDir } from "../helpers/store.ts";
 
 const repoRoot = join(import.meta.dir, "..", "..");
@@ -36,7 +37,7 @@ describe("metadata migrations", () => {
     await second.close();
     const client = createClient({ url: `file:${url}` });
     const applied = await client.execute("SELECT count(*) AS n FROM __drizzle_migrations");
-    expect(Number(applied.rows[0]?.n)).toBe(4);
+    expect(Number(applied.rows[0]?.n)).toBe(migrations.length);
     const tables = await client.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
     expect(tables.rows.map((row) => row.name)).toEqual([
       "__drizzle_migrations",
@@ -76,7 +77,7 @@ describe("metadata migrations", () => {
     expect(result.status).toBe(0);
     const client = createClient({ url: `file:${url}` });
     const applied = await client.execute("SELECT count(*) AS n FROM __drizzle_migrations");
-    expect(Number(applied.rows[0]?.n)).toBe(4);
+    expect(Number(applied.rows[0]?.n)).toBe(migrations.length);
     client.close();
     await dir.cleanup();
   });
