@@ -7,11 +7,14 @@
  * closed cleanly (see `s3-upload.ts`), so a failed upload never becomes visible.
  */
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   type GetObjectCommandOutput,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  type ListMultipartUploadsCommandOutput,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   S3Client,
@@ -73,6 +76,11 @@ export interface S3Backend extends StorageBackend {
   readonly prefix: string;
   /** The SDK client, for operations the contract has no word for. */
   readonly client: S3Client;
+  /**
+   * Aborts multipart uploads under the prefix started more than `olderThanMs` ago (a process
+   * killed mid-upload leaves its parts billed until then); returns their keys. `gc` calls it.
+   */
+  abortIncompleteUploads(olderThanMs: number, options?: { dryRun?: boolean; now?: number }): Promise<string[]>;
 }
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
@@ -209,6 +217,46 @@ export function createS3Backend(options: S3BackendOptions): S3Backend {
         await confirmBucket();
         return null;
       }
+    },
+
+    async abortIncompleteUploads(olderThanMs, abortOptions = {}) {
+      const now = abortOptions.now ?? Date.now();
+      const aborted: string[] = [];
+      let keyMarker: string | undefined;
+      let uploadIdMarker: string | undefined;
+      do {
+        let page: ListMultipartUploadsCommandOutput;
+        try {
+          // https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html
+          page = await client.send(
+            new ListMultipartUploadsCommand({
+              Bucket: bucket,
+              ...(prefix ? { Prefix: prefix } : {}),
+              ...(keyMarker ? { KeyMarker: keyMarker } : {}),
+              ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
+            }),
+          );
+        } catch (error) {
+          throw describe(error, `listing incomplete multipart uploads in s3://${bucket}/${prefix}`);
+        }
+        for (const upload of page.Uploads ?? []) {
+          if (!upload.Key || !upload.UploadId || !upload.Initiated) continue;
+          if (now - upload.Initiated.getTime() < olderThanMs) continue;
+          if (!abortOptions.dryRun) {
+            // https://docs.aws.amazon.com/AmazonS3/latest/API/API_AbortMultipartUpload.html
+            await client
+              .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }))
+              .catch((error: unknown) => {
+                if (!isMissingObject(error))
+                  throw describe(error, `aborting an upload of s3://${bucket}/${upload.Key}`);
+              });
+          }
+          aborted.push(upload.Key.slice(prefix.length));
+        }
+        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
+        uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
+      } while (keyMarker);
+      return aborted;
     },
 
     async delete(key) {

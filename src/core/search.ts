@@ -96,7 +96,15 @@ function checkText(value: unknown, field: string, max: number): string {
 }
 
 function toMillis(value: Date | string | number, field: string): number {
-  const millis = value instanceof Date ? value.getTime() : typeof value === "number" ? value : Date.parse(value);
+  // A string of digits is milliseconds: Date.parse would read "1" as the year 2001.
+  const millis =
+    value instanceof Date
+      ? value.getTime()
+      : typeof value === "number"
+        ? value
+        : /^\d{1,16}$/.test(value.trim())
+          ? Number(value)
+          : Date.parse(value);
   if (!Number.isFinite(millis))
     throw invalid(field, `${field} must be a date (ISO 8601 or milliseconds since the epoch)`);
   return millis;

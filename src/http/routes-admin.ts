@@ -144,7 +144,9 @@ export function registerAdminRoutes(app: Hono<AppEnv>, context: RouteContext): v
   });
 
   app.get("/metrics", async (c) => {
-    authorize(c.get("principal"), "read");
+    const principal = c.get("principal");
+    authorize(principal, "read");
+    requireUnlimited(principal, "read store-wide metrics");
     const body = context.metrics.render(store.metrics(), await store.quota());
     return c.body(body, 200, { "Content-Type": "text/plain; version=0.0.4; charset=utf-8" });
   });

@@ -273,7 +273,7 @@ export function meteredStream(total: number, chunkSize: number, beforeChunk?: (e
  * const backend = createS3Backend({ bucket: "b", requestHandler: transport.requestHandler, ... });
  */
 export function scriptedTransport(
-  answers: { status: number; code?: string; message?: string; headers?: Record<string, string> }[],
+  answers: { status: number; code?: string; message?: string; headers?: Record<string, string>; body?: string }[],
 ) {
   const seen: string[] = [];
   const handler = {
@@ -282,7 +282,7 @@ export function scriptedTransport(
       seen.push(`${request.method} ${request.path}`);
       const xml = answer.code
         ? `<?xml version="1.0" encoding="UTF-8"?><Error><Code>${answer.code}</Code><Message>${answer.message}</Message><RequestId>stub</RequestId></Error>`
-        : "";
+        : (answer.body ?? "");
       return {
         response: {
           statusCode: answer.status,

@@ -406,8 +406,9 @@ function report(label: string, figures: CampaignFigures, problems: string[]): vo
   );
 }
 
-const FS_KILLS = scaled(80, 300);
-const S3_KILLS = scaled(40, 150);
+// 200 kills in the default run, as the issue asks; the soak run does 450.
+const FS_KILLS = scaled(130, 300);
+const S3_KILLS = scaled(70, 150);
 
 describe("crash consistency under SIGKILL", () => {
   const cleanups: (() => Promise<void>)[] = [];
