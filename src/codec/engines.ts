@@ -23,6 +23,13 @@ export interface CodecEngines {
    */
   createGunzip(): TransformStream<Uint8Array, Uint8Array>;
   createSha256(): Hasher;
+  /**
+   * One-shot gzip of bytes in memory (one member). Optional: small artifacts skip the stream
+   * machinery with it, whose set-up costs more than their compression.
+   */
+  gzipSync?(data: Uint8Array, level: number): Uint8Array;
+  /** One-shot gunzip of a single member in memory; throws on damaged input. Optional, as above. */
+  gunzipSync?(data: Uint8Array): Uint8Array;
 }
 
 /** Lowercase hex of a digest. */

@@ -1,5 +1,5 @@
 import { sha256 } from "@noble/hashes/sha2.js";
-import { Gunzip, Gzip } from "fflate";
+import { Gunzip, Gzip, gunzipSync, gzipSync } from "fflate";
 import type { CodecEngines, Hasher } from "./engines.ts";
 
 type DeflateLevel = 0 | 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
@@ -65,4 +65,6 @@ export const portableEngines: CodecEngines = {
   createGzip: createFflateGzip,
   createGunzip: createFflateGunzip,
   createSha256: createNobleSha256,
+  gzipSync: (data, level) => gzipSync(data, { level: level as DeflateLevel }),
+  gunzipSync: (data) => gunzipSync(data),
 };

@@ -4,7 +4,7 @@
  * (never a silent success with bad bytes) and the version is flagged `corrupt`.
  */
 import { toHex } from "../codec/engines.ts";
-import { mapStreamErrors, observeStream, sliceStream } from "../codec/streams.ts";
+import { collectBytes, mapStreamErrors, observeStream, sliceStream, streamFromBytes } from "../codec/streams.ts";
 import type { ArtifactRecord } from "../metadata/metadata-repository.ts";
 import type { StoreContext } from "./context.ts";
 import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "./errors.ts";
@@ -131,6 +131,9 @@ export async function prepareDownload(
         await flagCorrupt(ctx, record, `stored object ${record.storageKey} is missing`);
         throw new ArtifactStoreError("E_CORRUPT", `${record.uri} is recorded but its stored object is missing`);
       }
+      if (record.compressed && !passthrough && !range && ctx.codecs.gunzipSync && record.size <= SMALL_STORED_SIZE) {
+        return { ...described, body: await decodeInMemory(ctx, record, object.body, verify), verified: verify };
+      }
       let body = mapStreamErrors(object.body, (error) =>
         isArtifactStoreError(error)
           ? error
@@ -158,6 +161,49 @@ export async function openArtifact(
   options: OpenOptions = {},
 ): Promise<ArtifactDownload> {
   return (await prepareDownload(ctx, target, options)).open();
+}
+
+/** Stored sizes up to this are read whole and gunzipped in one step (see `decodeInMemory`). */
+const SMALL_STORED_SIZE = 256 * 1024;
+
+/**
+ * A small compressed version read whole, gunzipped and verified before a byte is handed out:
+ * cheaper than a decoding stream for a few KiB, and a damaged one fails before the response starts.
+ */
+async function decodeInMemory(
+  ctx: StoreContext,
+  record: ArtifactRecord,
+  stored: ReadableStream<Uint8Array>,
+  verify: boolean,
+): Promise<ReadableStream<Uint8Array>> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await collectBytes(stored);
+  } catch (error) {
+    throw isArtifactStoreError(error)
+      ? error
+      : toArtifactStoreError(error, "E_BACKEND", `[${ctx.backend.name}] reading ${record.storageKey} failed`);
+  }
+  let decoded: Uint8Array;
+  try {
+    decoded = (ctx.codecs.gunzipSync as (data: Uint8Array) => Uint8Array)(bytes);
+  } catch (error) {
+    throw await corruptError(ctx, record, `stored gzip is damaged (${errorText(error)})`);
+  }
+  if (verify) {
+    const hasher = ctx.codecs.createSha256();
+    hasher.update(decoded);
+    const actual = toHex(hasher.digest());
+    if (decoded.length !== record.originalSize || actual !== record.originalChecksum) {
+      const reason = `read ${decoded.length} bytes with SHA-256 ${actual}, expected ${record.originalSize} bytes with ${record.originalChecksum}`;
+      await flagCorrupt(ctx, record, reason);
+      throw new ArtifactStoreError("E_CORRUPT", `${record.uri} failed checksum verification: ${reason}`);
+    }
+  }
+  ctx.metrics.count("downloads");
+  ctx.metrics.count("downloadedBytes", decoded.length);
+  touch(ctx, record);
+  return streamFromBytes(decoded);
 }
 
 /** Counts bytes handed out and, when `expected` is given, checks size and SHA-256 at the end. */

@@ -4,7 +4,7 @@
  */
 import type { ObjectInfo } from "../backends/storage-backend.ts";
 import { toHex } from "../codec/engines.ts";
-import { mapStreamErrors, observeStream, sideChannel } from "../codec/streams.ts";
+import { mapStreamErrors, observeStream, sideChannel, streamFromBytes } from "../codec/streams.ts";
 import type { ArtifactRecord } from "../metadata/metadata-repository.ts";
 import { assertByteChunks, contentToStream, knownLength } from "./content.ts";
 import type { StoreContext } from "./context.ts";
@@ -208,12 +208,73 @@ export function digestStored(ctx: StoreContext, record: ArtifactRecord, usedAtSt
     },
     async onEnd() {
       checksum = toHex(hasher.digest());
-      // Reserved up front with a bound that holds: the commit records the exact size.
-      if (size <= record.size) return;
-      if (!(await ctx.metadata.reserveStoredBytes(record.id, size, maxBytes))) throw quotaExceeded(ctx, maxBytes ?? 0);
+      await reserveFinalSize(ctx, record, size);
     },
   });
   return { stream, result: (): Digested => ({ size, checksum }) };
+}
+
+/** Makes sure the row reserves `size` stored bytes, or fails with E_QUOTA_EXCEEDED (nothing published yet). */
+export async function reserveFinalSize(ctx: StoreContext, record: ArtifactRecord, size: number): Promise<void> {
+  // Reserved up front with a bound that holds: the commit records the exact size.
+  if (size <= record.size) return;
+  const maxBytes = ctx.settings.storageQuota.maxBytes;
+  if (!(await ctx.metadata.reserveStoredBytes(record.id, size, maxBytes))) throw quotaExceeded(ctx, maxBytes ?? 0);
+}
+
+/** Content in memory up to this size is encoded in one synchronous step (see `encodeInMemory`). */
+export const IN_MEMORY_LIMIT = 1024 * 1024;
+
+/**
+ * Small content already in memory (a string or bytes up to 1 MiB, not gzip-encoded): hashed,
+ * checked, extracted and gzipped in one synchronous step before anything is reserved, so the
+ * exact stored size is reserved at once and no stream has to be set up. Null when the content
+ * does not qualify; the streaming path then handles it.
+ */
+export function encodeInMemory(ctx: StoreContext, input: UploadInput, prepared: PreparedUpload) {
+  const { settings, codecs } = ctx;
+  if (input.contentEncoding === "gzip" || (settings.compressionEnabled && !codecs.gzipSync)) return null;
+  const { content } = input;
+  let bytes: Uint8Array;
+  if (typeof content === "string") {
+    if (content.length > IN_MEMORY_LIMIT) return null;
+    bytes = new TextEncoder().encode(content);
+  } else if (content instanceof Uint8Array) bytes = content;
+  else if (content instanceof ArrayBuffer) bytes = new Uint8Array(content);
+  else return null;
+  if (bytes.length > IN_MEMORY_LIMIT) return null;
+  if (input.contentLength !== undefined && input.contentLength !== bytes.length) {
+    throw new ArtifactStoreError(
+      "E_INVALID_INPUT",
+      `the body has ${bytes.length} bytes, its declared length is ${input.contentLength}; nothing was stored`,
+    );
+  }
+  const originalHasher = codecs.createSha256();
+  originalHasher.update(bytes);
+  const originalChecksum = toHex(originalHasher.digest());
+  if (prepared.expectedChecksum !== undefined && prepared.expectedChecksum !== originalChecksum) {
+    throw new ArtifactStoreError(
+      "E_CHECKSUM_MISMATCH",
+      `content SHA-256 is ${originalChecksum}, expected ${prepared.expectedChecksum}; nothing was stored`,
+      { details: { expected: prepared.expectedChecksum, actual: originalChecksum } },
+    );
+  }
+  prepared.extractor?.write(bytes);
+  input.onProgress?.(bytes.length);
+  const storedBytes = settings.compressionEnabled
+    ? (codecs.gzipSync as NonNullable<typeof codecs.gzipSync>)(bytes, settings.compressionLevel)
+    : bytes;
+  const storedHasher = codecs.createSha256();
+  storedHasher.update(storedBytes);
+  const stored: Digested = { size: storedBytes.length, checksum: toHex(storedHasher.digest()) };
+  return {
+    storedBytes,
+    stream: streamFromBytes(storedBytes),
+    knownStoredLength: storedBytes.length as number | undefined,
+    stored: () => stored,
+    original: (): Digested => ({ size: bytes.length, checksum: originalChecksum }),
+    needsSingleMember: () => false,
+  };
 }
 
 /**

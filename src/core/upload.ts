@@ -15,7 +15,14 @@ import { publicMetadata, removeObjects } from "./records.ts";
 import { createStructureExtractor } from "./structure/extract.ts";
 import type { StructureExtractor } from "./structure/types.ts";
 import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition } from "./types.ts";
-import { encodeForStorage, guardSource, recompressAsOneMember, tooLarge } from "./upload-encode.ts";
+import {
+  encodeForStorage,
+  encodeInMemory,
+  guardSource,
+  recompressAsOneMember,
+  reserveFinalSize,
+  tooLarge,
+} from "./upload-encode.ts";
 
 /** The object form of `upload`. */
 export interface UploadInput {
@@ -69,7 +76,13 @@ function storedBytesBound(ctx: StoreContext, input: UploadInput): number {
 
 export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Promise<UploadResult> {
   const prepared = prepareUpload(ctx, input);
-  const source = guardSource(input);
+  if (input.signal?.aborted) {
+    throw new ArtifactStoreError("E_INVALID_INPUT", "upload aborted before the content ended; nothing was stored", {
+      cause: input.signal.reason,
+    });
+  }
+  const small = encodeInMemory(ctx, input, prepared);
+  const source = small ? undefined : guardSource(input);
   let record: ArtifactRecord;
   let usedAtStart: number;
   try {
@@ -84,17 +97,19 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
       createdAt: ctx.now(),
       retentionDays: prepared.type.retentionDays,
       location: blobLocation(ctx, prepared.specName, prepared.taskId, prepared.type, ctx.settings.compressionEnabled),
-      reserveBytes: storedBytesBound(ctx, input),
+      reserveBytes: small ? small.storedBytes.length : storedBytesBound(ctx, input),
       maxBytes: ctx.settings.storageQuota.maxBytes,
     });
   } catch (error) {
-    await source.cancel(error).catch(() => {});
+    await source?.cancel(error).catch(() => {});
     throw countFailure(ctx, error);
   }
 
   let published = false;
   try {
-    const encoded = encodeForStorage(ctx, input, prepared, source, record, usedAtStart);
+    const encoded = source ? encodeForStorage(ctx, input, prepared, source, record, usedAtStart) : small;
+    if (!encoded) throw new ArtifactStoreError("E_INTERNAL", "upload has neither a stream nor content in memory");
+    if (small) await reserveFinalSize(ctx, record, small.storedBytes.length);
     const info = await ctx.backend.put(record.storageKey, encoded.stream, {
       contentType: ctx.settings.compressionEnabled ? "application/gzip" : prepared.mimeType,
       ...(encoded.knownStoredLength === undefined ? {} : { contentLength: encoded.knownStoredLength }),

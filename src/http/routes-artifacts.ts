@@ -7,6 +7,7 @@ import { ArtifactStoreError } from "../core/errors.ts";
 import { assertValidName, assertValidVersion } from "../core/names.ts";
 import type { ArtifactStore } from "../core/store.ts";
 import type { ArtifactRef } from "../core/types.ts";
+import { IN_MEMORY_LIMIT } from "../core/upload-encode.ts";
 import type { AppEnv } from "./app.ts";
 import { authorize } from "./auth.ts";
 import {
@@ -57,17 +58,25 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
     if (declaredLength > context.bodyLimit) throw bodyTooLarge(context.bodyLimit);
     const digest = parseDigestField(c.req.header("content-digest"));
     const gzip = encoding !== "identity";
-    const body = (c.req.raw.body ?? new Blob([]).stream()) as ReadableStream<Uint8Array>;
+    const declared = Number.isSafeInteger(declaredLength) && declaredLength >= 0;
+    // A small body of known length is read whole: the store encodes it in one step (far less
+    // per-request work than setting up streams for a few KiB). Larger ones stream.
+    const content =
+      declared && !gzip && declaredLength <= IN_MEMORY_LIMIT
+        ? await readSmallBody(c.req.raw)
+        : ((c.req.raw.body ?? new Blob([]).stream()) as ReadableStream<Uint8Array>).pipeThrough(
+            limitBody(context.bodyLimit),
+          );
     const tags = parseTagsHeader(c.req.header("x-artifact-tags"));
     const metadata = parseMetadataHeader(c.req.header("x-artifact-metadata"));
     const result = await store.upload({
       ...ref,
-      content: body.pipeThrough(limitBody(context.bodyLimit)),
+      content,
       contentEncoding: gzip ? "gzip" : "identity",
       ...(tags ? { tags } : {}),
       ...(metadata ? { metadata } : {}),
       ...(digest ? { expectedEncodedChecksum: digest } : {}),
-      ...(Number.isSafeInteger(declaredLength) && declaredLength >= 0 ? { contentLength: declaredLength } : {}),
+      ...(declared ? { contentLength: declaredLength } : {}),
       ...(contentType && !UNINFORMATIVE_TYPES.has(contentType)
         ? { mimeType: c.req.header("content-type") as string }
         : {}),
@@ -188,6 +197,16 @@ function notModified(headers: Record<string, string>): Response {
       "Last-Modified": lastModified as string,
     },
   });
+}
+
+async function readSmallBody(request: Request): Promise<Uint8Array> {
+  try {
+    return new Uint8Array(await request.arrayBuffer());
+  } catch (error) {
+    throw new ArtifactStoreError("E_INVALID_INPUT", "the request body ended early; nothing was stored", {
+      cause: error,
+    });
+  }
 }
 
 /** Fails the body stream once it passes `limit` bytes, so the store publishes nothing. */

@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { Transform } from "node:stream";
-import { createGunzip, createGzip } from "node:zlib";
+import { createGunzip, createGzip, gunzipSync, gzipSync } from "node:zlib";
 import type { CodecEngines, Hasher } from "../codec/engines.ts";
 
 /** `CompressionStream`'s fixed level; other levels go through node:zlib with the level set. */
@@ -21,6 +21,10 @@ const useCompressionStream = typeof Bun !== "undefined" && process.env.ARTIFACT_
 declare const Bun: {
   CryptoHasher: new (algorithm: "sha256") => { update(data: Uint8Array): unknown; digest(): unknown };
 };
+
+function toBytes(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
 
 function nodeSha256(): Hasher {
   const hash = createHash("sha256");
@@ -122,5 +126,7 @@ export function createNativeEngines(): CodecEngines {
         ? (new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>)
         : zlibTransform(() => createGunzip()),
     createSha256: bun ? bunSha256 : nodeSha256,
+    gzipSync: (data, level) => toBytes(gzipSync(data, { level })),
+    gunzipSync: (data) => toBytes(gunzipSync(data)),
   };
 }

@@ -25,6 +25,20 @@ describe("verify, then publish", () => {
     expect(error.code).toBe("E_CHECKSUM_MISMATCH");
     expect(error.message).toContain(wrong);
     expect((await backend.list()).objects).toEqual([]);
+    // Small content is checked before the backend is touched at all: no staging folder either.
+    expect(await readdir(backend.stagingDir).catch(() => [])).toEqual([]);
+    // Streamed content is checked as it streams; the failed check stops the publish.
+    const streamed = await store
+      .upload({
+        specName: "s",
+        taskId: "t",
+        type: "log",
+        content: new Blob([makeLog(100)]).stream(),
+        expectedChecksum: wrong,
+      })
+      .catch((caught) => caught);
+    expect(streamed.code).toBe("E_CHECKSUM_MISMATCH");
+    expect((await backend.list()).objects).toEqual([]);
     expect(await readdir(backend.stagingDir)).toEqual([]);
     expect(await store.search({})).toEqual([]);
     expect((await store.stats()).quota.usedBytes).toBe(0);

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * The viewer's page frame and small shared pieces. Server-rendered with Hono's JSX; pages work
  * without JavaScript, and the few scripts (following a live log) are inline with a CSP nonce.

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /** Specs → tasks → artifacts, and search results. */
 import type { Child, FC } from "hono/jsx";
 import type { LiveLogStatus } from "../../core/live-log.ts";

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * The viewer at `/ui`: specs → tasks → artifacts, diffs, logs, test results and live logs,
  * server-rendered with Hono's JSX. Read-only. Auth: the same tokens and scopes as the API,

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * Diffs: the file list (from the structure extracted at upload, so it is complete however large
  * the diff) and, up to a cap, the unified diff rendered per file with old and new line numbers.

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * A live log (still being appended to): a snapshot of its end, complete lines only, that works
  * without JavaScript (with a refresh link); a small script then polls for what comes next

@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /**
  * Logs: whole when small, the tail (a Range read of the store) when large, a window around a
  * line, or the lines matching a search, each with line numbers and error/warning marking.

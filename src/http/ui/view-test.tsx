@@ -1,3 +1,4 @@
+/** @jsxImportSource hono/jsx */
 /** Test results: totals and a table of tests, filtered by status and name through the query string. */
 import type { FC } from "hono/jsx";
 import type { TestCaseEntry, TestStatus } from "../../core/structure/types.ts";
