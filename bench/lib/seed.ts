@@ -224,7 +224,12 @@ export async function seedMetadata(
       if (artifactBuffer.length > 0) statements.push(multiRowInsert("artifacts", ARTIFACT_COLUMNS, 20, artifactBuffer));
       for (let offset = 0; offset < tagBuffer.length; offset += TAGS_PER_INSERT) {
         statements.push(
-          multiRowInsert("artifact_tags", "artifact_id, tag", 2, tagBuffer.slice(offset, offset + TAGS_PER_INSERT)),
+          multiRowInsert(
+            "artifact_tags",
+            "artifact_id, tag, created_at",
+            3,
+            tagBuffer.slice(offset, offset + TAGS_PER_INSERT),
+          ),
         );
       }
       artifactBuffer = [];
@@ -233,7 +238,7 @@ export async function seedMetadata(
     for (const artifact of artifacts) {
       onArtifact?.(artifact);
       artifactBuffer.push(artifactValues(artifact) as unknown[]);
-      for (const tag of artifact.tags) tagBuffer.push([artifact.id, tag]);
+      for (const tag of artifact.tags) tagBuffer.push([artifact.id, tag, artifact.createdAt]);
       rows++;
       tagRows += artifact.tags.length;
       if (artifactBuffer.length === ROWS_PER_INSERT) flushInserts();

@@ -72,7 +72,9 @@ export function createRepairQueries(db: Database): RepairQueries {
         .returning({ id: artifacts.id });
       const id = inserted[0]?.id;
       if (id === undefined) return null;
-      for (const tag of input.tags) await db.insert(artifactTags).values({ artifactId: id, tag }).onConflictDoNothing();
+      for (const tag of input.tags) {
+        await db.insert(artifactTags).values({ artifactId: id, tag, createdAt: input.createdAt }).onConflictDoNothing();
+      }
       // Version numbers must keep counting up from the highest one ever seen.
       await db
         .insert(artifactSeries)

@@ -144,7 +144,10 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
         .where(and(eq(artifacts.id, id), eq(artifacts.state, "pending")))
         .returning({ id: artifacts.id });
       const tagInserts = input.tags.map((tag) =>
-        db.insert(artifactTags).values({ artifactId: id, tag }).onConflictDoNothing(),
+        db
+          .insert(artifactTags)
+          .values({ artifactId: id, tag, createdAt: Date.parse(pending.createdAt) })
+          .onConflictDoNothing(),
       );
       // Without versioning, every committed version but the newest goes; the newest may be
       // another upload's that committed first, in which case this one is superseded at once.
@@ -232,14 +235,15 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       if (query.until !== undefined) conditions.push(lt(artifacts.createdAt, query.until));
       if (query.integrity !== undefined) conditions.push(eq(artifacts.integrity, query.integrity));
       if (query.pinned !== undefined) conditions.push(eq(artifacts.pinned, query.pinned));
-      // `id IN (tag index lookup)`: for a rare tag SQLite reads the few tagged ids instead of
-      // testing every version newest first, as a correlated EXISTS makes it do.
+      // The first required tag drives the query (below); further ones, and "any of", are tag
+      // index lookups (`id IN`), never a correlated test of every version.
       const tagged = (tags: string[]) =>
         db
           .select({ id: artifactTags.artifactId })
           .from(artifactTags)
           .where(tags.length === 1 ? eq(artifactTags.tag, tags[0] as string) : inArray(artifactTags.tag, tags));
-      for (const tag of query.allTags ?? []) conditions.push(inArray(artifacts.id, tagged([tag])));
+      const [leadingTag, ...otherTags] = query.allTags ?? [];
+      for (const tag of otherTags) conditions.push(inArray(artifacts.id, tagged([tag])));
       if (query.anyTags && query.anyTags.length > 0) conditions.push(inArray(artifacts.id, tagged(query.anyTags)));
       if (query.latestOnly) {
         conditions.push(
@@ -247,6 +251,26 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
         );
       }
       conditions.push(...structureConditions(db, query));
+      if (leadingTag !== undefined) {
+        // Walk the tag's index (tag, created_at, artifact_id) newest first, joining each version
+        // by id: a page costs `limit` index steps however common or rare the tag is.
+        if (query.after) {
+          conditions.push(
+            or(
+              lt(artifactTags.createdAt, query.after.createdAt),
+              and(eq(artifactTags.createdAt, query.after.createdAt), lt(artifactTags.artifactId, query.after.id)),
+            ),
+          );
+        }
+        const rows = await db
+          .select(selection)
+          .from(artifactTags)
+          .innerJoin(artifacts, eq(artifacts.id, artifactTags.artifactId))
+          .where(and(eq(artifactTags.tag, leadingTag), ...conditions))
+          .orderBy(desc(artifactTags.createdAt), desc(artifactTags.artifactId))
+          .limit(query.limit);
+        return rows.map(toRecord);
+      }
       if (query.after) {
         conditions.push(
           or(
@@ -333,7 +357,11 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
         statements.push(db.delete(artifactTags).where(and(eq(artifactTags.artifactId, id), eq(artifactTags.tag, tag))));
       }
       for (const tag of [...(change.setTags ?? []), ...(change.addTags ?? [])]) {
-        statements.push(db.insert(artifactTags).values({ artifactId: id, tag }).onConflictDoNothing());
+        statements.push(
+          db.run(
+            sql`INSERT OR IGNORE INTO ${artifactTags} (artifact_id, tag, created_at) SELECT ${id}, ${tag}, created_at FROM ${artifacts} WHERE id = ${id}`,
+          ),
+        );
       }
       if (statements.length > 0) await writes.run(statements);
       return findById(id);

@@ -76,5 +76,16 @@ export const migrations: readonly Migration[] = [
       "CREATE INDEX `artifacts_type_idx` ON `artifacts` (`type`,`created_at`,`id`) WHERE \"artifacts\".\"state\" = 'committed';",
       "CREATE INDEX `artifacts_state_idx` ON `artifacts` (`state`,`created_at`) WHERE \"artifacts\".\"state\" <> 'committed';"
     ]
+  },
+  {
+    "tag": "0005_tag_order",
+    "when": 1795985301601,
+    "hash": "1746040fff0ca5751c1fd9aeb8be3cf7953d62b696fa74e5ffcd51433cde6278",
+    "statements": [
+      "DROP INDEX `artifact_tags_tag_idx`;",
+      "ALTER TABLE `artifact_tags` ADD `created_at` integer DEFAULT 0 NOT NULL;",
+      "CREATE INDEX `artifact_tags_tag_idx` ON `artifact_tags` (`tag`,`created_at`,`artifact_id`);",
+      "-- Existing tags take their artifact's creation time.\nUPDATE `artifact_tags` SET `created_at` = (SELECT `created_at` FROM `artifacts` WHERE `artifacts`.`id` = `artifact_tags`.`artifact_id`);"
+    ]
   }
 ];

@@ -64,10 +64,12 @@ export const artifactTags = sqliteTable(
       .notNull()
       .references(() => artifacts.id, { onDelete: "cascade" }),
     tag: text("tag").notNull(),
+    /** The artifact's `created_at`, copied so a tag search walks this index newest first and stops after a page. */
+    createdAt: integer("created_at").notNull().default(0),
   },
   (table) => [
     primaryKey({ columns: [table.artifactId, table.tag] }),
-    index("artifact_tags_tag_idx").on(table.tag, table.artifactId),
+    index("artifact_tags_tag_idx").on(table.tag, table.createdAt, table.artifactId),
   ],
 );
 
