@@ -16,6 +16,7 @@ import { createGcsBackend } from "../src/backends/gcs.ts";
 import { streamFromBytes } from "../src/codec/streams.ts";
 import { createArtifactStore } from "../src/core/store.ts";
 import { createLibsqlMetadata } from "../src/metadata/libsql.ts";
+import { createNativeEngines } from "../src/runtime/engines.ts";
 import { startGcsEmulator } from "../test/helpers/gcs-emulator.ts";
 import { makeLog, randomBytes } from "../test/helpers/store.ts";
 
@@ -54,7 +55,12 @@ try {
     singleRequestMaxBytes: 8 * MiB,
   });
   const metadata = await createLibsqlMetadata({ client: createClient({ url: ":memory:" }) });
-  const store = createArtifactStore({ backend, metadata, config: { versioningEnabled: true } });
+  const store = createArtifactStore({
+    backend,
+    metadata,
+    codecs: createNativeEngines(),
+    config: { versioningEnabled: true },
+  });
   const payloads = [
     { name: "log (compressible)", bytes: logBytes(SIZE) },
     { name: "random bytes", bytes: randomBytes(SIZE) },

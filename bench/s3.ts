@@ -12,6 +12,7 @@ import { createS3Backend, type S3Backend } from "../src/backends/s3.ts";
 import { streamFromBytes } from "../src/codec/streams.ts";
 import { createArtifactStore } from "../src/core/store.ts";
 import { createLibsqlMetadata } from "../src/metadata/libsql.ts";
+import { createNativeEngines } from "../src/runtime/engines.ts";
 import { type S3ServerKind, startS3Server } from "../test/helpers/s3-servers.ts";
 import { makeLog, randomBytes } from "../test/helpers/store.ts";
 
@@ -56,7 +57,12 @@ async function benchServer(kind: S3ServerKind, contents: Record<string, Uint8Arr
       credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey },
     });
     const metadata = await createLibsqlMetadata({ client: createClient({ url: ":memory:" }) });
-    const store = createArtifactStore({ backend, metadata, config: { versioningEnabled: true } });
+    const store = createArtifactStore({
+      backend,
+      metadata,
+      codecs: createNativeEngines(),
+      config: { versioningEnabled: true },
+    });
     for (const [label, bytes] of Object.entries(contents)) {
       const storeUp: number[] = [];
       const storeDown: number[] = [];
