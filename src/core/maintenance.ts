@@ -32,10 +32,21 @@ export async function deleteArtifacts(ctx: StoreContext, target: ArtifactTarget)
 }
 
 /** Marks, deletes objects, removes rows. Rows whose objects could not be deleted stay `deleting`. */
-export async function deleteRecords(ctx: StoreContext, records: ArtifactRecord[]): Promise<number> {
-  if (records.length === 0) return 0;
-  // Rows another caller already marked are still ours to finish: deletion is idempotent.
-  await ctx.metadata.markDeleting(records.map((record) => record.id));
+export async function deleteRecords(
+  ctx: StoreContext,
+  candidates: ArtifactRecord[],
+  options: { expiredBy?: number } = {},
+): Promise<number> {
+  if (candidates.length === 0) return 0;
+  const marked = await ctx.metadata.markDeleting(
+    candidates.map((record) => record.id),
+    options,
+  );
+  // Rows another caller already marked are still ours to finish (deletion is idempotent); but a
+  // sweep deletes only what is still expired when it marks it.
+  const markedIds = new Set(marked);
+  const records =
+    options.expiredBy === undefined ? candidates : candidates.filter((record) => markedIds.has(record.id));
   const done: number[] = [];
   const failures: unknown[] = [];
   await forEachConcurrently(records, DELETE_CONCURRENCY, async (record) => {
@@ -120,7 +131,7 @@ export async function cleanupExpired(ctx: StoreContext, options: CleanupOptions 
     const batch = await ctx.metadata.listExpired(now, Math.min(batchSize, limit - deleted));
     if (batch.length === 0) break;
     batches++;
-    const count = await deleteRecords(ctx, batch);
+    const count = await deleteRecords(ctx, batch, { expiredBy: now });
     deleted += count;
     freedBytes += batch.reduce((sum, record) => sum + record.size, 0);
     options.onProgress?.(deleted);

@@ -71,8 +71,9 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
       const stale = await ctx.metadata.listStale("pending", now - graceMs, BATCH);
       if (stale.length === 0) break;
       for (const record of stale) {
+        // Row first: an upload that commits meanwhile keeps its row, and then its objects too.
+        if (!(await ctx.metadata.abandon(record.id))) continue;
         await removeObjects(ctx, record);
-        await ctx.metadata.abandon(record.id);
         report.stalePending.push(record.uri);
       }
     }

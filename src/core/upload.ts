@@ -161,13 +161,17 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
     // Usage seen at the start plus this upload: exact unless other uploads ran at the same time.
     return { ...publicMetadata(committed.record), warnings: await quotaWarnings(ctx, usedAtStart + stored.size) };
   } catch (error) {
-    if (published) await removeObjects(ctx, record).catch(() => {});
-    await ctx.metadata.abandon(record.id).catch((abandonError: unknown) => {
+    // The reservation goes first, and the objects only with it: when the row committed after all
+    // (a commit whose answer was lost, a WAL fsync that failed afterwards), its bytes must stay.
+    // When the row cannot be reached now, both stay for gc, which removes them together.
+    const abandoned = await ctx.metadata.abandon(record.id).catch((abandonError: unknown) => {
       ctx.logger.warn("could not remove the reservation of a failed upload; gc will", {
         uri: record.uri,
         error: String(abandonError),
       });
+      return false;
     });
+    if (published && abandoned) await removeObjects(ctx, record).catch(() => {});
     throw countFailure(ctx, error);
   }
 }

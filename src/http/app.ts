@@ -92,6 +92,32 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     );
   }
 
+  if (authenticator.open) {
+    // Without tokens anyone who can reach the server may use it, so make sure "anyone" is this
+    // machine: browsers must address it by a loopback name (no DNS rebinding), and other sites'
+    // pages may not send it writes (a form or fetch from a page the developer happens to visit).
+    app.use("*", async (c, next) => {
+      const host = c.req.header("host");
+      if (host !== undefined && !isLoopbackHost(host)) {
+        throw new ArtifactStoreError(
+          "E_FORBIDDEN",
+          "this server has no tokens and answers only requests addressed to a loopback name",
+        );
+      }
+      if (c.req.method !== "GET" && c.req.method !== "HEAD") {
+        const site = c.req.header("sec-fetch-site");
+        const origin = c.req.header("origin");
+        if (site === "cross-site" || (origin !== undefined && origin !== "null" && !isLoopbackOrigin(origin))) {
+          throw new ArtifactStoreError(
+            "E_FORBIDDEN",
+            "this server has no tokens and refuses writes from other sites' pages",
+          );
+        }
+      }
+      return next();
+    });
+  }
+
   app.use("*", async (c, next) => {
     const path = new URL(c.req.url).pathname;
     // The viewer authenticates by itself (header or its login cookie) and answers with pages.
@@ -126,6 +152,20 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   });
 
   return app;
+}
+
+/** `localhost`, `127.x.y.z` or `[::1]`, with an optional port. */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.trim().toLowerCase().replace(/:\d+$/, "");
+  return name === "localhost" || name === "[::1]" || /^127(\.\d{1,3}){3}$/.test(name);
+}
+
+function isLoopbackOrigin(origin: string): boolean {
+  try {
+    return isLoopbackHost(new URL(origin).host);
+  } catch {
+    return false;
+  }
 }
 
 function describeError(error: unknown): string {

@@ -174,6 +174,9 @@ async function serveArtifact(c: Context<AppEnv>, store: ArtifactStore, withBody:
     "Cache-Control": ref.version !== undefined ? "private, max-age=31536000, immutable" : "private, no-cache",
     "X-Artifact-Version": String(metadata.version),
     "X-Artifact-Uri": metadata.uri,
+    // The MIME type is the uploader's word: never let a browser run what it was told is HTML.
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "sandbox; default-src 'none'",
   };
   if (prepared.contentEncoding === "gzip") headers["Content-Encoding"] = "gzip";
   if (prepared.range)

@@ -3,10 +3,11 @@ import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import { type Database, isCommitted, selection, toRecord } from "./libsql-rows.ts";
 import type { ArtifactRecord, MetadataRepository, RestoreInput } from "./metadata-repository.ts";
 import { artifactSeries, artifacts, artifactTags } from "./schema.ts";
+import type { WriteBatcher } from "./write-batcher.ts";
 
 type RepairQueries = Pick<MetadataRepository, "listCommittedAfter" | "referencedKeys" | "restore">;
 
-export function createRepairQueries(db: Database): RepairQueries {
+export function createRepairQueries(db: Database, writes: WriteBatcher): RepairQueries {
   return {
     async listCommittedAfter(afterId, limit) {
       const rows = await db
@@ -47,42 +48,53 @@ export function createRepairQueries(db: Database): RepairQueries {
     },
 
     async restore(input: RestoreInput): Promise<ArtifactRecord | null> {
-      const inserted = await db
-        .insert(artifacts)
-        .values({
-          specName: input.specName,
-          taskId: input.taskId,
-          type: input.type,
-          version: input.version,
-          uri: input.uri,
-          storageKey: input.storageKey,
-          size: input.size,
-          checksum: input.checksum,
-          originalSize: input.originalSize,
-          originalChecksum: input.originalChecksum,
-          compressed: input.compressed,
-          mimeType: input.mimeType,
-          metadata: JSON.stringify(input.metadata),
-          state: "committed",
-          pinned: input.pinned,
-          createdAt: input.createdAt,
-          expiresAt: input.expiresAt,
-        })
-        .onConflictDoNothing()
-        .returning({ id: artifacts.id });
-      const id = inserted[0]?.id;
+      const version = and(
+        eq(artifacts.specName, input.specName),
+        eq(artifacts.taskId, input.taskId),
+        eq(artifacts.type, input.type),
+        eq(artifacts.version, input.version),
+      );
+      // One transaction: the row, its tags and the series' high-water mark stand or fall together.
+      const [inserted] = await writes.run([
+        db
+          .insert(artifacts)
+          .values({
+            specName: input.specName,
+            taskId: input.taskId,
+            type: input.type,
+            version: input.version,
+            uri: input.uri,
+            storageKey: input.storageKey,
+            size: input.size,
+            checksum: input.checksum,
+            originalSize: input.originalSize,
+            originalChecksum: input.originalChecksum,
+            compressed: input.compressed,
+            mimeType: input.mimeType,
+            metadata: JSON.stringify(input.metadata),
+            state: "committed",
+            pinned: input.pinned,
+            createdAt: input.createdAt,
+            expiresAt: input.expiresAt,
+          })
+          .onConflictDoNothing()
+          .returning({ id: artifacts.id }),
+        ...input.tags.map((tag) =>
+          db.run(
+            sql`INSERT OR IGNORE INTO ${artifactTags} (artifact_id, tag, created_at) SELECT ${artifacts.id}, ${tag}, ${artifacts.createdAt} FROM ${artifacts} WHERE ${version}`,
+          ),
+        ),
+        // Version numbers must keep counting up from the highest one ever seen.
+        db
+          .insert(artifactSeries)
+          .values({ specName: input.specName, taskId: input.taskId, type: input.type, lastVersion: input.version })
+          .onConflictDoUpdate({
+            target: [artifactSeries.specName, artifactSeries.taskId, artifactSeries.type],
+            set: { lastVersion: sql`max(${artifactSeries.lastVersion}, ${input.version})` },
+          }),
+      ]);
+      const id = (inserted as { id: number }[])[0]?.id;
       if (id === undefined) return null;
-      for (const tag of input.tags) {
-        await db.insert(artifactTags).values({ artifactId: id, tag, createdAt: input.createdAt }).onConflictDoNothing();
-      }
-      // Version numbers must keep counting up from the highest one ever seen.
-      await db
-        .insert(artifactSeries)
-        .values({ specName: input.specName, taskId: input.taskId, type: input.type, lastVersion: input.version })
-        .onConflictDoUpdate({
-          target: [artifactSeries.specName, artifactSeries.taskId, artifactSeries.type],
-          set: { lastVersion: sql`max(${artifactSeries.lastVersion}, ${input.version})` },
-        });
       const [row] = await db.select(selection).from(artifacts).where(eq(artifacts.id, id));
       return row ? toRecord(row) : null;
     },

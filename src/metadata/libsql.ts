@@ -80,7 +80,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
   }
 
   return {
-    ...createRepairQueries(db),
+    ...createRepairQueries(db, writes),
     ...createStructureQueries(db, writes),
     ...createLiveLogQueries(db, writes),
 
@@ -187,10 +187,23 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
     },
 
     async abandon(id) {
-      await writes.run([
-        db.delete(artifactTags).where(eq(artifactTags.artifactId, id)),
-        db.delete(artifacts).where(and(eq(artifacts.id, id), eq(artifacts.state, "pending"))),
+      // The row goes only while still pending, and its tags only with it: a commit that won the
+      // race keeps both, and the caller learns it must not touch that version's objects.
+      const [removed] = await writes.run([
+        db
+          .delete(artifacts)
+          .where(and(eq(artifacts.id, id), eq(artifacts.state, "pending")))
+          .returning({ id: artifacts.id }),
+        db
+          .delete(artifactTags)
+          .where(
+            and(
+              eq(artifactTags.artifactId, id),
+              sql`NOT EXISTS (SELECT 1 FROM ${artifacts} WHERE ${artifacts.id} = ${id})`,
+            ),
+          ),
       ]);
+      return (removed as unknown[]).length === 1;
     },
 
     async findByUri(uri) {
@@ -316,13 +329,19 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       return rows.map(toRecord);
     },
 
-    async markDeleting(ids) {
+    async markDeleting(ids, options = {}) {
       if (ids.length === 0) return [];
+      // For the retention sweep the expiry is checked again in the same statement: a version
+      // pinned since the sweep listed it is left alone.
+      const stillExpired =
+        options.expiredBy === undefined
+          ? sql`${artifacts.state} != 'deleting'`
+          : and(isCommitted, sql`${artifacts.pinned} = 0`, lte(artifacts.expiresAt, options.expiredBy));
       const [rows] = await writes.run([
         db
           .update(artifacts)
           .set({ state: "deleting" })
-          .where(and(inArray(artifacts.id, ids), sql`${artifacts.state} != 'deleting'`))
+          .where(and(inArray(artifacts.id, ids), stillExpired))
           .returning({ id: artifacts.id }),
       ]);
       return (rows as { id: number }[]).map((row) => row.id);

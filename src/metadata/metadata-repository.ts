@@ -104,8 +104,8 @@ export interface MetadataRepository extends StructureQueries, LiveLogQueries {
     pending: ArtifactRecord,
     input: CommitInput,
   ): Promise<{ record: ArtifactRecord; superseded: ArtifactRecord[] } | null>;
-  /** Removes a pending row whose upload failed. */
-  abandon(id: number): Promise<void>;
+  /** Removes a pending row (and its tags); false when it was no longer pending (it committed meanwhile, or is gone). */
+  abandon(id: number): Promise<boolean>;
   /** A committed version by URI. */
   findByUri(uri: string): Promise<ArtifactRecord | null>;
   /** A committed version; the latest when `ref.version` is absent. */
@@ -119,7 +119,7 @@ export interface MetadataRepository extends StructureQueries, LiveLogQueries {
   /** Rows in `state` created before `before` (pending rows of crashed uploads, stuck deletes). */
   listStale(state: "pending" | "deleting", before: number, limit: number): Promise<ArtifactRecord[]>;
   /** Marks rows `deleting`; returns those that were still committed or pending (others are gone or already deleting). */
-  markDeleting(ids: number[]): Promise<number[]>;
+  markDeleting(ids: number[], options?: { expiredBy?: number }): Promise<number[]>;
   /** Deletes rows and their tags. */
   remove(ids: number[]): Promise<void>;
   setIntegrity(id: number, integrity: ArtifactIntegrity): Promise<void>;

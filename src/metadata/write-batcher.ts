@@ -21,6 +21,15 @@ const MAX_STATEMENTS = 500;
 const nextTurn: (callback: () => void) => void =
   typeof setImmediate === "function" ? (callback) => setImmediate(callback) : (callback) => setTimeout(callback, 0);
 
+/** An error SQLite raised for a statement (the transaction rolled back), as opposed to a transport failure. */
+function isStatementError(error: unknown): boolean {
+  for (let current = error; current; current = (current as { cause?: unknown }).cause) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("SQLITE_")) return true;
+  }
+  return false;
+}
+
 export interface WriteBatcher {
   /** Runs `queries` in one transaction, possibly together with other callers'; resolves with their results. */
   run(queries: BatchItem<"sqlite">[]): Promise<Results>;
@@ -74,7 +83,13 @@ export function createWriteBatcher(db: Database, afterCommit?: () => Promise<voi
       results = (await db.batch(
         jobs.flatMap((job) => job.queries) as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]],
       )) as Results;
-    } catch {
+    } catch (error) {
+      if (!isStatementError(error)) {
+        // A transport failure (a remote server's answer lost) leaves it unknown whether the
+        // transaction applied: running the jobs again could apply them twice. Everyone fails.
+        for (const job of jobs) job.reject(error);
+        return;
+      }
       // One job's statement failed and rolled back everyone's: run each alone, so only it fails.
       for (const job of jobs) await runAlone(job);
       return;

@@ -182,5 +182,5 @@ export function onShutdownSignal(logger: Logger, shutdown: (signal: string) => P
 }
 
 function isLoopback(host: string): boolean {
-  return host === "127.0.0.1" || host === "::1" || host === "localhost" || host.startsWith("127.");
+  return host === "::1" || host === "localhost" || /^127(\.\d{1,3}){3}$/.test(host);
 }

@@ -336,6 +336,52 @@ describe("search, maintenance and operations", () => {
   });
 });
 
+describe("a server without tokens", () => {
+  test("answers only requests addressed to a loopback name (no DNS rebinding)", async () => {
+    const { app } = await makeApp();
+    expect((await app.request("/v1/artifacts", { headers: { Host: "127.0.0.1:8787" } })).status).toBe(200);
+    expect((await app.request("/v1/artifacts", { headers: { Host: "localhost:8787" } })).status).toBe(200);
+    const rebound = await app.request("/v1/artifacts", { headers: { Host: "attacker.example:8787" } });
+    expect(rebound.status).toBe(403);
+    expect((await rebound.json()).error.code).toBe("E_FORBIDDEN");
+    expect((await app.request("/v1/artifacts", { headers: { Host: "127.evil.example" } })).status).toBe(403);
+  });
+
+  test("refuses writes sent by other sites' pages, accepts them from the same machine", async () => {
+    const { app } = await makeApp();
+    const fromPage = await app.request("/v1/maintenance/gc", {
+      method: "POST",
+      headers: { Origin: "https://attacker.example" },
+    });
+    expect(fromPage.status).toBe(403);
+    const crossSite = await app.request("/v1/artifacts/s/t/log", {
+      method: "PUT",
+      body: "x",
+      headers: { "Sec-Fetch-Site": "cross-site" },
+    });
+    expect(crossSite.status).toBe(403);
+    const local = await app.request("/v1/artifacts/s/t/log", {
+      method: "PUT",
+      body: "x",
+      headers: { Origin: "http://127.0.0.1:8787" },
+    });
+    expect(local.status).toBe(201);
+  });
+
+  test("an uploaded HTML page is served so that no browser runs it", async () => {
+    const { app } = await makeApp();
+    await app.request("/v1/artifacts/s/t/log", {
+      method: "PUT",
+      body: "<script>alert(1)</script>",
+      headers: { "Content-Type": "text/html" },
+    });
+    const page = await app.request("/v1/artifacts/s/t/log");
+    expect(page.headers.get("content-type")).toStartWith("text/html");
+    expect(page.headers.get("x-content-type-options")).toBe("nosniff");
+    expect(page.headers.get("content-security-policy")).toContain("sandbox");
+  });
+});
+
 describe("auth", () => {
   const hash = (token: string) => new Bun.CryptoHasher("sha256").update(token).digest("hex");
   const tokens: TokenConfig[] = [
