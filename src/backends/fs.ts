@@ -61,18 +61,46 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
   const syncDirectory = (path: string): Promise<void> => (fsyncEnabled ? directorySyncs.sync(path) : Promise.resolve());
   const deferred = createDeferredSyncs(directorySyncs);
 
-  /** Creates the parent directories of `target`; fsyncs each new one's parent so the entry is durable. */
+  /** Directories created by a put whose entries are being fsynced, and that fsync. */
+  const unsyncedDirectories = new Map<string, Promise<unknown>>();
+
+  /**
+   * Creates the parent directories of `target`; fsyncs each new one's parent so the entry is
+   * durable. A put into a directory another put has just created waits for that fsync too:
+   * otherwise it could be acknowledged while the directory itself might still vanish.
+   */
   const ensureParent = async (target: string, durable: boolean): Promise<void> => {
     const parent = dirname(target);
     const firstCreated = await mkdir(parent, { recursive: true });
-    if (!firstCreated || !fsyncEnabled) return;
-    const parents: string[] = [];
+    if (!fsyncEnabled) return;
+    if (!firstCreated) {
+      if (!durable) return;
+      const pending: Promise<unknown>[] = [];
+      for (let directory = parent; directory.startsWith(root + sep); directory = dirname(directory)) {
+        const syncing = unsyncedDirectories.get(directory);
+        if (syncing) pending.push(syncing);
+      }
+      await Promise.all(pending);
+      return;
+    }
+    const created: string[] = [];
     for (let directory = parent; ; directory = dirname(directory)) {
-      parents.push(dirname(directory));
+      created.push(directory);
       if (directory === firstCreated || directory === root) break;
     }
-    if (durable) await Promise.all(parents.map(syncDirectory));
-    else for (const directory of parents) deferred.add(directory);
+    const parents = created.map((directory) => dirname(directory));
+    if (!durable) {
+      for (const directory of parents) deferred.add(directory);
+      return;
+    }
+    const syncing = Promise.all(parents.map(syncDirectory));
+    for (const directory of created) unsyncedDirectories.set(directory, syncing);
+    try {
+      await syncing;
+    } finally {
+      for (const directory of created)
+        if (unsyncedDirectories.get(directory) === syncing) unsyncedDirectories.delete(directory);
+    }
   };
 
   async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
@@ -91,7 +119,11 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     async put(key, body, putOptions = {}): Promise<ObjectInfo> {
       const durable = putOptions.durability !== "deferred";
       const target = pathOf(key);
-      stagingReady ??= mkdir(stagingDir, { recursive: true });
+      // Created once; a failure is not remembered, so the next put tries again.
+      stagingReady ??= mkdir(stagingDir, { recursive: true }).catch((error: unknown) => {
+        stagingReady = undefined;
+        throw error;
+      });
       await stagingReady;
       const stagingPath = join(stagingDir, `${randomUUID()}.tmp`);
       const reader = body.getReader();
@@ -306,7 +338,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
  * callers asking for the same path meanwhile share that fsync (a directory holding many new
  * versions is synced once for all of them).
  */
-function createPathSyncer(): { sync(path: string): Promise<void> } {
+export function createPathSyncer(): { sync(path: string): Promise<void> } {
   const running = new Map<string, Promise<void>>();
   const queued = new Map<string, Promise<void>>();
   const start = (path: string): Promise<void> => {
@@ -345,12 +377,15 @@ function createPathSyncer(): { sync(path: string): Promise<void> } {
 function createDeferredSyncs(syncer: { sync(path: string): Promise<void> }, delayMs = 250) {
   let pending = new Set<string>();
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const flush = async () => {
+  let flushing: Promise<unknown> = Promise.resolve();
+  const flush = () => {
     timer = undefined;
     const paths = [...pending];
     pending = new Set();
     // A path deleted meanwhile has nothing left to sync.
-    await Promise.all(paths.map((path) => syncer.sync(path).catch(() => {})));
+    const round = Promise.all(paths.map((path) => syncer.sync(path).catch(() => {})));
+    flushing = Promise.all([flushing, round]);
+    return round;
   };
   return {
     add(path: string) {
@@ -360,9 +395,11 @@ function createDeferredSyncs(syncer: { sync(path: string): Promise<void> }, dela
         timer.unref?.();
       }
     },
+    /** Syncs what is pending now and waits for rounds already running. */
     async flush() {
       if (timer !== undefined) clearTimeout(timer);
       await flush();
+      await flushing;
     },
   };
 }
@@ -397,5 +434,9 @@ function wrapFsError(error: unknown, action: string): unknown {
   const code = (error as { code?: string } | null)?.code;
   if (code === undefined) return error; // not a filesystem error: the body stream's own failure
   const storeCode = code === "ENOSPC" || code === "EDQUOT" ? "E_BACKEND_UNAVAILABLE" : "E_BACKEND";
-  return new ArtifactStoreError(storeCode, `[fs] ${action} failed: ${(error as Error).message}`, { cause: error });
+  // The system's message without the paths it names: clients see the key, never server paths.
+  const reason = String((error as Error).message)
+    .replace(/ '[^']*'/g, "")
+    .replace(/, (open|write|rename|mkdir|unlink|stat|fsync|read)$/, "");
+  return new ArtifactStoreError(storeCode, `[fs] ${action} failed: ${reason}`, { cause: error });
 }

@@ -135,8 +135,8 @@ export function createHttpClient(options: HttpClientOptions): ArtifactStoreClien
         if (value !== undefined && value !== null)
           parameters.append(name, value instanceof Date ? value.toISOString() : String(value));
       };
-      add("spec", filters.specName);
-      add("task", filters.taskId);
+      add("spec", filters.specName ?? filters.spec_name);
+      add("task", filters.taskId ?? filters.task_id);
       add("type", filters.type);
       for (const tag of filters.tags ?? []) add("tag", tag);
       for (const tag of filters.anyTags ?? []) add("any_tag", tag);
@@ -145,6 +145,13 @@ export function createHttpClient(options: HttpClientOptions): ArtifactStoreClien
       add("limit", filters.limit);
       add("cursor", filters.cursor);
       if (filters.latestOnly) add("latest", 1);
+      add("integrity", filters.integrity);
+      add("pinned", filters.pinned);
+      add("failed_test", filters.failedTest);
+      add("touched", filters.touchedPath);
+      if (filters.hasErrors !== undefined) add("has_errors", filters.hasErrors ? 1 : 0);
+      if (filters.hasFailures !== undefined) add("has_failures", filters.hasFailures ? 1 : 0);
+      if (filters.parseError !== undefined) add("parse_error", filters.parseError ? 1 : 0);
       const response = await call(`${root}/v1/artifacts${parameters.size > 0 ? `?${parameters}` : ""}`);
       return (await response.json()) as SearchPage;
     },

@@ -61,6 +61,8 @@ export interface ServerConfig {
   bodyLimit: number;
   /** Seconds between retention sweeps; 0 disables the timer. */
   cleanupIntervalSeconds: number;
+  /** Seconds between gc runs (interrupted uploads and deletes, orphans; 1 h grace); 0 disables the timer. */
+  gcIntervalSeconds: number;
   /** Seconds in-flight requests get to finish on SIGTERM/SIGINT. */
   shutdownTimeoutSeconds: number;
   /** Origins allowed by CORS; empty (default) sends no CORS headers. */
@@ -123,6 +125,7 @@ export const DEFAULT_CONFIG_YAML = `artifact_store:
     tokens: []                  # [{ name, sha256, scopes: [read, write, admin], specs: [..] }]
     body_limit: 5GiB
     cleanup_interval: 1h        # 0 disables the scheduled retention sweep
+    gc_interval: 1d             # 0 disables scheduled gc (what crashes left behind)
     shutdown_timeout: 30s
     cors_origins: []
 `;
@@ -215,6 +218,7 @@ export function parseConfig(document: unknown = {}): ArtifactStoreConfig {
     tokens: parseTokens(serverSection.get("tokens"), serverSection.key("tokens")),
     bodyLimit: serverSection.bytes("body_limit", 5 * GIB) ?? Number.MAX_SAFE_INTEGER,
     cleanupIntervalSeconds: serverSection.seconds("cleanup_interval", 3600),
+    gcIntervalSeconds: serverSection.seconds("gc_interval", 86_400),
     shutdownTimeoutSeconds: serverSection.seconds("shutdown_timeout", 30),
     corsOrigins: serverSection.stringList("cors_origins"),
   };
@@ -366,7 +370,16 @@ export function applyEnvOverrides(document: unknown, env: Record<string, string 
 }
 
 /** Variables in the same namespace that are not config keys: the config file path and the CLI's client settings. */
-export const NOT_CONFIG_KEYS = new Set(["ARTIFACT_STORE_CONFIG", "ARTIFACT_STORE_URL", "ARTIFACT_STORE_TOKEN"]);
+export const NOT_CONFIG_KEYS = new Set([
+  "ARTIFACT_STORE_CONFIG",
+  "ARTIFACT_STORE_URL",
+  "ARTIFACT_STORE_TOKEN",
+  // Switches for engines and the test suite, not settings of a store.
+  "ARTIFACT_STORE_ENGINE_ZLIB",
+  "ARTIFACT_STORE_SOAK",
+  "ARTIFACT_STORE_TRUST_SEED",
+  "ARTIFACT_STORE_UPDATE_SCREENSHOTS",
+]);
 
 function parseEnvValue(value: string): unknown {
   const trimmed = value.trim();

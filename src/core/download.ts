@@ -128,6 +128,8 @@ export async function prepareDownload(
         ...(options.signal ? { signal: options.signal } : {}),
       });
       if (!object) {
+        // Deleted or superseded since the lookup: gone, not damaged.
+        if (!(await ctx.metadata.findByUri(record.uri))) throw notFound(target);
         await flagCorrupt(ctx, record, `stored object ${record.storageKey} is missing`);
         throw new ArtifactStoreError("E_CORRUPT", `${record.uri} is recorded but its stored object is missing`);
       }

@@ -259,7 +259,11 @@ async function checkRecord(
   } catch (error) {
     return `stored object could not be read: ${String(error)}`;
   }
-  if (!object) return `stored object ${record.storageKey} is missing`;
+  if (!object) {
+    // Deleted or superseded while the scrub ran: nothing to flag.
+    if (!(await ctx.metadata.findByUri(record.uri))) return null;
+    return `stored object ${record.storageKey} is missing`;
+  }
   const storedHash = ctx.codecs.createSha256();
   const originalHash = ctx.codecs.createSha256();
   let storedSize = 0;

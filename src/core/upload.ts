@@ -279,7 +279,9 @@ async function removeSuperseded(ctx: StoreContext, superseded: ArtifactRecord[])
 }
 
 function countFailure(ctx: StoreContext, error: unknown): ArtifactStoreError {
-  const storeError = toArtifactStoreError(error, "E_BACKEND", `[${ctx.backend.name}] upload failed`);
+  // Anything the pipeline did not already name is unexpected: E_INTERNAL keeps its text out of
+  // answers to clients (the HTTP layer logs it instead).
+  const storeError = toArtifactStoreError(error, "E_INTERNAL", `[${ctx.backend.name}] upload failed`);
   ctx.metrics.count("uploadFailures");
   ctx.metrics.error(storeError.code);
   return storeError;

@@ -10,6 +10,7 @@ import type { ArtifactRef } from "../core/types.ts";
 import { IN_MEMORY_LIMIT } from "../core/upload-encode.ts";
 import type { AppEnv } from "./app.ts";
 import { authorize } from "./auth.ts";
+import { readBodyLimited } from "./body.ts";
 import {
   acceptsGzip,
   digestField,
@@ -63,7 +64,7 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
     // per-request work than setting up streams for a few KiB). Larger ones stream.
     const content =
       declared && !gzip && declaredLength <= IN_MEMORY_LIMIT
-        ? await readSmallBody(c.req.raw)
+        ? await readBodyLimited(c.req.raw, IN_MEMORY_LIMIT, () => bodyTooLarge(IN_MEMORY_LIMIT))
         : ((c.req.raw.body ?? new Blob([]).stream()) as ReadableStream<Uint8Array>).pipeThrough(
             limitBody(context.bodyLimit),
           );
@@ -96,8 +97,9 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
   app.patch(ARTIFACT_PATH, async (c) => {
     const ref = refFromRequest(c, true);
     authorize(c.get("principal"), "write", ref.specName);
-    const text = await c.req.text();
-    if (text.length > PATCH_BODY_LIMIT) throw bodyTooLarge(PATCH_BODY_LIMIT);
+    const text = new TextDecoder().decode(
+      await readBodyLimited(c.req.raw, PATCH_BODY_LIMIT, () => bodyTooLarge(PATCH_BODY_LIMIT)),
+    );
     let change: unknown;
     try {
       change = JSON.parse(text);
@@ -200,16 +202,6 @@ function notModified(headers: Record<string, string>): Response {
       "Last-Modified": lastModified as string,
     },
   });
-}
-
-async function readSmallBody(request: Request): Promise<Uint8Array> {
-  try {
-    return new Uint8Array(await request.arrayBuffer());
-  } catch (error) {
-    throw new ArtifactStoreError("E_INVALID_INPUT", "the request body ended early; nothing was stored", {
-      cause: error,
-    });
-  }
 }
 
 /** Fails the body stream once it passes `limit` bytes, so the store publishes nothing. */

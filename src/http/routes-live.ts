@@ -9,6 +9,7 @@ import { MAX_CHUNK_BYTES } from "../core/live-log.ts";
 import { assertValidName } from "../core/names.ts";
 import type { AppEnv } from "./app.ts";
 import { authorize } from "./auth.ts";
+import { readBodyLimited } from "./body.ts";
 import { parseDigestField, parseMetadataHeader, parseRangeHeader, parseTagsHeader } from "./headers.ts";
 import type { RouteContext } from "./routes-artifacts.ts";
 
@@ -36,8 +37,7 @@ export function registerLiveLogRoutes(app: Hono<AppEnv>, context: RouteContext):
       authorize(c.get("principal"), "write", ref.specName);
       const declared = Number(c.req.header("content-length") ?? Number.NaN);
       if (declared > MAX_CHUNK_BYTES) throw chunkTooLarge();
-      const body = new Uint8Array(await c.req.arrayBuffer());
-      if (body.length > MAX_CHUNK_BYTES) throw chunkTooLarge();
+      const body = await readBodyLimited(c.req.raw, MAX_CHUNK_BYTES, chunkTooLarge);
       const seqText = c.req.query("seq") ?? c.req.header("x-chunk-seq");
       if (seqText !== undefined && !/^\d{1,15}$/.test(seqText)) {
         throw new ArtifactStoreError("E_INVALID_INPUT", "seq must be a positive integer", {

@@ -31,6 +31,11 @@ export interface LibsqlMetadataOptions {
   migrate?: boolean;
   /** Runs after every write transaction, before its callers hear of it (the local opener fsyncs the WAL). */
   afterCommit?: () => Promise<void>;
+  /**
+   * Join concurrent callers' writes into one transaction (default true). The Workers entry turns
+   * it off: there one request's I/O must not carry another request's statements.
+   */
+  groupCommits?: boolean;
 }
 
 /**
@@ -43,7 +48,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
   if (options.migrate ?? true) await applyMigrations(client, migrations);
   const db = drizzle(client);
 
-  const writes = createWriteBatcher(db, options.afterCommit);
+  const writes = createWriteBatcher(db, options.afterCommit, options.groupCommits ?? true);
   const selectRecords = () => db.select(selection).from(artifacts);
 
   const findById = async (id: number): Promise<ArtifactRecord | null> => {

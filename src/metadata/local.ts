@@ -2,10 +2,11 @@
  * Opens metadata databases on Bun and Node: local `file:` databases (WAL mode, busy timeout),
  * embedded replicas (`syncUrl`), and remote URLs through the same native client.
  */
-import { type FileHandle, mkdir, open } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Client, createClient } from "@libsql/client";
+import { createPathSyncer } from "../backends/fs.ts";
 import { toArtifactStoreError } from "../core/errors.ts";
 import { createLibsqlMetadata } from "./libsql.ts";
 import type { MetadataRepository } from "./metadata-repository.ts";
@@ -51,7 +52,7 @@ export async function openLibsqlClient(options: LocalMetadataOptions): Promise<C
     if (!isRemote && url !== ":memory:" && !options.syncUrl) {
       await client.execute("PRAGMA journal_mode = WAL");
       // NORMAL: no fsync inside a commit (it would block the event loop); strict durability
-      // comes from the asynchronous WAL fsync after each commit instead (see createWalSync).
+      // comes from the asynchronous WAL fsync after each commit instead (see openLocalMetadata).
       await client.execute("PRAGMA synchronous = NORMAL");
     }
     return client;
@@ -69,22 +70,20 @@ export async function openLibsqlClient(options: LocalMetadataOptions): Promise<C
 export async function openLocalMetadata(options: LocalMetadataOptions): Promise<MetadataRepository> {
   const client = await openLibsqlClient(options);
   const path = localPath(options);
-  const wal = path && options.durability !== "relaxed" && !options.syncUrl ? createWalSync(path) : undefined;
+  // Group fsync of the WAL: a commit is acknowledged only after an fsync that started after it,
+  // and every commit waiting at the same time shares that one fsync (the fs backend's syncer).
+  const syncer = path && options.durability !== "relaxed" && !options.syncUrl ? createPathSyncer() : undefined;
   try {
     if (options.syncUrl) await client.sync();
-    const repository = await createLibsqlMetadata({ client, ...(wal ? { afterCommit: wal.sync } : {}) });
-    if (wal && path) await syncDirectory(dirname(path)); // the -wal and -shm entries themselves
-    if (!wal) return repository;
-    return {
-      ...repository,
-      async close() {
-        await repository.close();
-        await wal.close();
-      },
-    };
+    const repository = await createLibsqlMetadata({
+      client,
+      ...(syncer && path ? { afterCommit: () => syncer.sync(`${path}-wal`) } : {}),
+    });
+    // The -wal and -shm entries themselves.
+    if (syncer && path) await syncer.sync(dirname(path));
+    return repository;
   } catch (error) {
     client.close();
-    await wal?.close();
     // A remote server is first reached here (a refused token, an unreachable host).
     throw toArtifactStoreError(error, "E_BACKEND", `[metadata] cannot open ${redact(options.url)}`);
   }
@@ -95,55 +94,6 @@ function localPath(options: LocalMetadataOptions): string | undefined {
   const { url } = options;
   if (/^(libsql|https?|wss?):/i.test(url) || url === ":memory:" || url.includes(":memory:")) return undefined;
   return url.startsWith("file:") ? fileURLToPath(url.startsWith("file://") ? url : `file://${url.slice(5)}`) : url;
-}
-
-/**
- * Group fsync of the WAL: a commit is acknowledged only after an fsync that started after it,
- * and every commit waiting at the same time shares that one fsync.
- */
-function createWalSync(databasePath: string): { sync(): Promise<void>; close(): Promise<void> } {
-  let handle: FileHandle | undefined;
-  let running: Promise<void> | undefined;
-  let queued: Promise<void> | undefined;
-  const fsyncWal = async () => {
-    handle ??= await open(`${databasePath}-wal`, "r");
-    await handle.sync();
-  };
-  const start = () => {
-    const current = fsyncWal().finally(() => {
-      if (running === current) running = undefined;
-    });
-    running = current;
-    return current;
-  };
-  return {
-    sync() {
-      if (queued) return queued;
-      if (!running) return start();
-      // The running fsync may have started before this commit: wait for the next one.
-      queued = running
-        .catch(() => {})
-        .then(() => {
-          queued = undefined;
-          return start();
-        });
-      return queued;
-    },
-    async close() {
-      await running?.catch(() => {});
-      await handle?.close();
-      handle = undefined;
-    },
-  };
-}
-
-async function syncDirectory(path: string): Promise<void> {
-  const directory = await open(path, "r");
-  try {
-    await directory.sync();
-  } finally {
-    await directory.close();
-  }
 }
 
 function redact(url: string): string {

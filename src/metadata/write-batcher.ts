@@ -40,7 +40,7 @@ export interface WriteBatcher {
  *   file opener passes an fsync of the WAL here, so commits are durable without blocking the
  *   event loop on a synchronous fsync per transaction.
  */
-export function createWriteBatcher(db: Database, afterCommit?: () => Promise<void>): WriteBatcher {
+export function createWriteBatcher(db: Database, afterCommit?: () => Promise<void>, join = true): WriteBatcher {
   const queue: Job[] = [];
   let scheduled = false;
   let running = false;
@@ -116,6 +116,9 @@ export function createWriteBatcher(db: Database, afterCommit?: () => Promise<voi
 
   return {
     run(queries) {
+      if (!join) {
+        return new Promise<Results>((resolve, reject) => void runAlone({ queries, resolve, reject }));
+      }
       return new Promise<Results>((resolve, reject) => {
         queue.push({ queries, resolve, reject });
         schedule();

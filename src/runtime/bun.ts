@@ -3,7 +3,13 @@
  *
  * Run: `bun src/runtime/bun.ts` (or `npm start`, or `artifact-store serve`).
  */
-import { describeStartup, onShutdownSignal, prepareServer, type ServerOptions } from "./server-common.ts";
+import {
+  describeStartup,
+  finishesWithin,
+  onShutdownSignal,
+  prepareServer,
+  type ServerOptions,
+} from "./server-common.ts";
 
 export interface RunningServer {
   /** e.g. `http://127.0.0.1:8787` */
@@ -41,10 +47,7 @@ export async function startBunServer(options: ServerOptions = {}): Promise<Runni
         inFlight: prepared.inFlight(),
       });
       const graceful = server.stop(false);
-      const timedOut = await Promise.race([
-        graceful.then(() => false),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(true), timeoutMs)),
-      ]);
+      const timedOut = !(await finishesWithin(graceful, timeoutMs));
       if (timedOut) {
         logger.warn("shutdown timeout: closing remaining connections", { inFlight: prepared.inFlight() });
         await server.stop(true);

@@ -7,7 +7,8 @@ import { createHash } from "node:crypto";
 import { createWriteStream } from "node:fs";
 import { rename, rm } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { BUILT_IN_TYPES } from "../config/schema.ts";
+import { loadConfig } from "../config/load.ts";
+import { BUILT_IN_TYPES, DEFAULT_CONFIG_YAML } from "../config/schema.ts";
 import { parseDuration } from "../config/section.ts";
 import { ArtifactStoreError, type ErrorCode } from "../core/errors.ts";
 import { formatBytes } from "../core/format.ts";
@@ -30,6 +31,7 @@ Commands:
   gc          finish interrupted uploads and deletes, remove orphaned objects
   verify      check every stored checksum; flag and list corrupt versions
   reindex     rebuild the metadata database from the sidecar files
+  config      show the configuration in effect (or every key with its default: --defaults)
 
 Options for every command:
   --server URL    act on a running server instead of the local store  [env ARTIFACT_STORE_URL]
@@ -86,6 +88,12 @@ decompresses and checks the content's checksum. Shows progress on a terminal.`,
 Rebuilds missing metadata rows from the <type>.metadata.json sidecars stored next to each
 version, e.g. after the metadata database was lost. Versions that already have a row are left
 alone; a sidecar whose blob is missing or has the wrong size is skipped and reported.`,
+  config: `Usage: artifact-store config [--defaults] [--config FILE]
+
+Prints the configuration in effect after reading the config file and ARTIFACT_STORE_*
+variables, as JSON (tokens appear as their SHA-256 only). --defaults prints every key with its
+default value, in the YAML file's own form, ready to copy into
+~/.necrocode/config/artifact-store.yaml.`,
   stats: `Usage: artifact-store stats
 
 Artifact counts and bytes per type and spec, the compression ratio, and the quota.`,
@@ -129,6 +137,7 @@ const OPTIONS = {
   all: { type: "boolean" },
   "dry-run": { type: "boolean" },
   grace: { type: "string" },
+  defaults: { type: "boolean" },
   deep: { type: "boolean" },
   host: { type: "string" },
   port: { type: "string" },
@@ -161,6 +170,16 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     if (command === "serve") return await serve(values);
+    if (command === "config") {
+      if (values.defaults) {
+        process.stdout.write(DEFAULT_CONFIG_YAML);
+        return 0;
+      }
+      const { config, source } = await loadConfig(values.config ? { path: values.config } : {});
+      process.stderr.write(`config from ${source ?? "defaults"} and ARTIFACT_STORE_* variables\n`);
+      process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+      return 0;
+    }
     const server = values.server ?? process.env.ARTIFACT_STORE_URL;
     const target = server
       ? openRemoteTarget(server, values.token ?? process.env.ARTIFACT_STORE_TOKEN, BUILT_IN_TYPES)

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { Duplex } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import type { CodecEngines, Hasher } from "../codec/engines.ts";
-import { describeStartup, prepareServer, type ServerOptions } from "./server-common.ts";
+import { describeStartup, finishesWithin, prepareServer, type ServerOptions } from "./server-common.ts";
 
 /** The part of the Deno namespace this entry uses (the project is type-checked with Bun's types too). */
 declare const Deno: {
@@ -96,10 +96,7 @@ export async function startDenoServer(options: ServerOptions = {}): Promise<Runn
         inFlight: prepared.inFlight(),
       });
       // shutdown() stops accepting and resolves once in-flight requests are answered.
-      const timedOut = await Promise.race([
-        server.shutdown().then(() => false),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(true), timeoutMs)),
-      ]);
+      const timedOut = !(await finishesWithin(server.shutdown(), timeoutMs));
       if (timedOut) logger.warn("shutdown timeout: exiting with requests in flight", { inFlight: prepared.inFlight() });
       await prepared.close(5000);
       logger.info("stopped");

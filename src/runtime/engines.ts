@@ -9,6 +9,9 @@ import type { Transform } from "node:stream";
 import { createGunzip, createGzip, gunzipSync, gzipSync } from "node:zlib";
 import type { CodecEngines, Hasher } from "../codec/engines.ts";
 
+/** Bytes handed to zlib per write in `zlibTransform`. */
+const ZLIB_SLICE = 64 * 1024;
+
 /** `CompressionStream`'s fixed level; other levels go through node:zlib with the level set. */
 const COMPRESSION_STREAM_LEVEL = 6;
 /** Bun's CompressionStream keeps backpressure and is its fastest gzip; Node's does not (see zlibTransform). */
@@ -88,8 +91,12 @@ export function zlibTransform(create: () => Transform): TransformStream<Uint8Arr
         waiting = undefined;
       });
     },
-    transform(chunk) {
-      return step((done) => engine.write(chunk, (error) => done(error ?? undefined)));
+    async transform(chunk) {
+      // In slices: what one write can expand to (gunzip of a highly compressed chunk) stays bounded.
+      for (let offset = 0; offset < chunk.length; offset += ZLIB_SLICE) {
+        const slice = chunk.subarray(offset, offset + ZLIB_SLICE);
+        await step((done) => engine.write(slice, (error) => done(error ?? undefined)));
+      }
     },
     flush() {
       return step((done) => {

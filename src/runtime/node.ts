@@ -7,7 +7,13 @@ import type { IncomingMessage, Server } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
 import type { RunningServer } from "./bun.ts";
-import { describeStartup, onShutdownSignal, prepareServer, type ServerOptions } from "./server-common.ts";
+import {
+  describeStartup,
+  finishesWithin,
+  onShutdownSignal,
+  prepareServer,
+  type ServerOptions,
+} from "./server-common.ts";
 
 /**
  * The request with a body read from the socket only as fast as the app consumes it.
@@ -73,10 +79,7 @@ export async function startNodeServer(options: ServerOptions = {}): Promise<Runn
       });
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
-      const timedOut = await Promise.race([
-        closed.then(() => false),
-        new Promise<boolean>((resolve) => setTimeout(() => resolve(true), timeoutMs)),
-      ]);
+      const timedOut = !(await finishesWithin(closed, timeoutMs));
       if (timedOut) {
         logger.warn("shutdown timeout: closing remaining connections", { inFlight: prepared.inFlight() });
         server.closeAllConnections();

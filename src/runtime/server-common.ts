@@ -88,7 +88,7 @@ export async function prepareServer(options: ServerOptions = {}): Promise<Prepar
       if (active === 0) for (const resolve of idleWaiters.splice(0)) resolve();
     }
   };
-  const sweep = scheduleRetentionSweep(store, config.server.cleanupIntervalSeconds, logger);
+  const sweep = scheduleMaintenance(store, config.server, logger);
   return {
     store,
     config,
@@ -100,10 +100,7 @@ export async function prepareServer(options: ServerOptions = {}): Promise<Prepar
     async close(timeoutMs) {
       sweep.stop();
       if (active > 0) {
-        await Promise.race([
-          new Promise<void>((resolve) => idleWaiters.push(resolve)),
-          new Promise((resolve) => setTimeout(resolve, timeoutMs)),
-        ]);
+        await finishesWithin(new Promise<void>((resolve) => idleWaiters.push(resolve)), timeoutMs);
       }
       await sweep.running();
       await store.close();
@@ -111,14 +108,26 @@ export async function prepareServer(options: ServerOptions = {}): Promise<Prepar
   };
 }
 
-/** Runs `cleanup()` every `intervalSeconds` (never two at once) and logs what it did. */
-export function scheduleRetentionSweep(store: ArtifactStore, intervalSeconds: number, logger: Logger) {
+/**
+ * The retention sweep every `cleanupIntervalSeconds` and gc every `gcIntervalSeconds` (never two
+ * runs at once), each logged with what it did.
+ */
+export function scheduleMaintenance(
+  store: ArtifactStore,
+  intervals: { cleanupIntervalSeconds: number; gcIntervalSeconds: number },
+  logger: Logger,
+) {
   let current: Promise<void> = Promise.resolve();
   let busy = false;
-  const run = () => {
+  const exclusive = (work: () => Promise<void>) => () => {
     if (busy) return;
     busy = true;
-    current = store
+    current = work().finally(() => {
+      busy = false;
+    });
+  };
+  const sweep = exclusive(() =>
+    store
       .cleanup()
       .then((report) => {
         const fields = {
@@ -130,17 +139,39 @@ export function scheduleRetentionSweep(store: ArtifactStore, intervalSeconds: nu
         if (report.deleted > 0) logger.info("retention sweep deleted expired artifacts", fields);
         else logger.debug("retention sweep found nothing expired", fields);
       })
-      .catch((error: unknown) => logger.error("retention sweep failed", { error: String(error) }))
-      .finally(() => {
-        busy = false;
-      });
-  };
-  const timer = intervalSeconds > 0 ? setInterval(run, intervalSeconds * 1000) : undefined;
-  (timer as { unref?: () => void } | undefined)?.unref?.();
+      .catch((error: unknown) => logger.error("retention sweep failed", { error: String(error) })),
+  );
+  // gc logs its own summary when it finds anything.
+  const gc = exclusive(() =>
+    store
+      .gc()
+      .then(() => {})
+      .catch((error: unknown) => logger.error("gc failed", { error: String(error) })),
+  );
+  const timers = [
+    intervals.cleanupIntervalSeconds > 0 ? setInterval(sweep, intervals.cleanupIntervalSeconds * 1000) : undefined,
+    intervals.gcIntervalSeconds > 0 ? setInterval(gc, intervals.gcIntervalSeconds * 1000) : undefined,
+  ];
+  for (const timer of timers) (timer as { unref?: () => void } | undefined)?.unref?.();
   return {
-    stop: () => clearInterval(timer),
+    stop: () => {
+      for (const timer of timers) clearInterval(timer);
+    },
     running: () => current,
   };
+}
+
+/** Waits for `work` at most `timeoutMs`; true when it finished in time. The timer never outlives the wait. */
+export async function finishesWithin(work: Promise<unknown>, timeoutMs: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), timeoutMs);
+  });
+  try {
+    return await Promise.race([work.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The one-paragraph start-up message: where it listens, where data lives, and who may call. */

@@ -165,7 +165,8 @@ async function openStore(config: ArtifactStoreConfig, env: WorkerEnv, logger: Lo
     ...(config.metadata.authToken ? { authToken: config.metadata.authToken } : {}),
   });
   try {
-    const metadata = await createLibsqlMetadata({ client });
+    // No group commits across requests: workerd ties each request's I/O to that request.
+    const metadata = await createLibsqlMetadata({ client, groupCommits: false });
     return createArtifactStore({ backend, metadata, config, codecs: createWorkerEngines(), logger });
   } catch (error) {
     client.close();

@@ -2,8 +2,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import { loadConfig } from "../../src/config/load.ts";
-import { applyEnvOverrides, parseByteSize, parseConfig } from "../../src/config/schema.ts";
+import { applyEnvOverrides, DEFAULT_CONFIG_YAML, parseByteSize, parseConfig } from "../../src/config/schema.ts";
 import { openArtifactStore } from "../../src/runtime/local.ts";
 import { makeTempDir } from "../helpers/store.ts";
 
@@ -166,6 +167,10 @@ artifact_store:
     );
     expectConfigError(() => parseConfig({ artifact_store: { s3: { bucekt: "x" } } }), "artifact_store.s3.bucekt");
     expectConfigError(() => parseConfig({ artifactstore: {} }), "unknown top-level key artifactstore");
+  });
+
+  test("the defaults `artifact-store config --defaults` prints are valid and are the defaults", () => {
+    expect(parseConfig(parseYaml(DEFAULT_CONFIG_YAML))).toEqual(parseConfig({}));
   });
 
   test("sizes and durations read the way people write them", () => {
