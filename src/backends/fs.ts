@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
-import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ArtifactStoreError } from "../core/errors.ts";
@@ -140,7 +140,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
         if (fsyncEnabled && durable) await handle.sync();
         await handle.close();
         handle = undefined;
-        await publish(stagingPath, target, durable);
+        await publish(stagingPath, target, durable, putOptions.ifNotExists === true);
       } catch (error) {
         await reader.cancel(error).catch(() => {});
         await handle?.close().catch(() => {});
@@ -303,14 +303,25 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     },
   };
 
-  async function publish(stagingPath: string, target: string, durable: boolean): Promise<void> {
+  async function publish(stagingPath: string, target: string, durable: boolean, createOnly: boolean): Promise<void> {
     // A concurrent delete may remove the freshly created parent between mkdir and rename.
     for (let attempt = 0; ; attempt++) {
       await ensureParent(target, durable);
       try {
-        await rename(stagingPath, target);
+        if (createOnly) {
+          // link() fails when the name exists, where rename() would replace it; the staging
+          // name goes afterwards (a crash in between leaves a staging file for gc).
+          await link(stagingPath, target);
+          await unlink(stagingPath);
+        } else await rename(stagingPath, target);
         break;
       } catch (error) {
+        if ((error as { code?: string }).code === "EEXIST") {
+          throw new ArtifactStoreError(
+            "E_CONFLICT",
+            `[fs] an object already exists at ${relativeKey(target)}; the metadata database does not know it (lost or replaced?): run reindex before uploading`,
+          );
+        }
         if (!isNotFound(error) || attempt >= 5) throw error;
       }
     }
@@ -319,6 +330,13 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       deferred.add(target);
       deferred.add(dirname(target));
     }
+  }
+
+  function relativeKey(path: string): string {
+    return path
+      .slice(root.length + 1)
+      .split(sep)
+      .join("/");
   }
 
   async function removeEmptyParents(path: string): Promise<void> {

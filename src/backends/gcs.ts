@@ -159,7 +159,8 @@ export function createGcsBackend(options: GcsBackendOptions): GcsBackend {
         await body.cancel(error).catch(() => {});
         throw error;
       }
-      const precondition = putOptions.ifGenerationMatch ?? (options.createOnly ? 0 : undefined);
+      const precondition =
+        putOptions.ifGenerationMatch ?? (options.createOnly || putOptions.ifNotExists ? 0 : undefined);
       const resource = await uploadStream({ transport, uploadUrl, chunkSize, singleRequestMaxBytes }, body, {
         objectName: name,
         contentType: putOptions.contentType ?? "application/octet-stream",

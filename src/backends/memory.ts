@@ -1,4 +1,5 @@
 import { concatBytes, streamFromBytes } from "../codec/streams.ts";
+import { ArtifactStoreError } from "../core/errors.ts";
 import { assertValidKey, resolveRange } from "./keys.ts";
 import type { ListPage, ObjectInfo, StorageBackend, StoredObject } from "./storage-backend.ts";
 
@@ -35,7 +36,7 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): Storage
   return {
     name: "memory",
 
-    async put(key, body) {
+    async put(key, body, putOptions = {}) {
       assertValidKey(key, "memory");
       const chunks: Uint8Array[] = [];
       const reader = body.getReader();
@@ -43,6 +44,9 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): Storage
         const { done, value } = await reader.read();
         if (done) break;
         chunks.push(value.slice());
+      }
+      if (putOptions.ifNotExists && objects.has(key)) {
+        throw new ArtifactStoreError("E_CONFLICT", `[memory] an object already exists at ${key}`);
       }
       const object = { bytes: concatBytes(chunks), etag: `"m${++generation}"`, lastModified: new Date() };
       objects.set(key, object);

@@ -86,7 +86,7 @@ export function toS3StoreError(error: unknown, action: string, bucket: string): 
   const status = statusOf(error);
   const text = serviceText(error);
   const details = { ...(name ? { s3Code: name } : {}), ...(status ? { httpStatus: status } : {}) };
-  const fail = (code: "E_BACKEND" | "E_BACKEND_UNAVAILABLE" | "E_RANGE", message: string, extra = {}) =>
+  const fail = (code: "E_BACKEND" | "E_BACKEND_UNAVAILABLE" | "E_RANGE" | "E_CONFLICT", message: string, extra = {}) =>
     new ArtifactStoreError(code, `[s3] ${message}`, { cause: error, details: { ...details, ...extra } });
 
   if (name === "NoSuchBucket") {
@@ -97,6 +97,9 @@ export function toS3StoreError(error: unknown, action: string, bucket: string): 
       "E_BACKEND",
       `${action} was refused by the service (${text}); check the S3 credentials and what they may do in bucket "${bucket}"`,
     );
+  }
+  if (status === 412 || name === "PreconditionFailed") {
+    return fail("E_CONFLICT", `${action}: an object already exists there (${text})`);
   }
   if (status === 416 || name === "InvalidRange") {
     const size = sizeFromUnsatisfiedRange(error);

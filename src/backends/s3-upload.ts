@@ -37,6 +37,8 @@ export interface UploadTarget {
   contentType?: string;
   /** Declared byte length; only used to grow the part size of very large objects. */
   contentLength?: number;
+  /** `If-None-Match: *` on the request that publishes: never replace an existing object. */
+  ifNotExists?: boolean;
   signal?: AbortSignal;
   /** Gives an S3 failure its store meaning. */
   describeError(error: unknown, action: string): ArtifactStoreError;
@@ -121,6 +123,7 @@ async function putWhole(target: UploadTarget, bytes: Uint8Array): Promise<{ size
       Body: bytes,
       ContentLength: bytes.length,
       ...(target.contentType ? { ContentType: target.contentType } : {}),
+      ...(target.ifNotExists ? { IfNoneMatch: "*" } : {}),
     }),
     sendOptions(target),
   );
@@ -231,6 +234,7 @@ async function startMultipart(target: UploadTarget): Promise<MultipartUpload> {
           Key: objectKey,
           UploadId: uploadId,
           MultipartUpload: { Parts: parts },
+          ...(target.ifNotExists ? { IfNoneMatch: "*" } : {}),
         }),
         sendOptions(target),
       );

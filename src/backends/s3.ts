@@ -147,6 +147,7 @@ export function createS3Backend(options: S3BackendOptions): S3Backend {
           ...(putOptions.contentType ? { contentType: putOptions.contentType } : {}),
           ...(putOptions.contentLength !== undefined ? { contentLength: putOptions.contentLength } : {}),
           ...(putOptions.signal ? { signal: putOptions.signal } : {}),
+          ...(putOptions.ifNotExists ? { ifNotExists: true } : {}),
         },
         body,
       );

@@ -41,6 +41,13 @@ export interface PutOptions {
    * rebuild after losing the database needs). Backends that are durable on write ignore it.
    */
   durability?: "immediate" | "deferred";
+  /**
+   * Create only: if an object already exists under the key, store nothing and reject with
+   * `E_CONFLICT`. The store publishes every blob this way, so a metadata database that lost
+   * track of versions (deleted, replaced) can never make an upload overwrite existing bytes.
+   * Backends that cannot check it atomically do their best and say so.
+   */
+  ifNotExists?: boolean;
 }
 
 export interface ListOptions {

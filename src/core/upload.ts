@@ -111,6 +111,7 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
     if (!encoded) throw new ArtifactStoreError("E_INTERNAL", "upload has neither a stream nor content in memory");
     if (small) await reserveFinalSize(ctx, record, small.storedBytes.length);
     const info = await ctx.backend.put(record.storageKey, encoded.stream, {
+      ifNotExists: true,
       contentType: ctx.settings.compressionEnabled ? "application/gzip" : prepared.mimeType,
       ...(encoded.knownStoredLength === undefined ? {} : { contentLength: encoded.knownStoredLength }),
       ...(input.signal ? { signal: input.signal } : {}),

@@ -27,7 +27,8 @@ export const DESCRIPTION_BY_CODE: Record<ErrorCode, string> = {
   E_UNAUTHORIZED: "No bearer token, or an unknown one.",
   E_FORBIDDEN: "The token lacks the scope, or is limited to other specs.",
   E_NOT_FOUND: "No such artifact version or route.",
-  E_CONFLICT: "The upload lost a race with maintenance; retry it.",
+  E_CONFLICT:
+    "The request conflicts with the stored state: an upload lost its reservation to maintenance (retry it), an object already exists where a version would go (the metadata database needs a reindex), or a live-log chunk or seal clashes with one already taken.",
   E_TOO_LARGE: "The body is larger than the configured limit.",
   E_RANGE: "The requested byte range is outside the content.",
   E_CHECKSUM_MISMATCH: "The body does not match its Content-Digest; nothing was stored.",

@@ -108,8 +108,19 @@ export function openApiDocument(types: readonly string[]): Json {
         },
         head: {
           summary: "Headers of a download, without the body.",
-          parameters: [version],
-          responses: { "200": { description: "Headers only." }, ...errorResponse(400, 404), ...auth },
+          parameters: [
+            version,
+            header("Accept-Encoding", "As for GET: the headers describe the representation GET would send."),
+            header("Range", "As for GET (206)."),
+            header("If-None-Match", "As for GET (304)."),
+          ],
+          responses: {
+            "200": { description: "Headers only." },
+            "206": { description: "Headers of a range." },
+            "304": { description: "Not modified." },
+            ...errorResponse(400, 404, 416, 500),
+            ...auth,
+          },
         },
         patch: {
           summary: "Pin/unpin a version and change its tags.",

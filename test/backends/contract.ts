@@ -19,7 +19,19 @@ const readAll = async (backend: StorageBackend, key: string) => {
   return object ? collectBytes(object.body) : null;
 };
 
-export function describeBackendContract(name: string, make: () => Promise<BackendUnderTest>): void {
+export interface ContractOptions {
+  /**
+   * Whether the server refuses a create-only put over an existing object. Real S3 and GCS do;
+   * the emulators here accept the condition but do not enforce it.
+   */
+  enforcesCreateOnly?: boolean;
+}
+
+export function describeBackendContract(
+  name: string,
+  make: () => Promise<BackendUnderTest>,
+  options: ContractOptions = {},
+): void {
   describe(`${name} backend contract`, () => {
     let subject: BackendUnderTest;
     let backend: StorageBackend;
@@ -75,6 +87,27 @@ export function describeBackendContract(name: string, make: () => Promise<Backen
       await backend.put(key, failingStream([text("new")], new Error("client went away"))).catch(() => {});
       expect(new TextDecoder().decode((await readAll(backend, key)) ?? undefined)).toBe("old bytes");
     });
+
+    test(
+      options.enforcesCreateOnly === false
+        ? "a create-only put is accepted (this server does not enforce the condition)"
+        : "a create-only put over an existing object is refused with E_CONFLICT and the old bytes stay",
+      async () => {
+        const key = `${prefix()}/create-only`;
+        await backend.put(key, streamFromBytes(text("first")), { ifNotExists: true });
+        const second = await backend
+          .put(key, streamFromBytes(text("second")), { ifNotExists: true })
+          .then(() => null)
+          .catch((caught) => caught);
+        if (options.enforcesCreateOnly === false) {
+          expect(second).toBeNull();
+          return;
+        }
+        expect(second).toBeInstanceOf(ArtifactStoreError);
+        expect((second as ArtifactStoreError).code).toBe("E_CONFLICT");
+        expect(new TextDecoder().decode((await readAll(backend, key)) ?? undefined)).toBe("first");
+      },
+    );
 
     test("a second put replaces the object whole", async () => {
       const key = `${prefix()}/replaced`;

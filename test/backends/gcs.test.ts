@@ -58,7 +58,9 @@ async function emulatorBackend(extra: Partial<GcsBackendOptions> = {}) {
   });
 }
 
-describeBackendContract("gcs (emulator)", async () => ({ backend: await emulatorBackend(), cleanup: async () => {} }));
+describeBackendContract("gcs (emulator)", async () => ({ backend: await emulatorBackend(), cleanup: async () => {} }), {
+  enforcesCreateOnly: false,
+});
 
 describeStoreSuite(
   "gcs emulator + libSQL in memory",

@@ -50,11 +50,15 @@ function connection(server: S3TestServer): Omit<S3BackendOptions, "bucket"> {
 }
 
 for (const kind of ["fauxqs", "s3rver"] as const satisfies S3ServerKind[]) {
-  describeBackendContract(`s3 on ${kind}`, async () => {
-    const server = await startS3Server(kind);
-    const backend = await backendOn(server, { prefix: "team-a/" });
-    return { backend, cleanup: () => server.dispose() };
-  });
+  describeBackendContract(
+    `s3 on ${kind}`,
+    async () => {
+      const server = await startS3Server(kind);
+      const backend = await backendOn(server, { prefix: "team-a/" });
+      return { backend, cleanup: () => server.dispose() };
+    },
+    { enforcesCreateOnly: false },
+  );
 
   describeStoreSuite(
     `s3 on ${kind} + libSQL in memory`,
@@ -385,6 +389,23 @@ describe("s3 retries, over a scripted transport", () => {
     const forbiddenError = await forbidden.backend.head("a/b").catch((caught) => caught);
     expect(forbidden.seen.length).toBe(1);
     expect(forbiddenError.code).toBe("E_BACKEND");
+  });
+});
+
+describe("s3 create-only puts", () => {
+  test("a refused If-None-Match (412) is E_CONFLICT", async () => {
+    const { backend } = scriptedBackend(1, [
+      {
+        status: 412,
+        code: "PreconditionFailed",
+        message: "At least one of the pre-conditions you specified did not hold",
+      },
+    ]);
+    const error = await backend
+      .put("s/t/v1/log.txt.gz", new Blob(["x"]).stream(), { ifNotExists: true })
+      .catch((caught) => caught);
+    expect(error.code).toBe("E_CONFLICT");
+    expect(error.message).toContain("already exists");
   });
 });
 

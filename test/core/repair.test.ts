@@ -183,6 +183,27 @@ describe("reindex", () => {
     await store.close();
   });
 
+  test("with a lost database, an upload is refused rather than overwrite a stored version", async () => {
+    const fixture = await open();
+    const first = await fixture.store.upload({ specName: "s", taskId: "t", type: "log", content: "the only copy" });
+    await fixture.store.close();
+    const databasePath = join(fixture.root, ".store", "metadata.db");
+    for (const suffix of ["", "-wal", "-shm"]) await rm(`${databasePath}${suffix}`, { force: true });
+    const store = createArtifactStore({
+      backend: fixture.backend,
+      metadata: await openLocalMetadata({ url: databasePath }),
+    });
+    const error = await store
+      .upload({ specName: "s", taskId: "t", type: "log", content: "a newcomer" })
+      .catch((caught) => caught);
+    expect(error.code).toBe("E_CONFLICT");
+    expect(error.message).toContain("run reindex");
+    await store.reindex();
+    expect(await store.downloadText(first.uri)).toBe("the only copy");
+    expect((await store.upload({ specName: "s", taskId: "t", type: "log", content: "after reindex" })).version).toBe(2);
+    await store.close();
+  });
+
   test("a sidecar whose blob is missing or the wrong size is skipped with the reason", async () => {
     const fixture = await open();
     const result = await fixture.store.upload({ specName: "s", taskId: "t", type: "log", content: makeLog(100) });
