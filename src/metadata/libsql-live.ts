@@ -73,7 +73,11 @@ export function createLiveLogQueries(db: Database, writes: WriteBatcher): LiveLo
             AND EXISTS (SELECT 1 FROM ${liveLogs} WHERE ${liveLogs.session} = ${session} AND ${liveLogs.state} = 'open')
           ON CONFLICT DO NOTHING
           RETURNING *`),
-        db.update(liveLogs).set({ updatedAt: chunk.createdAt }).where(eq(liveLogs.session, session)),
+        // Only an open log's clock moves: appends refused during a seal must not hold off its takeover.
+        db
+          .update(liveLogs)
+          .set({ updatedAt: chunk.createdAt })
+          .where(and(eq(liveLogs.session, session), eq(liveLogs.state, "open"))),
       ]);
       const row = (inserted as Record<string, unknown>[])[0];
       if (!row) return null;
