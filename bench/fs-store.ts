@@ -130,7 +130,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(
-    `fs backend, engines fflate + @noble/hashes, gzip level 6, ${process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.version}`}`,
+    `fs backend, native engines (openArtifactStore's default), gzip level 6, ${process.versions.bun ? `bun ${process.versions.bun}` : `node ${process.version}`}`,
   );
   console.table(rows);
   const jsonPath = option("json", "");
