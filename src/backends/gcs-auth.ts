@@ -44,7 +44,7 @@ export interface AccessTokenProvider {
  * Validates a service-account key given as parsed JSON or as the file's text.
  *
  * @example
- * const key = parseServiceAccountKey(await Bun.file(process.env.GOOGLE_APPLICATION_CREDENTIALS!).text());
+ * const key = parseServiceAccountKey(env.GCS_SERVICE_ACCOUNT_KEY); // the key file's JSON text
  */
 export function parseServiceAccountKey(input: ServiceAccountKey | string): ServiceAccountKey {
   let key: unknown = input;

@@ -1,6 +1,6 @@
 /**
  * Compression and hashing engines. The core only ever talks to this interface, so each
- * runtime entry can inject the fastest engine it has (native zlib, `Bun.CryptoHasher`, …)
+ * runtime entry can inject the fastest engine it has (native zlib, Bun's CryptoHasher, …)
  * while fflate and @noble/hashes remain the portable engines that work everywhere.
  * Every engine must produce standard single-member gzip and standard SHA-256.
  */
