@@ -75,6 +75,8 @@ export interface ArtifactStoreConfig {
   compressionEnabled: boolean;
   /** gzip level 1–9 (default 6). */
   compressionLevel: number;
+  /** Threads deflating large uploads in parallel; null = one per CPU (at most 4); 0 = on the uploading thread. */
+  compressionThreads: number | null;
   verifyChecksum: boolean;
   versioningEnabled: boolean;
   /** Every artifact type the store accepts, built-ins first, with retention days. */
@@ -103,6 +105,7 @@ export const DEFAULT_CONFIG_YAML = `artifact_store:
   base_path: ~/.necrocode/artifacts
   compression_enabled: true
   compression_level: 6          # gzip 1 (fast) .. 9 (small)
+  compression_threads: auto     # threads gzipping large uploads into one gzip file; auto = one per CPU (max 4); 0 = none
   verify_checksum: true
   versioning_enabled: false
   durability: strict            # strict: fsync every upload; relaxed: faster, may lose the last seconds on power loss
@@ -229,6 +232,7 @@ export function parseConfig(document: unknown = {}): ArtifactStoreConfig {
     basePath: root.string("base_path", "~/.necrocode/artifacts"),
     compressionEnabled: root.boolean("compression_enabled", true),
     compressionLevel: root.number("compression_level", 6, { min: 1, max: 9, integer: true }),
+    compressionThreads: parseThreads(root),
     verifyChecksum: root.boolean("verify_checksum", true),
     versioningEnabled: root.boolean("versioning_enabled", false),
     types,
@@ -390,5 +394,14 @@ function parseEnvValue(value: string): unknown {
       return value;
     }
   }
+  return value;
+}
+
+/** `compression_threads`: "auto" (or unset) for one per CPU, or a count; 0 keeps gzip on the uploading thread. */
+function parseThreads(root: Section): number | null {
+  const value = root.get("compression_threads");
+  if (value === undefined || value === null || value === "auto") return null;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 64)
+    fail(root.key("compression_threads"), '"auto" or an integer from 0 to 64', value);
   return value;
 }

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import type { Transform } from "node:stream";
 import { createGunzip, createGzip, gunzipSync, gzipSync } from "node:zlib";
 import type { CodecEngines, Hasher } from "../codec/engines.ts";
+import { createParallelGzip, defaultGzipThreads, parallelGzipAvailable } from "./parallel-gzip.ts";
 
 /** Bytes handed to zlib per write in `zlibTransform`. */
 const ZLIB_SLICE = 64 * 1024;
@@ -114,19 +115,27 @@ function nativeGzip(level: number): TransformStream<Uint8Array, Uint8Array> {
   return zlibTransform(() => createGzip({ level }));
 }
 
+export interface NativeEngineOptions {
+  /**
+   * Threads that deflate large uploads in parallel (one gzip member, see parallel-gzip.ts).
+   * Default: one per CPU, at most 4. `0` compresses on the uploading thread itself.
+   */
+  gzipThreads?: number;
+}
+
 /**
  * Native engines of the running Bun or Node process.
  *
  * @example
  * const store = createArtifactStore({ backend, metadata, codecs: createNativeEngines() });
  */
-export function createNativeEngines(): CodecEngines {
+export function createNativeEngines(options: NativeEngineOptions = {}): CodecEngines {
   const bun = typeof Bun !== "undefined";
+  const threads = parallelGzipAvailable ? (options.gzipThreads ?? defaultGzipThreads()) : 0;
+  const single = useCompressionStream ? "CompressionStream" : "zlib";
   return {
-    name: useCompressionStream
-      ? "bun-native (CompressionStream, Bun.CryptoHasher)"
-      : `${bun ? "bun" : "node"}-native (zlib, ${bun ? "Bun.CryptoHasher" : "node:crypto"})`,
-    createGzip: nativeGzip,
+    name: `${bun ? "bun" : "node"}-native (${threads > 0 ? `parallel deflate ×${threads}` : single}, ${bun ? "Bun.CryptoHasher" : "node:crypto"})`,
+    createGzip: threads > 0 ? (level) => createParallelGzip(level, threads) : nativeGzip,
     // Decodes concatenated members and fails on truncated or trailing data, like fflate.
     createGunzip: () =>
       useCompressionStream

@@ -57,7 +57,9 @@ export async function openArtifactStore(options: OpenArtifactStoreOptions = {}):
     backend,
     metadata,
     config,
-    codecs: options.codecs ?? createNativeEngines(),
+    codecs:
+      options.codecs ??
+      createNativeEngines(config.compressionThreads === null ? {} : { gzipThreads: config.compressionThreads }),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.now ? { now: options.now } : {}),
   });

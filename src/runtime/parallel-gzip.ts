@@ -1,0 +1,192 @@
+/**
+ * pigz-style parallel gzip for Bun and Node: the input is cut into 1 MiB blocks, each block is
+ * deflated on a worker thread with the previous block's last 32 KiB as its dictionary and ended
+ * with a sync flush, and the blocks are joined in order behind one gzip header, an empty final
+ * block and one trailer (CRC-32 and length of the whole input). The result is one standard gzip
+ * member — browsers, `curl --compressed` and fflate read it like any other — produced by every
+ * core instead of one, while the request's own thread only copies, hashes and writes.
+ */
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { crc32, deflateRawSync } from "node:zlib";
+
+/** Input bytes per block; larger blocks lose less ratio, smaller ones start the workers sooner. */
+const BLOCK_SIZE = 1024 * 1024;
+/** deflate's window: the dictionary each block is primed with. */
+const WINDOW_SIZE = 32 * 1024;
+/** A stream that ends below this without a full block is deflated on its own thread (no worker round trip). */
+const INLINE_LIMIT = 64 * 1024;
+/** The final, empty deflate block with fixed codes (BFINAL=1, BTYPE=01, end of block). */
+const FINAL_EMPTY_BLOCK = new Uint8Array([0x03, 0x00]);
+
+/** The worker's whole program, evaluated as CommonJS by both Bun and Node (no file to resolve). */
+const WORKER_SOURCE = `
+const { parentPort } = require("node:worker_threads");
+const zlib = require("node:zlib");
+parentPort.on("message", ({ id, block, dictionary, level }) => {
+  try {
+    const options = { level, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+    if (dictionary) options.dictionary = dictionary;
+    const out = zlib.deflateRawSync(block, options);
+    const copy = new Uint8Array(out.byteLength);
+    copy.set(out);
+    parentPort.postMessage({ id, out: copy }, [copy.buffer]);
+  } catch (error) {
+    parentPort.postMessage({ id, error: String((error && error.message) || error) });
+  }
+});
+`;
+
+interface Job {
+  resolve(out: Uint8Array): void;
+  reject(error: Error): void;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  jobs: Map<number, Job>;
+}
+
+/** Worker threads that deflate blocks; they keep the process alive only while they have work. */
+class DeflatePool {
+  private readonly workers: PoolWorker[] = [];
+  private nextId = 0;
+
+  constructor(readonly size: number) {}
+
+  deflate(block: Uint8Array, dictionary: Uint8Array | undefined, level: number): Promise<Uint8Array> {
+    const target = this.leastBusy();
+    const id = this.nextId++;
+    return new Promise<Uint8Array>((resolve, reject) => {
+      if (target.jobs.size === 0) target.worker.ref();
+      target.jobs.set(id, { resolve, reject });
+      // The block's memory moves to the worker (no copy); the dictionary is a copy of 32 KiB.
+      target.worker.postMessage({ id, block, dictionary, level }, [block.buffer as ArrayBuffer]);
+    });
+  }
+
+  private leastBusy(): PoolWorker {
+    let best: PoolWorker | undefined;
+    for (const candidate of this.workers) if (!best || candidate.jobs.size < best.jobs.size) best = candidate;
+    // Threads start on first use, one more whenever all running ones are busy.
+    if (!best || (best.jobs.size > 0 && this.workers.length < this.size)) return this.spawn();
+    return best;
+  }
+
+  private spawn(): PoolWorker {
+    // No inherited flags: `--input-type=module` would make the CommonJS source an ES module.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    const entry: PoolWorker = { worker, jobs: new Map() };
+    entry.worker.unref();
+    entry.worker.on("message", (message: { id: number; out?: Uint8Array; error?: string }) => {
+      const job = entry.jobs.get(message.id);
+      if (!job) return;
+      entry.jobs.delete(message.id);
+      if (entry.jobs.size === 0) entry.worker.unref();
+      if (message.out) job.resolve(message.out);
+      else job.reject(new Error(`deflate worker: ${message.error ?? "no output"}`));
+    });
+    // A worker that dies fails its jobs (their uploads publish nothing) and is replaced on next use.
+    const retire = (error: Error) => {
+      const index = this.workers.indexOf(entry);
+      if (index >= 0) this.workers.splice(index, 1);
+      for (const job of entry.jobs.values()) job.reject(error);
+      entry.jobs.clear();
+    };
+    entry.worker.on("error", (error: Error) => retire(error));
+    entry.worker.on("exit", (code: number) => retire(new Error(`deflate worker exited with code ${code}`)));
+    this.workers.push(entry);
+    return entry;
+  }
+}
+
+const pools = new Map<number, DeflatePool>();
+
+/** Whether this runtime has what parallel gzip needs (`zlib.crc32` came in Node 20.15 / 22.2). */
+export const parallelGzipAvailable = typeof crc32 === "function";
+
+/** The default number of deflate threads: one per CPU, at most 4. */
+export function defaultGzipThreads(): number {
+  return Math.max(1, Math.min(4, availableParallelism()));
+}
+
+function gzipHeader(level: number): Uint8Array {
+  // ID1 ID2, CM=deflate, no flags, MTIME 0, XFL as zlib sets it, OS=Unix — what zlib itself writes.
+  const extraFlags = level === 9 ? 2 : level === 1 ? 4 : 0;
+  return new Uint8Array([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, extraFlags, 0x03]);
+}
+
+function gzipTrailer(crc: number, size: number): Uint8Array {
+  const trailer = new Uint8Array(8);
+  const view = new DataView(trailer.buffer);
+  view.setUint32(0, crc >>> 0, true);
+  view.setUint32(4, size % 2 ** 32, true);
+  return trailer;
+}
+
+/**
+ * A TransformStream that gzips its input into one member using `threads` worker threads. At most
+ * two blocks per thread are in flight, so memory stays bounded whatever the input's length.
+ *
+ * @example
+ * const gz = file.stream().pipeThrough(createParallelGzip(6, 2));
+ */
+export function createParallelGzip(level: number, threads: number): TransformStream<Uint8Array, Uint8Array> {
+  let pool = pools.get(threads);
+  if (!pool) {
+    pool = new DeflatePool(threads);
+    pools.set(threads, pool);
+  }
+  const deflater = pool;
+  const maxInFlight = threads * 2;
+  const pending: Promise<Uint8Array>[] = [];
+  let block = new Uint8Array(BLOCK_SIZE);
+  let filled = 0;
+  let window: Uint8Array | undefined;
+  let crc = 0;
+  let size = 0;
+
+  const dispatch = () => {
+    const data = block.subarray(0, filled);
+    const next = data.slice(Math.max(0, filled - WINDOW_SIZE));
+    const job = deflater.deflate(data, window, level);
+    // Jobs of a stream that errors or is cancelled are never awaited; their failures are not news.
+    job.catch(() => {});
+    pending.push(job);
+    window = next;
+    block = new Uint8Array(BLOCK_SIZE);
+    filled = 0;
+  };
+
+  return new TransformStream<Uint8Array, Uint8Array>({
+    start(controller) {
+      controller.enqueue(gzipHeader(level));
+    },
+    async transform(chunk, controller) {
+      crc = crc32(chunk, crc);
+      size += chunk.length;
+      for (let offset = 0; offset < chunk.length; ) {
+        const taken = Math.min(BLOCK_SIZE - filled, chunk.length - offset);
+        block.set(chunk.subarray(offset, offset + taken), filled);
+        filled += taken;
+        offset += taken;
+        if (filled === BLOCK_SIZE) {
+          dispatch();
+          while (pending.length >= maxInFlight) controller.enqueue(await (pending.shift() as Promise<Uint8Array>));
+        }
+      }
+    },
+    async flush(controller) {
+      if (pending.length === 0 && window === undefined && filled <= INLINE_LIMIT) {
+        // Small stream: one final block deflated here.
+        const out = deflateRawSync(block.subarray(0, filled), { level });
+        controller.enqueue(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+      } else {
+        if (filled > 0) dispatch();
+        while (pending.length > 0) controller.enqueue(await (pending.shift() as Promise<Uint8Array>));
+        controller.enqueue(FINAL_EMPTY_BLOCK);
+      }
+      controller.enqueue(gzipTrailer(crc, size));
+    },
+  });
+}
