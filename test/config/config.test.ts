@@ -157,6 +157,18 @@ artifact_store:
       () => parseConfig({ artifact_store: { types: { coverage: { file_name: "diff.txt" } } } }),
       "file_name no other type uses",
     );
+    expectConfigError(
+      () => parseConfig({ artifact_store: { compression_threads: "many" } }),
+      "artifact_store.compression_threads",
+      '"auto" or an integer from 0 to 64',
+    );
+  });
+
+  test("compression_threads: auto (the default) leaves the choice to the runtime; a count or 0 is kept", () => {
+    expect(parseConfig({}).compressionThreads).toBeNull();
+    expect(parseConfig({ artifact_store: { compression_threads: "auto" } }).compressionThreads).toBeNull();
+    expect(parseConfig({ artifact_store: { compression_threads: 3 } }).compressionThreads).toBe(3);
+    expect(parseConfig({ artifact_store: { compression_threads: 0 } }).compressionThreads).toBe(0);
   });
 
   test("a misspelt key is an error with a suggestion, not a silent default", () => {
