@@ -67,7 +67,15 @@ test("Node's native engines (run under node on dist/) agree with WebCrypto and z
     const joined = new Uint8Array([...gzipSync("a"), ...gzipSync("b")]);
     const multi = await new Response(new Blob([joined]).stream().pipeThrough(engines.createGunzip())).text();
     const hasher = engines.createSha256(); hasher.update(data);
-    console.log(JSON.stringify({ name: engines.name, roundTrip: gunzipSync(gz).length === data.length && gunzipSync(gz1).length === data.length, multi, sha: toHex(hasher.digest()) }));
+    // Block edges on Node's thread-pool deflate, and a refused level failing the stream.
+    const edges = [];
+    for (const size of [0, 65536, 65537, 1048575, 1048576, 1048577, 2621440]) {
+      const piece = data.subarray(0, size);
+      const out = new Uint8Array(await new Response(new Blob([piece]).stream().pipeThrough(engines.createGzip(9))).arrayBuffer());
+      edges.push(Buffer.compare(gunzipSync(out), piece) === 0);
+    }
+    const refused = await new Response(new Blob([data]).stream().pipeThrough(engines.createGzip(42))).arrayBuffer().then(() => "accepted", (error) => error.message.startsWith("parallel gzip:"));
+    console.log(JSON.stringify({ name: engines.name, roundTrip: gunzipSync(gz).length === data.length && gunzipSync(gz1).length === data.length, multi, sha: toHex(hasher.digest()), edges, refused }));
   `;
   const result = spawnSync("node", ["--input-type=module", "-e", script], { encoding: "utf8" });
   expect(result.stderr).toBe("");
@@ -77,5 +85,7 @@ test("Node's native engines (run under node on dist/) agree with WebCrypto and z
     roundTrip: true,
     multi: "ab",
     sha: await sha256Hex(new TextEncoder().encode("node engines ".repeat(300000))),
+    edges: [true, true, true, true, true, true, true],
+    refused: true,
   });
 });
