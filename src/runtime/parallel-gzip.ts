@@ -53,6 +53,8 @@ interface Job {
 interface Deflater {
   /** An empty block buffer, reused when one is spare. */
   takeBlock(): Uint8Array;
+  /** A block buffer that was not sent to deflate (a small stream's), for reuse. */
+  returnBlock(block: Uint8Array): void;
   deflate(block: Uint8Array, dictionary: Uint8Array | undefined, level: number): Promise<Uint8Array>;
 }
 
@@ -83,6 +85,10 @@ class ThreadPoolDeflater implements Deflater {
 
   takeBlock(): Uint8Array {
     return this.shelf.take();
+  }
+
+  returnBlock(block: Uint8Array): void {
+    this.shelf.giveBack(block.buffer);
   }
 
   async deflate(block: Uint8Array, dictionary: Uint8Array | undefined, level: number): Promise<Uint8Array> {
@@ -134,6 +140,10 @@ class WorkerDeflater implements Deflater {
 
   takeBlock(): Uint8Array {
     return this.shelf.take();
+  }
+
+  returnBlock(block: Uint8Array): void {
+    this.shelf.giveBack(block.buffer);
   }
 
   deflate(block: Uint8Array, dictionary: Uint8Array | undefined, level: number): Promise<Uint8Array> {
@@ -219,28 +229,28 @@ function gzipTrailer(crc: number, size: number): Uint8Array {
  * const gz = file.stream().pipeThrough(createParallelGzip(6, 2));
  */
 export function createParallelGzip(level: number, threads: number): TransformStream<Uint8Array, Uint8Array> {
-  let deflater = deflaters.get(threads);
-  if (!deflater) {
-    deflater = typeof Bun !== "undefined" ? new WorkerDeflater(threads) : new ThreadPoolDeflater(threads);
-    deflaters.set(threads, deflater);
-  }
+  const deflater =
+    deflaters.get(threads) ??
+    (typeof Bun !== "undefined" ? new WorkerDeflater(threads) : new ThreadPoolDeflater(threads));
+  deflaters.set(threads, deflater);
   const maxInFlight = threads * 2;
   const pending: Promise<Uint8Array>[] = [];
-  let block = deflater.takeBlock();
+  // Taken on the first byte, so a stream that never gets any holds no block.
+  let block: Uint8Array | undefined;
   let filled = 0;
   let window: Uint8Array | undefined;
   let crc = 0;
   let size = 0;
 
-  const dispatch = () => {
-    const data = block.subarray(0, filled);
+  const dispatch = (full: Uint8Array) => {
+    const data = full.subarray(0, filled);
     const next = data.slice(Math.max(0, filled - WINDOW_SIZE));
     const job = deflater.deflate(data, window, level);
     // Jobs of a stream that errors or is cancelled are never awaited; their failures are not news.
     job.catch(() => {});
     pending.push(job);
     window = next;
-    block = deflater.takeBlock();
+    block = undefined;
     filled = 0;
   };
 
@@ -253,11 +263,12 @@ export function createParallelGzip(level: number, threads: number): TransformStr
       size += chunk.length;
       for (let offset = 0; offset < chunk.length; ) {
         const taken = Math.min(BLOCK_SIZE - filled, chunk.length - offset);
+        block ??= deflater.takeBlock();
         block.set(chunk.subarray(offset, offset + taken), filled);
         filled += taken;
         offset += taken;
         if (filled === BLOCK_SIZE) {
-          dispatch();
+          dispatch(block);
           while (pending.length >= maxInFlight) controller.enqueue(await (pending.shift() as Promise<Uint8Array>));
         }
       }
@@ -265,10 +276,11 @@ export function createParallelGzip(level: number, threads: number): TransformStr
     async flush(controller) {
       if (pending.length === 0 && window === undefined && filled <= INLINE_LIMIT) {
         // Small stream: one final block deflated here.
-        const out = deflateRawSync(block.subarray(0, filled), { level });
+        const out = deflateRawSync(block?.subarray(0, filled) ?? new Uint8Array(0), { level });
         controller.enqueue(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+        if (block) deflater.returnBlock(block);
       } else {
-        if (filled > 0) dispatch();
+        if (block && filled > 0) dispatch(block);
         while (pending.length > 0) controller.enqueue(await (pending.shift() as Promise<Uint8Array>));
         controller.enqueue(FINAL_EMPTY_BLOCK);
       }
