@@ -12,7 +12,10 @@
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { constants, crc32, deflateRaw, deflateRawSync } from "node:zlib";
+import * as zlib from "node:zlib";
+
+// A namespace import: a named import of `crc32` fails to link on Node before 20.15, which lacks it.
+const crc32 = zlib.crc32 as typeof zlib.crc32 | undefined;
 
 /** Input bytes per block; larger blocks lose less ratio, smaller ones start the workers sooner. */
 const BLOCK_SIZE = 1024 * 1024;
@@ -23,7 +26,7 @@ const INLINE_LIMIT = 64 * 1024;
 /** zlib's output buffer per call on Node (its default, 16 KiB, costs ~64 thread hops per random block). */
 const OUTPUT_CHUNK = 256 * 1024;
 /** The final, empty deflate block with fixed codes (BFINAL=1, BTYPE=01, end of block). */
-const FINAL_EMPTY_BLOCK = new Uint8Array([0x03, 0x00]);
+const finalEmptyBlock = () => new Uint8Array([0x03, 0x00]);
 
 /** The worker's whole program, evaluated as CommonJS by both Bun and Node (no file to resolve). */
 const WORKER_SOURCE = `
@@ -73,14 +76,20 @@ class BlockShelf {
   }
 }
 
-/** Node: zlib's asynchronous deflate on libuv's thread pool, at most `size` blocks at a time. */
+/**
+ * Node: zlib's asynchronous deflate on libuv's thread pool, at most `size` blocks at a time and
+ * never the whole pool — file writes, fsyncs and DNS lookups wait in the same pool.
+ */
 class ThreadPoolDeflater implements Deflater {
   private readonly shelf: BlockShelf;
   private readonly waiting: (() => void)[] = [];
+  private readonly size: number;
   private active = 0;
 
-  constructor(private readonly size: number) {
-    this.shelf = new BlockShelf(size * 2 + 2);
+  constructor(threads: number) {
+    const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+    this.size = Math.max(1, Math.min(threads, pool - 1));
+    this.shelf = new BlockShelf(threads * 2 + 2);
   }
 
   takeBlock(): Uint8Array {
@@ -92,20 +101,24 @@ class ThreadPoolDeflater implements Deflater {
   }
 
   async deflate(block: Uint8Array, dictionary: Uint8Array | undefined, level: number): Promise<Uint8Array> {
+    // A finishing job hands its slot straight to the next waiter, so `active` never exceeds `size`.
     if (this.active >= this.size) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.active++;
+    else this.active++;
     try {
       return await new Promise<Uint8Array>((resolve, reject) => {
         // Output in pieces of OUTPUT_CHUNK: each piece is a round trip through this thread.
         const options = {
           level,
           chunkSize: OUTPUT_CHUNK,
-          finishFlush: constants.Z_SYNC_FLUSH,
+          finishFlush: zlib.constants.Z_SYNC_FLUSH,
           ...(dictionary ? { dictionary } : {}),
         };
         try {
-          deflateRaw(block, options, (error, out) => {
+          zlib.deflateRaw(block, options, (error, out) => {
             if (error) reject(new Error(`parallel gzip: ${error.message}`));
+            // Highly compressible blocks give a few KiB in a 256 KiB buffer: copy, so the
+            // chunks queued downstream (an S3 part, say) do not pin the whole buffer.
+            else if (out.byteLength < out.buffer.byteLength / 2) resolve(new Uint8Array(out));
             else resolve(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
           });
         } catch (error) {
@@ -113,8 +126,9 @@ class ThreadPoolDeflater implements Deflater {
         }
       });
     } finally {
-      this.active--;
-      this.waiting.shift()?.();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.active--;
       this.shelf.giveBack(block.buffer);
     }
   }
@@ -202,9 +216,10 @@ declare const Bun: unknown;
 /** Whether this runtime has what parallel gzip needs (`zlib.crc32` came in Node 20.15 / 22.2). */
 export const parallelGzipAvailable = typeof crc32 === "function";
 
-/** The default number of deflate threads: one per CPU, at most 4. */
+/** The default number of deflate threads: one per CPU, at most 4; none on one CPU (nothing to gain). */
 export function defaultGzipThreads(): number {
-  return Math.max(1, Math.min(4, availableParallelism()));
+  const cpus = availableParallelism();
+  return cpus > 1 ? Math.min(4, cpus) : 0;
 }
 
 function gzipHeader(level: number): Uint8Array {
@@ -259,7 +274,7 @@ export function createParallelGzip(level: number, threads: number): TransformStr
       controller.enqueue(gzipHeader(level));
     },
     async transform(chunk, controller) {
-      crc = crc32(chunk, crc);
+      crc = (crc32 as typeof zlib.crc32)(chunk, crc);
       size += chunk.length;
       for (let offset = 0; offset < chunk.length; ) {
         const taken = Math.min(BLOCK_SIZE - filled, chunk.length - offset);
@@ -276,13 +291,13 @@ export function createParallelGzip(level: number, threads: number): TransformStr
     async flush(controller) {
       if (pending.length === 0 && window === undefined && filled <= INLINE_LIMIT) {
         // Small stream: one final block deflated here.
-        const out = deflateRawSync(block?.subarray(0, filled) ?? new Uint8Array(0), { level });
+        const out = zlib.deflateRawSync(block?.subarray(0, filled) ?? new Uint8Array(0), { level });
         controller.enqueue(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
         if (block) deflater.returnBlock(block);
       } else {
         if (block && filled > 0) dispatch(block);
         while (pending.length > 0) controller.enqueue(await (pending.shift() as Promise<Uint8Array>));
-        controller.enqueue(FINAL_EMPTY_BLOCK);
+        controller.enqueue(finalEmptyBlock());
       }
       controller.enqueue(gzipTrailer(crc, size));
     },

@@ -50,7 +50,7 @@ describe("fs backend on disk", () => {
     const backend = createFsBackend({ root: dir.path });
     await backend.put("spec/task/v1/log.txt", streamFromBytes(new Uint8Array([1])));
     expect((await backend.list()).objects.map((object) => object.key)).toEqual(["spec/task/v1/log.txt"]);
-    expect(backend.put(".store/metadata.db", streamFromBytes(new Uint8Array([1])))).rejects.toThrow(/reserved/);
+    await expect(backend.put(".store/metadata.db", streamFromBytes(new Uint8Array([1])))).rejects.toThrow(/reserved/);
     await dir.cleanup();
   });
 

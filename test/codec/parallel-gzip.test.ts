@@ -75,7 +75,7 @@ test("backpressure: a reader that stops reading stops the input after a few bloc
 test("a deflate thread that fails errors the stream instead of publishing a short file", async () => {
   // Level 42 is refused by zlib inside the worker (the inline path is not reached: 3 MiB).
   const stream = streamFromBytes(sample(3 * MIB)).pipeThrough(createParallelGzip(42, 2));
-  expect(collectBytes(stream)).rejects.toThrow(/parallel gzip/);
+  await expect(collectBytes(stream)).rejects.toThrow(/parallel gzip/);
   // The pool keeps working for the next stream.
   const gz = await collectBytes(streamFromBytes(sample(3 * MIB)).pipeThrough(createParallelGzip(6, 2)));
   expect(new Uint8Array(gunzipSync(gz))).toEqual(sample(3 * MIB));
