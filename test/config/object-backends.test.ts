@@ -30,14 +30,9 @@ describe("object storage from config", () => {
     const store = await openArtifactStore({
       path: null,
       env: {
-        ARTIFACT_STORE_BACKEND_TYPE: "s3",
+        ...s3.storeEnv("ci-artifacts"),
         ARTIFACT_STORE_BASE_PATH: join(dir.path, "s3-node"),
-        ARTIFACT_STORE_S3__BUCKET: "ci-artifacts",
         ARTIFACT_STORE_S3__PREFIX: "team-a",
-        ARTIFACT_STORE_S3__ENDPOINT: s3.endpoint,
-        ARTIFACT_STORE_S3__FORCE_PATH_STYLE: "true",
-        ARTIFACT_STORE_S3__ACCESS_KEY_ID: s3.accessKeyId,
-        ARTIFACT_STORE_S3__SECRET_ACCESS_KEY: s3.secretAccessKey,
       },
     });
     const log = makeLog(1000);

@@ -18,7 +18,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CreateBucketCommand, S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import {
+  CreateBucketCommand,
+  ListObjectsV2Command,
+  type ListObjectsV2CommandOutput,
+  S3Client,
+  type S3ClientConfig,
+} from "@aws-sdk/client-s3";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import { buildApp } from "fauxqs";
 import type { StorageBackend } from "../../src/backends/storage-backend.ts";
@@ -37,6 +43,10 @@ export interface S3TestServer {
   /** A plain SDK client for this server, independent of the backend under test. */
   client: S3Client;
   createBucket(name: string): Promise<void>;
+  /** Every object in `bucket` (all pages), sorted by key: what the store left there. */
+  listObjects(bucket: string): Promise<{ key: string; size: number }[]>;
+  /** `ARTIFACT_STORE_*` variables that point a store (library, server or CLI) at `bucket` here. */
+  storeEnv(bucket: string): Record<string, string>;
   /** Stops the server; the port stays free until {@link S3TestServer.restart}. */
   stop(): Promise<void>;
   /** Starts again on the same port (s3rver keeps its directory; fauxqs starts empty). */
@@ -89,6 +99,30 @@ function describeServer(
     async createBucket(name) {
       // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
       await client.send(new CreateBucketCommand({ Bucket: name }));
+    },
+    async listObjects(bucket) {
+      const objects: { key: string; size: number }[] = [];
+      let token: string | undefined;
+      do {
+        // https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
+        const page: ListObjectsV2CommandOutput = await client.send(
+          new ListObjectsV2Command({ Bucket: bucket, ...(token ? { ContinuationToken: token } : {}) }),
+        );
+        for (const object of page.Contents ?? []) objects.push({ key: object.Key as string, size: object.Size ?? 0 });
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+      return objects.sort((left, right) => (left.key < right.key ? -1 : left.key > right.key ? 1 : 0));
+    },
+    storeEnv(bucket) {
+      return {
+        ARTIFACT_STORE_BACKEND_TYPE: "s3",
+        ARTIFACT_STORE_S3__BUCKET: bucket,
+        ARTIFACT_STORE_S3__ENDPOINT: endpoint,
+        ARTIFACT_STORE_S3__REGION: "us-east-1",
+        ARTIFACT_STORE_S3__FORCE_PATH_STYLE: "true",
+        ARTIFACT_STORE_S3__ACCESS_KEY_ID: credentials.accessKeyId,
+        ARTIFACT_STORE_S3__SECRET_ACCESS_KEY: credentials.secretAccessKey,
+      };
     },
     stop: lifecycle.stop,
     restart: lifecycle.restart,

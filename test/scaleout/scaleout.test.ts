@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { createClient } from "@libsql/client";
 import { type S3TestServer, startS3Server } from "../helpers/s3-servers.ts";
 import { type ServerProcess, startServerProcess } from "../helpers/server-process.ts";
@@ -36,12 +35,7 @@ describe("two servers sharing one S3 bucket and one sqld", () => {
     await s3.createBucket(BUCKET);
     sqld = await startSqld({ auth: true });
     const env = {
-      ARTIFACT_STORE_BACKEND_TYPE: "s3",
-      ARTIFACT_STORE_S3__BUCKET: BUCKET,
-      ARTIFACT_STORE_S3__ENDPOINT: s3.endpoint,
-      ARTIFACT_STORE_S3__FORCE_PATH_STYLE: "true",
-      ARTIFACT_STORE_S3__ACCESS_KEY_ID: s3.accessKeyId,
-      ARTIFACT_STORE_S3__SECRET_ACCESS_KEY: s3.secretAccessKey,
+      ...s3.storeEnv(BUCKET),
       ARTIFACT_STORE_METADATA__URL: sqld.url,
       ARTIFACT_STORE_METADATA__AUTH_TOKEN: sqld.authToken ?? "",
       ARTIFACT_STORE_VERSIONING_ENABLED: "true",
@@ -141,13 +135,7 @@ describe("two servers sharing one S3 bucket and one sqld", () => {
     const resurrected = sent.filter((entry) => entry.deleted && present.has(`${entry.key}@${entry.version}`));
 
     // Every committed row has its blob with its size; no blob without a row.
-    const objects = new Map<string, number>();
-    let token: string | undefined;
-    do {
-      const page = await s3.client.send(new ListObjectsV2Command({ Bucket: BUCKET, ContinuationToken: token }));
-      for (const object of page.Contents ?? []) objects.set(object.Key as string, object.Size as number);
-      token = page.NextContinuationToken;
-    } while (token);
+    const objects = new Map((await s3.listObjects(BUCKET)).map((object) => [object.key, object.size]));
     const rowsWithoutBlob = committed.filter((row) => objects.get(String(row.storage_key)) !== Number(row.size));
     const blobKeys = [...objects.keys()].filter((key) => !key.endsWith(".metadata.json"));
     const referenced = new Set(rows.map((row) => String(row.storage_key)));

@@ -15,7 +15,6 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from "@aws-sdk/client-s3";
 import { type S3TestServer, startS3Server } from "../helpers/s3-servers.ts";
 import { startServerProcess } from "../helpers/server-process.ts";
 import { makeTempDir, randomBytes, sha256Hex } from "../helpers/store.ts";
@@ -344,28 +343,8 @@ function fsVariant(home: string): Variant {
 function s3Variant(s3: S3TestServer, bucket: string): Variant {
   return {
     label: "s3",
-    env: {
-      ARTIFACT_STORE_BACKEND_TYPE: "s3",
-      ARTIFACT_STORE_S3__BUCKET: bucket,
-      ARTIFACT_STORE_S3__ENDPOINT: s3.endpoint,
-      ARTIFACT_STORE_S3__REGION: s3.region,
-      ARTIFACT_STORE_S3__FORCE_PATH_STYLE: "true",
-      ARTIFACT_STORE_S3__ACCESS_KEY_ID: s3.accessKeyId,
-      ARTIFACT_STORE_S3__SECRET_ACCESS_KEY: s3.secretAccessKey,
-    },
-    async storedKeys() {
-      const keys: string[] = [];
-      let token: string | undefined;
-      do {
-        // https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
-        const page: ListObjectsV2CommandOutput = await s3.client.send(
-          new ListObjectsV2Command({ Bucket: bucket, ...(token ? { ContinuationToken: token } : {}) }),
-        );
-        keys.push(...(page.Contents ?? []).map((object) => object.Key as string));
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-      return keys.sort();
-    },
+    env: s3.storeEnv(bucket),
+    storedKeys: async () => (await s3.listObjects(bucket)).map((object) => object.key),
     stagingFiles: async () => [],
     keyOf: (uri) => uri.replace(`s3://${bucket}/`, ""),
   };

@@ -15,7 +15,6 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from "@aws-sdk/client-s3";
 import { startS3Server } from "../helpers/s3-servers.ts";
 import { type ServerProcess, startServerProcess } from "../helpers/server-process.ts";
 import { makeLog, makeTempDir, randomBytes, sha256Hex } from "../helpers/store.ts";
@@ -454,28 +453,8 @@ describe("crash consistency under SIGKILL", () => {
         bodyShapes: S3_BODY_SHAPES,
         // Uploads to S3 take longer to be acknowledged (buffered, then PutObject or multipart).
         killWindowMs: [20, 900],
-        env: {
-          ARTIFACT_STORE_BACKEND_TYPE: "s3",
-          ARTIFACT_STORE_S3__BUCKET: "crash",
-          ARTIFACT_STORE_S3__ENDPOINT: s3.endpoint,
-          ARTIFACT_STORE_S3__REGION: s3.region,
-          ARTIFACT_STORE_S3__FORCE_PATH_STYLE: "true",
-          ARTIFACT_STORE_S3__ACCESS_KEY_ID: s3.accessKeyId,
-          ARTIFACT_STORE_S3__SECRET_ACCESS_KEY: s3.secretAccessKey,
-        },
-        async storedKeys() {
-          const keys: string[] = [];
-          let token: string | undefined;
-          do {
-            // https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
-            const page: ListObjectsV2CommandOutput = await s3.client.send(
-              new ListObjectsV2Command({ Bucket: "crash", ...(token ? { ContinuationToken: token } : {}) }),
-            );
-            keys.push(...(page.Contents ?? []).map((object) => object.Key as string));
-            token = page.IsTruncated ? page.NextContinuationToken : undefined;
-          } while (token);
-          return keys.sort();
-        },
+        env: s3.storeEnv("crash"),
+        storedKeys: async () => (await s3.listObjects("crash")).map((object) => object.key),
         stagingFiles: async () => [],
         keyOf: (uri) => uri.replace(/^s3:\/\/crash\//, ""),
       };
