@@ -6,10 +6,10 @@
  *
  * Run: `deno run -A src/runtime/deno.ts` (or `jsr:@necrocode/artifact-store/server/deno`).
  */
-import { createHash } from "node:crypto";
 import { Duplex } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
-import type { CodecEngines, Hasher } from "../codec/engines.ts";
+import type { CodecEngines } from "../codec/engines.ts";
+import { nodeSha256 } from "./engines.ts";
 import { describeStartup, finishesWithin, prepareServer, type ServerOptions } from "./server-common.ts";
 
 /** The part of the Deno namespace this entry uses (the project is type-checked with Bun's types too). */
@@ -54,17 +54,7 @@ export function createDenoEngines(): CodecEngines {
         ? (new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>)
         : toTransform(createGzip({ level })),
     createGunzip: () => toTransform(createGunzip()),
-    createSha256(): Hasher {
-      const hash = createHash("sha256");
-      return {
-        update(chunk) {
-          hash.update(chunk);
-        },
-        digest() {
-          return new Uint8Array(hash.digest());
-        },
-      };
-    },
+    createSha256: nodeSha256,
   };
 }
 

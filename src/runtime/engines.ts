@@ -30,7 +30,8 @@ function toBytes(buffer: Buffer): Uint8Array {
   return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
 }
 
-function nodeSha256(): Hasher {
+/** SHA-256 through `node:crypto` (Node, and Deno's Node compatibility). */
+export function nodeSha256(): Hasher {
   const hash = createHash("sha256");
   return {
     update(chunk) {

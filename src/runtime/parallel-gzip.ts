@@ -54,10 +54,8 @@ interface Job {
 
 /** Deflates blocks on other threads, reusing block buffers. */
 interface Deflater {
-  /** An empty block buffer, reused when one is spare. */
-  takeBlock(): Uint8Array;
-  /** A block buffer that was not sent to deflate (a small stream's), for reuse. */
-  returnBlock(block: Uint8Array): void;
+  /** Where streams take empty blocks and give back those they did not send (a small stream's). */
+  readonly shelf: BlockShelf;
   deflate(block: Uint8Array, dictionary: Uint8Array | undefined, level: number): Promise<Uint8Array>;
 }
 
@@ -81,7 +79,7 @@ class BlockShelf {
  * never the whole pool — file writes, fsyncs and DNS lookups wait in the same pool.
  */
 class ThreadPoolDeflater implements Deflater {
-  private readonly shelf: BlockShelf;
+  readonly shelf: BlockShelf;
   private readonly waiting: (() => void)[] = [];
   private readonly size: number;
   private active = 0;
@@ -90,14 +88,6 @@ class ThreadPoolDeflater implements Deflater {
     const pool = Number(process.env.UV_THREADPOOL_SIZE) || 4;
     this.size = Math.max(1, Math.min(threads, pool - 1));
     this.shelf = new BlockShelf(threads * 2 + 2);
-  }
-
-  takeBlock(): Uint8Array {
-    return this.shelf.take();
-  }
-
-  returnBlock(block: Uint8Array): void {
-    this.shelf.giveBack(block.buffer);
   }
 
   async deflate(block: Uint8Array, dictionary: Uint8Array | undefined, level: number): Promise<Uint8Array> {
@@ -145,19 +135,11 @@ interface PoolWorker {
  */
 class WorkerDeflater implements Deflater {
   private readonly workers: PoolWorker[] = [];
-  private readonly shelf: BlockShelf;
+  readonly shelf: BlockShelf;
   private nextId = 0;
 
   constructor(private readonly size: number) {
     this.shelf = new BlockShelf(size * 2 + 2);
-  }
-
-  takeBlock(): Uint8Array {
-    return this.shelf.take();
-  }
-
-  returnBlock(block: Uint8Array): void {
-    this.shelf.giveBack(block.buffer);
   }
 
   deflate(block: Uint8Array, dictionary: Uint8Array | undefined, level: number): Promise<Uint8Array> {
@@ -278,7 +260,7 @@ export function createParallelGzip(level: number, threads: number): TransformStr
       size += chunk.length;
       for (let offset = 0; offset < chunk.length; ) {
         const taken = Math.min(BLOCK_SIZE - filled, chunk.length - offset);
-        block ??= deflater.takeBlock();
+        block ??= deflater.shelf.take();
         block.set(chunk.subarray(offset, offset + taken), filled);
         filled += taken;
         offset += taken;
@@ -293,7 +275,7 @@ export function createParallelGzip(level: number, threads: number): TransformStr
         // Small stream: one final block deflated here.
         const out = zlib.deflateRawSync(block?.subarray(0, filled) ?? new Uint8Array(0), { level });
         controller.enqueue(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
-        if (block) deflater.returnBlock(block);
+        if (block) deflater.shelf.giveBack(block.buffer);
       } else {
         if (block && filled > 0) dispatch(block);
         while (pending.length > 0) controller.enqueue(await (pending.shift() as Promise<Uint8Array>));
