@@ -8,7 +8,7 @@ import type { FileHandle } from "node:fs/promises";
 import { link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError, storageFullError } from "../core/errors.ts";
 import { assertValidKey, resolveRange } from "./keys.ts";
 import type { ListPage, ObjectInfo, StorageBackend, StoredObject } from "./storage-backend.ts";
 
@@ -451,10 +451,10 @@ function wrapFsError(error: unknown, action: string): unknown {
   if (error instanceof ArtifactStoreError) return error;
   const code = (error as { code?: string } | null)?.code;
   if (code === undefined) return error; // not a filesystem error: the body stream's own failure
-  const storeCode = code === "ENOSPC" || code === "EDQUOT" ? "E_BACKEND_UNAVAILABLE" : "E_BACKEND";
+  if (code === "ENOSPC" || code === "EDQUOT") return storageFullError("fs", `${action} failed`, { cause: error });
   // The system's message without the paths it names: clients see the key, never server paths.
   const reason = String((error as Error).message)
     .replace(/ '[^']*'/g, "")
     .replace(/, (open|write|rename|mkdir|unlink|stat|fsync|read)$/, "");
-  return new ArtifactStoreError(storeCode, `[fs] ${action} failed: ${reason}`, { cause: error });
+  return new ArtifactStoreError("E_BACKEND", `[fs] ${action} failed: ${reason}`, { cause: error });
 }

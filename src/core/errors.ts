@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   "E_BACKEND",
   "E_BACKEND_UNAVAILABLE",
   "E_QUOTA_EXCEEDED",
+  "E_STORAGE_FULL",
   "E_CONFIG",
   "E_INTERNAL",
 ] as const;
@@ -59,4 +60,38 @@ export function toArtifactStoreError(error: unknown, fallbackCode: ErrorCode, co
   if (error instanceof ArtifactStoreError) return error;
   const reason = error instanceof Error ? error.message : String(error);
   return new ArtifactStoreError(fallbackCode, `${context}: ${reason}`, { cause: error });
+}
+
+/** True when `error` (or one of its causes) says a disk is full: ENOSPC, EDQUOT, SQLite's SQLITE_FULL. */
+export function isDiskFull(error: unknown): boolean {
+  for (
+    let current = error, depth = 0;
+    current && depth < 8;
+    current = (current as { cause?: unknown }).cause, depth++
+  ) {
+    if (current instanceof ArtifactStoreError) return current.code === "E_STORAGE_FULL";
+    const code = (current as { code?: unknown }).code;
+    if (code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL") return true;
+    if (/\b(SQLITE_FULL|database or disk is full)\b/.test(String((current as { message?: unknown }).message ?? "")))
+      return true;
+  }
+  return false;
+}
+
+/**
+ * The one full-disk error (`E_STORAGE_FULL`, 507 like the quota), whichever layer ran out:
+ * the blob files (ENOSPC, EDQUOT), the metadata database (SQLITE_FULL) or the free-space floor.
+ */
+export function storageFullError(
+  source: string,
+  what: string,
+  options: { cause?: unknown; details?: Record<string, unknown> } = {},
+): ArtifactStoreError {
+  return new ArtifactStoreError(
+    "E_STORAGE_FULL",
+    `[${source}] ${what}: the disk holding base_path is full. Free space by deleting artifacts ` +
+      "(DELETE /v1/artifacts/…) or running the retention cleanup (POST /v1/maintenance/cleanup), " +
+      "which keep working on a full disk, or by freeing space on that volume",
+    options,
+  );
 }

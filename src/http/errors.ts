@@ -15,6 +15,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   E_BACKEND: 502,
   E_BACKEND_UNAVAILABLE: 503,
   E_QUOTA_EXCEEDED: 507,
+  E_STORAGE_FULL: 507,
   E_CONFIG: 500,
   E_INTERNAL: 500,
 };
@@ -36,6 +37,8 @@ export const DESCRIPTION_BY_CODE: Record<ErrorCode, string> = {
   E_BACKEND: "The storage or metadata backend refused the operation.",
   E_BACKEND_UNAVAILABLE: "The storage or metadata backend is unreachable or overloaded; retry later.",
   E_QUOTA_EXCEEDED: "The storage quota would be exceeded; nothing was stored.",
+  E_STORAGE_FULL:
+    "The disk holding base_path (or the metadata database) is full, or its free space is below storage_quota.min_free_space; nothing was stored. Reads, deletes and cleanup keep working: delete artifacts or run the cleanup to free space.",
   E_CONFIG: "The server is misconfigured.",
   E_INTERNAL: "An unexpected failure; details are in the server log.",
 };

@@ -5,6 +5,7 @@
  * nobody's promise resolves before the transaction holding their statements has committed.
  */
 import type { BatchItem } from "drizzle-orm/batch";
+import { isDiskFull, storageFullError } from "../core/errors.ts";
 import type { Database } from "./libsql-rows.ts";
 
 type Results = unknown[];
@@ -13,6 +14,13 @@ interface Job {
   queries: BatchItem<"sqlite">[];
   resolve(results: Results): void;
   reject(error: unknown): void;
+}
+
+/** A full disk under the database is the store's one full-disk error, not an internal failure. */
+function named(error: unknown): unknown {
+  return isDiskFull(error)
+    ? storageFullError("metadata", "writing the metadata database failed", { cause: error })
+    : error;
 }
 
 /** At most this many statements go into one joined transaction. */
@@ -51,7 +59,7 @@ export function createWriteBatcher(db: Database, afterCommit?: () => Promise<voi
       results = (await db.batch(job.queries as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as Results;
       await afterCommit?.();
     } catch (error) {
-      job.reject(error);
+      job.reject(named(error));
       return;
     }
     job.resolve(results);
@@ -87,7 +95,7 @@ export function createWriteBatcher(db: Database, afterCommit?: () => Promise<voi
       if (!isStatementError(error)) {
         // A transport failure (a remote server's answer lost) leaves it unknown whether the
         // transaction applied: running the jobs again could apply them twice. Everyone fails.
-        for (const job of jobs) job.reject(error);
+        for (const job of jobs) job.reject(named(error));
         return;
       }
       // One job's statement failed and rolled back everyone's: run each alone, so only it fails.
@@ -97,7 +105,7 @@ export function createWriteBatcher(db: Database, afterCommit?: () => Promise<voi
     try {
       await afterCommit?.();
     } catch (error) {
-      for (const job of jobs) job.reject(error);
+      for (const job of jobs) job.reject(named(error));
       return;
     }
     let offset = 0;

@@ -107,6 +107,7 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   E_CHECKSUM_MISMATCH: 4,
   E_CORRUPT: 4,
   E_QUOTA_EXCEEDED: 5,
+  E_STORAGE_FULL: 5,
   E_TOO_LARGE: 5,
   E_UNAUTHORIZED: 6,
   E_FORBIDDEN: 6,

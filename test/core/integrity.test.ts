@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import type { StorageBackend } from "../../src/backends/storage-backend.ts";
 import { collectBytes } from "../../src/codec/streams.ts";
-import { ArtifactStoreError } from "../../src/core/errors.ts";
+import { storageFullError } from "../../src/core/errors.ts";
 import { freshStorePerTest, makeLog, randomBytes, sha256Hex } from "../helpers/store.ts";
 
 const open = freshStorePerTest();
@@ -100,7 +100,7 @@ describe("verify, then publish", () => {
     const error = await store
       .upload({ specName: "s", taskId: "t", type: "log", content: randomBytes(2_000_000) })
       .catch((caught) => caught);
-    expect(error.code).toBe("E_BACKEND_UNAVAILABLE");
+    expect(error.code).toBe("E_STORAGE_FULL");
     expect(await store.search({})).toEqual([]);
     expect((await store.stats()).pendingUploads).toBe(0);
   });
@@ -206,8 +206,7 @@ function failingPuts(backend: StorageBackend, okBytes: number): StorageBackend {
         new TransformStream<Uint8Array, Uint8Array>({
           transform(chunk, controller) {
             seen += chunk.length;
-            if (seen > okBytes)
-              throw new ArtifactStoreError("E_BACKEND_UNAVAILABLE", "[fs] ENOSPC: no space left on device");
+            if (seen > okBytes) throw storageFullError("fs", "writing a blob failed", { cause: { code: "ENOSPC" } });
             controller.enqueue(chunk);
           },
         }),
