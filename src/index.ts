@@ -3,6 +3,13 @@
  * Backends live in their own subpaths (`/backends/memory`, `/backends/fs`, `/backends/s3`,
  * `/backends/gcs`); `/local` opens a ready store on Bun and Node.
  */
+
+export type { CodecEngines, Hasher } from "./codec/engines.ts";
+export { portableEngines } from "./codec/portable.ts";
+export type { ArtifactStoreConfig, TokenConfig } from "./config/schema.ts";
+export { applyEnvOverrides, BUILT_IN_TYPES, parseConfig } from "./config/schema.ts";
+export { ArtifactStoreError, ERROR_CODES, type ErrorCode, isArtifactStoreError } from "./contracts/errors.ts";
+export type { MetadataRepository } from "./contracts/metadata-repository.ts";
 export type {
   ByteRange,
   ListPage,
@@ -10,14 +17,10 @@ export type {
   PutOptions,
   StorageBackend,
   StoredObject,
-} from "./backends/storage-backend.ts";
-export type { CodecEngines, Hasher } from "./codec/engines.ts";
-export { portableEngines } from "./codec/portable.ts";
-export type { ArtifactStoreConfig, TokenConfig } from "./config/schema.ts";
-export { applyEnvOverrides, BUILT_IN_TYPES, parseConfig } from "./config/schema.ts";
-export type { Logger, StoreSettings } from "./core/context.ts";
+} from "./contracts/storage-backend.ts";
+export type * from "./contracts/types.ts";
+export type { Logger } from "./core/context.ts";
 export type { ArtifactDownload, ArtifactTarget, ContentRange, OpenOptions } from "./core/download.ts";
-export { ArtifactStoreError, ERROR_CODES, type ErrorCode, isArtifactStoreError } from "./core/errors.ts";
 export type {
   AppendLogInput,
   AppendLogResult,
@@ -36,10 +39,9 @@ export type {
 export type { StoreMetricsSnapshot } from "./core/metrics.ts";
 export type { GcOptions, GcReport, ReindexOptions, ReindexReport, VerifyOptions, VerifyReport } from "./core/repair.ts";
 export type { SearchFilters, SearchPage } from "./core/search.ts";
+export type { StoreSettings } from "./core/settings.ts";
 export { type ArtifactStore, type CreateArtifactStoreOptions, createArtifactStore } from "./core/store.ts";
 export { createStructureExtractor } from "./core/structure/extract.ts";
 export type * from "./core/structure/types.ts";
-export type * from "./core/types.ts";
 export type { UploadInput, UploadResult } from "./core/upload.ts";
 export { createLibsqlMetadata, type LibsqlMetadataOptions } from "./metadata/libsql.ts";
-export type { MetadataRepository } from "./metadata/metadata-repository.ts";

@@ -8,9 +8,16 @@ import type { FileHandle } from "node:fs/promises";
 import { link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ArtifactStoreError, storageFullError } from "../core/errors.ts";
+import { ArtifactStoreError, storageFullError } from "../contracts/errors.ts";
+import type {
+  ListPage,
+  MaintenanceOptions,
+  ObjectInfo,
+  StorageBackend,
+  StoredObject,
+} from "../contracts/storage-backend.ts";
+import { createPathSyncer, type PathSyncer } from "../lib/path-syncer.ts";
 import { assertValidKey, resolveRange } from "./keys.ts";
-import type { ListPage, ObjectInfo, StorageBackend, StoredObject } from "./storage-backend.ts";
 
 export interface FsBackendOptions {
   /** Directory that holds the objects, created when missing. */
@@ -33,8 +40,7 @@ export const STORE_DIRECTORY = ".store";
 export interface FsBackend extends StorageBackend {
   readonly root: string;
   readonly stagingDir: string;
-  /** Removes staging files older than `olderThanMs` left by crashed uploads; returns their names. */
-  cleanStaging(olderThanMs: number, options?: { dryRun?: boolean; now?: number }): Promise<string[]>;
+  cleanStaging(olderThanMs: number, options?: MaintenanceOptions): Promise<string[]>;
 }
 
 /**
@@ -57,7 +63,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     return join(root, ...key.split("/"));
   };
 
-  const directorySyncs = createPathSyncer();
+  const directorySyncs = createPathSyncer(fsyncPath);
   const syncDirectory = (path: string): Promise<void> => (fsyncEnabled ? directorySyncs.sync(path) : Promise.resolve());
   const deferred = createDeferredSyncs(directorySyncs);
 
@@ -351,48 +357,18 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
   }
 }
 
-/**
- * fsync of a path, shared: a caller is answered by an fsync that started after it asked, and
- * callers asking for the same path meanwhile share that fsync (a directory holding many new
- * versions is synced once for all of them).
- */
-export function createPathSyncer(): { sync(path: string): Promise<void> } {
-  const running = new Map<string, Promise<void>>();
-  const queued = new Map<string, Promise<void>>();
-  const start = (path: string): Promise<void> => {
-    const current = (async () => {
-      const handle = await open(path, "r");
-      try {
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    })().finally(() => {
-      if (running.get(path) === current) running.delete(path);
-    });
-    running.set(path, current);
-    return current;
-  };
-  return {
-    sync(path) {
-      const waiting = queued.get(path);
-      if (waiting) return waiting;
-      const current = running.get(path);
-      if (!current) return start(path);
-      const next = current
-        .catch(() => {})
-        .then(() => {
-          queued.delete(path);
-          return start(path);
-        });
-      queued.set(path, next);
-      return next;
-    },
-  };
+/** fsync of one file or directory: what the shared {@link createPathSyncer} runs. */
+async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Paths written with `durability: "deferred"` (sidecars), fsynced together a moment later. */
-function createDeferredSyncs(syncer: { sync(path: string): Promise<void> }, delayMs = 250) {
+function createDeferredSyncs(syncer: PathSyncer, delayMs = 250) {
   let pending = new Set<string>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let flushing: Promise<unknown> = Promise.resolve();

@@ -4,7 +4,7 @@
  * that is cached and refreshed before it expires; or a ready access token; or the
  * emulator's fixed `owner` token. Reading a key file is the caller's job (it needs a filesystem).
  */
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 import {
   discard,
   errorText,

@@ -4,7 +4,7 @@
  * network failures only, and one mapping from Cloud Storage's error responses to
  * {@link ArtifactStoreError} codes. Web APIs only, so it runs on Bun, Node, Deno and Workers.
  */
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { AccessTokenProvider } from "./gcs-auth.ts";
 
 /** What the backend needs of `fetch`; `globalThis.fetch` fits, and so does a test stub. */

@@ -6,7 +6,7 @@
  * Memory stays bounded by one chunk: the latest full chunk is held back until more bytes
  * arrive, so the last chunk can always be the final one.
  */
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 import { backoffDelay, discard, type GcsTransport, isRetryableStatus, sleep } from "./gcs-http.ts";
 
 /** Cloud Storage accepts non-final resumable chunks only in multiples of 256 KiB. */

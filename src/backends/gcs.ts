@@ -5,7 +5,15 @@
  * https://cloud.google.com/storage/docs/json_api
  */
 import { sliceStream } from "../codec/streams.ts";
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type {
+  ByteRange,
+  ListPage,
+  ObjectInfo,
+  PutOptions,
+  StorageBackend,
+  StoredObject,
+} from "../contracts/storage-backend.ts";
 import {
   createServiceAccountTokenProvider,
   createStaticTokenProvider,
@@ -23,7 +31,6 @@ import {
 } from "./gcs-http.ts";
 import { CHUNK_GRANULARITY, type GcsObjectResource, uploadStream } from "./gcs-upload.ts";
 import { assertValidKey } from "./keys.ts";
-import type { ByteRange, ListPage, ObjectInfo, PutOptions, StorageBackend, StoredObject } from "./storage-backend.ts";
 
 export type { ServiceAccountKey } from "./gcs-auth.ts";
 export type { FetchLike, RetryOptions } from "./gcs-http.ts";

@@ -1,5 +1,5 @@
-import { ArtifactStoreError } from "../core/errors.ts";
-import type { ByteRange } from "./storage-backend.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { ByteRange } from "../contracts/storage-backend.ts";
 
 /**
  * Refuses keys no backend should hold: empty, absolute, with empty, `.` or `..` segments,

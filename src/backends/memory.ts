@@ -1,7 +1,7 @@
 import { concatBytes, streamFromBytes } from "../codec/streams.ts";
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { ListPage, ObjectInfo, StorageBackend, StoredObject } from "../contracts/storage-backend.ts";
 import { assertValidKey, resolveRange } from "./keys.ts";
-import type { ListPage, ObjectInfo, StorageBackend, StoredObject } from "./storage-backend.ts";
 
 interface MemoryObject {
   bytes: Uint8Array;

@@ -6,7 +6,7 @@
  * - `E_BACKEND_UNAVAILABLE`: the service is down, overloaded or unreachable, even after the
  *   SDK's retries; trying again later may work.
  */
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 
 interface ServiceErrorShape {
   name?: string;

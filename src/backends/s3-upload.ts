@@ -19,7 +19,7 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { concatBytes } from "../codec/streams.ts";
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 
 /** S3's floor for every part but the last. */
 export const MIN_PART_SIZE = 5 * 1024 * 1024;

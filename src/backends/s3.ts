@@ -22,11 +22,18 @@ import {
 } from "@aws-sdk/client-s3";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import { mapStreamErrors, sliceStream } from "../codec/streams.ts";
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type {
+  ByteRange,
+  ListPage,
+  MaintenanceOptions,
+  ObjectInfo,
+  StorageBackend,
+  StoredObject,
+} from "../contracts/storage-backend.ts";
 import { assertValidKey, resolveRange } from "./keys.ts";
 import { isMissingObject, statusOf, toS3StoreError } from "./s3-errors.ts";
 import { MAX_PART_SIZE, MIN_PART_SIZE, uploadObject } from "./s3-upload.ts";
-import type { ByteRange, ListPage, ObjectInfo, StorageBackend, StoredObject } from "./storage-backend.ts";
 
 export interface S3BackendOptions {
   bucket: string;
@@ -76,11 +83,8 @@ export interface S3Backend extends StorageBackend {
   readonly prefix: string;
   /** The SDK client, for operations the contract has no word for. */
   readonly client: S3Client;
-  /**
-   * Aborts multipart uploads under the prefix started more than `olderThanMs` ago (a process
-   * killed mid-upload leaves its parts billed until then); returns their keys. `gc` calls it.
-   */
-  abortIncompleteUploads(olderThanMs: number, options?: { dryRun?: boolean; now?: number }): Promise<string[]>;
+  /** Multipart uploads under the prefix only. */
+  abortIncompleteUploads(olderThanMs: number, options?: MaintenanceOptions): Promise<string[]>;
 }
 
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024;

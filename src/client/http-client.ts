@@ -2,11 +2,11 @@
  * A small client for the store's HTTP API over `fetch`, for agents, CI steps and the CLI.
  * Pure: runs wherever `fetch` does. Errors become {@link ArtifactStoreError} with the server's code.
  */
-import { ArtifactStoreError, ERROR_CODES, type ErrorCode } from "../core/errors.ts";
+import { ArtifactStoreError, ERROR_CODES, type ErrorCode } from "../contracts/errors.ts";
+import type { ArtifactContent, ArtifactMetadata, ArtifactRef } from "../contracts/types.ts";
 import type { CleanupReport, StoreStats } from "../core/maintenance.ts";
 import type { GcReport, ReindexReport, VerifyReport } from "../core/repair.ts";
 import type { SearchFilters, SearchPage } from "../core/search.ts";
-import type { ArtifactContent, ArtifactMetadata, ArtifactRef } from "../core/types.ts";
 import type { UploadResult } from "../core/upload.ts";
 
 export interface HttpClientOptions {

@@ -6,7 +6,7 @@ import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 import { type ArtifactStoreConfig, applyEnvOverrides, parseConfig } from "./schema.ts";
 
 /** `~/.necrocode/config/artifact-store.yaml` */

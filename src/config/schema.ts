@@ -3,8 +3,14 @@
  * defaults, validation, and `ARTIFACT_STORE_*` overrides. Pure: no file or environment access,
  * so the edge entry validates its bindings with the same code (`src/config/load.ts` reads files).
  */
-import { ArtifactStoreError } from "../core/errors.ts";
-import type { ArtifactTypeDefinition } from "../core/types.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { ArtifactTypeDefinition } from "../contracts/types.ts";
+import {
+  BUILT_IN_TYPES,
+  DEFAULT_QUOTA_GIB,
+  DEFAULT_STORE_SETTINGS as DEFAULTS,
+  type StoreSettings,
+} from "../core/settings.ts";
 import { editDistance, fail, GIB, parseDuration, type Raw, Section } from "./section.ts";
 
 export { parseByteSize, parseDuration } from "./section.ts";
@@ -69,23 +75,12 @@ export interface ServerConfig {
   corsOrigins: string[];
 }
 
-export interface ArtifactStoreConfig {
+/** The whole config: the store's own settings (declared with their defaults in `core/settings.ts`) plus the deployment's. */
+export interface ArtifactStoreConfig extends StoreSettings {
   backendType: BackendType;
   basePath: string;
-  compressionEnabled: boolean;
-  /** gzip level 1–9 (default 6). */
-  compressionLevel: number;
   /** Threads deflating large uploads in parallel; null = one per CPU (at most 4); 0 = on the uploading thread. */
   compressionThreads: number | null;
-  verifyChecksum: boolean;
-  versioningEnabled: boolean;
-  /** Every artifact type the store accepts, built-ins first, with retention days. */
-  types: ArtifactTypeDefinition[];
-  storageQuota: { maxBytes: number | null; warnThreshold: number };
-  /** Largest artifact (original bytes) accepted by the store, or null for no limit. */
-  maxArtifactBytes: number | null;
-  /** A gzip-encoded upload expanding more than this many times is refused as a gzip bomb. */
-  gzipMaxRatio: number;
   durability: Durability;
   s3: S3Config;
   gcs: GcsConfig;
@@ -93,11 +88,7 @@ export interface ArtifactStoreConfig {
   server: ServerConfig;
 }
 
-export const BUILT_IN_TYPES: readonly ArtifactTypeDefinition[] = [
-  { name: "diff", fileName: "diff.txt", mimeType: "text/x-diff", retentionDays: 30 },
-  { name: "log", fileName: "log.txt", mimeType: "text/plain", retentionDays: 7 },
-  { name: "test", fileName: "test-result.json", mimeType: "application/json", retentionDays: 14 },
-];
+export { BUILT_IN_TYPES } from "../core/settings.ts";
 
 /** Every config key with its default, in the YAML's own spelling (documentation and `--help`). */
 export const DEFAULT_CONFIG_YAML = `artifact_store:
@@ -171,8 +162,8 @@ export function parseConfig(document: unknown = {}): ArtifactStoreConfig {
     fail(quota.key("max_size_gb"), "a positive number of GiB, or null for no quota", maxSizeGb);
   }
   const storageQuota = {
-    maxBytes: maxSizeGb === null ? null : Math.floor(((maxSizeGb as number | undefined) ?? 100) * GIB),
-    warnThreshold: quota.number("warn_threshold", 0.8, { min: 0, max: 1 }),
+    maxBytes: maxSizeGb === null ? null : Math.floor(((maxSizeGb as number | undefined) ?? DEFAULT_QUOTA_GIB) * GIB),
+    warnThreshold: quota.number("warn_threshold", DEFAULTS.storageQuota.warnThreshold, { min: 0, max: 1 }),
   };
   quota.rejectUnknownKeys();
 
@@ -230,15 +221,15 @@ export function parseConfig(document: unknown = {}): ArtifactStoreConfig {
   const config: ArtifactStoreConfig = {
     backendType: root.enumeration("backend_type", ["filesystem", "s3", "gcs", "memory"] as const, "filesystem"),
     basePath: root.string("base_path", "~/.necrocode/artifacts"),
-    compressionEnabled: root.boolean("compression_enabled", true),
-    compressionLevel: root.number("compression_level", 6, { min: 1, max: 9, integer: true }),
+    compressionEnabled: root.boolean("compression_enabled", DEFAULTS.compressionEnabled),
+    compressionLevel: root.number("compression_level", DEFAULTS.compressionLevel, { min: 1, max: 9, integer: true }),
     compressionThreads: parseThreads(root),
-    verifyChecksum: root.boolean("verify_checksum", true),
-    versioningEnabled: root.boolean("versioning_enabled", false),
+    verifyChecksum: root.boolean("verify_checksum", DEFAULTS.verifyChecksum),
+    versioningEnabled: root.boolean("versioning_enabled", DEFAULTS.versioningEnabled),
     types,
     storageQuota,
-    maxArtifactBytes: root.bytes("max_artifact_size", 5 * GIB),
-    gzipMaxRatio: root.number("gzip_max_ratio", 1000, { min: 1 }),
+    maxArtifactBytes: root.bytes("max_artifact_size", DEFAULTS.maxArtifactBytes),
+    gzipMaxRatio: root.number("gzip_max_ratio", DEFAULTS.gzipMaxRatio, { min: 1 }),
     durability: root.enumeration("durability", ["strict", "relaxed"] as const, "strict"),
     s3,
     gcs,

@@ -2,7 +2,7 @@
  * Reading one level of a raw config document with errors that name the full key, and the
  * value forms config accepts (sizes, durations).
  */
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 
 export const GIB = 1024 ** 3;
 

@@ -2,7 +2,7 @@
  * Last-access times, written in batches: downloads are frequent and a write per download would
  * cost a metadata commit each. Ids seen within `flushMs` go out in one UPDATE.
  */
-import type { MetadataRepository } from "../metadata/metadata-repository.ts";
+import type { MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { Logger } from "./context.ts";
 
 export interface AccessLog {

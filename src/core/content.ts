@@ -1,6 +1,6 @@
 import { streamFromBytes } from "../codec/streams.ts";
-import { ArtifactStoreError } from "./errors.ts";
-import type { ArtifactContent } from "./types.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { ArtifactContent } from "../contracts/types.ts";
 
 /** Byte length of content when it is known without reading it. */
 export function knownLength(content: ArtifactContent): number | undefined {

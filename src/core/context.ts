@@ -1,25 +1,12 @@
-import type { StorageBackend } from "../backends/storage-backend.ts";
 import type { CodecEngines } from "../codec/engines.ts";
-import type { ArtifactStoreConfig } from "../config/schema.ts";
-import type { MetadataRepository } from "../metadata/metadata-repository.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { MetadataRepository } from "../contracts/metadata-repository.ts";
+import type { StorageBackend } from "../contracts/storage-backend.ts";
+import type { ArtifactTypeDefinition } from "../contracts/types.ts";
 import type { AccessLog } from "./access-log.ts";
-import { ArtifactStoreError } from "./errors.ts";
 import type { StoreMetrics } from "./metrics.ts";
+import type { StoreSettings } from "./settings.ts";
 import type { ExtractionOptions } from "./structure/types.ts";
-import type { ArtifactTypeDefinition } from "./types.ts";
-
-/** The settings the core acts on: a subset of the config, so library users need not build a whole one. */
-export type StoreSettings = Pick<
-  ArtifactStoreConfig,
-  | "compressionEnabled"
-  | "compressionLevel"
-  | "verifyChecksum"
-  | "versioningEnabled"
-  | "types"
-  | "storageQuota"
-  | "maxArtifactBytes"
-  | "gzipMaxRatio"
->;
 
 /** Structured log sink. Fields never carry tokens or content. */
 export interface Logger {

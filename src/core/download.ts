@@ -5,12 +5,12 @@
  */
 import { toHex } from "../codec/engines.ts";
 import { collectBytes, mapStreamErrors, observeStream, sliceStream, streamFromBytes } from "../codec/streams.ts";
-import type { ArtifactRecord } from "../metadata/metadata-repository.ts";
+import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
+import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import type { ArtifactMetadata, ArtifactRef } from "../contracts/types.ts";
 import type { StoreContext } from "./context.ts";
-import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "./errors.ts";
 import { assertValidName, assertValidVersion } from "./names.ts";
 import { publicMetadata } from "./records.ts";
-import type { ArtifactMetadata, ArtifactRef } from "./types.ts";
 
 /** A byte range of the decoded content: from `offset` (`length` bytes), or the last `suffixLength` bytes. */
 export type ContentRange = { offset: number; length?: number } | { suffixLength: number };

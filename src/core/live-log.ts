@@ -10,9 +10,9 @@
  */
 import { toHex } from "../codec/engines.ts";
 import { streamFromBytes } from "../codec/streams.ts";
-import type { LiveLogChunkRecord, LiveLogRecord } from "../metadata/metadata-repository.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { LiveLogChunkRecord, LiveLogRecord } from "../contracts/metadata-repository.ts";
 import type { StoreContext } from "./context.ts";
-import { ArtifactStoreError } from "./errors.ts";
 import { assertValidName } from "./names.ts";
 import { assertQuotaRoom } from "./quota.ts";
 import { type UploadResult, uploadArtifact } from "./upload.ts";

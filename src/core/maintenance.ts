@@ -3,15 +3,17 @@
  * Delete is: row → `deleting`, blob and sidecar deleted, row deleted. Every step is
  * idempotent, so a crash in between is finished by the next delete, sweep or gc.
  */
-import type { ArtifactRecord } from "../metadata/metadata-repository.ts";
+
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import type { ArtifactMetadata } from "../contracts/types.ts";
+import { forEachConcurrently } from "../lib/concurrency.ts";
 import type { StoreContext } from "./context.ts";
 import { type ArtifactTarget, checkRef, notFound, requireRecord } from "./download.ts";
-import { ArtifactStoreError } from "./errors.ts";
 import type { StoreMetricsSnapshot } from "./metrics.ts";
 import { MAX_TAGS, normalizeTags } from "./names.ts";
 import { quotaWarnings } from "./quota.ts";
 import { publicMetadata, removeObjects } from "./records.ts";
-import type { ArtifactMetadata } from "./types.ts";
 import { writeSidecar } from "./upload.ts";
 
 /** Blob deletions in flight at once during sweeps. */
@@ -275,20 +277,4 @@ export async function collectStats(ctx: StoreContext): Promise<StoreStats> {
     codecs: ctx.codecs.name,
     counters: ctx.metrics.snapshot(),
   };
-}
-
-/** Runs `work` over `items` with at most `concurrency` in flight. */
-export async function forEachConcurrently<T>(
-  items: readonly T[],
-  concurrency: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const workers = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await work(item);
-    }
-  });
-  await Promise.all(workers);
 }

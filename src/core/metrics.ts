@@ -1,4 +1,4 @@
-import type { ErrorCode } from "./errors.ts";
+import type { ErrorCode } from "../contracts/errors.ts";
 
 /** Counters since the store was opened, for `/metrics` and `stats()`. */
 export interface StoreMetricsSnapshot {

@@ -1,4 +1,4 @@
-import { ArtifactStoreError } from "./errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 
 const NAME_PATTERN = /^[A-Za-z0-9._-]{1,128}$/;
 const TAG_PATTERN = /^[A-Za-z0-9._:=@+-]{1,128}$/;

@@ -1,6 +1,7 @@
 /** The storage quota: refusing early, warning near the limit. */
+
+import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { StoreContext } from "./context.ts";
-import { ArtifactStoreError } from "./errors.ts";
 import { formatBytes } from "./format.ts";
 
 /** Refuses at once when the store is already full; returns the bytes in use. */

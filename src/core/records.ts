@@ -1,6 +1,6 @@
-import type { ArtifactRecord } from "../metadata/metadata-repository.ts";
+import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import type { ArtifactMetadata } from "../contracts/types.ts";
 import { type StoreContext, sidecarKey } from "./context.ts";
-import type { ArtifactMetadata } from "./types.ts";
 
 export function publicMetadata(record: ArtifactRecord): ArtifactMetadata {
   const { id: _id, storageKey: _storageKey, ...metadata } = record;

@@ -5,13 +5,15 @@
  * - `reindex`: rebuilds metadata rows from the sidecars when the database was lost.
  * Objects whose names do not follow the store's layout are never touched.
  */
-import type { ObjectInfo } from "../backends/storage-backend.ts";
+
 import { toHex } from "../codec/engines.ts";
 import { observeStream } from "../codec/streams.ts";
-import type { ArtifactRecord } from "../metadata/metadata-repository.ts";
+import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import type { ObjectInfo } from "../contracts/storage-backend.ts";
+import { forEachConcurrently } from "../lib/concurrency.ts";
 import { blobKey, type StoreContext, sidecarKey } from "./context.ts";
 import { flagCorrupt } from "./download.ts";
-import { deleteRecords, forEachConcurrently } from "./maintenance.ts";
+import { deleteRecords } from "./maintenance.ts";
 import { assertValidName } from "./names.ts";
 import { removeObjects } from "./records.ts";
 import { reextractStructure } from "./structure/reextract.ts";
@@ -114,12 +116,9 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
   }
 
   // 4. Multipart uploads a crash left open (S3): their parts cost money until aborted.
-  const multipart = ctx.backend as {
-    abortIncompleteUploads?: (olderThanMs: number, options: { dryRun: boolean; now: number }) => Promise<string[]>;
-  };
-  if (multipart.abortIncompleteUploads) {
+  if (ctx.backend.abortIncompleteUploads) {
     try {
-      report.incompleteUploads = await multipart.abortIncompleteUploads(graceMs, { dryRun, now });
+      report.incompleteUploads = await ctx.backend.abortIncompleteUploads(graceMs, { dryRun, now });
     } catch (error) {
       // Some S3-compatible stores cannot list multipart uploads; the rest of gc still counts.
       ctx.logger.warn("gc could not list incomplete multipart uploads", { error: String(error) });
@@ -127,10 +126,7 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
   }
 
   // 5. Staging files of uploads that crashed mid-write.
-  const staging = ctx.backend as {
-    cleanStaging?: (olderThanMs: number, options: { dryRun: boolean; now: number }) => Promise<string[]>;
-  };
-  if (staging.cleanStaging) report.stagingFiles = await staging.cleanStaging(graceMs, { dryRun, now });
+  if (ctx.backend.cleanStaging) report.stagingFiles = await ctx.backend.cleanStaging(graceMs, { dryRun, now });
 
   report.durationMs = Date.now() - started;
   const removed =

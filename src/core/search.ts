@@ -1,51 +1,11 @@
-import type { SearchQuery } from "../metadata/metadata-repository.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { SearchQuery } from "../contracts/metadata-repository.ts";
+import type { SearchFilters, SearchPage } from "../contracts/types.ts";
 import type { StoreContext } from "./context.ts";
-import { ArtifactStoreError } from "./errors.ts";
 import { assertValidName, normalizeTags } from "./names.ts";
 import { publicMetadata } from "./records.ts";
-import type { ArtifactIntegrity, ArtifactMetadata } from "./types.ts";
 
-export interface SearchFilters {
-  specName?: string;
-  taskId?: string;
-  type?: string;
-  /** Versions carrying every one of these tags. */
-  tags?: string[];
-  /** Versions carrying at least one of these tags. */
-  anyTags?: string[];
-  /** Created at or after (Date, ISO string or ms). */
-  since?: Date | string | number;
-  /** Created before (Date, ISO string or ms). */
-  until?: Date | string | number;
-  /** Only the newest version of each (spec, task, type). */
-  latestOnly?: boolean;
-  integrity?: ArtifactIntegrity;
-  pinned?: boolean;
-  /** Test reports in which a test of exactly this name failed (the test's own name, not its suite). */
-  failedTest?: string;
-  /** Diffs touching a path that starts with this (`src/` for a directory, `src/app.ts` for a file and any `src/app.ts…`). */
-  touchedPath?: string;
-  /** true: logs with at least one error line; false: versions without. */
-  hasErrors?: boolean;
-  /** true: test reports with at least one failed test; false: versions without. */
-  hasFailures?: boolean;
-  /** true: versions whose content could not be read as its type (malformed report, not a diff). */
-  parseError?: boolean;
-  /** Page size, 1–1000 (default 100). */
-  limit?: number;
-  /** `nextCursor` of the previous page. */
-  cursor?: string;
-  /** The seed's snake_case spellings are accepted too. */
-  spec_name?: string;
-  task_id?: string;
-}
-
-export interface SearchPage {
-  /** Newest first. */
-  items: ArtifactMetadata[];
-  /** Pass as `cursor` for the next page; null on the last page. */
-  nextCursor: string | null;
-}
+export type { SearchFilters, SearchPage };
 
 export async function searchArtifacts(ctx: StoreContext, filters: SearchFilters = {}): Promise<SearchPage> {
   const query = toQuery(filters);

@@ -1,11 +1,12 @@
-import type { StorageBackend } from "../backends/storage-backend.ts";
 import type { CodecEngines } from "../codec/engines.ts";
 import { portableEngines } from "../codec/portable.ts";
 import { collectBytes } from "../codec/streams.ts";
-import { parseConfig } from "../config/schema.ts";
-import type { MetadataRepository } from "../metadata/metadata-repository.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { MetadataRepository, SpecOverview, TaskOverview } from "../contracts/metadata-repository.ts";
+import type { StorageBackend } from "../contracts/storage-backend.ts";
+import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition } from "../contracts/types.ts";
 import { createAccessLog } from "./access-log.ts";
-import { consoleWarningsLogger, type Logger, type StoreContext, type StoreSettings } from "./context.ts";
+import { consoleWarningsLogger, type Logger, type StoreContext } from "./context.ts";
 import {
   type ArtifactDownload,
   type ArtifactTarget,
@@ -16,7 +17,6 @@ import {
   prepareDownload,
   requireRecord,
 } from "./download.ts";
-import { ArtifactStoreError } from "./errors.ts";
 import {
   type AppendLogInput,
   type AppendLogResult,
@@ -55,8 +55,8 @@ import {
   verifyStore,
 } from "./repair.ts";
 import { type SearchFilters, type SearchPage, searchArtifacts } from "./search.ts";
+import { resolveStoreSettings, type StoreSettings } from "./settings.ts";
 import type { DiffFileEntry, ExtractionOptions, TestCaseEntry, TestStatus } from "./structure/types.ts";
-import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition } from "./types.ts";
 import { type UploadInput, type UploadResult, uploadArtifact } from "./upload.ts";
 
 export interface CreateArtifactStoreOptions {
@@ -182,12 +182,12 @@ export interface ArtifactStore {
     filter?: { status?: TestStatus; contains?: string; limit?: number; offset?: number },
   ): Promise<{ items: TestCaseEntry[]; total: number }>;
   /** Specs with their task and version counts (only `specs` when given): the viewer's first page. */
-  browseSpecs(specs?: readonly string[] | null): ReturnType<MetadataRepository["browseSpecs"]>;
+  browseSpecs(specs?: readonly string[] | null): Promise<SpecOverview[]>;
   /** Tasks of a spec, most recently active first. */
   browseTasks(
     specName: string,
     page?: { limit?: number; offset?: number },
-  ): ReturnType<MetadataRepository["browseTasks"]>;
+  ): Promise<{ items: TaskOverview[]; total: number }>;
   /** Artifact types this store accepts. */
   readonly types: readonly ArtifactTypeDefinition[];
   readonly backend: StorageBackend;
@@ -215,18 +215,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
   if (!options?.backend || !options.metadata) {
     throw new ArtifactStoreError("E_CONFIG", "createArtifactStore needs { backend, metadata }");
   }
-  const defaults = parseConfig({});
-  const settings: StoreSettings = {
-    compressionEnabled: options.config?.compressionEnabled ?? defaults.compressionEnabled,
-    compressionLevel: options.config?.compressionLevel ?? defaults.compressionLevel,
-    verifyChecksum: options.config?.verifyChecksum ?? defaults.verifyChecksum,
-    versioningEnabled: options.config?.versioningEnabled ?? defaults.versioningEnabled,
-    types: options.config?.types ?? defaults.types,
-    storageQuota: options.config?.storageQuota ?? defaults.storageQuota,
-    maxArtifactBytes:
-      options.config?.maxArtifactBytes === undefined ? defaults.maxArtifactBytes : options.config.maxArtifactBytes,
-    gzipMaxRatio: options.config?.gzipMaxRatio ?? defaults.gzipMaxRatio,
-  };
+  const settings = resolveStoreSettings(options.config);
   const logger = options.logger ?? consoleWarningsLogger;
   const now = options.now ?? Date.now;
   const ctx: StoreContext = {

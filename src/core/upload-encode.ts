@@ -2,13 +2,14 @@
  * The streams of an upload: the guarded source, the encoding for storage (hashing, gzip, or a
  * client's gzip checked on the side), and the last stage that counts, hashes and reserves quota.
  */
-import type { ObjectInfo } from "../backends/storage-backend.ts";
+
 import { toHex } from "../codec/engines.ts";
 import { mapStreamErrors, observeStream, sideChannel, streamFromBytes } from "../codec/streams.ts";
-import type { ArtifactRecord } from "../metadata/metadata-repository.ts";
+import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
+import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import type { ObjectInfo } from "../contracts/storage-backend.ts";
 import { assertByteChunks, contentToStream, knownLength } from "./content.ts";
 import type { StoreContext } from "./context.ts";
-import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "./errors.ts";
 import { formatBytes } from "./format.ts";
 import { quotaExceeded } from "./quota.ts";
 import type { PreparedUpload, UploadInput } from "./upload.ts";

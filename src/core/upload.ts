@@ -5,16 +5,16 @@
  * `StorageBackend.put` publishes only streams that close cleanly: nothing is published.
  */
 import { streamFromBytes } from "../codec/streams.ts";
-import type { ArtifactRecord } from "../metadata/metadata-repository.ts";
+import { ArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
+import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition } from "../contracts/types.ts";
 import { knownLength } from "./content.ts";
 import { blobLocation, type StoreContext, sidecarKey } from "./context.ts";
-import { ArtifactStoreError, toArtifactStoreError } from "./errors.ts";
 import { assertValidName, normalizeTags, normalizeUserMetadata } from "./names.ts";
 import { assertQuotaRoom, quotaWarnings } from "./quota.ts";
 import { publicMetadata, removeObjects } from "./records.ts";
 import { createStructureExtractor } from "./structure/extract.ts";
 import type { StructureExtractor } from "./structure/types.ts";
-import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition } from "./types.ts";
 import {
   encodeForStorage,
   encodeInMemory,

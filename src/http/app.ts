@@ -5,8 +5,8 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import type { TokenConfig } from "../config/schema.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { Logger } from "../core/context.ts";
-import { ArtifactStoreError } from "../core/errors.ts";
 import type { ArtifactStore } from "../core/store.ts";
 import { createAuthenticator, type Principal } from "./auth.ts";
 import { errorResponseParts } from "./errors.ts";

@@ -5,7 +5,7 @@
  */
 import { sha256FromHex } from "../codec/engines.ts";
 import type { Scope, TokenConfig } from "../config/schema.ts";
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 
 /** Who is calling and what they may do. */
 export interface Principal {

@@ -1,4 +1,4 @@
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 
 /**
  * A request body read whole, but never more than `limit` bytes of it: a chunked body (no

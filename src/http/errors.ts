@@ -1,4 +1,4 @@
-import { ArtifactStoreError, type ErrorCode } from "../core/errors.ts";
+import { ArtifactStoreError, type ErrorCode } from "../contracts/errors.ts";
 
 /** The one table that maps error codes to HTTP statuses. */
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {

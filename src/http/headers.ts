@@ -3,8 +3,8 @@
  * RFC 9530 digests, ETag lists. Pure functions.
  */
 import { sha256FromHex, toBase64, toHex } from "../codec/engines.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ContentRange } from "../core/download.ts";
-import { ArtifactStoreError } from "../core/errors.ts";
 
 /** True when the client accepts gzip (`gzip` or `*` with a non-zero q-value). */
 export function acceptsGzip(header: string | null | undefined): boolean {

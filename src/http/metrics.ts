@@ -2,7 +2,7 @@
  * Counters of the HTTP layer and their Prometheus text exposition (format 0.0.4), together with
  * the store's own counters and quota figures.
  */
-import type { ErrorCode } from "../core/errors.ts";
+import type { ErrorCode } from "../contracts/errors.ts";
 import type { StoreMetricsSnapshot } from "../core/metrics.ts";
 
 export interface HttpMetrics {

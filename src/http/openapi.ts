@@ -1,5 +1,5 @@
 /** The OpenAPI 3.1 description of every route, served at `/openapi.json`. */
-import { ERROR_CODES } from "../core/errors.ts";
+import { ERROR_CODES } from "../contracts/errors.ts";
 import { DESCRIPTION_BY_CODE, STATUS_BY_CODE } from "./errors.ts";
 
 type Json = Record<string, unknown>;

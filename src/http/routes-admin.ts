@@ -1,7 +1,7 @@
 /** Search, stats, the retention sweep, and the operational endpoints. */
 import type { Hono } from "hono";
 import { parseDuration } from "../config/section.ts";
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { SearchFilters } from "../core/search.ts";
 import type { AppEnv } from "./app.ts";
 import { authorize, requireUnlimited } from "./auth.ts";

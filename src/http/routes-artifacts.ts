@@ -3,10 +3,10 @@
  * conditional requests), metadata changes and deletion.
  */
 import type { Context, Hono } from "hono";
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { ArtifactRef } from "../contracts/types.ts";
 import { assertValidName, assertValidVersion } from "../core/names.ts";
 import type { ArtifactStore } from "../core/store.ts";
-import type { ArtifactRef } from "../core/types.ts";
 import { IN_MEMORY_LIMIT } from "../core/upload-encode.ts";
 import type { AppEnv } from "./app.ts";
 import { authorize } from "./auth.ts";

@@ -4,7 +4,7 @@
  * Range), `DELETE …/:type:live` (discard), `GET /v1/live` (list).
  */
 import type { Context, Hono } from "hono";
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 import { MAX_CHUNK_BYTES } from "../core/live-log.ts";
 import { assertValidName } from "../core/names.ts";
 import type { AppEnv } from "./app.ts";

@@ -1,7 +1,7 @@
 /** Live-log rows: one per log being appended to, one per chunk (see `src/core/live-log.ts`). */
 import { and, asc, eq, gt, lt, or, type SQL, sql } from "drizzle-orm";
+import type { LiveLogChunkRecord, LiveLogQueries, LiveLogRecord } from "../contracts/metadata-repository.ts";
 import type { Database } from "./libsql-rows.ts";
-import type { LiveLogChunkRecord, LiveLogQueries, LiveLogRecord } from "./metadata-repository.ts";
 import { liveLogChunks, liveLogs } from "./schema.ts";
 import type { WriteBatcher } from "./write-batcher.ts";
 

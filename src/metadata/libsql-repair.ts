@@ -1,7 +1,7 @@
 /** Queries for the maintenance tools: scrub order, orphan detection, rebuilding rows from sidecars. */
 import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
+import type { ArtifactRecord, MetadataRepository, RestoreInput } from "../contracts/metadata-repository.ts";
 import { type Database, isCommitted, selection, toRecord } from "./libsql-rows.ts";
-import type { ArtifactRecord, MetadataRepository, RestoreInput } from "./metadata-repository.ts";
 import { artifactSeries, artifacts, artifactTags } from "./schema.ts";
 import type { WriteBatcher } from "./write-batcher.ts";
 

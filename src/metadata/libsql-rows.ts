@@ -1,8 +1,8 @@
 /** How artifact rows are selected (with their tags) and turned into records. */
 import { sql } from "drizzle-orm";
 import type { drizzle } from "drizzle-orm/libsql/web";
+import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import type { ArtifactSummary } from "../core/structure/types.ts";
-import type { ArtifactRecord } from "./metadata-repository.ts";
 import { artifactSummaries, artifacts, artifactTags } from "./schema.ts";
 
 export type Database = ReturnType<typeof drizzle>;

@@ -5,9 +5,9 @@
  */
 import { and, asc, count, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
+import type { SearchQuery, StructureQueries } from "../contracts/metadata-repository.ts";
 import type { ExtractedStructure, TestCaseEntry } from "../core/structure/types.ts";
 import { type Database, isCommitted } from "./libsql-rows.ts";
-import type { SearchQuery, StructureQueries } from "./metadata-repository.ts";
 import { artifactDiffFiles, artifactSummaries, artifacts, artifactTestCases } from "./schema.ts";
 import type { WriteBatcher } from "./write-batcher.ts";
 

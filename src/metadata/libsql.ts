@@ -6,8 +6,14 @@
 import type { Client } from "@libsql/client";
 import { and, asc, desc, eq, gte, inArray, lt, lte, or, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/libsql/web";
-import { ArtifactStoreError } from "../core/errors.ts";
-import type { ArtifactRef } from "../core/types.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type {
+  ArtifactRecord,
+  MetadataRepository,
+  UsageByGroup,
+  UsageSummary,
+} from "../contracts/metadata-repository.ts";
+import type { ArtifactRef } from "../contracts/types.ts";
 import { createLiveLogQueries } from "./libsql-live.ts";
 import { createRepairQueries } from "./libsql-repair.ts";
 import { isCommitted, rawRowToRecord, selection, toRecord } from "./libsql-rows.ts";
@@ -17,7 +23,6 @@ import {
   structureConditions,
   structureStatements,
 } from "./libsql-structure.ts";
-import type { ArtifactRecord, MetadataRepository, UsageByGroup, UsageSummary } from "./metadata-repository.ts";
 import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
 import { artifactSeries, artifacts, artifactTags, storeUsage } from "./schema.ts";

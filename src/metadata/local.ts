@@ -2,14 +2,14 @@
  * Opens metadata databases on Bun and Node: local `file:` databases (WAL mode, busy timeout),
  * embedded replicas (`syncUrl`), and remote URLs through the same native client.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Client, createClient } from "@libsql/client";
-import { createPathSyncer } from "../backends/fs.ts";
-import { toArtifactStoreError } from "../core/errors.ts";
+import { toArtifactStoreError } from "../contracts/errors.ts";
+import type { MetadataRepository } from "../contracts/metadata-repository.ts";
+import { createPathSyncer } from "../lib/path-syncer.ts";
 import { createLibsqlMetadata } from "./libsql.ts";
-import type { MetadataRepository } from "./metadata-repository.ts";
 
 export interface LocalMetadataOptions {
   /** A file path, or a `file:`, `libsql:`, `http(s):` or `ws(s):` URL. */
@@ -71,8 +71,8 @@ export async function openLocalMetadata(options: LocalMetadataOptions): Promise<
   const client = await openLibsqlClient(options);
   const path = localPath(options);
   // Group fsync of the WAL: a commit is acknowledged only after an fsync that started after it,
-  // and every commit waiting at the same time shares that one fsync (the fs backend's syncer).
-  const syncer = path && options.durability !== "relaxed" && !options.syncUrl ? createPathSyncer() : undefined;
+  // and every commit waiting at the same time shares that one fsync.
+  const syncer = path && options.durability !== "relaxed" && !options.syncUrl ? createPathSyncer(fsyncFile) : undefined;
   try {
     if (options.syncUrl) await client.sync();
     const repository = await createLibsqlMetadata({
@@ -94,6 +94,16 @@ function localPath(options: LocalMetadataOptions): string | undefined {
   const { url } = options;
   if (/^(libsql|https?|wss?):/i.test(url) || url === ":memory:" || url.includes(":memory:")) return undefined;
   return url.startsWith("file:") ? fileURLToPath(url.startsWith("file://") ? url : `file://${url.slice(5)}`) : url;
+}
+
+/** fsync of the database's WAL or directory (the fs backend has its own for blobs: metadata never imports a backend). */
+async function fsyncFile(path: string): Promise<void> {
+  const handle = await open(path, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 function redact(url: string): string {

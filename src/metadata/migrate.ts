@@ -1,5 +1,5 @@
 import type { Client } from "@libsql/client";
-import { ArtifactStoreError } from "../core/errors.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 
 /** One drizzle-kit migration, bundled as SQL statements (see `scripts/bundle-migrations.ts`). */
 export interface Migration {

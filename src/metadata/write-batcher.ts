@@ -5,7 +5,7 @@
  * nobody's promise resolves before the transaction holding their statements has committed.
  */
 import type { BatchItem } from "drizzle-orm/batch";
-import { isDiskFull, storageFullError } from "../core/errors.ts";
+import { isDiskFull, storageFullError } from "../contracts/errors.ts";
 import type { Database } from "./libsql-rows.ts";
 
 type Results = unknown[];

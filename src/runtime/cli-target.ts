@@ -6,12 +6,12 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { Readable } from "node:stream";
 import { createHttpClient } from "../client/http-client.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { ArtifactRef, ArtifactTypeDefinition } from "../contracts/types.ts";
 import type { ArtifactTarget } from "../core/download.ts";
-import { ArtifactStoreError } from "../core/errors.ts";
 import type { CleanupReport, StoreStats } from "../core/maintenance.ts";
 import type { GcReport, ReindexReport, VerifyReport } from "../core/repair.ts";
 import type { SearchFilters, SearchPage } from "../core/search.ts";
-import type { ArtifactRef, ArtifactTypeDefinition } from "../core/types.ts";
 import type { UploadResult } from "../core/upload.ts";
 import { type LocalArtifactStore, openArtifactStore } from "./local.ts";
 

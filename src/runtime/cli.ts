@@ -10,7 +10,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "../config/load.ts";
 import { BUILT_IN_TYPES, DEFAULT_CONFIG_YAML } from "../config/schema.ts";
 import { parseDuration } from "../config/section.ts";
-import { ArtifactStoreError, type ErrorCode } from "../core/errors.ts";
+import { ArtifactStoreError, type ErrorCode } from "../contracts/errors.ts";
 import { formatBytes } from "../core/format.ts";
 import type { SearchFilters } from "../core/search.ts";
 import { type CliTarget, openLocalTarget, openRemoteTarget, sourceSize } from "./cli-target.ts";

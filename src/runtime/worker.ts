@@ -16,10 +16,10 @@
 import { createClient } from "@libsql/client/web";
 import { createGcsBackend } from "../backends/gcs.ts";
 import { createS3Backend } from "../backends/s3.ts";
-import type { StorageBackend } from "../backends/storage-backend.ts";
 import { type ArtifactStoreConfig, applyEnvOverrides, parseConfig } from "../config/schema.ts";
+import { ArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
+import type { StorageBackend } from "../contracts/storage-backend.ts";
 import type { Logger } from "../core/context.ts";
-import { ArtifactStoreError, toArtifactStoreError } from "../core/errors.ts";
 import { type ArtifactStore, createArtifactStore } from "../core/store.ts";
 import { createApp } from "../http/app.ts";
 import { errorResponseParts } from "../http/errors.ts";

@@ -3,9 +3,9 @@
  * `describeBackendContract` with a factory for a fresh, empty backend.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { StorageBackend } from "../../src/backends/storage-backend.ts";
 import { collectBytes, streamFromBytes } from "../../src/codec/streams.ts";
-import { ArtifactStoreError } from "../../src/core/errors.ts";
+import { ArtifactStoreError } from "../../src/contracts/errors.ts";
+import type { StorageBackend } from "../../src/contracts/storage-backend.ts";
 import { failingStream, randomBytes } from "../helpers/store.ts";
 
 export interface BackendUnderTest {

@@ -14,7 +14,7 @@ import { createClient } from "@libsql/client";
 import { createGcsBackend, type FetchLike, type GcsBackendOptions } from "../../src/backends/gcs.ts";
 import { signServiceAccountJwt } from "../../src/backends/gcs-auth.ts";
 import { streamFromBytes } from "../../src/codec/streams.ts";
-import { ArtifactStoreError } from "../../src/core/errors.ts";
+import { ArtifactStoreError } from "../../src/contracts/errors.ts";
 import { createArtifactStore } from "../../src/core/store.ts";
 import { createLibsqlMetadata } from "../../src/metadata/libsql.ts";
 import { describeStoreSuite } from "../core/store-suite.ts";

@@ -14,7 +14,7 @@ import {
 import { createClient } from "@libsql/client";
 import { createS3Backend, type S3Backend, type S3BackendOptions } from "../../src/backends/s3.ts";
 import { collectBytes, streamFromBytes } from "../../src/codec/streams.ts";
-import { ArtifactStoreError } from "../../src/core/errors.ts";
+import { ArtifactStoreError } from "../../src/contracts/errors.ts";
 import { createArtifactStore } from "../../src/core/store.ts";
 import { createLibsqlMetadata } from "../../src/metadata/libsql.ts";
 import { describeStoreSuite } from "../core/store-suite.ts";

@@ -9,10 +9,10 @@
  * file imports nothing of it at run time (types only) and Node can run it against the build.
  */
 import { Gunzip, gunzipSync, gzipSync } from "fflate";
-import type { StorageBackend } from "../../src/backends/storage-backend.ts";
-import type { StoreSettings } from "../../src/core/context.ts";
+import type { StorageBackend } from "../../src/contracts/storage-backend.ts";
+import type { ArtifactMetadata } from "../../src/contracts/types.ts";
+import type { StoreSettings } from "../../src/core/settings.ts";
 import type { ArtifactStore } from "../../src/core/store.ts";
-import type { ArtifactMetadata } from "../../src/core/types.ts";
 import {
   assert,
   assertBytesEqual,

@@ -7,9 +7,9 @@
  */
 import type { createMemoryBackend } from "../../src/backends/memory.ts";
 import type { createS3Backend } from "../../src/backends/s3.ts";
-import type { StorageBackend } from "../../src/backends/storage-backend.ts";
 import type { CodecEngines } from "../../src/codec/engines.ts";
-import type { StoreSettings } from "../../src/core/context.ts";
+import type { StorageBackend } from "../../src/contracts/storage-backend.ts";
+import type { StoreSettings } from "../../src/core/settings.ts";
 import type { ArtifactStore, createArtifactStore } from "../../src/core/store.ts";
 import type { createApp } from "../../src/http/app.ts";
 import type { createLibsqlMetadata } from "../../src/metadata/libsql.ts";

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { readdir, readFile, writeFile } from "node:fs/promises";
-import type { StorageBackend } from "../../src/backends/storage-backend.ts";
 import { collectBytes } from "../../src/codec/streams.ts";
-import { storageFullError } from "../../src/core/errors.ts";
+import { storageFullError } from "../../src/contracts/errors.ts";
+import type { StorageBackend } from "../../src/contracts/storage-backend.ts";
 import { freshStorePerTest, makeLog, randomBytes, sha256Hex } from "../helpers/store.ts";
 
 const open = freshStorePerTest();

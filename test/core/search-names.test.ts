@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdir } from "node:fs/promises";
-import { ArtifactStoreError } from "../../src/core/errors.ts";
+import { ArtifactStoreError } from "../../src/contracts/errors.ts";
 import { makeFsStore, type TestStore } from "../helpers/store.ts";
 
 describe("search", () => {

@@ -4,9 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { gunzipSync, gzipSync } from "fflate";
-import type { StorageBackend } from "../../src/backends/storage-backend.ts";
 import { collectBytes, streamFromBytes } from "../../src/codec/streams.ts";
-import type { StoreSettings } from "../../src/core/context.ts";
+import type { StorageBackend } from "../../src/contracts/storage-backend.ts";
+import type { StoreSettings } from "../../src/core/settings.ts";
 import type { ArtifactStore } from "../../src/core/store.ts";
 import { makeLog, randomBytes, sha256Hex } from "../helpers/store.ts";
 

@@ -4,7 +4,7 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { gzipSync } from "fflate";
 import { collectBytes } from "../../src/codec/streams.ts";
-import { ArtifactStoreError } from "../../src/core/errors.ts";
+import { ArtifactStoreError } from "../../src/contracts/errors.ts";
 import { freshStorePerTest, makeLog, randomBytes, sha256Hex } from "../helpers/store.ts";
 
 const open = freshStorePerTest();

@@ -27,8 +27,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import { buildApp } from "fauxqs";
-import type { StorageBackend } from "../../src/backends/storage-backend.ts";
 import { streamFromBytes } from "../../src/codec/streams.ts";
+import type { StorageBackend } from "../../src/contracts/storage-backend.ts";
 import { randomBytes } from "./store.ts";
 
 export type S3ServerKind = "fauxqs" | "s3rver";

@@ -4,8 +4,9 @@
  * No blobs are written: the structure queries read metadata only. Deterministic: version `i`
  * of the seed always has the same files, tests and counts, so tests can predict the answers.
  */
+
+import type { MetadataRepository } from "../../src/contracts/metadata-repository.ts";
 import type { DiffFileEntry, ExtractedStructure, TestCaseEntry } from "../../src/core/structure/types.ts";
-import type { MetadataRepository } from "../../src/metadata/metadata-repository.ts";
 
 export const SEED_SPECS = ["chat-app", "iot-dashboard", "billing", "search", "infra"] as const;
 const TYPES = ["diff", "log", "test"] as const;

@@ -3,11 +3,12 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createFsBackend, type FsBackend } from "../../src/backends/fs.ts";
-import type { StorageBackend } from "../../src/backends/storage-backend.ts";
-import type { Logger, StoreSettings } from "../../src/core/context.ts";
+import type { MetadataRepository } from "../../src/contracts/metadata-repository.ts";
+import type { StorageBackend } from "../../src/contracts/storage-backend.ts";
+import type { Logger } from "../../src/core/context.ts";
+import type { StoreSettings } from "../../src/core/settings.ts";
 import { type ArtifactStore, createArtifactStore } from "../../src/core/store.ts";
 import { openLocalMetadata } from "../../src/metadata/local.ts";
-import type { MetadataRepository } from "../../src/metadata/metadata-repository.ts";
 
 /** A fresh directory under the system temp dir, removed by `cleanup`. */
 export async function makeTempDir(label = "artifact-store-test"): Promise<{ path: string; cleanup(): Promise<void> }> {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { gunzipSync, gzipSync } from "fflate";
 import type { TokenConfig } from "../../src/config/schema.ts";
-import type { StoreSettings } from "../../src/core/context.ts";
+import type { StoreSettings } from "../../src/core/settings.ts";
 import { createApp } from "../../src/http/app.ts";
 import { makeFsStore, makeLog, sha256Hex, type TestStore } from "../helpers/store.ts";
 

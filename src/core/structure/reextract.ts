@@ -2,7 +2,7 @@
  * Rebuilds a committed version's structure from its stored content: `reindex` uses it for the
  * rows it restores from sidecars, since the structure tables are derived data.
  */
-import type { ArtifactRecord } from "../../metadata/metadata-repository.ts";
+import type { ArtifactRecord } from "../../contracts/metadata-repository.ts";
 import type { StoreContext } from "../context.ts";
 import { createStructureExtractor } from "./extract.ts";
 import { LIMITS } from "./types.ts";

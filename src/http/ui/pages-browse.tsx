@@ -1,9 +1,9 @@
 /** @jsxImportSource hono/jsx */
 /** Specs → tasks → artifacts, and search results. */
 import type { Child, FC } from "hono/jsx";
+import type { SpecOverview, TaskOverview } from "../../contracts/metadata-repository.ts";
+import type { ArtifactMetadata } from "../../contracts/types.ts";
 import type { LiveLogStatus } from "../../core/live-log.ts";
-import type { ArtifactMetadata } from "../../core/types.ts";
-import type { SpecOverview, TaskOverview } from "../../metadata/metadata-repository.ts";
 import { Age, artifactPath, Bytes } from "./layout.tsx";
 
 export const SpecList: FC<{ specs: SpecOverview[]; now: number }> = ({ specs, now }) =>

@@ -8,11 +8,11 @@
 import type { Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Child } from "hono/jsx";
-import { ArtifactStoreError, isArtifactStoreError } from "../../core/errors.ts";
+import { ArtifactStoreError, isArtifactStoreError } from "../../contracts/errors.ts";
+import type { ArtifactRef } from "../../contracts/types.ts";
 import { assertValidName, assertValidVersion } from "../../core/names.ts";
 import type { SearchFilters } from "../../core/search.ts";
 import type { ArtifactStore } from "../../core/store.ts";
-import type { ArtifactRef } from "../../core/types.ts";
 import type { AppEnv } from "../app.ts";
 import { type Authenticator, authorize, type Principal } from "../auth.ts";
 import { errorResponseParts } from "../errors.ts";

@@ -4,8 +4,8 @@
  * the diff) and, up to a cap, the unified diff rendered per file with old and new line numbers.
  */
 import type { FC } from "hono/jsx";
+import type { ArtifactMetadata } from "../../contracts/types.ts";
 import type { DiffFileEntry } from "../../core/structure/types.ts";
-import type { ArtifactMetadata } from "../../core/types.ts";
 import { artifactPath, Notice } from "./layout.tsx";
 import { scanLines } from "./view-log.tsx";
 

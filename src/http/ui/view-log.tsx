@@ -5,11 +5,11 @@
  * Nothing reads more of the log than the view needs, and nothing holds the whole log.
  */
 import type { Child, FC } from "hono/jsx";
+import type { ArtifactMetadata } from "../../contracts/types.ts";
 import type { ArtifactTarget } from "../../core/download.ts";
 import type { ArtifactStore } from "../../core/store.ts";
 import { createLineReader } from "../../core/structure/lines.ts";
 import { LOG_ERROR_PATTERN, LOG_WARNING_PATTERN } from "../../core/structure/log.ts";
-import type { ArtifactMetadata } from "../../core/types.ts";
 import { artifactPath, highlight, Notice } from "./layout.tsx";
 
 /** Logs up to this size are shown whole. */

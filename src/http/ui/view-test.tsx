@@ -1,8 +1,8 @@
 /** @jsxImportSource hono/jsx */
 /** Test results: totals and a table of tests, filtered by status and name through the query string. */
 import type { FC } from "hono/jsx";
+import type { ArtifactMetadata } from "../../contracts/types.ts";
 import type { TestCaseEntry, TestStatus } from "../../core/structure/types.ts";
-import type { ArtifactMetadata } from "../../core/types.ts";
 import { artifactPath, highlight, Notice } from "./layout.tsx";
 
 export const TEST_PAGE_SIZE = 200;

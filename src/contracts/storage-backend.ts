@@ -102,4 +102,22 @@ export interface StorageBackend {
 
   /** Releases clients and handles. */
   close?(): Promise<void>;
+
+  // Optional capabilities: a backend that has the thing implements the method; `gc` calls
+  // whichever are present (the way unstorage's optional driver methods work).
+
+  /**
+   * Aborts multipart uploads started more than `olderThanMs` ago (a process killed mid-upload
+   * leaves its parts billed until then); returns their keys. Object stores with multipart (S3).
+   */
+  abortIncompleteUploads?(olderThanMs: number, options?: MaintenanceOptions): Promise<string[]>;
+
+  /** Removes staging files older than `olderThanMs` left by crashed uploads; returns their names (fs). */
+  cleanStaging?(olderThanMs: number, options?: MaintenanceOptions): Promise<string[]>;
+}
+
+/** Options of the optional maintenance capabilities: list without changing, and the clock. */
+export interface MaintenanceOptions {
+  dryRun?: boolean;
+  now?: number;
 }

@@ -2,7 +2,7 @@
  * Public data types of the artifact store. JSON-friendly: dates are ISO-8601 strings,
  * checksums lowercase hex SHA-256.
  */
-import type { ArtifactSummary } from "./structure/types.ts";
+import type { ArtifactSummary } from "../core/structure/types.ts";
 
 /** Built-in artifact types. Config may declare more (see {@link ArtifactTypeDefinition}). */
 export type BuiltInArtifactType = "diff" | "log" | "test";
@@ -70,3 +70,50 @@ export interface ArtifactRef {
 
 /** What an upload accepts as content. */
 export type ArtifactContent = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array>;
+
+/** Search filters that reach the metadata query as they are (shared by {@link SearchFilters} and the repository's query). */
+export interface SearchCriteria {
+  specName?: string;
+  taskId?: string;
+  type?: string;
+  /** Only the newest version of each (spec, task, type). */
+  latestOnly?: boolean;
+  integrity?: ArtifactIntegrity;
+  pinned?: boolean;
+  /** Test reports in which a test of exactly this name failed (the test's own name, not its suite). */
+  failedTest?: string;
+  /** Diffs touching a path that starts with this (`src/` for a directory, `src/app.ts` for a file and any `src/app.ts…`). */
+  touchedPath?: string;
+  /** true: logs with at least one error line; false: versions without. */
+  hasErrors?: boolean;
+  /** true: test reports with at least one failed test; false: versions without. */
+  hasFailures?: boolean;
+  /** true: versions whose content could not be read as its type (malformed report, not a diff). */
+  parseError?: boolean;
+}
+
+/** What `search` accepts: {@link SearchCriteria} plus tags, a time window and paging. */
+export interface SearchFilters extends SearchCriteria {
+  /** Versions carrying every one of these tags. */
+  tags?: string[];
+  /** Versions carrying at least one of these tags. */
+  anyTags?: string[];
+  /** Created at or after (Date, ISO string or ms). */
+  since?: Date | string | number;
+  /** Created before (Date, ISO string or ms). */
+  until?: Date | string | number;
+  /** Page size, 1–1000 (default 100). */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+  /** The seed's snake_case spellings are accepted too. */
+  spec_name?: string;
+  task_id?: string;
+}
+
+export interface SearchPage {
+  /** Newest first. */
+  items: ArtifactMetadata[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  nextCursor: string | null;
+}

@@ -3,7 +3,7 @@
  * (`createLibsqlMetadata`, drizzle over @libsql/client: local files, sqld, Turso).
  */
 import type { DiffFileEntry, ExtractedStructure, TestCaseEntry, TestStatus } from "../core/structure/types.ts";
-import type { ArtifactIntegrity, ArtifactMetadata, ArtifactRef } from "../core/types.ts";
+import type { ArtifactIntegrity, ArtifactMetadata, ArtifactRef, SearchCriteria, SearchFilters } from "./types.ts";
 
 /** A metadata row as the core sees it: the public metadata plus where the bytes live. */
 export interface ArtifactRecord extends ArtifactMetadata {
@@ -43,29 +43,14 @@ export interface CommitInput {
   structure?: ExtractedStructure;
 }
 
-export interface SearchQuery {
-  specName?: string;
-  taskId?: string;
-  type?: string;
+/** {@link SearchFilters} checked and compiled: times in ms, the page size and the keyset cursor decoded. */
+export interface SearchQuery extends SearchCriteria {
   allTags?: string[];
   anyTags?: string[];
   /** Inclusive lower bound of `createdAt`, ms. */
   since?: number;
   /** Exclusive upper bound of `createdAt`, ms. */
   until?: number;
-  latestOnly?: boolean;
-  integrity?: ArtifactIntegrity;
-  pinned?: boolean;
-  /** Test reports in which a test of exactly this name failed. */
-  failedTest?: string;
-  /** Diffs touching a path that starts with this (new or old path of a rename). */
-  touchedPath?: string;
-  /** Logs with at least one error line. */
-  hasErrors?: boolean;
-  /** Test reports with at least one failed test. */
-  hasFailures?: boolean;
-  /** Versions whose content could not be read as its type. */
-  parseError?: boolean;
   limit: number;
   /** Continue after this (createdAt, id). */
   after?: { createdAt: number; id: number };
@@ -145,23 +130,26 @@ export interface MetadataRepository extends StructureQueries, LiveLogQueries {
   close(): Promise<void>;
 }
 
-/** A version as its sidecar describes it, for `reindex`. Times in ms. */
-export interface RestoreInput {
-  specName: string;
-  taskId: string;
-  type: string;
-  version: number;
-  uri: string;
+/** A version as its sidecar describes it, for `reindex`: the public metadata's stored fields, times in ms. */
+export interface RestoreInput
+  extends Pick<
+    ArtifactMetadata,
+    | "specName"
+    | "taskId"
+    | "type"
+    | "version"
+    | "uri"
+    | "size"
+    | "checksum"
+    | "originalSize"
+    | "originalChecksum"
+    | "compressed"
+    | "mimeType"
+    | "metadata"
+    | "tags"
+    | "pinned"
+  > {
   storageKey: string;
-  size: number;
-  checksum: string;
-  originalSize: number;
-  originalChecksum: string;
-  compressed: boolean;
-  mimeType: string;
-  metadata: Record<string, unknown>;
-  tags: string[];
-  pinned: boolean;
   createdAt: number;
   expiresAt: number | null;
 }

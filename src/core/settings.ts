@@ -1,0 +1,59 @@
+/**
+ * The settings the store acts on and their defaults: the one place a store setting is
+ * declared. The config file (`src/config/schema.ts`) maps YAML keys and `ARTIFACT_STORE_*`
+ * variables onto these; library users pass any subset to `createArtifactStore`.
+ */
+import type { ArtifactTypeDefinition } from "../contracts/types.ts";
+
+const GIB = 1024 ** 3;
+
+export interface StoreSettings {
+  compressionEnabled: boolean;
+  /** gzip level 1–9 (default 6). */
+  compressionLevel: number;
+  verifyChecksum: boolean;
+  versioningEnabled: boolean;
+  /** Every artifact type the store accepts, built-ins first, with retention days. */
+  types: ArtifactTypeDefinition[];
+  storageQuota: { maxBytes: number | null; warnThreshold: number };
+  /** Largest artifact (original bytes) accepted by the store, or null for no limit. */
+  maxArtifactBytes: number | null;
+  /** A gzip-encoded upload expanding more than this many times is refused as a gzip bomb. */
+  gzipMaxRatio: number;
+}
+
+/** The seed's three types with their default retention days. */
+export const BUILT_IN_TYPES: readonly ArtifactTypeDefinition[] = [
+  { name: "diff", fileName: "diff.txt", mimeType: "text/x-diff", retentionDays: 30 },
+  { name: "log", fileName: "log.txt", mimeType: "text/plain", retentionDays: 7 },
+  { name: "test", fileName: "test-result.json", mimeType: "application/json", retentionDays: 14 },
+];
+
+/** Default quota: 100 GiB, warning from 80 %. */
+export const DEFAULT_QUOTA_GIB = 100;
+
+export const DEFAULT_STORE_SETTINGS: Readonly<StoreSettings> = Object.freeze({
+  compressionEnabled: true,
+  compressionLevel: 6,
+  verifyChecksum: true,
+  versioningEnabled: false,
+  types: BUILT_IN_TYPES.map((type) => ({ ...type })),
+  storageQuota: { maxBytes: DEFAULT_QUOTA_GIB * GIB, warnThreshold: 0.8 },
+  maxArtifactBytes: 5 * GIB,
+  gzipMaxRatio: 1000,
+});
+
+/** Fills what `partial` leaves out with the defaults (`maxArtifactBytes: null` stays "no limit"). */
+export function resolveStoreSettings(partial: Partial<StoreSettings> = {}): StoreSettings {
+  const defaults = DEFAULT_STORE_SETTINGS;
+  return {
+    compressionEnabled: partial.compressionEnabled ?? defaults.compressionEnabled,
+    compressionLevel: partial.compressionLevel ?? defaults.compressionLevel,
+    verifyChecksum: partial.verifyChecksum ?? defaults.verifyChecksum,
+    versioningEnabled: partial.versioningEnabled ?? defaults.versioningEnabled,
+    types: partial.types ?? defaults.types.map((type) => ({ ...type })),
+    storageQuota: partial.storageQuota ?? { ...defaults.storageQuota },
+    maxArtifactBytes: partial.maxArtifactBytes === undefined ? defaults.maxArtifactBytes : partial.maxArtifactBytes,
+    gzipMaxRatio: partial.gzipMaxRatio ?? defaults.gzipMaxRatio,
+  };
+}

@@ -1,0 +1,38 @@
+/**
+ * Shared fsync of a path: a caller is answered by a sync that started after it asked, and
+ * callers asking for the same path meanwhile share that sync (a directory holding many new
+ * versions is synced once for all of them, a WAL once for every commit waiting on it).
+ * The sync itself is injected (`fsyncPath` of the fs backend, the metadata file's opener):
+ * this module stays free of `node:*` so both layers can use it without importing each other.
+ */
+export interface PathSyncer {
+  sync(path: string): Promise<void>;
+}
+
+export function createPathSyncer(syncOnce: (path: string) => Promise<void>): PathSyncer {
+  const running = new Map<string, Promise<void>>();
+  const queued = new Map<string, Promise<void>>();
+  const start = (path: string): Promise<void> => {
+    const current = syncOnce(path).finally(() => {
+      if (running.get(path) === current) running.delete(path);
+    });
+    running.set(path, current);
+    return current;
+  };
+  return {
+    sync(path) {
+      const waiting = queued.get(path);
+      if (waiting) return waiting;
+      const current = running.get(path);
+      if (!current) return start(path);
+      const next = current
+        .catch(() => {})
+        .then(() => {
+          queued.delete(path);
+          return start(path);
+        });
+      queued.set(path, next);
+      return next;
+    },
+  };
+}
