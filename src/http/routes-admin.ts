@@ -5,6 +5,7 @@ import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { SearchFilters } from "../core/search.ts";
 import type { AppEnv } from "./app.ts";
 import { authorize, requireUnlimited } from "./auth.ts";
+import { refuseBody } from "./body.ts";
 import { openApiDocument } from "./openapi.ts";
 import type { RouteContext } from "./routes-artifacts.ts";
 
@@ -99,6 +100,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, context: RouteContext): v
     const principal = c.get("principal");
     authorize(principal, "admin");
     requireUnlimited(principal, "run the retention sweep");
+    await refuseBody(c.req.raw);
     const limit = c.req.query("limit");
     const report = await store.cleanup({
       dryRun: isTrue(c.req.query("dry_run")),
@@ -111,6 +113,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, context: RouteContext): v
     const principal = c.get("principal");
     authorize(principal, "admin");
     requireUnlimited(principal, "collect garbage");
+    await refuseBody(c.req.raw);
     const grace = c.req.query("grace");
     return c.json(
       await store.gc({
@@ -124,6 +127,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, context: RouteContext): v
     const principal = c.get("principal");
     authorize(principal, "admin");
     requireUnlimited(principal, "verify the whole store");
+    await refuseBody(c.req.raw);
     return c.json(await store.verify({ deep: isTrue(c.req.query("deep")) }));
   });
 
@@ -131,6 +135,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>, context: RouteContext): v
     const principal = c.get("principal");
     authorize(principal, "admin");
     requireUnlimited(principal, "rebuild the metadata");
+    await refuseBody(c.req.raw);
     return c.json(await store.reindex({ dryRun: isTrue(c.req.query("dry_run")) }));
   });
 

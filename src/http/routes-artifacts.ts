@@ -10,7 +10,7 @@ import type { ArtifactStore } from "../core/store.ts";
 import { IN_MEMORY_LIMIT } from "../core/upload-encode.ts";
 import type { AppEnv } from "./app.ts";
 import { authorize } from "./auth.ts";
-import { readBodyLimited } from "./body.ts";
+import { bodyTooLarge, declaredLength, limitBody, readBodyLimited, refuseBody, SMALL_BODY_LIMIT } from "./body.ts";
 import {
   acceptsGzip,
   digestField,
@@ -31,8 +31,6 @@ export interface RouteContext {
 const ARTIFACT_PATH = "/v1/artifacts/:spec/:task/:type";
 /** Content types that say nothing about the content (curl's --data-binary default, generic binary). */
 const UNINFORMATIVE_TYPES = new Set(["application/octet-stream", "application/x-www-form-urlencoded"]);
-/** PATCH bodies are small JSON documents. */
-const PATCH_BODY_LIMIT = 64 * 1024;
 
 export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext): void {
   const { store } = context;
@@ -55,16 +53,16 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
         `Content-Encoding ${encoding} is not supported; send gzip or no encoding`,
       );
     }
-    const declaredLength = Number(c.req.header("content-length") ?? Number.NaN);
-    if (declaredLength > context.bodyLimit) throw bodyTooLarge(context.bodyLimit);
+    const length = declaredLength(c.req.raw);
+    if (length !== undefined && length > context.bodyLimit) throw bodyTooLarge(context.bodyLimit);
     const digest = parseDigestField(c.req.header("content-digest"));
     const gzip = encoding !== "identity";
-    const declared = Number.isSafeInteger(declaredLength) && declaredLength >= 0;
     // A small body of known length is read whole: the store encodes it in one step (far less
-    // per-request work than setting up streams for a few KiB). Larger ones stream.
+    // per-request work than setting up streams for a few KiB). Larger ones stream. Either way
+    // the bytes received are counted, whatever the length header said.
     const content =
-      declared && !gzip && declaredLength <= IN_MEMORY_LIMIT
-        ? await readBodyLimited(c.req.raw, IN_MEMORY_LIMIT, () => bodyTooLarge(IN_MEMORY_LIMIT))
+      length !== undefined && !gzip && length <= IN_MEMORY_LIMIT
+        ? await readBodyLimited(c.req.raw, Math.min(IN_MEMORY_LIMIT, context.bodyLimit))
         : ((c.req.raw.body ?? new Blob([]).stream()) as ReadableStream<Uint8Array>).pipeThrough(
             limitBody(context.bodyLimit),
           );
@@ -77,7 +75,7 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
       ...(tags ? { tags } : {}),
       ...(metadata ? { metadata } : {}),
       ...(digest ? { expectedEncodedChecksum: digest } : {}),
-      ...(declared ? { contentLength: declaredLength } : {}),
+      ...(length !== undefined ? { contentLength: length } : {}),
       ...(contentType && !UNINFORMATIVE_TYPES.has(contentType)
         ? { mimeType: c.req.header("content-type") as string }
         : {}),
@@ -97,9 +95,7 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
   app.patch(ARTIFACT_PATH, async (c) => {
     const ref = refFromRequest(c, true);
     authorize(c.get("principal"), "write", ref.specName);
-    const text = new TextDecoder().decode(
-      await readBodyLimited(c.req.raw, PATCH_BODY_LIMIT, () => bodyTooLarge(PATCH_BODY_LIMIT)),
-    );
+    const text = new TextDecoder().decode(await readBodyLimited(c.req.raw, SMALL_BODY_LIMIT));
     let change: unknown;
     try {
       change = JSON.parse(text);
@@ -126,6 +122,7 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
   app.delete(ARTIFACT_PATH, async (c) => {
     const ref = refFromRequest(c, true);
     authorize(c.get("principal"), "write", ref.specName);
+    await refuseBody(c.req.raw);
     const deleted = await store.delete(ref);
     if (deleted === 0) throw new ArtifactStoreError("E_NOT_FOUND", "no such artifact version");
     return c.json({ deleted });
@@ -202,26 +199,4 @@ function notModified(headers: Record<string, string>): Response {
       "Last-Modified": lastModified as string,
     },
   });
-}
-
-/** Fails the body stream once it passes `limit` bytes, so the store publishes nothing. */
-function limitBody(limit: number): TransformStream<Uint8Array, Uint8Array> {
-  let received = 0;
-  return new TransformStream({
-    transform(chunk, controller) {
-      received += chunk.length;
-      if (received > limit) throw bodyTooLarge(limit);
-      controller.enqueue(chunk);
-    },
-  });
-}
-
-function bodyTooLarge(limit: number): ArtifactStoreError {
-  return new ArtifactStoreError(
-    "E_TOO_LARGE",
-    `request body is larger than the limit of ${limit} bytes; nothing was stored`,
-    {
-      details: { limit },
-    },
-  );
 }

@@ -9,7 +9,7 @@ import { MAX_CHUNK_BYTES } from "../core/live-log.ts";
 import { assertValidName } from "../core/names.ts";
 import type { AppEnv } from "./app.ts";
 import { authorize } from "./auth.ts";
-import { readBodyLimited } from "./body.ts";
+import { readBodyLimited, refuseBody } from "./body.ts";
 import { parseDigestField, parseMetadataHeader, parseRangeHeader, parseTagsHeader } from "./headers.ts";
 import type { RouteContext } from "./routes-artifacts.ts";
 
@@ -35,8 +35,6 @@ export function registerLiveLogRoutes(app: Hono<AppEnv>, context: RouteContext):
     if (target.endsWith(":append")) {
       const ref = liveRef(c, "append");
       authorize(c.get("principal"), "write", ref.specName);
-      const declared = Number(c.req.header("content-length") ?? Number.NaN);
-      if (declared > MAX_CHUNK_BYTES) throw chunkTooLarge();
       const body = await readBodyLimited(c.req.raw, MAX_CHUNK_BYTES, chunkTooLarge);
       const seqText = c.req.query("seq") ?? c.req.header("x-chunk-seq");
       if (seqText !== undefined && !/^\d{1,15}$/.test(seqText)) {
@@ -56,6 +54,7 @@ export function registerLiveLogRoutes(app: Hono<AppEnv>, context: RouteContext):
     if (target.endsWith(":seal")) {
       const ref = liveRef(c, "seal");
       authorize(c.get("principal"), "write", ref.specName);
+      await refuseBody(c.req.raw);
       const tags = parseTagsHeader(c.req.header("x-artifact-tags"));
       const metadata = parseMetadataHeader(c.req.header("x-artifact-metadata"));
       const digest = parseDigestField(c.req.header("repr-digest"));
@@ -111,6 +110,7 @@ export function registerLiveLogRoutes(app: Hono<AppEnv>, context: RouteContext):
   app.delete(ACTION_PATH, async (c) => {
     const ref = liveRef(c, "live");
     authorize(c.get("principal"), "write", ref.specName);
+    await refuseBody(c.req.raw);
     if (!(await store.discardLog(ref))) {
       throw new ArtifactStoreError("E_NOT_FOUND", `no live log ${ref.specName}/${ref.taskId}/${ref.type}`);
     }

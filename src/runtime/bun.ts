@@ -6,6 +6,7 @@
 import {
   describeStartup,
   finishesWithin,
+  internalErrorResponse,
   onShutdownSignal,
   prepareServer,
   type ServerOptions,
@@ -35,6 +36,9 @@ export async function startBunServer(options: ServerOptions = {}): Promise<Runni
     // Bun's own default would cut uploads at 128 MiB; the app enforces server.body_limit itself.
     maxRequestBodySize: config.server.bodyLimit + 1,
     idleTimeout: 120,
+    // Never Bun's development error page (working directory, paths, source lines) to a caller.
+    development: false,
+    error: (error) => internalErrorResponse(logger, error),
   });
   const url = `http://${server.hostname}:${server.port}`;
   logger.info(describeStartup(prepared, url, `bun ${Bun.version}`));

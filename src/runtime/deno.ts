@@ -10,14 +10,25 @@ import { Duplex } from "node:stream";
 import { createGunzip, createGzip } from "node:zlib";
 import type { CodecEngines } from "../codec/engines.ts";
 import { nodeSha256 } from "./engines.ts";
-import { describeStartup, finishesWithin, prepareServer, type ServerOptions } from "./server-common.ts";
+import {
+  describeStartup,
+  finishesWithin,
+  internalErrorResponse,
+  prepareServer,
+  type ServerOptions,
+} from "./server-common.ts";
 
 /** The part of the Deno namespace this entry uses (the project is type-checked with Bun's types too). */
 declare const Deno: {
   version: { deno: string };
   env: { toObject(): Record<string, string> };
   serve(
-    options: { hostname: string; port: number; onListen?: (address: { hostname: string; port: number }) => void },
+    options: {
+      hostname: string;
+      port: number;
+      onListen?: (address: { hostname: string; port: number }) => void;
+      onError?: (error: unknown) => Response;
+    },
     handler: (request: Request) => Response | Promise<Response>,
   ): { addr: { hostname: string; port: number }; finished: Promise<void>; shutdown(): Promise<void> };
   addSignalListener(signal: "SIGINT" | "SIGTERM", handler: () => void): void;
@@ -74,7 +85,15 @@ export async function startDenoServer(options: ServerOptions = {}): Promise<Runn
   });
   const { config, logger } = prepared;
   // Deno.serve binds before it returns; the no-op onListen replaces Deno's own "Listening on" line.
-  const server = Deno.serve({ hostname: prepared.host, port: prepared.port, onListen() {} }, prepared.fetch);
+  const server = Deno.serve(
+    {
+      hostname: prepared.host,
+      port: prepared.port,
+      onListen() {},
+      onError: (error: unknown) => internalErrorResponse(prepared.logger, error),
+    },
+    prepared.fetch,
+  );
   const url = `http://${server.addr.hostname}:${server.addr.port}`;
   logger.info(describeStartup(prepared, url, `deno ${Deno.version.deno}`));
   const timeoutMs = config.server.shutdownTimeoutSeconds * 1000;

@@ -82,7 +82,9 @@ export async function prepareServer(options: ServerOptions = {}): Promise<Prepar
   const fetch = async (request: Request): Promise<Response> => {
     active++;
     try {
-      return await app.fetch(request);
+      return await app.fetch(withAbsoluteUrl(request));
+    } catch (error) {
+      return internalErrorResponse(logger, error);
     } finally {
       active--;
       if (active === 0) for (const resolve of idleWaiters.splice(0)) resolve();
@@ -106,6 +108,38 @@ export async function prepareServer(options: ServerOptions = {}): Promise<Prepar
       await store.close();
     },
   };
+}
+
+/**
+ * HTTP/1.0 clients (health probes, `nc`) may send no `Host`; Bun then hands over a bare path
+ * as the URL, which no URL parser takes. Such a request is answered as if addressed to
+ * `localhost`: the path is all the app routes on.
+ */
+export function withAbsoluteUrl(request: Request): Request {
+  if (URL.canParse(request.url)) return request;
+  const url = new URL(request.url.startsWith("/") ? request.url : `/${request.url}`, "http://localhost");
+  const hasBody = request.method !== "GET" && request.method !== "HEAD";
+  return new Request(url, {
+    method: request.method,
+    headers: request.headers,
+    signal: request.signal,
+    ...(hasBody ? { body: request.body, duplex: "half" } : {}),
+  } as RequestInit);
+}
+
+/**
+ * What every server entry answers when something fails outside the app's own error handling:
+ * the API's JSON error, never a runtime's development page, a stack trace or a server path.
+ * The details go to the log, on one line.
+ */
+export function internalErrorResponse(logger: Logger, error: unknown): Response {
+  logger.error("request failed outside the app", {
+    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+  });
+  return new Response(
+    JSON.stringify({ error: { code: "E_INTERNAL", message: "internal error; see the server log" } }),
+    { status: 500, headers: { "Content-Type": "application/json" } },
+  );
 }
 
 /**

@@ -7,6 +7,7 @@ import { join } from "node:path";
 
 export const repoRoot = join(import.meta.dir, "..", "..");
 export const bunBinary = join(repoRoot, "node_modules", ".bin", "bun");
+export const denoBinary = join(repoRoot, "node_modules", ".bin", "deno");
 
 let built = false;
 /** Builds dist/ once per test run (Node runs the built files). */
@@ -33,20 +34,24 @@ export interface ServerProcess {
 }
 
 export async function startServerProcess(options: {
-  runtime: "bun" | "node";
+  runtime: "bun" | "node" | "deno";
   basePath: string;
   env?: Record<string, string>;
 }): Promise<ServerProcess> {
   if (options.runtime === "node") ensureBuilt();
-  const command = options.runtime === "bun" ? bunBinary : "node";
-  const script =
-    options.runtime === "bun" ? join(repoRoot, "src/runtime/cli.ts") : join(repoRoot, "bin/artifact-store.js");
-  const child = spawn(command, [script, "serve", "--port", "0"], {
+  const [command, ...args] =
+    options.runtime === "bun"
+      ? [bunBinary, join(repoRoot, "src/runtime/cli.ts"), "serve", "--port", "0"]
+      : options.runtime === "node"
+        ? ["node", join(repoRoot, "bin/artifact-store.js"), "serve", "--port", "0"]
+        : [denoBinary, "run", "-A", "--no-prompt", join(repoRoot, "src/runtime/deno.ts")];
+  const child = spawn(command as string, args, {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? "",
       HOME: options.basePath,
       ARTIFACT_STORE_BASE_PATH: options.basePath,
+      ...(options.runtime === "deno" ? { ARTIFACT_STORE_SERVER__PORT: "0", DENO_NO_UPDATE_CHECK: "1" } : {}),
       ...options.env,
     },
     stdio: ["ignore", "pipe", "pipe"],

@@ -15,6 +15,7 @@ import type { SearchFilters } from "../../core/search.ts";
 import type { ArtifactStore } from "../../core/store.ts";
 import type { AppEnv } from "../app.ts";
 import { type Authenticator, authorize, type Principal } from "../auth.ts";
+import { readFormLimited, refuseBody, SMALL_BODY_LIMIT } from "../body.ts";
 import { errorResponseParts } from "../errors.ts";
 import { Age, artifactPath, Bytes, Notice, Page } from "./layout.tsx";
 import { ArtifactTable, LiveLogList, SearchForm, SpecList, TaskList } from "./pages-browse.tsx";
@@ -114,11 +115,9 @@ export function registerUiRoutes(app: Hono<AppEnv>, context: UiContext): void {
 
   app.post("/ui/login", async (c) => {
     const nonce = c.get("nonce");
-    if (Number(c.req.header("content-length") ?? 0) > 16_384)
-      throw new ArtifactStoreError("E_TOO_LARGE", "login form too large");
-    const form = await c.req.parseBody();
-    const token = typeof form.token === "string" ? form.token.trim() : "";
-    const next = safeNext(typeof form.next === "string" ? form.next : undefined);
+    const form = await readFormLimited(c.req.raw, SMALL_BODY_LIMIT);
+    const token = form.get("token")?.trim() ?? "";
+    const next = safeNext(form.get("next"));
     try {
       const principal = await authenticator.authenticate(`Bearer ${token}`);
       authorize(principal, "read");
@@ -142,7 +141,8 @@ export function registerUiRoutes(app: Hono<AppEnv>, context: UiContext): void {
     return c.redirect(next, 303);
   });
 
-  app.post("/ui/logout", (c) => {
+  app.post("/ui/logout", async (c) => {
+    await refuseBody(c.req.raw);
     deleteCookie(c, TOKEN_COOKIE, { path: "/ui" });
     return c.redirect("/ui/login", 303);
   });
