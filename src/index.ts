@@ -19,7 +19,7 @@ export type {
   StoredObject,
 } from "./contracts/storage-backend.ts";
 export type * from "./contracts/types.ts";
-export type { Logger } from "./core/context.ts";
+export type { Logger } from "./contracts/types.ts";
 export type { ArtifactDownload, ArtifactTarget, ContentRange, OpenOptions } from "./core/download.ts";
 export type {
   AppendLogInput,

@@ -6,6 +6,7 @@
  */
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import {
+  type AccessTokenProvider,
   discard,
   errorText,
   type FetchLike,
@@ -14,6 +15,8 @@ import {
   type RetryPolicy,
   sleep,
 } from "./gcs-http.ts";
+
+export type { AccessTokenProvider };
 
 /** The fields of a service-account key file (`"type": "service_account"`) this backend uses. */
 export interface ServiceAccountKey {
@@ -30,15 +33,6 @@ export interface ServiceAccountKey {
 /** Read, write and delete objects; nothing else (no bucket or IAM administration). */
 export const STORAGE_READ_WRITE_SCOPE = "https://www.googleapis.com/auth/devstorage.read_write";
 export const DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token";
-
-/** Produces the `Authorization` header for each request. */
-export interface AccessTokenProvider {
-  authorization(): Promise<string>;
-  /** True when a refused token can be replaced by asking again (service accounts). */
-  readonly refreshable: boolean;
-  /** Forgets the cached token so the next call fetches a new one. */
-  invalidate(): void;
-}
 
 /**
  * Validates a service-account key given as parsed JSON or as the file's text.

@@ -5,7 +5,6 @@
  * {@link ArtifactStoreError} codes. Web APIs only, so it runs on Bun, Node, Deno and Workers.
  */
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type { AccessTokenProvider } from "./gcs-auth.ts";
 
 /** What the backend needs of `fetch`; `globalThis.fetch` fits, and so does a test stub. */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -219,4 +218,13 @@ export async function discard(response: Response): Promise<void> {
 
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Produces the `Authorization` header for each request. */
+export interface AccessTokenProvider {
+  authorization(): Promise<string>;
+  /** True when a refused token can be replaced by asking again (service accounts). */
+  readonly refreshable: boolean;
+  /** Forgets the cached token so the next call fetches a new one. */
+  invalidate(): void;
 }

@@ -3,7 +3,7 @@
  * cost a metadata commit each. Ids seen within `flushMs` go out in one UPDATE.
  */
 import type { MetadataRepository } from "../contracts/metadata-repository.ts";
-import type { Logger } from "./context.ts";
+import type { Logger } from "../contracts/types.ts";
 
 export interface AccessLog {
   record(id: number): void;

@@ -2,19 +2,11 @@ import type { CodecEngines } from "../codec/engines.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
-import type { ArtifactTypeDefinition } from "../contracts/types.ts";
+import type { ArtifactTypeDefinition, Logger } from "../contracts/types.ts";
 import type { AccessLog } from "./access-log.ts";
 import type { StoreMetrics } from "./metrics.ts";
 import type { StoreSettings } from "./settings.ts";
 import type { ExtractionOptions } from "./structure/types.ts";
-
-/** Structured log sink. Fields never carry tokens or content. */
-export interface Logger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
 
 /** What the pipelines share. Internal. */
 export interface StoreContext {

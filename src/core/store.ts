@@ -4,9 +4,9 @@ import { collectBytes } from "../codec/streams.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { MetadataRepository, SpecOverview, TaskOverview } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
-import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition } from "../contracts/types.ts";
+import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition, Logger } from "../contracts/types.ts";
 import { createAccessLog } from "./access-log.ts";
-import { consoleWarningsLogger, type Logger, type StoreContext } from "./context.ts";
+import { consoleWarningsLogger, type StoreContext } from "./context.ts";
 import {
   type ArtifactDownload,
   type ArtifactTarget,

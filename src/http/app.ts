@@ -6,9 +6,10 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import type { TokenConfig } from "../config/schema.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type { Logger } from "../core/context.ts";
+import type { Logger } from "../contracts/types.ts";
 import type { ArtifactStore } from "../core/store.ts";
-import { createAuthenticator, type Principal } from "./auth.ts";
+import { createAuthenticator } from "./auth.ts";
+import type { AppEnv } from "./env.ts";
 import { errorResponseParts } from "./errors.ts";
 import { createHttpMetrics } from "./metrics.ts";
 import { registerAdminRoutes } from "./routes-admin.ts";
@@ -32,10 +33,7 @@ export interface AppOptions {
   logger?: Logger;
 }
 
-export interface AppEnv {
-  /** `nonce`: the viewer's per-page CSP nonce. */
-  Variables: { principal: Principal; nonce: string };
-}
+export type { AppEnv };
 
 const PUBLIC_PATHS = new Set(["/healthz", "/openapi.json"]);
 

@@ -3,11 +3,10 @@ import type { Hono } from "hono";
 import { parseDuration } from "../config/section.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { SearchFilters } from "../core/search.ts";
-import type { AppEnv } from "./app.ts";
 import { authorize, requireUnlimited } from "./auth.ts";
 import { refuseBody } from "./body.ts";
+import type { AppEnv, RouteContext } from "./env.ts";
 import { openApiDocument } from "./openapi.ts";
-import type { RouteContext } from "./routes-artifacts.ts";
 
 const SEARCH_PARAMETERS = new Set([
   "spec",

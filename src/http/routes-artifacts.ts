@@ -8,9 +8,9 @@ import type { ArtifactRef } from "../contracts/types.ts";
 import { assertValidName, assertValidVersion } from "../core/names.ts";
 import type { ArtifactStore } from "../core/store.ts";
 import { IN_MEMORY_LIMIT } from "../core/upload-encode.ts";
-import type { AppEnv } from "./app.ts";
 import { authorize } from "./auth.ts";
 import { bodyTooLarge, declaredLength, limitBody, readBodyLimited, refuseBody, SMALL_BODY_LIMIT } from "./body.ts";
+import type { AppEnv, RouteContext } from "./env.ts";
 import {
   acceptsGzip,
   digestField,
@@ -20,13 +20,6 @@ import {
   parseRangeHeader,
   parseTagsHeader,
 } from "./headers.ts";
-import type { HttpMetrics } from "./metrics.ts";
-
-export interface RouteContext {
-  store: ArtifactStore;
-  bodyLimit: number;
-  metrics: HttpMetrics;
-}
 
 const ARTIFACT_PATH = "/v1/artifacts/:spec/:task/:type";
 /** Content types that say nothing about the content (curl's --data-binary default, generic binary). */

@@ -7,11 +7,10 @@ import type { Context, Hono } from "hono";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import { MAX_CHUNK_BYTES } from "../core/live-log.ts";
 import { assertValidName } from "../core/names.ts";
-import type { AppEnv } from "./app.ts";
 import { authorize } from "./auth.ts";
 import { readBodyLimited, refuseBody } from "./body.ts";
+import type { AppEnv, RouteContext } from "./env.ts";
 import { parseDigestField, parseMetadataHeader, parseRangeHeader, parseTagsHeader } from "./headers.ts";
-import type { RouteContext } from "./routes-artifacts.ts";
 
 const ACTION_PATH = "/v1/artifacts/:spec/:task/:target{[A-Za-z0-9._-]+:(?:append|seal|live)}";
 

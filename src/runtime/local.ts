@@ -11,7 +11,7 @@ import { type LoadConfigOptions, loadConfig } from "../config/load.ts";
 import type { ArtifactStoreConfig } from "../config/schema.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
-import type { Logger } from "../core/context.ts";
+import type { Logger } from "../contracts/types.ts";
 import { type ArtifactStore, createArtifactStore } from "../core/store.ts";
 import { openLocalMetadata } from "../metadata/local.ts";
 import { createNativeEngines } from "./engines.ts";

@@ -3,7 +3,7 @@
  * scheduled retention sweep, and the shutdown sequence. The runtime files only listen.
  */
 import type { ArtifactStoreConfig } from "../config/schema.ts";
-import type { Logger } from "../core/context.ts";
+import type { Logger } from "../contracts/types.ts";
 import { formatBytes } from "../core/format.ts";
 import type { ArtifactStore } from "../core/store.ts";
 import { createApp } from "../http/app.ts";

@@ -19,7 +19,7 @@ import { createS3Backend } from "../backends/s3.ts";
 import { type ArtifactStoreConfig, applyEnvOverrides, parseConfig } from "../config/schema.ts";
 import { ArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
-import type { Logger } from "../core/context.ts";
+import type { Logger } from "../contracts/types.ts";
 import { type ArtifactStore, createArtifactStore } from "../core/store.ts";
 import { createApp } from "../http/app.ts";
 import { errorResponseParts } from "../http/errors.ts";

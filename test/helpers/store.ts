@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createFsBackend, type FsBackend } from "../../src/backends/fs.ts";
 import type { MetadataRepository } from "../../src/contracts/metadata-repository.ts";
 import type { StorageBackend } from "../../src/contracts/storage-backend.ts";
-import type { Logger } from "../../src/core/context.ts";
+import type { Logger } from "../../src/contracts/types.ts";
 import type { StoreSettings } from "../../src/core/settings.ts";
 import { type ArtifactStore, createArtifactStore } from "../../src/core/store.ts";
 import { openLocalMetadata } from "../../src/metadata/local.ts";
