@@ -1,7 +1,7 @@
 /** Live-log rows: one per log being appended to, one per chunk (see `src/core/live-log.ts`). */
 import { and, asc, eq, gt, lt, or, type SQL, sql } from "drizzle-orm";
 import type { LiveLogChunkRecord, LiveLogQueries, LiveLogRecord } from "../contracts/metadata-repository.ts";
-import type { Database } from "./libsql-rows.ts";
+import { type Database, qualified } from "./libsql-rows.ts";
 import { liveLogChunks, liveLogs } from "./schema.ts";
 import type { WriteBatcher } from "./write-batcher.ts";
 
@@ -14,8 +14,8 @@ export function createLiveLogQueries(db: Database, writes: WriteBatcher): LiveLo
     state: liveLogs.state,
     createdAt: liveLogs.createdAt,
     updatedAt: liveLogs.updatedAt,
-    size: sql<number>`(SELECT coalesce(max(c.offset + c.size), 0) FROM ${liveLogChunks} c WHERE c.session = ${liveLogs.session})`,
-    chunks: sql<number>`(SELECT count(*) FROM ${liveLogChunks} c WHERE c.session = ${liveLogs.session})`,
+    size: sql<number>`(SELECT coalesce(max(c.offset + c.size), 0) FROM ${liveLogChunks} c WHERE c.session = ${qualified(liveLogs.session)})`,
+    chunks: sql<number>`(SELECT count(*) FROM ${liveLogChunks} c WHERE c.session = ${qualified(liveLogs.session)})`,
   };
   const toRecord = (
     row: Omit<LiveLogRecord, "size" | "chunks"> & { size: unknown; chunks: unknown },

@@ -1,5 +1,5 @@
 /** How artifact rows are selected (with their tags) and turned into records. */
-import { sql } from "drizzle-orm";
+import { type Column, getTableName, type SQL, sql } from "drizzle-orm";
 import type { drizzle } from "drizzle-orm/libsql/web";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import type { ArtifactSummary } from "../core/structure/types.ts";
@@ -10,13 +10,23 @@ export type Database = ReturnType<typeof drizzle>;
 /** Tags are joined with the unit separator, which tag validation never lets through. */
 const TAG_SEPARATOR = "\u001f";
 
+/**
+ * `"table"."column"` whatever the context. In a select list drizzle renders a column bare
+ * (`"session"`), so inside a correlated sub-query the sub-query's own table captures the name
+ * and the correlation silently becomes always true. Every outer column a sub-query refers to
+ * goes through here.
+ */
+export function qualified(column: Column): SQL {
+  return sql`${sql.identifier(getTableName(column.table))}.${sql.identifier(column.name)}`;
+}
+
 const tagsColumn = sql<
   string | null
->`(SELECT group_concat(${artifactTags.tag}, ${TAG_SEPARATOR}) FROM ${artifactTags} WHERE ${artifactTags.artifactId} = ${artifacts.id})`;
+>`(SELECT group_concat(${artifactTags.tag}, ${TAG_SEPARATOR}) FROM ${artifactTags} WHERE ${qualified(artifactTags.artifactId)} = ${qualified(artifacts.id)})`;
 
 const summaryColumn = sql<
   string | null
->`(SELECT ${artifactSummaries.summary} FROM ${artifactSummaries} WHERE ${artifactSummaries.artifactId} = ${artifacts.id})`;
+>`(SELECT ${artifactSummaries.summary} FROM ${artifactSummaries} WHERE ${qualified(artifactSummaries.artifactId)} = ${qualified(artifacts.id)})`;
 
 /**
  * `state = 'committed'` as a literal, not a bound parameter: only then can SQLite use the partial

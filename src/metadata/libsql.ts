@@ -16,7 +16,7 @@ import type {
 import type { ArtifactRef } from "../contracts/types.ts";
 import { createLiveLogQueries } from "./libsql-live.ts";
 import { createRepairQueries } from "./libsql-repair.ts";
-import { isCommitted, rawRowToRecord, selection, toRecord } from "./libsql-rows.ts";
+import { isCommitted, qualified, rawRowToRecord, selection, toRecord } from "./libsql-rows.ts";
 import {
   createStructureQueries,
   removeStructureStatements,
@@ -270,7 +270,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       if (query.anyTags && query.anyTags.length > 0) conditions.push(inArray(artifacts.id, tagged(query.anyTags)));
       if (query.latestOnly) {
         conditions.push(
-          sql`${artifacts.version} = (SELECT max(a2.version) FROM ${artifacts} a2 WHERE a2.spec_name = ${artifacts.specName} AND a2.task_id = ${artifacts.taskId} AND a2.type = ${artifacts.type} AND a2.state = 'committed')`,
+          sql`${artifacts.version} = (SELECT max(a2.version) FROM ${artifacts} a2 WHERE a2.spec_name = ${qualified(artifacts.specName)} AND a2.task_id = ${qualified(artifacts.taskId)} AND a2.type = ${qualified(artifacts.type)} AND a2.state = 'committed')`,
         );
       }
       conditions.push(...structureConditions(db, query));
