@@ -102,6 +102,7 @@ export const DEFAULT_CONFIG_YAML = `artifact_store:
   durability: strict            # strict: fsync every upload; relaxed: faster, may lose the last seconds on power loss
   max_artifact_size: 5GiB
   gzip_max_ratio: 1000          # refuse gzip uploads that expand more than this
+  live_log_idle_expiry: 1d      # gc discards a live log nobody appended to for this long
   retention_policy:             # days; null keeps forever
     diff: 30
     log: 7
@@ -230,6 +231,7 @@ export function parseConfig(document: unknown = {}): ArtifactStoreConfig {
     storageQuota,
     maxArtifactBytes: root.bytes("max_artifact_size", DEFAULTS.maxArtifactBytes),
     gzipMaxRatio: root.number("gzip_max_ratio", DEFAULTS.gzipMaxRatio, { min: 1 }),
+    liveLogIdleSeconds: root.seconds("live_log_idle_expiry", DEFAULTS.liveLogIdleSeconds),
     durability: root.enumeration("durability", ["strict", "relaxed"] as const, "strict"),
     s3,
     gcs,

@@ -156,7 +156,8 @@ export async function appendLog(ctx: StoreContext, input: AppendLogInput): Promi
   if (seq > live.chunks + 1) throw conflict(`chunk ${seq} skips ahead; append chunk ${live.chunks + 1} first`, live);
   const limit = ctx.settings.maxArtifactBytes;
   if (limit !== null && live.size + bytes.length > limit) throw tooLarge(limit);
-  await assertQuotaRoom(ctx);
+  // Chunks are stored bytes like any upload's (store_usage counts them): a chunk that would not fit is refused.
+  await assertQuotaRoom(ctx, bytes.length);
 
   const storageKey = `${LIVE_PREFIX}${ref.specName}/${ref.taskId}/${ref.type}/${live.session}/${String(seq).padStart(10, "0")}-${checksum.slice(0, 16)}`;
   await ctx.backend.put(storageKey, streamFromBytes(bytes), {
@@ -204,7 +205,13 @@ export async function sealLog(ctx: StoreContext, input: SealLogInput): Promise<U
       }
       expectedOffset += chunk.size;
     }
-    result = await uploadArtifact(ctx, {
+    // The sealed version replaces the chunks, which go once it commits: the seal may use their room.
+    const quota = ctx.settings.storageQuota;
+    const sealCtx =
+      quota.maxBytes === null
+        ? ctx
+        : { ...ctx, settings: { ...ctx.settings, storageQuota: { ...quota, maxBytes: quota.maxBytes + live.size } } };
+    result = await uploadArtifact(sealCtx, {
       ...ref,
       content: chunkStream(ctx, chunks, 0, expectedOffset),
       contentLength: expectedOffset,
@@ -241,6 +248,49 @@ export async function readLiveLog(
   const end = range.length === undefined ? live.size : Math.min(live.size, start + range.length);
   const chunks = await ctx.metadata.listLiveLogChunks(live.session, start);
   return { status: describeLiveLog(live), start, end, body: chunkStream(ctx, chunks, start, end) };
+}
+
+/**
+ * Live logs nobody appended to for `liveLogIdleSeconds` (an agent that died mid-run), discarded
+ * with their chunks; returns `spec/task/type` of each. Chunk objects of sessions that have no
+ * row any more (a crash between storing a chunk and recording it, a removal that failed) and
+ * are older than `graceMs` go too. Part of gc.
+ */
+export async function expireLiveLogs(
+  ctx: StoreContext,
+  options: { now: number; graceMs: number; dryRun: boolean },
+): Promise<{ expired: string[]; orphanChunks: string[] }> {
+  const idleBefore = options.now - ctx.settings.liveLogIdleSeconds * 1000;
+  const expired: string[] = [];
+  const open = await ctx.metadata.listLiveLogs({});
+  for (const live of open) {
+    if (live.updatedAt >= idleBefore) continue;
+    expired.push(`${live.specName}/${live.taskId}/${live.type}`);
+    if (options.dryRun) continue;
+    await ctx.metadata.removeLiveLog(live.session);
+    await removeChunkObjects(ctx, live, live.session);
+  }
+  const known = new Set(open.map((live) => live.session));
+  const orphanChunks: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await ctx.backend.list({ prefix: LIVE_PREFIX, limit: 1000, ...(cursor ? { cursor } : {}) });
+    for (const object of page.objects) {
+      // `.live/<spec>/<task>/<type>/<session>/<seq>-<sha256 prefix>`
+      const session = object.key.slice(LIVE_PREFIX.length).split("/")[3];
+      if (session === undefined || known.has(session)) continue;
+      if (object.lastModified && options.now - object.lastModified.getTime() < options.graceMs) continue;
+      orphanChunks.push(object.key);
+      if (!options.dryRun) await ctx.backend.delete(object.key);
+    }
+    cursor = page.cursor;
+  } while (cursor);
+  if (expired.length > 0)
+    ctx.logger.info(options.dryRun ? "idle live logs would be discarded" : "discarded idle live logs", {
+      logs: expired.length,
+      idleSeconds: ctx.settings.liveLogIdleSeconds,
+    });
+  return { expired, orphanChunks };
 }
 
 /** Discards a live log without sealing it; returns whether there was one. */

@@ -4,12 +4,15 @@ import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { StoreContext } from "./context.ts";
 import { formatBytes } from "./format.ts";
 
-/** Refuses at once when the store is already full; returns the bytes in use. */
-export async function assertQuotaRoom(ctx: StoreContext): Promise<number> {
+/**
+ * Refuses at once when the store is already full, or when `incomingBytes` (known up front, as a
+ * live-log chunk's) would not fit; returns the bytes in use.
+ */
+export async function assertQuotaRoom(ctx: StoreContext, incomingBytes = 0): Promise<number> {
   const maxBytes = ctx.settings.storageQuota.maxBytes;
   if (maxBytes === null) return 0;
   const used = await ctx.metadata.reservedBytes();
-  if (used >= maxBytes) throw quotaExceeded(ctx, maxBytes);
+  if (used >= maxBytes || used + incomingBytes > maxBytes) throw quotaExceeded(ctx, maxBytes);
   return used;
 }
 

@@ -13,6 +13,7 @@ import type { ObjectInfo } from "../contracts/storage-backend.ts";
 import { forEachConcurrently } from "../lib/concurrency.ts";
 import { blobKey, type StoreContext, sidecarKey } from "./context.ts";
 import { flagCorrupt } from "./download.ts";
+import { expireLiveLogs } from "./live-log.ts";
 import { deleteRecords } from "./maintenance.ts";
 import { assertValidName } from "./names.ts";
 import { removeObjects } from "./records.ts";
@@ -43,6 +44,8 @@ export interface GcReport {
   stagingFiles: string[];
   /** Multipart uploads of crashed uploads, aborted (S3). */
   incompleteUploads: string[];
+  /** Live logs idle longer than `live_log_idle_expiry` (`spec/task/type`), discarded with their chunks. */
+  expiredLiveLogs: string[];
   scannedObjects: number;
   durationMs: number;
 }
@@ -60,6 +63,7 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
     recoverable: [],
     stagingFiles: [],
     incompleteUploads: [],
+    expiredLiveLogs: [],
     scannedObjects: 0,
     durationMs: 0,
   };
@@ -115,7 +119,12 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
     }
   }
 
-  // 4. Multipart uploads a crash left open (S3): their parts cost money until aborted.
+  // 4. Live logs their writer abandoned, and chunks no live log owns.
+  const live = await expireLiveLogs(ctx, { now, graceMs, dryRun });
+  report.expiredLiveLogs = live.expired;
+  report.orphanObjects.push(...live.orphanChunks);
+
+  // 5. Multipart uploads a crash left open (S3): their parts cost money until aborted.
   if (ctx.backend.abortIncompleteUploads) {
     try {
       report.incompleteUploads = await ctx.backend.abortIncompleteUploads(graceMs, { dryRun, now });
@@ -125,12 +134,16 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
     }
   }
 
-  // 5. Staging files of uploads that crashed mid-write.
+  // 6. Staging files of uploads that crashed mid-write.
   if (ctx.backend.cleanStaging) report.stagingFiles = await ctx.backend.cleanStaging(graceMs, { dryRun, now });
 
   report.durationMs = Date.now() - started;
   const removed =
-    report.stalePending.length + report.orphanObjects.length + report.stagingFiles.length + report.finishedDeletes;
+    report.stalePending.length +
+    report.orphanObjects.length +
+    report.stagingFiles.length +
+    report.finishedDeletes +
+    report.expiredLiveLogs.length;
   if (removed > 0 || report.recoverable.length > 0) {
     ctx.logger.info(dryRun ? "gc dry run" : "gc finished", {
       stalePending: report.stalePending.length,
@@ -138,6 +151,7 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
       orphanObjects: report.orphanObjects.length,
       recoverable: report.recoverable.length,
       stagingFiles: report.stagingFiles.length,
+      expiredLiveLogs: report.expiredLiveLogs.length,
     });
   }
   return report;

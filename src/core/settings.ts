@@ -20,6 +20,8 @@ export interface StoreSettings {
   maxArtifactBytes: number | null;
   /** A gzip-encoded upload expanding more than this many times is refused as a gzip bomb. */
   gzipMaxRatio: number;
+  /** An open live log nobody appended to for this many seconds is abandoned: gc discards it (default 1 day). */
+  liveLogIdleSeconds: number;
 }
 
 /** The seed's three types with their default retention days. */
@@ -41,6 +43,7 @@ export const DEFAULT_STORE_SETTINGS: Readonly<StoreSettings> = Object.freeze({
   storageQuota: { maxBytes: DEFAULT_QUOTA_GIB * GIB, warnThreshold: 0.8 },
   maxArtifactBytes: 5 * GIB,
   gzipMaxRatio: 1000,
+  liveLogIdleSeconds: 86_400,
 });
 
 /** Fills what `partial` leaves out with the defaults (`maxArtifactBytes: null` stays "no limit"). */
@@ -55,5 +58,6 @@ export function resolveStoreSettings(partial: Partial<StoreSettings> = {}): Stor
     storageQuota: partial.storageQuota ?? { ...defaults.storageQuota },
     maxArtifactBytes: partial.maxArtifactBytes === undefined ? defaults.maxArtifactBytes : partial.maxArtifactBytes,
     gzipMaxRatio: partial.gzipMaxRatio ?? defaults.gzipMaxRatio,
+    liveLogIdleSeconds: partial.liveLogIdleSeconds ?? defaults.liveLogIdleSeconds,
   };
 }

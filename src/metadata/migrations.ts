@@ -87,5 +87,15 @@ export const migrations: readonly Migration[] = [
       "CREATE INDEX `artifact_tags_tag_idx` ON `artifact_tags` (`tag`,`created_at`,`artifact_id`);",
       "-- Existing tags take their artifact's creation time.\nUPDATE `artifact_tags` SET `created_at` = (SELECT `created_at` FROM `artifacts` WHERE `artifacts`.`id` = `artifact_tags`.`artifact_id`);"
     ]
+  },
+  {
+    "tag": "0006_live_log_usage",
+    "when": 1796613022295,
+    "hash": "5b0633b0fe31bfb12842f6e6c9c0d5f95b40f8d62992924e5e0a746049da4a2f",
+    "statements": [
+      "-- Live-log chunks are stored bytes like any upload's: store_usage counts them too, so the\n-- quota, stats and the upload reservation see them (artifact_count is about versions, not chunks).\nUPDATE `store_usage` SET `stored_bytes` = `stored_bytes` + (SELECT coalesce(sum(`size`), 0) FROM `live_log_chunks`) WHERE `id` = 1;",
+      "CREATE TRIGGER `live_log_chunks_usage_insert` AFTER INSERT ON `live_log_chunks` BEGIN\n  UPDATE `store_usage` SET `stored_bytes` = `stored_bytes` + NEW.`size` WHERE `id` = 1;\nEND;",
+      "CREATE TRIGGER `live_log_chunks_usage_delete` AFTER DELETE ON `live_log_chunks` BEGIN\n  UPDATE `store_usage` SET `stored_bytes` = `stored_bytes` - OLD.`size` WHERE `id` = 1;\nEND;"
+    ]
   }
 ];

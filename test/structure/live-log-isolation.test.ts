@@ -91,3 +91,67 @@ describe("two live logs in two specs", () => {
     ).rejects.toMatchObject({ code: "E_TOO_LARGE" });
   });
 });
+
+describe("live logs are stored bytes: quota, idle expiry, gc", () => {
+  const MB = 1_000_000;
+  const quota = { storageQuota: { maxBytes: 2 * 1024 * 1024, warnThreshold: 0.8 } };
+
+  test("chunks count against storage_quota: a chunk that would not fit is 507, usage shows them", async () => {
+    current = await makeFsStore(quota);
+    const { store } = current;
+    await store.appendLog({ specName: "alpha", taskId: "t1", content: "a".repeat(1.5 * MB) });
+    expect((await store.stats()).quota.usedBytes).toBe(1.5 * MB);
+    await expect(store.appendLog({ specName: "alpha", taskId: "t1", content: "a".repeat(MB) })).rejects.toMatchObject({
+      code: "E_QUOTA_EXCEEDED",
+    });
+    await expect(store.appendLog({ specName: "beta", taskId: "t2", content: "b".repeat(MB) })).rejects.toMatchObject({
+      code: "E_QUOTA_EXCEEDED",
+    });
+    const app = createApp({ store });
+    const refused = await app.request("/v1/artifacts/gamma/t3/log:append", { method: "POST", body: "c".repeat(MB) });
+    expect(refused.status).toBe(507);
+    expect((await store.stats()).quota.usedBytes).toBe(1.5 * MB);
+    expect((await current.backend.list({ prefix: ".live/" })).objects).toHaveLength(1);
+  });
+
+  test("a log that fits can still be sealed: the version takes the chunks' room, usage drops to its size", async () => {
+    current = await makeFsStore(quota);
+    const { store } = current;
+    await store.appendLog({ specName: "alpha", taskId: "t1", content: "line\n".repeat(0.3 * MB) });
+    const sealed = await store.sealLog({ specName: "alpha", taskId: "t1" });
+    expect(sealed.originalSize).toBe(1.5 * MB);
+    expect((await store.stats()).quota.usedBytes).toBe(sealed.size);
+  });
+
+  test("gc discards a live log idle past live_log_idle_expiry, with its chunks and their usage; an active one stays", async () => {
+    current = await makeFsStore({ liveLogIdleSeconds: 3600 });
+    const { store, backend, clock } = current;
+    await store.appendLog({ specName: "alpha", taskId: "abandoned", content: "started\n" });
+    clock.now += 2 * 3600_000;
+    await store.appendLog({ specName: "alpha", taskId: "active", content: "still going\n" });
+    const dry = await store.gc({ dryRun: true });
+    expect(dry.expiredLiveLogs).toEqual(["alpha/abandoned/log"]);
+    expect((await store.liveLogs()).map((log) => log.taskId)).toEqual(["abandoned", "active"]);
+    const report = await store.gc();
+    expect(report.expiredLiveLogs).toEqual(["alpha/abandoned/log"]);
+    expect((await store.liveLogs()).map((log) => log.taskId)).toEqual(["active"]);
+    const keys = (await backend.list({ prefix: ".live/" })).objects.map((object) => object.key);
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toStartWith(".live/alpha/active/log/");
+    expect((await store.stats()).quota.usedBytes).toBe("still going\n".length);
+  });
+
+  test("gc removes chunk objects no live log owns once they are past the grace period", async () => {
+    current = await makeFsStore();
+    const { store, backend, clock } = current;
+    await store.appendLog({ specName: "alpha", taskId: "t1", content: "kept\n" });
+    const orphan = ".live/alpha/t9/log/lost-session/0000000001-0123456789abcdef";
+    await backend.put(orphan, new Blob(["lost\n"]).stream());
+    expect((await store.gc()).orphanObjects).toEqual([]);
+    clock.now += 2 * 3600_000;
+    const report = await store.gc({ dryRun: false });
+    expect(report.orphanObjects).toEqual([orphan]);
+    expect(await backend.head(orphan)).toBeNull();
+    expect((await backend.list({ prefix: ".live/alpha/t1/" })).objects).toHaveLength(1);
+  });
+});
