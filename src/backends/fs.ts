@@ -5,7 +5,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
-import { link, mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from "node:fs/promises";
+import { link, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ArtifactStoreError, storageFullError } from "../contracts/errors.ts";
@@ -15,6 +15,7 @@ import type {
   ObjectInfo,
   StorageBackend,
   StoredObject,
+  VolumeSpace,
 } from "../contracts/storage-backend.ts";
 import { createPathSyncer, type PathSyncer } from "../lib/path-syncer.ts";
 import { assertValidKey, resolveRange } from "./keys.ts";
@@ -31,6 +32,12 @@ export interface FsBackendOptions {
   fsync?: boolean;
   /** Bytes read per chunk on download (default 256 KiB). */
   readChunkSize?: number;
+  /**
+   * Bytes kept in a preallocated file (`<root>/.store/disk-reserve`) and given back when a delete
+   * or cleanup finds the disk full, so removing artifacts always works (default 0: none; the
+   * config's `storage_quota.disk_reserve` sets it for servers).
+   */
+  reserveBytes?: number;
 }
 
 /** Name of the directory under the root that holds the store's own files (database, staging). */
@@ -54,6 +61,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
   const fsyncEnabled = options.fsync ?? true;
   const readChunkSize = options.readChunkSize ?? 256 * 1024;
   let stagingReady: Promise<unknown> | undefined;
+  const headroom = createDiskHeadroom(root, join(root, STORE_DIRECTORY, "disk-reserve"), options.reserveBytes ?? 0);
 
   const pathOf = (key: string): string => {
     assertValidKey(key, "fs");
@@ -288,6 +296,10 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       await deferred.flush();
     },
 
+    volumeSpace: headroom.volumeSpace,
+    releaseHeadroom: headroom.release,
+    restoreHeadroom: headroom.restore,
+
     async cleanStaging(olderThanMs, cleanOptions = {}) {
       const now = cleanOptions.now ?? Date.now();
       let entries: string[];
@@ -395,6 +407,75 @@ function createDeferredSyncs(syncer: PathSyncer, delayMs = 250) {
       await flush();
       await flushing;
     },
+  };
+}
+
+/**
+ * The volume's free space (statfs) and the reserve file that keeps headroom for deletes. Release
+ * and restore run one at a time; restore writes the file only while the volume has room for it
+ * and a margin, and removes a partial file when the disk fills up meanwhile.
+ */
+/** Free space left over when the reserve is taken again. */
+const RESERVE_MARGIN_BYTES = 256 * 1024;
+
+function createDiskHeadroom(root: string, reservePath: string, reserveBytes: number) {
+  let turn: Promise<unknown> = Promise.resolve();
+  const serialized = <T>(work: () => Promise<T>): Promise<T> => {
+    const result = turn.then(work, work);
+    turn = result.catch(() => {});
+    return result;
+  };
+  const reserveSize = async () => (await stat(reservePath).catch(() => null))?.size ?? 0;
+  const volumeSpace = async (): Promise<VolumeSpace> => {
+    // The root may not exist yet: its nearest existing ancestor is on the same volume.
+    for (let path = root; ; path = dirname(path)) {
+      try {
+        const stats = await statfs(path);
+        return {
+          freeBytes: stats.bavail * stats.bsize,
+          totalBytes: stats.blocks * stats.bsize,
+          reservedBytes: await reserveSize(),
+        };
+      } catch (error) {
+        if (!isNotFound(error) || dirname(path) === path) throw wrapFsError(error, "reading the free space");
+      }
+    }
+  };
+  return {
+    volumeSpace,
+    release: () =>
+      serialized(async () => {
+        const held = await reserveSize();
+        if (held === 0) return false;
+        await rm(reservePath, { force: true });
+        return true;
+      }),
+    restore: () =>
+      serialized(async () => {
+        if (reserveBytes <= 0) return;
+        const held = await reserveSize();
+        if (held >= reserveBytes) return;
+        // Taken back as soon as deletes freed it and a little more: uploads stay refused below
+        // the floor meanwhile, so only deletes would have used that space.
+        const space = await volumeSpace();
+        if (space.freeBytes < reserveBytes - held + RESERVE_MARGIN_BYTES) return;
+        await mkdir(dirname(reservePath), { recursive: true });
+        // Real bytes, not a sparse file: only written blocks hold space for later.
+        const handle = await open(reservePath, "a");
+        try {
+          const zeros = new Uint8Array(Math.min(1024 * 1024, reserveBytes));
+          for (let size = held; size < reserveBytes; ) {
+            const { bytesWritten } = await handle.write(zeros, 0, Math.min(zeros.length, reserveBytes - size));
+            size += bytesWritten;
+          }
+          await handle.sync();
+        } catch (error) {
+          await handle.close().catch(() => {});
+          await rm(reservePath, { force: true });
+          throw wrapFsError(error, "writing the disk reserve");
+        }
+        await handle.close();
+      }),
   };
 }
 

@@ -7,6 +7,8 @@ import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactTypeDefinition } from "../contracts/types.ts";
 import {
   BUILT_IN_TYPES,
+  DEFAULT_DISK_RESERVE_BYTES,
+  DEFAULT_MIN_FREE_BYTES,
   DEFAULT_QUOTA_GIB,
   DEFAULT_STORE_SETTINGS as DEFAULTS,
   type StoreSettings,
@@ -111,6 +113,8 @@ export const DEFAULT_CONFIG_YAML = `artifact_store:
   storage_quota:
     max_size_gb: 100            # null for no quota
     warn_threshold: 0.8
+    min_free_space: 256MiB      # filesystem: uploads refused below this much free space
+    disk_reserve: 16MiB         # filesystem: headroom kept for deletes on a full disk
   s3: { bucket: "", prefix: "", region: us-east-1, endpoint: null, force_path_style: false }
   gcs: { bucket: "", prefix: "", credentials_file: null }
   metadata: { url: null, auth_token: null, sync_url: null }
@@ -165,6 +169,8 @@ export function parseConfig(document: unknown = {}): ArtifactStoreConfig {
   const storageQuota = {
     maxBytes: maxSizeGb === null ? null : Math.floor(((maxSizeGb as number | undefined) ?? DEFAULT_QUOTA_GIB) * GIB),
     warnThreshold: quota.number("warn_threshold", DEFAULTS.storageQuota.warnThreshold, { min: 0, max: 1 }),
+    minFreeBytes: quota.bytes("min_free_space", DEFAULT_MIN_FREE_BYTES) ?? 0,
+    reserveBytes: quota.bytes("disk_reserve", DEFAULT_DISK_RESERVE_BYTES) ?? 0,
   };
   quota.rejectUnknownKeys();
 

@@ -127,6 +127,11 @@ export interface MetadataRepository extends StructureQueries, LiveLogQueries {
   ): Promise<Set<string>>;
   /** Inserts a committed row rebuilt from a sidecar; null when that version already has a row. */
   restore(input: RestoreInput): Promise<ArtifactRecord | null>;
+  /**
+   * Optional (local files): checkpoints the write-ahead log into the database and truncates it,
+   * giving its growth back to the disk (after refusals on a nearly full disk).
+   */
+  reclaimJournal?(): Promise<void>;
   close(): Promise<void>;
 }
 

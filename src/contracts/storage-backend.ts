@@ -112,6 +112,23 @@ export interface StorageBackend {
    */
   abortIncompleteUploads?(olderThanMs: number, options?: MaintenanceOptions): Promise<string[]>;
 
+  /**
+   * Free and total space of the volume that holds the objects, and the headroom held for
+   * deletes (fs). The store refuses content writes below its free-space floor and reports
+   * these figures in stats and health checks.
+   */
+  volumeSpace?(): Promise<VolumeSpace>;
+
+  /**
+   * Gives the headroom kept for deletes back to the volume (fs: a preallocated reserve file),
+   * so a delete or cleanup on a full disk can still write its metadata and free bytes.
+   * Resolves false when there was none to give.
+   */
+  releaseHeadroom?(): Promise<boolean>;
+
+  /** Takes the headroom again once the volume has room for it (best effort). */
+  restoreHeadroom?(): Promise<void>;
+
   /** Removes staging files older than `olderThanMs` left by crashed uploads; returns their names (fs). */
   cleanStaging?(olderThanMs: number, options?: MaintenanceOptions): Promise<string[]>;
 }
@@ -120,4 +137,13 @@ export interface StorageBackend {
 export interface MaintenanceOptions {
   dryRun?: boolean;
   now?: number;
+}
+
+/** Space on the volume that holds a backend's objects, in bytes. */
+export interface VolumeSpace {
+  /** Bytes an unprivileged writer can still use (statfs `bavail`). */
+  freeBytes: number;
+  totalBytes: number;
+  /** Headroom held for deletes right now (0 once released). */
+  reservedBytes: number;
 }

@@ -13,6 +13,7 @@ import { streamFromBytes } from "../codec/streams.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { LiveLogChunkRecord, LiveLogRecord } from "../contracts/metadata-repository.ts";
 import type { StoreContext } from "./context.ts";
+import { assertDiskRoom } from "./disk-space.ts";
 import { assertValidName } from "./names.ts";
 import { assertQuotaRoom } from "./quota.ts";
 import { type UploadResult, uploadArtifact } from "./upload.ts";
@@ -132,6 +133,8 @@ export async function appendLog(ctx: StoreContext, input: AppendLogInput): Promi
       { details: { expected: input.expectedChecksum, actual: checksum } },
     );
   }
+  // Before any write: a refused append on a nearly full disk leaves nothing behind.
+  await assertDiskRoom(ctx);
   const now = ctx.now();
   const live = (await ctx.metadata.findLiveLog(ref)) ?? (await ctx.metadata.startLiveLog(ref, newSession(now), now));
   const seq = input.seq ?? live.chunks + 1;

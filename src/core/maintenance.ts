@@ -9,6 +9,7 @@ import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import type { ArtifactMetadata } from "../contracts/types.ts";
 import { forEachConcurrently } from "../lib/concurrency.ts";
 import type { StoreContext } from "./context.ts";
+import { type DiskReport, diskReport } from "./disk-space.ts";
 import { type ArtifactTarget, checkRef, notFound, requireRecord } from "./download.ts";
 import type { StoreMetricsSnapshot } from "./metrics.ts";
 import { MAX_TAGS, normalizeTags } from "./names.ts";
@@ -240,6 +241,8 @@ export interface StoreStats {
     warnThreshold: number;
     warning: string | null;
   };
+  /** The volume holding base_path (fs backend): free space, the write floor, the reserve; null for object stores. */
+  disk: DiskReport | null;
   backend: string;
   codecs: string;
   counters: StoreMetricsSnapshot;
@@ -273,6 +276,7 @@ export async function collectStats(ctx: StoreContext): Promise<StoreStats> {
       warnThreshold,
       warning: warnings[0] ?? null,
     },
+    disk: await diskReport(ctx),
     backend: ctx.backend.name,
     codecs: ctx.codecs.name,
     counters: ctx.metrics.snapshot(),

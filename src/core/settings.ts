@@ -15,7 +15,14 @@ export interface StoreSettings {
   versioningEnabled: boolean;
   /** Every artifact type the store accepts, built-ins first, with retention days. */
   types: ArtifactTypeDefinition[];
-  storageQuota: { maxBytes: number | null; warnThreshold: number };
+  storageQuota: {
+    maxBytes: number | null;
+    warnThreshold: number;
+    /** Content writes are refused (E_STORAGE_FULL) while the volume has less free space than this (fs only). */
+    minFreeBytes?: number;
+    /** Headroom kept in `<base_path>/.store/disk-reserve` for deletes on a full disk (fs only). */
+    reserveBytes?: number;
+  };
   /** Largest artifact (original bytes) accepted by the store, or null for no limit. */
   maxArtifactBytes: number | null;
   /** A gzip-encoded upload expanding more than this many times is refused as a gzip bomb. */
@@ -31,6 +38,11 @@ export const BUILT_IN_TYPES: readonly ArtifactTypeDefinition[] = [
   { name: "test", fileName: "test-result.json", mimeType: "application/json", retentionDays: 14 },
 ];
 
+/** Free space below which uploads are refused, so deletes and cleanup always have room: 256 MiB. */
+export const DEFAULT_MIN_FREE_BYTES = 256 * 1024 ** 2;
+/** Headroom preallocated for deletes on a full disk: 16 MiB. */
+export const DEFAULT_DISK_RESERVE_BYTES = 16 * 1024 ** 2;
+
 /** Default quota: 100 GiB, warning from 80 %. */
 export const DEFAULT_QUOTA_GIB = 100;
 
@@ -40,7 +52,12 @@ export const DEFAULT_STORE_SETTINGS: Readonly<StoreSettings> = Object.freeze({
   verifyChecksum: true,
   versioningEnabled: false,
   types: BUILT_IN_TYPES.map((type) => ({ ...type })),
-  storageQuota: { maxBytes: DEFAULT_QUOTA_GIB * GIB, warnThreshold: 0.8 },
+  storageQuota: {
+    maxBytes: DEFAULT_QUOTA_GIB * GIB,
+    warnThreshold: 0.8,
+    minFreeBytes: DEFAULT_MIN_FREE_BYTES,
+    reserveBytes: DEFAULT_DISK_RESERVE_BYTES,
+  },
   maxArtifactBytes: 5 * GIB,
   gzipMaxRatio: 1000,
   liveLogIdleSeconds: 86_400,

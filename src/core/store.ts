@@ -7,6 +7,7 @@ import type { StorageBackend } from "../contracts/storage-backend.ts";
 import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition, Logger } from "../contracts/types.ts";
 import { createAccessLog } from "./access-log.ts";
 import { consoleWarningsLogger, type StoreContext } from "./context.ts";
+import { type DiskReport, diskReport, withHeadroom } from "./disk-space.ts";
 import {
   type ArtifactDownload,
   type ArtifactTarget,
@@ -152,6 +153,8 @@ export interface ArtifactStore {
   stats(): Promise<StoreStats>;
   /** Counters since the store was opened. */
   metrics(): StoreMetricsSnapshot;
+  /** Free space on the volume holding base_path and the floor below which writes are refused; null for object stores. */
+  disk(): Promise<DiskReport | null>;
   /** Quota figures from one metadata row read: cheap enough for every health check and scrape. */
   quota(): Promise<{ usedBytes: number; maxBytes: number | null; artifacts: number }>;
   /**
@@ -269,18 +272,23 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
       const record = await findRecord(ctx, target);
       return record ? publicMetadata(record) : null;
     },
-    delete: (target) => deleteArtifacts(ctx, target),
+    // Deletes, cleanup and gc work on a full disk: they may use the reserved headroom.
+    delete: (target) => withHeadroom(ctx, () => deleteArtifacts(ctx, target)),
     async search(filters) {
       return (await searchArtifacts(ctx, filters)).items;
     },
     searchPage: (filters) => searchArtifacts(ctx, filters),
     update: (target, change) => updateArtifact(ctx, target, change),
     async cleanupExpired() {
-      return (await cleanupExpired(ctx)).deleted;
+      return (await withHeadroom(ctx, () => cleanupExpired(ctx))).deleted;
     },
-    cleanup: (cleanupOptions) => cleanupExpired(ctx, cleanupOptions),
+    cleanup: (cleanupOptions) =>
+      cleanupOptions?.dryRun
+        ? cleanupExpired(ctx, cleanupOptions)
+        : withHeadroom(ctx, () => cleanupExpired(ctx, cleanupOptions)),
     stats: () => collectStats(ctx),
-    gc: (gcOptions) => collectGarbage(ctx, gcOptions),
+    gc: (gcOptions) =>
+      gcOptions?.dryRun ? collectGarbage(ctx, gcOptions) : withHeadroom(ctx, () => collectGarbage(ctx, gcOptions)),
     verify: (verifyOptions) => verifyStore(ctx, verifyOptions),
     reindex: (reindexOptions) => reindexStore(ctx, reindexOptions),
     metrics: () => ctx.metrics.snapshot(),
@@ -290,7 +298,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     async liveLogs(filter = {}) {
       return (await options.metadata.listLiveLogs(filter)).map(describeLiveLog);
     },
-    discardLog: (ref) => discardLog(ctx, ref),
+    discardLog: (ref) => withHeadroom(ctx, () => discardLog(ctx, ref)),
     diffFiles: async (target, value) => options.metadata.listDiffFiles(await recordId(target), page(value, 1000)),
     testCases: async (target, filter = {}) =>
       options.metadata.listTestCases(await recordId(target), {
@@ -301,6 +309,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     browseSpecs: (specs) => options.metadata.browseSpecs(specs ?? null),
     browseTasks: (specName, value) =>
       options.metadata.browseTasks(assertValidName("specName", specName), page(value, 200)),
+    disk: () => diskReport(ctx),
     async quota() {
       const totals = await options.metadata.usageTotals();
       return { usedBytes: totals.bytes, maxBytes: settings.storageQuota.maxBytes, artifacts: totals.rows };

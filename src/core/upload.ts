@@ -10,6 +10,7 @@ import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition } from "../contracts/types.ts";
 import { knownLength } from "./content.ts";
 import { blobLocation, type StoreContext, sidecarKey } from "./context.ts";
+import { afterDiskFull, assertDiskRoom, withHeadroom } from "./disk-space.ts";
 import { assertValidName, normalizeTags, normalizeUserMetadata } from "./names.ts";
 import { assertQuotaRoom, quotaWarnings } from "./quota.ts";
 import { publicMetadata, removeObjects } from "./records.ts";
@@ -86,6 +87,7 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
   let record: ArtifactRecord;
   let usedAtStart: number;
   try {
+    await assertDiskRoom(ctx);
     usedAtStart = await assertQuotaRoom(ctx);
     record = await ctx.metadata.reserveVersion({
       specName: prepared.specName,
@@ -165,14 +167,16 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
     // The reservation goes first, and the objects only with it: when the row committed after all
     // (a commit whose answer was lost, a WAL fsync that failed afterwards), its bytes must stay.
     // When the row cannot be reached now, both stay for gc, which removes them together.
-    const abandoned = await ctx.metadata.abandon(record.id).catch((abandonError: unknown) => {
-      ctx.logger.warn("could not remove the reservation of a failed upload; gc will", {
+    // On a full disk the reserved headroom lets the row go all the same.
+    const abandoned = await withHeadroom(ctx, () => ctx.metadata.abandon(record.id)).catch((abandonError: unknown) => {
+      ctx.logger.error("could not remove the reservation of a failed upload; it counts as pending until gc", {
         uri: record.uri,
         error: String(abandonError),
       });
       return false;
     });
     if (published && abandoned) await removeObjects(ctx, record).catch(() => {});
+    await afterDiskFull(ctx, error);
     throw countFailure(ctx, error);
   }
 }

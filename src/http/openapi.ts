@@ -293,7 +293,8 @@ export function openApiDocument(types: readonly string[]): Json {
       },
       "/healthz": {
         get: {
-          summary: "Liveness: the metadata database answers.",
+          summary:
+            "Liveness: the metadata database answers. `disk` (fs backend): free and total bytes of the volume holding base_path, the write floor (`minFreeBytes`), the reserve held for deletes, and whether uploads are taken (`writable`).",
           security: [],
           responses: { "200": { description: "ok" }, ...errorResponse(503) },
         },

@@ -141,7 +141,9 @@ export function registerAdminRoutes(app: Hono<AppEnv>, context: RouteContext): v
   app.get("/healthz", async (c) => {
     try {
       const quota = await store.quota();
-      return c.json({ status: "ok", backend: store.backend.name, artifacts: quota.artifacts });
+      // Reads, deletes and cleanup work below the floor: the store stays healthy, and says so.
+      const disk = await store.disk().catch(() => null);
+      return c.json({ status: "ok", backend: store.backend.name, artifacts: quota.artifacts, disk });
     } catch (error) {
       throw new ArtifactStoreError("E_BACKEND_UNAVAILABLE", "metadata database unreachable", { cause: error });
     }

@@ -81,7 +81,14 @@ export async function openLocalMetadata(options: LocalMetadataOptions): Promise<
     });
     // The -wal and -shm entries themselves.
     if (syncer && path) await syncer.sync(dirname(path));
-    return repository;
+    if (!path || options.syncUrl) return repository;
+    return {
+      ...repository,
+      async reclaimJournal() {
+        // TRUNCATE: the log's file shrinks to nothing once every frame is in the database.
+        await client.execute("PRAGMA wal_checkpoint(TRUNCATE)");
+      },
+    };
   } catch (error) {
     client.close();
     // A remote server is first reached here (a refused token, an unreachable host).

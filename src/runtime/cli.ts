@@ -41,7 +41,7 @@ Options for every command:
   -h, --help      help for a command: artifact-store upload --help
 
 Exit codes: 0 ok, 1 failure, 2 bad input or usage, 3 not found, 4 checksum mismatch or
-corrupt data, 5 quota exceeded or too large, 6 unauthorized or forbidden, 7 bad config.`;
+corrupt data, 5 quota exceeded, disk full or too large, 6 unauthorized or forbidden, 7 bad config.`;
 
 const COMMAND_HELP: Record<string, string> = {
   serve: `Usage: artifact-store serve [--host H] [--port N] [--config FILE]

@@ -12,6 +12,7 @@ import type { ArtifactStoreConfig } from "../config/schema.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
 import type { Logger } from "../contracts/types.ts";
+import { DEFAULT_DISK_RESERVE_BYTES } from "../core/settings.ts";
 import { type ArtifactStore, createArtifactStore } from "../core/store.ts";
 import { openLocalMetadata } from "../metadata/local.ts";
 import { createNativeEngines } from "./engines.ts";
@@ -46,6 +47,8 @@ export async function openArtifactStore(options: OpenArtifactStoreOptions = {}):
   const loaded = options.config ? { config: options.config, source: null } : await loadConfig(options);
   const { config } = loaded;
   const backend = await createConfiguredBackend(config, options.env ?? process.env);
+  // The headroom deletes use on a full disk is taken at start, while there is room for it.
+  await backend.restoreHeadroom?.().catch(() => {});
   const metadata = await openLocalMetadata({
     url: config.metadata.url ?? join(config.basePath, STORE_DIRECTORY, "metadata.db"),
     durability: config.durability,
@@ -73,7 +76,11 @@ export async function createConfiguredBackend(
 ): Promise<StorageBackend> {
   switch (config.backendType) {
     case "filesystem":
-      return createFsBackend({ root: config.basePath, fsync: config.durability === "strict" });
+      return createFsBackend({
+        root: config.basePath,
+        fsync: config.durability === "strict",
+        reserveBytes: config.storageQuota.reserveBytes ?? DEFAULT_DISK_RESERVE_BYTES,
+      });
     case "memory":
       return createMemoryBackend();
     case "s3": {

@@ -71,7 +71,12 @@ artifact_store:
     expect(source).toBe(path);
     expect(config.basePath).toBe(join(homedir(), "ci-artifacts"));
     expect(config.versioningEnabled).toBe(true);
-    expect(config.storageQuota).toEqual({ maxBytes: Math.floor(2.5 * 1024 ** 3), warnThreshold: 0.9 });
+    expect(config.storageQuota).toEqual({
+      maxBytes: Math.floor(2.5 * 1024 ** 3),
+      warnThreshold: 0.9,
+      minFreeBytes: 256 * 1024 ** 2,
+      reserveBytes: 16 * 1024 ** 2,
+    });
     expect(config.types.map((type) => `${type.name}:${type.fileName}:${type.retentionDays}`)).toEqual([
       "diff:diff.txt:60",
       "log:log.txt:3",

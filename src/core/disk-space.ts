@@ -1,0 +1,102 @@
+/**
+ * The disk under the store: refusing content writes below the free-space floor (before any
+ * metadata write, so a refusal leaves no trace), giving deletes the reserved headroom on a
+ * full disk, and the figures stats and health checks report. Only backends with the
+ * `volumeSpace` capability (fs) take part; object stores have no disk to fill.
+ */
+import { isDiskFull, storageFullError } from "../contracts/errors.ts";
+import type { StoreContext } from "./context.ts";
+import { formatBytes } from "./format.ts";
+import { DEFAULT_MIN_FREE_BYTES } from "./settings.ts";
+
+/** What `/healthz` and `stats()` say about the volume. */
+export interface DiskReport {
+  freeBytes: number;
+  totalBytes: number;
+  /** Content writes are refused below this. */
+  minFreeBytes: number;
+  /** Headroom held for deletes right now (0 while it is given back). */
+  reservedBytes: number;
+  /** False while free space is below the floor: uploads and live appends get E_STORAGE_FULL. */
+  writable: boolean;
+  warning: string | null;
+}
+
+/** Below this much free space a delete gives the reserve back before it starts. */
+const NEARLY_FULL_BYTES = 1024 * 1024;
+
+function floorOf(ctx: StoreContext): number {
+  return ctx.settings.storageQuota.minFreeBytes ?? DEFAULT_MIN_FREE_BYTES;
+}
+
+/** The volume's figures, or null when the backend has no volume (memory, S3, GCS). */
+export async function diskReport(ctx: StoreContext): Promise<DiskReport | null> {
+  if (!ctx.backend.volumeSpace) return null;
+  const space = await ctx.backend.volumeSpace();
+  const minFreeBytes = floorOf(ctx);
+  const writable = space.freeBytes >= minFreeBytes;
+  return {
+    ...space,
+    minFreeBytes,
+    writable,
+    warning: writable
+      ? null
+      : `${formatBytes(space.freeBytes)} free on the disk holding base_path, below the ${formatBytes(minFreeBytes)} floor ` +
+        "(storage_quota.min_free_space): uploads are refused until deletes or the cleanup free space",
+  };
+}
+
+/**
+ * Refuses a content write (upload, live append) while the volume's free space is below the
+ * floor. Runs before the version is reserved: a refused upload writes nothing anywhere.
+ */
+export async function assertDiskRoom(ctx: StoreContext): Promise<void> {
+  const report = await diskReport(ctx);
+  if (!report || report.writable) return;
+  throw storageFullError(
+    ctx.backend.name,
+    `${formatBytes(report.freeBytes)} free, below the floor of ${formatBytes(report.minFreeBytes)} (storage_quota.min_free_space); nothing was stored`,
+    {
+      details: { freeBytes: report.freeBytes, minFreeBytes: report.minFreeBytes },
+    },
+  );
+}
+
+/**
+ * Runs a delete, cleanup or gc so that it works on a full disk: when the volume is below the
+ * floor the reserve is given back first; when the disk fills up anyway the reserve goes and the
+ * work (idempotent) runs again. The reserve is taken again once there is room for it.
+ */
+export async function withHeadroom<T>(ctx: StoreContext, work: () => Promise<T>): Promise<T> {
+  const { backend } = ctx;
+  if (!backend.releaseHeadroom) return work();
+  let released = false;
+  const release = async (reason: string) => {
+    released = (await backend.releaseHeadroom?.().catch(() => false)) ?? false;
+    if (released) ctx.logger.warn(`the disk holding base_path is ${reason}: the reserve goes to let deletes finish`);
+    return released;
+  };
+  try {
+    // Nearly full: the reserve goes first, so the work does not fail half-way and run twice.
+    const space = await backend.volumeSpace?.().catch(() => null);
+    if (space && space.reservedBytes > 0 && space.freeBytes < Math.max(space.reservedBytes, NEARLY_FULL_BYTES))
+      await release("nearly full");
+    try {
+      return await work();
+    } catch (error) {
+      if (released || !isDiskFull(error) || !(await release("full"))) throw error;
+      return await work();
+    }
+  } finally {
+    if (released) {
+      await ctx.metadata.reclaimJournal?.().catch(() => {});
+      await backend.restoreHeadroom?.().catch(() => {});
+    }
+  }
+}
+
+/** After a refusal for a full disk: gives the write-ahead log's growth back to the volume (best effort). */
+export async function afterDiskFull(ctx: StoreContext, error: unknown): Promise<void> {
+  if (!isDiskFull(error)) return;
+  await ctx.metadata.reclaimJournal?.().catch(() => {});
+}
