@@ -203,7 +203,29 @@ test("a full disk: writes get 507 E_STORAGE_FULL, deletes and cleanup free it th
     }
     expect(uploadedAgain).toBe(true);
 
-    // 5. Nothing acknowledged is lost; no trace of the refusals: no pending row, no staging file,
+    // 5. Without the floor (min_free_space 0) uploads run into the full disk itself, mid-stream
+    // or in the database: still 507, and still no trace (no pending row, no staging file).
+    await server.stop("SIGTERM");
+    server = await startServerProcess({
+      runtime: "bun",
+      basePath,
+      env: { ...env, ARTIFACT_STORE_STORAGE_QUOTA__MIN_FREE_SPACE: "0" },
+    });
+    for (let refused = 0, round = 0; refused < 4 && round < 40; round++) {
+      if (!(await upload("log", round % 2 === 0 ? 3 * MiB : 96 * KiB))) refused++;
+    }
+    const noFloor = await disk();
+    const pendingNoFloor = ((await (await request("/v1/stats")).json()) as { pendingUploads: number }).pendingUploads;
+    expect(pendingNoFloor).toBe(0);
+    await fillUp();
+    for (const artifact of logs().slice(0, 2)) {
+      const response = await remove(artifact.path);
+      if (response.status !== 200) unexpected.push(`delete while full: ${response.status} ${await response.text()}`);
+      else deletesWhileFull++;
+      await fillUp();
+    }
+
+    // 6. Nothing acknowledged is lost; no trace of the refusals: no pending row, no staging file,
     // a write-ahead log that checkpoints reclaim.
     const lostBefore = await checkAll("before restart");
     const stats = (await (await request("/v1/stats")).json()) as { pendingUploads: number; artifacts: number };
@@ -215,6 +237,9 @@ test("a full disk: writes get 507 E_STORAGE_FULL, deletes and cleanup free it th
     await server.stop("SIGTERM");
     server = await startServerProcess({ runtime: "bun", basePath, env });
     const lostAfter = await checkAll("after restart");
+    const afterRestart = await disk();
+    // The other writer goes: the volume's space is the store's again.
+    await filler.truncate(0);
     const after = await disk();
 
     const byStatus = [...refusals].map(([key, count]) => `${key} ×${count}`).join(", ");
@@ -225,11 +250,12 @@ test("a full disk: writes get 507 E_STORAGE_FULL, deletes and cleanup free it th
       `full disk: while full ${deletesWhileFull} deletes, ${cleanupsWhileFull} cleanup/gc runs worked (cleanup freed ${report.freedBytes} bytes); PATCH answered ${patch.status}; ${deletesToRecover} more deletes until uploads were taken again`,
     );
     figure(
-      `full disk: free ${before.freeBytes} at start, ${filled.freeBytes} when refused, ${full.freeBytes} when full, ${after.freeBytes} after (reserve ${after.reservedBytes}); WAL ${wal} bytes`,
+      `full disk: free ${before.freeBytes} at start, ${filled.freeBytes} when refused, ${full.freeBytes} when full, ${noFloor.freeBytes} when refused without a floor, ${afterRestart.freeBytes} after a restart on the full disk, ${after.freeBytes} once the other writer's file went (reserve ${after.reservedBytes}); WAL ${wal} bytes`,
     );
     expect(unexpected).toEqual([]);
     expect(lostBefore + lostAfter).toBe(0);
-    expect(after.reservedBytes).toBe(RESERVE);
+    expect(afterRestart.reservedBytes).toBe(RESERVE);
+    expect(after.writable).toBe(true);
   } finally {
     await filler.close();
     await server.stop("SIGTERM");
