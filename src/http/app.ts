@@ -12,6 +12,7 @@ import { createAuthenticator } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { errorResponseParts } from "./errors.ts";
 import { createHttpMetrics } from "./metrics.ts";
+import { assertNotCrossOrigin } from "./same-origin.ts";
 import { registerAdminRoutes } from "./routes-admin.ts";
 import { registerArtifactRoutes } from "./routes-artifacts.ts";
 import { registerLiveLogRoutes } from "./routes-live.ts";
@@ -90,10 +91,11 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     );
   }
 
+  const trustedOrigins = new Set(options.corsOrigins ?? []);
   if (authenticator.open) {
     // Without tokens anyone who can reach the server may use it, so make sure "anyone" is this
-    // machine: browsers must address it by a loopback name (no DNS rebinding), and other sites'
-    // pages may not send it writes (a form or fetch from a page the developer happens to visit).
+    // machine: browsers must address it by a loopback name (no DNS rebinding), and other
+    // origins' pages (another port on this machine included) may not send it writes.
     app.use("*", async (c, next) => {
       const host = c.req.header("host");
       if (host !== undefined && !isLoopbackHost(host)) {
@@ -102,16 +104,13 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
           "this server has no tokens and answers only requests addressed to a loopback name",
         );
       }
-      if (c.req.method !== "GET" && c.req.method !== "HEAD") {
-        const site = c.req.header("sec-fetch-site");
-        const origin = c.req.header("origin");
-        if (site === "cross-site" || (origin !== undefined && origin !== "null" && !isLoopbackOrigin(origin))) {
-          throw new ArtifactStoreError(
-            "E_FORBIDDEN",
-            "this server has no tokens and refuses writes from other sites' pages",
-          );
-        }
-      }
+      assertNotCrossOrigin(c.req.raw, trustedOrigins, "this server has no tokens and");
+      return next();
+    });
+  } else {
+    // The viewer's login and logout are forms: another site's page must not post them.
+    app.use("/ui/*", async (c, next) => {
+      assertNotCrossOrigin(c.req.raw, new Set(), "the viewer");
       return next();
     });
   }
@@ -156,14 +155,6 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 export function isLoopbackHost(host: string): boolean {
   const name = host.trim().toLowerCase().replace(/:\d+$/, "");
   return name === "localhost" || name === "[::1]" || /^127(\.\d{1,3}){3}$/.test(name);
-}
-
-function isLoopbackOrigin(origin: string): boolean {
-  try {
-    return isLoopbackHost(new URL(origin).host);
-  } catch {
-    return false;
-  }
 }
 
 function describeError(error: unknown): string {

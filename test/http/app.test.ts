@@ -360,7 +360,7 @@ describe("a server without tokens", () => {
       headers: { "Sec-Fetch-Site": "cross-site" },
     });
     expect(crossSite.status).toBe(403);
-    const local = await app.request("/v1/artifacts/s/t/log", {
+    const local = await app.request("http://127.0.0.1:8787/v1/artifacts/s/t/log", {
       method: "PUT",
       body: "x",
       headers: { Origin: "http://127.0.0.1:8787" },
