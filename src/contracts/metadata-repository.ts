@@ -2,7 +2,13 @@
  * What the store needs from its metadata database. One implementation today
  * (`createLibsqlMetadata`, drizzle over @libsql/client: local files, sqld, Turso).
  */
-import type { DiffFileEntry, ExtractedStructure, TestCaseEntry, TestStatus } from "../core/structure/types.ts";
+import type {
+  DiffFileEntry,
+  ExtractedStructure,
+  TestCaseEntry,
+  TestCaseOrder,
+  TestStatus,
+} from "../core/structure/types.ts";
 import type { ArtifactIntegrity, ArtifactMetadata, ArtifactRef, SearchCriteria, SearchFilters } from "./types.ts";
 
 /** A metadata row as the core sees it: the public metadata plus where the bytes live. */
@@ -165,10 +171,10 @@ export interface StructureQueries {
   saveStructure(artifactId: number, structure: ExtractedStructure): Promise<void>;
   /** Files of a diff, in diff order. */
   listDiffFiles(artifactId: number, page: { limit: number; offset: number }): Promise<DiffFileEntry[]>;
-  /** Tests of a report in report order, filtered by status and a case-insensitive substring of suite or name. */
+  /** Tests of a report (in report order unless `order` says otherwise), filtered by status and a case-insensitive substring of suite or name. */
   listTestCases(
     artifactId: number,
-    filter: { status?: TestStatus; contains?: string; limit: number; offset: number },
+    filter: { status?: TestStatus; contains?: string; order?: TestCaseOrder; limit: number; offset: number },
   ): Promise<{ items: TestCaseEntry[]; total: number }>;
   /** Committed versions per spec (only `specs` when given), by name. */
   browseSpecs(specs: readonly string[] | null): Promise<SpecOverview[]>;

@@ -57,7 +57,7 @@ import {
 } from "./repair.ts";
 import { type SearchFilters, type SearchPage, searchArtifacts } from "./search.ts";
 import { resolveStoreSettings, type StoreSettings } from "./settings.ts";
-import type { DiffFileEntry, ExtractionOptions, TestCaseEntry, TestStatus } from "./structure/types.ts";
+import type { DiffFileEntry, ExtractionOptions, TestCaseEntry, TestCaseOrder, TestStatus } from "./structure/types.ts";
 import { type UploadInput, type UploadResult, uploadArtifact } from "./upload.ts";
 
 export interface CreateArtifactStoreOptions {
@@ -182,7 +182,7 @@ export interface ArtifactStore {
   /** Tests of a test-report version, filtered by status and a substring of suite or name. */
   testCases(
     target: ArtifactTarget,
-    filter?: { status?: TestStatus; contains?: string; limit?: number; offset?: number },
+    filter?: { status?: TestStatus; contains?: string; order?: TestCaseOrder; limit?: number; offset?: number },
   ): Promise<{ items: TestCaseEntry[]; total: number }>;
   /** Specs with their task and version counts (only `specs` when given): the viewer's first page. */
   browseSpecs(specs?: readonly string[] | null): Promise<SpecOverview[]>;
@@ -305,6 +305,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
         ...page(filter, 1000),
         ...(filter.status ? { status: filter.status } : {}),
         ...(filter.contains ? { contains: filter.contains } : {}),
+        ...(filter.order ? { order: filter.order } : {}),
       }),
     browseSpecs: (specs) => options.metadata.browseSpecs(specs ?? null),
     browseTasks: (specName, value) =>

@@ -6,12 +6,12 @@
 import { and, asc, count, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import type { SearchQuery, StructureQueries } from "../contracts/metadata-repository.ts";
-import type { ExtractedStructure, TestCaseEntry } from "../core/structure/types.ts";
+import type { ExtractedStructure, TestCaseEntry, TestCaseOrder } from "../core/structure/types.ts";
 import { type Database, isCommitted } from "./libsql-rows.ts";
 import { artifactDiffFiles, artifactSummaries, artifacts, artifactTestCases } from "./schema.ts";
 import type { WriteBatcher } from "./write-batcher.ts";
 
-/** Rows per multi-row INSERT (8 columns each stays far below SQLite's bound-parameter limit). */
+/** Rows per multi-row INSERT (13 columns each stays far below SQLite's bound-parameter limit of 32,766). */
 const ROWS_PER_INSERT = 200;
 /** The highest code point: `path < prefix + this` bounds a prefix range for the index. */
 const PREFIX_END = "\u{10FFFF}";
@@ -34,26 +34,26 @@ export function structureStatements(
       WHERE ${committed}`),
   ];
   for (let start = 0; start < structure.files.length; start += ROWS_PER_INSERT) {
-    const rows = structure.files
-      .slice(start, start + ROWS_PER_INSERT)
-      .map(
-        (file, index) =>
-          sql`(${artifactId}, ${start + index}, ${file.path}, ${file.oldPath}, ${file.status}, ${file.added}, ${file.removed}, ${file.binary ? 1 : 0})`,
-      );
+    const rows = structure.files.slice(start, start + ROWS_PER_INSERT).map(
+      (file, index) =>
+        sql`(${artifactId}, ${start + index}, ${file.path}, ${file.oldPath}, ${file.status}, ${file.added}, ${file.removed}, ${file.binary ? 1 : 0},
+            ${file.binarySize ?? null}, ${file.oldMode ?? null}, ${file.newMode ?? null}, ${file.similarity ?? null}, ${file.commit ?? null})`,
+    );
     statements.push(
-      db.run(sql`INSERT OR REPLACE INTO ${artifactDiffFiles} (artifact_id, ordinal, path, old_path, status, added, removed, binary)
+      db.run(sql`INSERT OR REPLACE INTO ${artifactDiffFiles} (artifact_id, ordinal, path, old_path, status, added, removed, binary,
+          binary_size, old_mode, new_mode, similarity, commit_index)
         SELECT * FROM (VALUES ${sql.join(rows, sql`, `)}) WHERE ${committed}`),
     );
   }
   for (let start = 0; start < structure.tests.length; start += ROWS_PER_INSERT) {
-    const rows = structure.tests
-      .slice(start, start + ROWS_PER_INSERT)
-      .map(
-        (test, index) =>
-          sql`(${artifactId}, ${start + index}, ${test.suite}, ${test.name}, ${test.status}, ${test.durationMs}, ${test.message})`,
-      );
+    const rows = structure.tests.slice(start, start + ROWS_PER_INSERT).map(
+      (test, index) =>
+        sql`(${artifactId}, ${start + index}, ${test.suite}, ${test.name}, ${test.status}, ${test.durationMs}, ${test.message},
+            ${test.flaky ? 1 : 0}, ${test.retries ?? 0}, ${test.stdout ?? null}, ${test.stderr ?? null})`,
+    );
     statements.push(
-      db.run(sql`INSERT OR REPLACE INTO ${artifactTestCases} (artifact_id, ordinal, suite, name, status, duration_ms, message)
+      db.run(sql`INSERT OR REPLACE INTO ${artifactTestCases} (artifact_id, ordinal, suite, name, status, duration_ms, message,
+          flaky, retries, stdout, stderr)
         SELECT * FROM (VALUES ${sql.join(rows, sql`, `)}) WHERE ${committed}`),
     );
   }
@@ -118,6 +118,16 @@ export function structureConditions(db: Database, query: SearchQuery): SQL[] {
   return conditions;
 }
 
+/** ORDER BY terms for a test order; report order breaks ties. */
+function testOrder(order: TestCaseOrder): SQL[] {
+  const ordinal = asc(artifactTestCases.ordinal);
+  if (order === "failures-first")
+    return [sql`CASE ${artifactTestCases.status} WHEN 'failed' THEN 0 WHEN 'passed' THEN 1 ELSE 2 END`, ordinal];
+  if (order === "duration")
+    return [sql`${artifactTestCases.durationMs} IS NULL`, desc(artifactTestCases.durationMs), ordinal];
+  return [ordinal];
+}
+
 export function createStructureQueries(db: Database, writes: WriteBatcher): StructureQueries {
   return {
     async saveStructure(artifactId, structure) {
@@ -142,6 +152,11 @@ export function createStructureQueries(db: Database, writes: WriteBatcher): Stru
         added: row.added,
         removed: row.removed,
         binary: row.binary,
+        binarySize: row.binarySize,
+        oldMode: row.oldMode,
+        newMode: row.newMode,
+        similarity: row.similarity,
+        commit: row.commitIndex,
       }));
     },
 
@@ -160,7 +175,7 @@ export function createStructureQueries(db: Database, writes: WriteBatcher): Stru
           .select()
           .from(artifactTestCases)
           .where(where)
-          .orderBy(asc(artifactTestCases.ordinal))
+          .orderBy(...testOrder(filter.order ?? "report"))
           .limit(filter.limit)
           .offset(filter.offset),
         db.select({ total: count() }).from(artifactTestCases).where(where),
@@ -171,6 +186,10 @@ export function createStructureQueries(db: Database, writes: WriteBatcher): Stru
         status: row.status,
         durationMs: row.durationMs,
         message: row.message,
+        flaky: row.flaky,
+        retries: row.retries,
+        stdout: row.stdout,
+        stderr: row.stderr,
       }));
       return { items, total: Number(total?.total ?? 0) };
     },

@@ -97,5 +97,21 @@ export const migrations: readonly Migration[] = [
       "CREATE TRIGGER `live_log_chunks_usage_insert` AFTER INSERT ON `live_log_chunks` BEGIN\n  UPDATE `store_usage` SET `stored_bytes` = `stored_bytes` + NEW.`size` WHERE `id` = 1;\nEND;",
       "CREATE TRIGGER `live_log_chunks_usage_delete` AFTER DELETE ON `live_log_chunks` BEGIN\n  UPDATE `store_usage` SET `stored_bytes` = `stored_bytes` - OLD.`size` WHERE `id` = 1;\nEND;"
     ]
+  },
+  {
+    "tag": "0007_test_and_diff_details",
+    "when": 1796613171533,
+    "hash": "123e7bd08c6995564ad3ac48a5bbeee4163ef898e220d3e9cb25b4db2b52e212",
+    "statements": [
+      "ALTER TABLE `artifact_diff_files` ADD `binary_size` integer;",
+      "ALTER TABLE `artifact_diff_files` ADD `old_mode` text;",
+      "ALTER TABLE `artifact_diff_files` ADD `new_mode` text;",
+      "ALTER TABLE `artifact_diff_files` ADD `similarity` integer;",
+      "ALTER TABLE `artifact_diff_files` ADD `commit_index` integer;",
+      "ALTER TABLE `artifact_test_cases` ADD `flaky` integer DEFAULT false NOT NULL;",
+      "ALTER TABLE `artifact_test_cases` ADD `retries` integer DEFAULT 0 NOT NULL;",
+      "ALTER TABLE `artifact_test_cases` ADD `stdout` text;",
+      "ALTER TABLE `artifact_test_cases` ADD `stderr` text;"
+    ]
   }
 ];

@@ -133,10 +133,18 @@ export const artifactDiffFiles = sqliteTable(
     path: text("path").notNull(),
     /** Path before a rename, else null. */
     oldPath: text("old_path"),
-    status: text("status", { enum: ["added", "deleted", "modified", "renamed"] }).notNull(),
+    status: text("status", { enum: ["added", "deleted", "modified", "renamed", "copied"] }).notNull(),
     added: integer("added").notNull(),
     removed: integer("removed").notNull(),
     binary: integer("binary", { mode: "boolean" }).notNull().default(false),
+    /** Size of a binary file after the change, when the diff says it. */
+    binarySize: integer("binary_size"),
+    oldMode: text("old_mode"),
+    newMode: text("new_mode"),
+    /** `similarity index` of a rename or copy, in percent. */
+    similarity: integer("similarity"),
+    /** Index into the summary's commits (`git log -p`, `format-patch`), or null for a plain diff. */
+    commitIndex: integer("commit_index"),
   },
   (table) => [
     primaryKey({ columns: [table.artifactId, table.ordinal] }),
@@ -160,6 +168,11 @@ export const artifactTestCases = sqliteTable(
     status: text("status", { enum: ["passed", "failed", "skipped"] }).notNull(),
     durationMs: real("duration_ms"),
     message: text("message"),
+    /** Passed on a retry after failing. */
+    flaky: integer("flaky", { mode: "boolean" }).notNull().default(false),
+    retries: integer("retries").notNull().default(0),
+    stdout: text("stdout"),
+    stderr: text("stderr"),
   },
   (table) => [
     primaryKey({ columns: [table.artifactId, table.ordinal] }),

@@ -17,6 +17,26 @@ function extract(type: string, content: string | Uint8Array, chunkSize = 4096, m
 }
 
 describe("test reports", () => {
+  test("a JSON report after npm's banner still reads as JSON; NUnit is named as unsupported", () => {
+    const banner = "\n> app@1.0.0 test\n> vitest run --reporter=json\n\n";
+    const report = JSON.stringify({
+      numTotalTests: 1,
+      testResults: [
+        { name: "/w/a.test.ts", assertionResults: [{ ancestorTitles: [], title: "works", status: "passed" }] },
+      ],
+    });
+    for (const size of [1, 4096]) {
+      expect(extract("test", banner + report, size).summary).toMatchObject({
+        format: "jest",
+        total: 1,
+        parseError: null,
+      });
+    }
+    const nunit =
+      '<?xml version="1.0"?>\n<test-run id="2" testcasecount="1"><test-case name="A" result="Passed"/></test-run>';
+    expect(extract("test", nunit).summary.parseError).toStartWith("an NUnit 3 report is not supported");
+  });
+
   test("bun test --reporter=junit: suites are file › describe, failure text kept, skipped counted", async () => {
     const { summary, tests } = extract("test", await fixture("bun-junit.xml"));
     expect(summary).toMatchObject({
@@ -53,7 +73,8 @@ describe("test reports", () => {
       ["", "top level", "passed"],
     ]);
     expect(outcomes(tap)).toEqual(outcomes(junit));
-    expect(tap.tests[1]?.message).toBe("2 == 3");
+    // The YAML block's error, then its stack.
+    expect(tap.tests[1]?.message).toStartWith("2 == 3\n");
   });
 
   test("Jest/Vitest --json: file › ancestors as suite, todo is skipped, a file that failed to run is one failure", async () => {
@@ -159,7 +180,7 @@ describe("diffs", () => {
   test("git diff: files with added/removed counts, renames, deletions, binaries; hunk counts tell content from headers", () => {
     const { summary, files } = extract("diff", gitDiff, 5);
     expect(summary).toMatchObject({ kind: "diff", files: 4, added: 3, removed: 4, parseError: null });
-    expect(files).toEqual([
+    expect(files).toMatchObject([
       { path: "src/app.ts", oldPath: null, status: "modified", added: 3, removed: 2, binary: false },
       { path: "docs/new.md", oldPath: "docs/old.md", status: "renamed", added: 0, removed: 0, binary: false },
       { path: "gone.txt", oldPath: null, status: "deleted", added: 0, removed: 2, binary: false },
@@ -169,8 +190,46 @@ describe("diffs", () => {
 
   test("plain diff -u output (no git header, timestamps after a tab)", () => {
     const plain = "--- a.txt.orig\t2026-11-29 12:00:00\n+++ a.txt\t2026-11-29 12:01:00\n@@ -1 +1,2 @@\n-x\n+y\n+z\n";
-    expect(extract("diff", plain).files).toEqual([
+    expect(extract("diff", plain).files).toMatchObject([
       { path: "a.txt", oldPath: null, status: "modified", added: 2, removed: 1, binary: false },
+    ]);
+  });
+
+  test("git's extended headers: copies, mode changes, similarity, a binary file's size; diff -ruN loses its top directory", () => {
+    const diff = [
+      "diff --git a/bin/run b/bin/run",
+      "old mode 100644",
+      "new mode 100755",
+      "diff --git a/src/a.ts b/src/b.ts",
+      "similarity index 92%",
+      "copy from src/a.ts",
+      "copy to src/b.ts",
+      "--- a/src/a.ts",
+      "+++ b/src/b.ts",
+      "@@ -1 +1 @@",
+      "-x",
+      "+y",
+      "diff --git a/logo.png b/logo.png",
+      "index 0000000..4b825dc 100644",
+      "GIT binary patch",
+      "literal 343040",
+      "zcmeIuF#!Mo0K%a4Pi+hZR7O+",
+      "",
+      "literal 0",
+      "HcmV?d00001",
+      "",
+      "diff -ruN old/src/x.ts new/src/x.ts",
+      "--- old/src/x.ts\t2026-11-29 12:00:00",
+      "+++ new/src/x.ts\t2026-11-29 12:01:00",
+      "@@ -0,0 +1 @@",
+      "+z",
+      "",
+    ].join("\n");
+    expect(extract("diff", diff, 7).files).toMatchObject([
+      { path: "bin/run", status: "modified", oldMode: "100644", newMode: "100755" },
+      { path: "src/b.ts", oldPath: "src/a.ts", status: "copied", similarity: 92, added: 1, removed: 1 },
+      { path: "logo.png", binary: true, binarySize: 343040 },
+      { path: "src/x.ts", status: "modified", added: 1 },
     ]);
   });
 
@@ -222,6 +281,27 @@ describe("logs", () => {
       truncated: true,
       bytesExamined: 5000,
     });
+  });
+
+  test("GitHub annotations, npm's lowercase levels, tsc, node's coded errors, go and ESLint; colour codes do not hide words", () => {
+    const log = [
+      "::error file=app.js,line=1::Missing semicolon", // 1 error
+      "::warning::Node.js 16 actions are deprecated", // 2 warning
+      "npm error code ELIFECYCLE", // 3 error
+      "npm warn deprecated glob@7.2.3: Error: old", // 4 warning (the level is stated)
+      "src/a.ts(3,7): error TS2769: No overload matches this call.", // 5 error
+      'TypeError [ERR_UNKNOWN_FILE_EXTENSION]: Unknown file extension ".ts"', // 6 error
+      "--- FAIL: TestParse (0.00s)", // 7 error
+      "  12:5  error  'x' is never reassigned  prefer-const", // 8 error
+      "  3:1  warning  Unexpected console statement  no-console", // 9 warning
+      "\u001b[31mERROR\u001b[39m build broke", // 10 error
+      "type SOME_ERROR_CODE = 1", // 11 neither
+    ].join("\n");
+    const { summary } = extract("log", log, 5);
+    if (summary.kind !== "log") throw new Error("not a log summary");
+    expect(summary.firstErrors.map((entry) => entry.line)).toEqual([1, 3, 5, 6, 7, 8, 10]);
+    expect(summary.warnings).toBe(3);
+    expect(summary.firstErrors.at(-1)?.text).toBe("ERROR build broke");
   });
 
   test("types without structure and extraction switched off have no extractor", () => {

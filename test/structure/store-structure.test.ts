@@ -81,7 +81,7 @@ describe("structure extracted at upload", () => {
     expect(failed).toMatchObject({ total: 1, items: [{ name: "fails <here>", suite: "sample.test.ts › math" }] });
     expect((await store.testCases({ specName: "s", taskId: "t", type: "test" }, { contains: "TOP" })).total).toBe(1);
     await store.upload({ specName: "s", taskId: "t", type: "diff", content: diff("src/new.ts", "src/old.ts") });
-    expect(await store.diffFiles({ specName: "s", taskId: "t", type: "diff" })).toEqual([
+    expect(await store.diffFiles({ specName: "s", taskId: "t", type: "diff" })).toMatchObject([
       { path: "src/new.ts", oldPath: "src/old.ts", status: "renamed", added: 2, removed: 1, binary: false },
     ]);
     await store.delete({ specName: "s", taskId: "t", type: "test" });

@@ -79,6 +79,22 @@ function guarded(inner: StructureExtractor, maxBytes: number): StructureExtracto
   };
 }
 
+/**
+ * The text after the lines a package manager prints before a script's own output (`> app@1.0.0
+ * test` and `> vitest run --reporter=json` from npm and pnpm, `yarn run v1.22.19` and `$ jest
+ * --json` from yarn), so `npm test -- --json > report.json` still reads as JSON. Null while a
+ * banner line has not ended yet.
+ */
+function withoutBanner(start: string): string | null {
+  let rest = start;
+  while (/^(?:> |\$ |yarn run v)/.test(rest)) {
+    const newline = rest.indexOf("\n");
+    if (newline === -1) return null;
+    rest = rest.slice(newline + 1).trimStart();
+  }
+  return rest;
+}
+
 function describe(error: unknown): string {
   return (error instanceof Error ? error.message : String(error)).slice(0, 500);
 }
@@ -95,15 +111,16 @@ function createTestReportExtractor(): StructureExtractor & { partial(): Extracte
     abandon?: () => void;
   } | null = null;
   let format: TestReportFormat | null = null;
+  let json = false;
   let bytes = 0;
   let failure: string | null = null;
 
   const choose = (start: string) => {
-    if (start.startsWith("<")) {
-      format = "junit";
-      return createJunitReader(collector);
+    if (start.startsWith("<")) return createJunitReader(collector);
+    if (start.startsWith("{") || start.startsWith("[")) {
+      json = true;
+      return createJsonReportReader(collector);
     }
-    if (start.startsWith("{") || start.startsWith("[")) return createJsonReportReader(collector);
     if (looksLikeTap(start)) {
       format = "tap";
       const tap = createTapReader(collector);
@@ -121,8 +138,10 @@ function createTestReportExtractor(): StructureExtractor & { partial(): Extracte
       return;
     }
     head += text;
-    const start = head.replace(/^\uFEFF/, "").trimStart();
-    if (start.length < 16 && head.length < 4096) return; // wait to see how it starts
+    const start = withoutBanner(head.replace(/^\uFEFF/, "").trimStart());
+    if (start === null && head.length < 4096) return; // a banner line not complete yet
+    if (start !== null && start.length < 16 && head.length < 4096) return; // wait to see how it starts
+    if (start === null) throw new Error("a report that starts with more than 4 KiB of npm banner lines");
     reader = choose(start);
     head = "";
     reader.write(start);
@@ -130,7 +149,7 @@ function createTestReportExtractor(): StructureExtractor & { partial(): Extracte
 
   const result = (): ExtractedStructure => {
     const reportFormat = reader?.format?.() ?? format;
-    if (reader?.format && reportFormat === null && failure === null) {
+    if (json && reportFormat === null && failure === null) {
       failure = "JSON that is not a Jest/Vitest, pytest-json-report or CTRF report";
     }
     return {
@@ -156,7 +175,7 @@ function createTestReportExtractor(): StructureExtractor & { partial(): Extracte
         const rest = decoder.decode();
         if (rest) feed(rest);
         if (!reader) {
-          const start = head.replace(/^\uFEFF/, "").trimStart();
+          const start = withoutBanner(head.replace(/^\uFEFF/, "").trimStart()) ?? "";
           if (start.length === 0) throw new Error("empty test report");
           reader = choose(start);
           reader.write(start);

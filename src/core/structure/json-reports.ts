@@ -21,7 +21,15 @@ type RecordKind = "jest-file" | "jest-test" | "pytest" | "ctrf";
 
 const WANTED: Record<RecordKind, ReadonlySet<string>> = {
   "jest-file": new Set(["name", "message", "status"]),
-  "jest-test": new Set(["ancestorTitles.*", "title", "fullName", "status", "duration", "failureMessages.*"]),
+  "jest-test": new Set([
+    "ancestorTitles.*",
+    "title",
+    "fullName",
+    "status",
+    "duration",
+    "failureMessages.*",
+    "invocations",
+  ]),
   pytest: new Set([
     "nodeid",
     "outcome",
@@ -34,8 +42,27 @@ const WANTED: Record<RecordKind, ReadonlySet<string>> = {
     "setup.longrepr",
     "call.longrepr",
     "teardown.longrepr",
+    "setup.stdout",
+    "call.stdout",
+    "teardown.stdout",
+    "setup.stderr",
+    "call.stderr",
+    "teardown.stderr",
   ]),
-  ctrf: new Set(["name", "status", "duration", "message", "trace", "suite", "suite.*", "filePath"]),
+  ctrf: new Set([
+    "name",
+    "status",
+    "duration",
+    "message",
+    "trace",
+    "suite",
+    "suite.*",
+    "filePath",
+    "flaky",
+    "retries",
+    "stdout.*",
+    "stderr.*",
+  ]),
 };
 
 interface OpenRecord {
@@ -50,6 +77,8 @@ interface PendingTest {
   status: TestStatus;
   durationMs: number | null;
   message: string | null;
+  flaky?: boolean;
+  retries?: number;
 }
 
 function recordKind(path: JsonPath): RecordKind | null {
@@ -66,6 +95,11 @@ const text = (values: JsonScalar[] | undefined): string | null =>
   values?.find((value): value is string => typeof value === "string") ?? null;
 const number = (values: JsonScalar[] | undefined): number | null =>
   values?.find((value): value is number => typeof value === "number") ?? null;
+const joined = (values: (JsonScalar[] | undefined)[]): string | null =>
+  values
+    .flatMap((list) => list ?? [])
+    .filter((value): value is string => typeof value === "string" && value.length > 0)
+    .join("") || null;
 
 export function createJsonReportReader(collector: TestCollector) {
   const open: OpenRecord[] = [];
@@ -92,13 +126,19 @@ export function createJsonReportReader(collector: TestCollector) {
     if (record.kind === "jest-test") {
       format = "jest";
       const status = text(fields.get("status"));
+      // jest-circus with retryTimes: `invocations` counts the runs.
+      const retries = Math.max(0, (number(fields.get("invocations")) ?? 1) - 1);
+      const testStatus: TestStatus =
+        status === "passed" || status === "focused" ? "passed" : status === "failed" ? "failed" : "skipped";
       const test: PendingTest = {
         ancestors: (fields.get("ancestorTitles.*") ?? []).filter((value): value is string => typeof value === "string"),
         name: text(fields.get("title")) ?? text(fields.get("fullName")) ?? "",
-        status: status === "passed" || status === "focused" ? "passed" : status === "failed" ? "failed" : "skipped",
+        status: testStatus,
         durationMs: number(fields.get("duration")),
         message:
           (fields.get("failureMessages.*") ?? []).filter((value) => typeof value === "string").join("\n") || null,
+        retries,
+        flaky: retries > 0 && testStatus === "passed",
       };
       if (pending.length < LIMITS.tests) pending.push(test);
       else collector.add({ ...test, suite: joinSuite(test.ancestors) });
@@ -130,6 +170,8 @@ export function createJsonReportReader(collector: TestCollector) {
               : "skipped",
         durationMs: durations.length > 0 ? durations.reduce((sum, value) => sum + value, 0) * 1000 : null,
         message,
+        stdout: joined(stages.map((stage) => fields.get(`${stage}.stdout`))),
+        stderr: joined(stages.map((stage) => fields.get(`${stage}.stderr`))),
       });
     } else {
       format = "ctrf";
@@ -143,6 +185,10 @@ export function createJsonReportReader(collector: TestCollector) {
         status: status === "passed" ? "passed" : status === "failed" ? "failed" : "skipped",
         durationMs: number(fields.get("duration")),
         message: [text(fields.get("message")), text(fields.get("trace"))].filter(Boolean).join("\n") || null,
+        flaky: fields.get("flaky")?.[0] === true,
+        retries: number(fields.get("retries")) ?? 0,
+        stdout: (fields.get("stdout.*") ?? []).filter((value) => typeof value === "string").join("\n") || null,
+        stderr: (fields.get("stderr.*") ?? []).filter((value) => typeof value === "string").join("\n") || null,
       });
     }
   };

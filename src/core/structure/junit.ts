@@ -1,10 +1,17 @@
 /**
  * JUnit XML, as written by `bun test --reporter=junit`, `node --test --test-reporter=junit`,
- * `pytest --junitxml`, Maven Surefire, Gradle, go-junit-report, jest-junit and others.
+ * `pytest --junitxml`, Maven Surefire, Gradle, go-junit-report, jest-junit, cargo-nextest,
+ * Catch2, Playwright and others.
  *
  * A `<testcase>` is one test: `<failure>` or `<error>` make it failed, `<skipped>` skipped,
  * otherwise passed. Its suite is the chain of enclosing `<testsuite name>`s, followed by its
  * `classname` when that adds something (node writes the placeholder `test`, which is left out).
+ * The failure's text (the stack trace) is kept whole up to the message cap, after its `message`
+ * attribute when the text does not already start with it. Surefire's reruns: `flakyFailure` /
+ * `flakyError` mark a test that passed on a retry (flaky), `rerunFailure` / `rerunError` count the
+ * retries of one that kept failing. `<system-out>` / `<system-err>` of a test are kept.
+ *
+ * TRX and NUnit XML are recognised by their root element and named in the parse error.
  */
 
 import { joinSuite, type TestCollector } from "./test-collector.ts";
@@ -18,30 +25,58 @@ interface OpenCase {
   durationMs: number | null;
   messageAttribute: string;
   details: string;
+  flaky: boolean;
+  retries: number;
+  stdout: string;
+  stderr: string;
 }
+
+/** Root elements of formats that are not JUnit, with the name the parse error gives them. */
+const OTHER_FORMATS: Record<string, string> = {
+  TestRun: "a TRX report (Visual Studio / dotnet test --logger trx)",
+  "test-run": "an NUnit 3 report",
+  "test-results": "an NUnit 2 report",
+  assemblies: "an xUnit.net v2 XML report",
+};
+
+type Capture = "details" | "stdout" | "stderr" | null;
 
 export function createJunitReader(collector: TestCollector) {
   const suites: string[] = [];
   let current: OpenCase | null = null;
-  let capturing = false;
+  let capture: Capture = null;
   let sawRoot = false;
+  let depth = 0;
 
   const finishCase = () => {
     if (!current) return;
     const details = current.details.trim();
+    const attribute = current.messageAttribute.trim();
+    // Playwright's message attribute is the test's path and the text holds the error: keep both.
+    const message =
+      attribute && details && !details.startsWith(attribute) ? `${attribute}\n\n${details}` : details || attribute;
     collector.add({
       suite: current.suite,
       name: current.name,
       status: current.status,
       durationMs: current.durationMs,
-      message: details || current.messageAttribute || null,
+      message: message || null,
+      flaky: current.flaky && current.status === "passed",
+      retries: current.retries,
+      stdout: current.stdout,
+      stderr: current.stderr,
     });
     current = null;
-    capturing = false;
+    capture = null;
   };
 
   const reader = createXmlReader({
     open(name, attributes, selfClosing) {
+      if (depth++ === 0 && OTHER_FORMATS[name]) {
+        throw new Error(
+          `${OTHER_FORMATS[name]} is not supported: upload JUnit XML (most runners write it, e.g. dotnet test --logger junit), Jest/Vitest JSON, pytest-json-report, CTRF JSON or TAP`,
+        );
+      }
       if (name === "testsuites" || name === "testsuite") sawRoot = true;
       if (name === "testsuite") suites.push(attributes.name ?? "");
       else if (name === "testcase") {
@@ -58,30 +93,52 @@ export function createJunitReader(collector: TestCollector) {
           durationMs: attributes.time !== undefined && Number.isFinite(seconds) ? seconds * 1000 : null,
           messageAttribute: "",
           details: "",
+          flaky: false,
+          retries: 0,
+          stdout: "",
+          stderr: "",
         };
-      } else if (current && (name === "failure" || name === "error")) {
-        current.status = "failed";
-        current.messageAttribute ||= attributes.message ?? attributes.type ?? "";
-        capturing = !selfClosing;
-      } else if (current && name === "skipped") {
-        if (current.status !== "failed") current.status = "skipped";
-        const message = attributes.message;
-        if (message && message !== "true") current.messageAttribute ||= message;
-        capturing = !selfClosing;
+      } else if (current && capture === null) {
+        if (name === "failure" || name === "error") {
+          current.status = "failed";
+          current.messageAttribute ||= attributes.message ?? attributes.type ?? "";
+          capture = selfClosing ? null : "details";
+        } else if (name === "skipped") {
+          if (current.status !== "failed") current.status = "skipped";
+          const message = attributes.message;
+          if (message && message !== "true") current.messageAttribute ||= message;
+          capture = selfClosing ? null : "details";
+        } else if (name === "flakyFailure" || name === "flakyError") {
+          current.flaky = true;
+          current.retries++;
+        } else if (name === "rerunFailure" || name === "rerunError") {
+          current.retries++;
+        } else if (name === "system-out" && !selfClosing) capture = "stdout";
+        else if (name === "system-err" && !selfClosing) capture = "stderr";
       }
     },
     close(name) {
+      depth--;
       if (name === "testsuite") suites.pop();
       else if (name === "testcase") finishCase();
-      else if (name === "failure" || name === "error" || name === "skipped") capturing = false;
+      else if (
+        (capture === "details" && (name === "failure" || name === "error" || name === "skipped")) ||
+        (capture === "stdout" && name === "system-out") ||
+        (capture === "stderr" && name === "system-err")
+      )
+        capture = null;
     },
     text(text) {
-      if (capturing && current && current.details.length < LIMITS.message) current.details += text;
+      if (!current || capture === null) return;
+      const limit = capture === "details" ? LIMITS.message : LIMITS.output;
+      if (current[capture].length < limit) current[capture] += text;
     },
   });
 
   return {
     write: reader.write,
+    /** "junit" once a JUnit element was seen, else null (another XML format). */
+    format: () => (sawRoot ? ("junit" as const) : null),
     end() {
       reader.end();
       finishCase();

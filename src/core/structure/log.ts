@@ -1,25 +1,10 @@
 /**
- * Log extraction: line count, error lines, warning lines. Scans each decoded chunk with one
- * global regular expression and counts newlines between matches, so a chunk costs one pass
- * of native code however many lines it holds.
- *
- * A line is an **error** line when it contains (case as shown):
- * - a whole word `ERROR`, `FATAL`, `CRITICAL` or `PANIC`;
- * - `Error:` or `Exception:`, alone or ending a word (`TypeError:`, `java.io.IOException:`);
- * - `error:`, `fatal:` or `panic:`, optionally with a bracketed code (`error[E0308]:`);
- * - `npm ERR!`, or starts with `Traceback (most recent call last)`.
- * A line is a **warning** line when it is not an error line and contains a whole word `WARN`
- * or `WARNING`, `Warning:` alone or ending a word (`DeprecationWarning:`), or `warning:`
- * (optionally `warning[code]:`). Words such as `errors` or `0 errors` do not count.
+ * Log extraction: line count, error lines, warning lines (the rules are in `log-rules.ts`).
+ * Scans each decoded chunk with one global regular expression and counts newlines between
+ * matches, so a chunk costs one pass of native code however many lines it holds.
  */
+import { ANSI_SOURCE, LOG_ERROR_SOURCE, LOG_STATED_WARNING_SOURCE, LOG_WARNING_SOURCE } from "./log-rules.ts";
 import { cap, LIMITS, type LogSummary, type StructureExtractor } from "./types.ts";
-
-const ERROR_SOURCE = String.raw`\b(?:ERROR|FATAL|CRITICAL|PANIC)\b|(?:Error|Exception):|\b(?:error|fatal|panic)(?:\[[^\]\n]{0,40}\])?:|\bnpm ERR!|^Traceback \(most recent call last\)`;
-const WARNING_SOURCE = String.raw`\b(?:WARN|WARNING)\b|Warning:|\bwarning(?:\[[^\]\n]{0,40}\])?:`;
-
-/** Error and warning patterns, exported for the viewer and the documentation. */
-export const LOG_ERROR_PATTERN = new RegExp(ERROR_SOURCE, "m");
-export const LOG_WARNING_PATTERN = new RegExp(WARNING_SOURCE, "m");
 
 /** Bytes decoded and scanned at once. */
 const SEGMENT = 64 * 1024;
@@ -39,9 +24,14 @@ function createByteDecoder(): TextDecoder | null {
   }
 }
 
+const ANSI = new RegExp(ANSI_SOURCE, "g");
+const STATED_WARNING = 1;
+const ERROR = 2;
+const WARNING = 4;
+
 export function createLogExtractor(): StructureExtractor & { summary(): LogSummary } {
-  // One pass finds both kinds; group 1 is an error, group 2 a warning.
-  const pattern = new RegExp(`(${ERROR_SOURCE})|(${WARNING_SOURCE})`, "gm");
+  // One pass finds every kind: group 1 is a stated warning, group 2 an error, group 3 a warning.
+  const pattern = new RegExp(`(${LOG_STATED_WARNING_SOURCE})|(${LOG_ERROR_SOURCE})|(${LOG_WARNING_SOURCE})`, "gm");
   const byteDecoder = createByteDecoder();
   const utf8 = new TextDecoder("utf-8");
   let lines = 0; // complete lines seen
@@ -52,17 +42,38 @@ export function createLogExtractor(): StructureExtractor & { summary(): LogSumma
   let carry: Uint8Array = new Uint8Array(0);
   let bytes = 0;
   let lastByte = 0x0a;
-  // The line (0-based) of the last match and what it was counted as.
-  let lastLine = -1;
-  let lastKind: "error" | "warning" | null = null;
+  // The line (0-based) with matches not yet counted, what they were, and its text if it may be an error.
+  let pendingLine = -1;
+  let pendingKinds = 0;
+  let pendingText: string | null = null;
+
+  /** Counts the pending line: a stated warning stays a warning, otherwise an error wins over a warning. */
+  const settle = () => {
+    if (pendingLine === -1) return;
+    if (pendingKinds & ERROR && !(pendingKinds & STATED_WARNING)) {
+      errors++;
+      firstErrorLine ??= pendingLine + 1;
+      if (pendingText !== null && firstErrors.length < LIMITS.firstErrors)
+        firstErrors.push({ line: pendingLine + 1, text: pendingText });
+    } else warnings++;
+    pendingLine = -1;
+    pendingKinds = 0;
+    pendingText = null;
+  };
 
   /** Scans whole lines (`data` ends at a line end, or is a line too long to wait for). */
   const scan = (data: Uint8Array) => {
-    // Only complete lines are decoded, so UTF-8 never splits inside a character.
-    const text = byteDecoder ? byteDecoder.decode(data) : utf8.decode(data);
+    // Only complete lines are decoded, so UTF-8 never splits inside a character. Colour codes
+    // are removed first (they split words: ESC[31mERROR would not be a whole word).
+    const coloured = data.includes(0x1b);
+    const text = coloured
+      ? utf8.decode(data).replace(ANSI, "")
+      : byteDecoder
+        ? byteDecoder.decode(data)
+        : utf8.decode(data);
     // With the byte decoder, offsets are byte offsets: error lines are decoded as UTF-8 from the bytes.
     const lineText = (start: number, stop: number) =>
-      byteDecoder ? utf8.decode(data.subarray(start, stop)) : text.slice(start, stop);
+      byteDecoder && !coloured ? utf8.decode(data.subarray(start, stop)) : text.slice(start, stop);
     let position = 0;
     let line = lines;
     pattern.lastIndex = 0;
@@ -75,17 +86,16 @@ export function createLogExtractor(): StructureExtractor & { summary(): LogSumma
         line++;
         position = next + 1;
       }
-      const kind = match[1] !== undefined ? "error" : "warning";
-      if (line !== lastLine) {
-        lastLine = line;
-        lastKind = kind;
-        if (kind === "error") recordError(text, match.index, line, lineText);
-        else warnings++;
-      } else if (kind === "error" && lastKind === "warning") {
-        // A warning word came first on this line; the line is an error line.
-        warnings--;
-        lastKind = "error";
-        recordError(text, match.index, line, lineText);
+      if (line !== pendingLine) {
+        settle();
+        pendingLine = line;
+      }
+      const kind = match[1] !== undefined ? STATED_WARNING : match[2] !== undefined ? ERROR : WARNING;
+      pendingKinds |= kind;
+      if (kind === ERROR && pendingText === null && firstErrors.length < LIMITS.firstErrors) {
+        const start = text.lastIndexOf("\n", match.index) + 1;
+        const stop = text.indexOf("\n", match.index);
+        pendingText = cap(lineText(start, stop === -1 ? text.length : stop), LIMITS.errorText);
       }
       if (match[0].length === 0) pattern.lastIndex++;
     }
@@ -96,36 +106,20 @@ export function createLogExtractor(): StructureExtractor & { summary(): LogSumma
     lines = line;
   };
 
-  const recordError = (
-    text: string,
-    index: number,
-    line: number,
-    lineText: (start: number, stop: number) => string,
-  ) => {
-    errors++;
-    if (firstErrorLine === null) firstErrorLine = line + 1;
-    if (firstErrors.length < LIMITS.firstErrors) {
-      const start = text.lastIndexOf("\n", index) + 1;
-      const stop = text.indexOf("\n", index);
-      firstErrors.push({
-        line: line + 1,
-        text: cap(lineText(start, stop === -1 ? text.length : stop), LIMITS.errorText),
-      });
-    }
+  const summary = (): LogSummary => {
+    settle();
+    return {
+      kind: "log",
+      lines: lines + (bytes > 0 && lastByte !== 0x0a ? 1 : 0),
+      errors,
+      warnings,
+      firstErrorLine,
+      firstErrors,
+      bytesExamined: bytes,
+      truncated: false,
+      parseError: null,
+    };
   };
-
-  const summary = (): LogSummary => ({
-    kind: "log",
-    lines: lines + (bytes > 0 && lastByte !== 0x0a ? 1 : 0),
-    errors,
-    warnings,
-    firstErrorLine,
-    firstErrors,
-    bytesExamined: bytes,
-    truncated: false,
-    parseError: null,
-  });
-
   return {
     write(chunk) {
       if (chunk.length === 0) return;

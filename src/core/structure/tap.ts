@@ -1,9 +1,14 @@
 /**
  * TAP (Test Anything Protocol, versions 13 and 14), as `node --test` writes it when its output
- * is not a terminal, and `tap`, `tape`, `prove`. Subtests are indented by four spaces; a test
- * point that has subtests (or whose YAML block says `type: 'suite'`) is a suite, not a test.
- * `not ok` is failed (unless `# TODO`), `# SKIP` and `# TODO` are skipped; `duration_ms` and
- * `error` come from the YAML block.
+ * is not a terminal, and `tap`, `tape`, `prove`. Subtests are indented by four spaces.
+ * `not ok` is failed (unless `# TODO`), `# SKIP` and `# TODO` are skipped, `# FLAKY n re-tries`
+ * marks a test that passed on a retry; `duration_ms`, `error` and `stack` come from the YAML block.
+ *
+ * Totals are counted the way the producer's summary counts them. node marks each `describe`
+ * block `type: 'suite'` and counts a `test()` that has subtests as a test too (`# tests 4` for a
+ * test with three subtests): so once a document says `type: 'suite'`, only those points are
+ * suites. A producer that never says it (tap, tape) nests subtests under a parent point that is
+ * a grouping, not a test of its own.
  */
 import { createLineReader } from "./lines.ts";
 import { joinSuite, type TestCollector } from "./test-collector.ts";
@@ -11,6 +16,7 @@ import { LIMITS, type TestStatus } from "./types.ts";
 
 const TEST_POINT = /^(\s*)(not ok|ok)\b(?:\s+\d+)?(?:\s*-)?\s*(.*)$/;
 const DIRECTIVE = /\s+#\s*(SKIP|TODO)\b\s*(.*)$/i;
+const FLAKY = /\s+#\s*FLAKY\b\s*(?:(\d+)\s+re-?tr(?:y|ies))?.*$/i;
 const SUBTEST = /^(\s*)# Subtest: (.*)$/;
 
 interface PendingPoint {
@@ -19,7 +25,12 @@ interface PendingPoint {
   status: TestStatus;
   message: string | null;
   durationMs: number | null;
-  isSuite: boolean;
+  retries: number;
+  /** Has subtests: a suite unless the document marks suites with `type: 'suite'`. */
+  hasSubtests: boolean;
+  /** Its YAML said `type: 'suite'` (or `'test'`). */
+  declaredType: "suite" | "test" | null;
+  inStack: boolean;
   inYaml: boolean;
   yamlIndent: number;
 }
@@ -33,19 +44,35 @@ export function createTapReader(collector: TestCollector) {
   const subtestNames: string[] = [];
   const hasChildren: boolean[] = [];
   let point: PendingPoint | null = null;
+  let declaresSuites = false;
+  // Points with subtests and no declared type, held until the end decides what they are.
+  const undecided: { suite: string; point: PendingPoint }[] = [];
+
+  const add = (suite: string, current: PendingPoint) =>
+    collector.add({
+      suite,
+      name: current.name,
+      status: current.status,
+      durationMs: current.durationMs,
+      message: current.message,
+      flaky: current.retries > 0 && current.status === "passed",
+      retries: current.retries,
+    });
 
   const flush = () => {
     if (!point) return;
     const current = point;
     point = null;
-    if (current.isSuite) return;
-    collector.add({
-      suite: joinSuite(subtestNames.slice(0, current.level)),
-      name: current.name,
-      status: current.status,
-      durationMs: current.durationMs,
-      message: current.message,
-    });
+    if (current.declaredType === "suite") {
+      declaresSuites = true;
+      return;
+    }
+    const suite = joinSuite(subtestNames.slice(0, current.level));
+    if (current.hasSubtests && current.declaredType === null) {
+      if (undecided.length < 10_000) undecided.push({ suite, point: current });
+      return;
+    }
+    add(suite, current);
   };
 
   const yamlLine = (current: PendingPoint, line: string) => {
@@ -54,6 +81,13 @@ export function createTapReader(collector: TestCollector) {
       current.inYaml = false;
       return;
     }
+    const indent = line.length - line.trimStart().length;
+    if (current.inStack && indent > current.yamlIndent) {
+      // A block scalar (`stack: |-`): its lines follow the message.
+      if ((current.message ?? "").length < LIMITS.message) current.message = `${current.message ?? ""}\n${trimmed}`;
+      return;
+    }
+    current.inStack = false;
     const separator = trimmed.indexOf(":");
     if (separator === -1) return;
     const key = trimmed.slice(0, separator);
@@ -62,10 +96,14 @@ export function createTapReader(collector: TestCollector) {
       .trim()
       .replace(/^'(.*)'$/, "$1")
       .replace(/^"(.*)"$/, "$1");
-    if (key === "duration_ms" && Number.isFinite(Number(value))) current.durationMs = Number(value);
-    else if (key === "type" && value === "suite") current.isSuite = true;
+    if (key === "duration_ms" && value !== "" && Number.isFinite(Number(value))) current.durationMs = Number(value);
+    else if (key === "type" && (value === "suite" || value === "test")) current.declaredType = value;
     else if ((key === "error" || key === "message") && value && !/^[|>]/.test(value) && current.message === null)
       current.message = value.slice(0, LIMITS.message);
+    else if (key === "stack" && current.status === "failed") {
+      if (/^[|>]/.test(value)) current.inStack = true;
+      else if (value) current.message = `${current.message ?? ""}\n${value}`.trim();
+    }
   };
 
   const reader = createLineReader((line) => {
@@ -77,6 +115,7 @@ export function createTapReader(collector: TestCollector) {
       point.inYaml = true;
       return;
     }
+    if (/^# (?:suites|tests) \d+$/.test(line)) declaresSuites = true; // node's summary: its counting rules apply
     const subtest = SUBTEST.exec(line);
     if (subtest) {
       flush();
@@ -93,12 +132,19 @@ export function createTapReader(collector: TestCollector) {
     let status: TestStatus = match[2] === "ok" ? "passed" : "failed";
     let message: string | null = null;
     const directive = DIRECTIVE.exec(description);
+    let retries = 0;
     if (directive) {
       description = description.slice(0, directive.index);
       status = "skipped";
       message = directive[2] ? directive[2] : null;
+    } else {
+      const flaky = FLAKY.exec(description);
+      if (flaky) {
+        description = description.slice(0, flaky.index);
+        retries = Math.max(1, Number(flaky[1] ?? 1));
+      }
     }
-    const isSuite = hasChildren[level] === true;
+    const hasSubtests = hasChildren[level] === true;
     hasChildren[level] = false;
     if (level > 0) hasChildren[level - 1] = true;
     hasChildren.length = level + 1;
@@ -108,7 +154,10 @@ export function createTapReader(collector: TestCollector) {
       status,
       message,
       durationMs: null,
-      isSuite,
+      retries,
+      hasSubtests,
+      declaredType: null,
+      inStack: false,
       inYaml: false,
       yamlIndent: (match[1] as string).length + 2,
     };
@@ -119,6 +168,8 @@ export function createTapReader(collector: TestCollector) {
     end() {
       reader.end();
       flush();
+      // node (which declares its suites) counts a test with subtests as a test; other producers do not.
+      if (declaresSuites) for (const { suite, point: parent } of undecided) add(suite, parent);
     },
   };
 }

@@ -8,6 +8,10 @@ export interface TestCollector {
     status: TestStatus;
     durationMs: number | null;
     message: string | null;
+    flaky?: boolean;
+    retries?: number;
+    stdout?: string | null;
+    stderr?: string | null;
   }): void;
   readonly tests: TestCaseEntry[];
   summary(
@@ -18,7 +22,7 @@ export interface TestCollector {
 
 export function createTestCollector(): TestCollector {
   const tests: TestCaseEntry[] = [];
-  const counts = { total: 0, passed: 0, failed: 0, skipped: 0 };
+  const counts = { total: 0, passed: 0, failed: 0, skipped: 0, flaky: 0 };
   let duration = 0;
   let sawDuration = false;
   let dropped = false;
@@ -27,8 +31,10 @@ export function createTestCollector(): TestCollector {
     add(test) {
       counts.total++;
       counts[test.status]++;
-      const durationMs =
-        test.durationMs === null || !Number.isFinite(test.durationMs) || test.durationMs < 0 ? null : test.durationMs;
+      if (test.flaky) counts.flaky++;
+      // A skipped test never ran: its 0 (or absent) time is not a measured duration.
+      const measured = test.durationMs !== null && Number.isFinite(test.durationMs) && test.durationMs >= 0;
+      const durationMs = !measured || (test.status === "skipped" && test.durationMs === 0) ? null : test.durationMs;
       if (durationMs !== null) {
         duration += durationMs;
         sawDuration = true;
@@ -38,12 +44,20 @@ export function createTestCollector(): TestCollector {
         return;
       }
       const message = test.message?.trim();
+      const output = (text: string | null | undefined) => {
+        const trimmed = text?.trim();
+        return trimmed ? cap(trimmed, LIMITS.output) : null;
+      };
       tests.push({
         suite: cap(test.suite, LIMITS.name),
         name: cap(test.name || "(unnamed)", LIMITS.name),
         status: test.status,
         durationMs: durationMs === null ? null : Math.round(durationMs * 1000) / 1000,
         message: message ? cap(message, LIMITS.message) : null,
+        flaky: test.flaky === true,
+        retries: Math.max(0, Math.floor(test.retries ?? 0)),
+        stdout: output(test.stdout),
+        stderr: output(test.stderr),
       });
     },
     summary(format, extra) {

@@ -31,6 +31,29 @@ export interface LogSummary extends SummaryCommon {
 /** A unified diff: files touched and lines added/removed. */
 export interface DiffSummary extends SummaryCommon {
   kind: "diff";
+  /** Distinct paths touched (a file changed by two commits of a `git log -p` counts once). */
+  files: number;
+  added: number;
+  removed: number;
+  /**
+   * The commits of `git show`, `git format-patch` or `git log -p` input, in input order (at most
+   * 200; absent for a plain diff). A file entry's `commit` is an index into this list.
+   */
+  commits?: DiffCommit[];
+}
+
+/** One commit of a diff made by `git show`, `git format-patch` or `git log -p`. */
+export interface DiffCommit {
+  /** The commit id, when the input names it. */
+  hash: string | null;
+  /** `Name <email>`. */
+  author: string | null;
+  /** As the input writes it (RFC 2822 for format-patch, git's default format for show/log). */
+  date: string | null;
+  /** The first line of the message, without format-patch's `[PATCH n/m]` prefix. */
+  subject: string;
+  /** The rest of the message (at most 4 KiB), without the diffstat. */
+  body: string;
   files: number;
   added: number;
   removed: number;
@@ -48,27 +71,41 @@ export interface TestSummary extends SummaryCommon {
   passed: number;
   failed: number;
   skipped: number;
+  /** Tests that failed at first and passed on a retry (counted as passed too). */
+  flaky?: number;
   /** Sum of the test durations, when the report gives them. */
   durationMs: number | null;
 }
 
 export type ArtifactSummary = LogSummary | DiffSummary | TestSummary;
 
-export type DiffFileStatus = "added" | "deleted" | "modified" | "renamed";
+export type DiffFileStatus = "added" | "deleted" | "modified" | "renamed" | "copied";
 
 /** One file of a diff. */
 export interface DiffFileEntry {
   /** Path after the change (before it, for a deleted file). */
   path: string;
-  /** Path before a rename, else null. */
+  /** Path before a rename or the source of a copy, else null. */
   oldPath: string | null;
   status: DiffFileStatus;
   added: number;
   removed: number;
   binary: boolean;
+  /** Size in bytes of a binary file after the change, when the diff says it (`GIT binary patch`: `literal N`). */
+  binarySize?: number | null;
+  /** File modes (`100644`, `100755`, `120000`) when the diff names them: a mode change, a new or deleted file. */
+  oldMode?: string | null;
+  newMode?: string | null;
+  /** `similarity index` of a rename or copy, in percent. */
+  similarity?: number | null;
+  /** Index into the summary's `commits` of the commit that changed the file, or null for a plain diff. */
+  commit?: number | null;
 }
 
 export type TestStatus = "passed" | "failed" | "skipped";
+
+/** Orders of a report's tests: as reported, failures first (then passed, then skipped), or slowest first. */
+export type TestCaseOrder = "report" | "failures-first" | "duration";
 
 /** One test of a report. */
 export interface TestCaseEntry {
@@ -78,9 +115,17 @@ export interface TestCaseEntry {
   name: string;
   /** Errors count as failed; todo, pending, xfail count as skipped. */
   status: TestStatus;
+  /** Only when the report measured it: a skipped test's `time="0"` is not a duration. */
   durationMs: number | null;
-  /** Failure or skip message (at most 4 KiB). */
+  /** Failure or skip message with its stack trace (at most 8 KiB). */
   message: string | null;
+  /** Failed at first and passed on a retry (Surefire `flakyFailure`, node's `# FLAKY`, CTRF `flaky`). */
+  flaky?: boolean;
+  /** Times the test was run again (Surefire `rerunFailure`s, node's `# FLAKY n re-tries`, CTRF `retries`). */
+  retries?: number;
+  /** What the test printed, when the report keeps it (at most 4 KiB each). */
+  stdout?: string | null;
+  stderr?: string | null;
 }
 
 /** What an upload hands the metadata: the summary and its detail rows. */
@@ -109,7 +154,9 @@ export const LIMITS = {
   maxBytes: 128 * 1024 * 1024,
   files: 10_000,
   tests: 50_000,
-  message: 4096,
+  message: 8192,
+  output: 4096,
+  commits: 200,
   name: 512,
   path: 4096,
   firstErrors: 20,

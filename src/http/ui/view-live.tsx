@@ -7,7 +7,12 @@
 import type { FC } from "hono/jsx";
 import type { LiveLogRef, LiveLogStatus } from "../../core/live-log.ts";
 import type { ArtifactStore } from "../../core/store.ts";
-import { LOG_ERROR_PATTERN, LOG_WARNING_PATTERN } from "../../core/structure/log.ts";
+import {
+  ANSI_SOURCE,
+  LOG_ERROR_SOURCE,
+  LOG_STATED_WARNING_SOURCE,
+  LOG_WARNING_SOURCE,
+} from "../../core/structure/log-rules.ts";
 import { artifactPath, Notice } from "./layout.tsx";
 import { type LogLine, LogLines, splitLines } from "./view-log.tsx";
 
@@ -108,14 +113,17 @@ export const LIVE_SCRIPT = `(() => {
   const status = document.getElementById("live-status");
   const follow = document.getElementById("live-follow");
   if (!box || !status) return;
-  const ERROR = new RegExp(${JSON.stringify(LOG_ERROR_PATTERN.source)}, "m");
-  const WARNING = new RegExp(${JSON.stringify(LOG_WARNING_PATTERN.source)}, "m");
+  const ANSI = new RegExp(${JSON.stringify(ANSI_SOURCE)}, "g");
+  const STATED = new RegExp(${JSON.stringify(LOG_STATED_WARNING_SOURCE)}, "m");
+  const ERROR = new RegExp(${JSON.stringify(LOG_ERROR_SOURCE)}, "m");
+  const WARNING = new RegExp(${JSON.stringify(LOG_WARNING_SOURCE)}, "m");
   let offset = Number(box.dataset.end);
   let number = Number(box.dataset.next || "0");
   let lastSize = -1;
-  const add = (text) => {
+  const add = (raw) => {
+    const text = raw.replace(ANSI, "");
     const line = document.createElement("div");
-    line.className = "l" + (ERROR.test(text) ? " err" : WARNING.test(text) ? " warn" : "");
+    line.className = "l" + (STATED.test(text) ? " warn" : ERROR.test(text) ? " err" : WARNING.test(text) ? " warn" : "");
     const label = document.createElement(number ? "a" : "span");
     label.className = "n";
     if (number) { line.id = "L" + number; label.href = "#L" + number; label.textContent = String(number); number++; }

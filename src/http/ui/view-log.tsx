@@ -9,7 +9,7 @@ import type { ArtifactMetadata } from "../../contracts/types.ts";
 import type { ArtifactTarget } from "../../core/download.ts";
 import type { ArtifactStore } from "../../core/store.ts";
 import { createLineReader } from "../../core/structure/lines.ts";
-import { LOG_ERROR_PATTERN, LOG_WARNING_PATTERN } from "../../core/structure/log.ts";
+import { classifyLogLine } from "../../core/structure/log-rules.ts";
 import { artifactPath, highlight, Notice } from "./layout.tsx";
 
 /** Logs up to this size are shown whole. */
@@ -39,7 +39,8 @@ export const LogLines: FC<{
     <section class="log" aria-label={label} tabindex={0} id={id} {...data}>
       {lines.map((line) => {
         const text = line.text.length > MAX_LINE_CHARS ? `${line.text.slice(0, MAX_LINE_CHARS)} …` : line.text;
-        const kind = LOG_ERROR_PATTERN.test(text) ? " err" : LOG_WARNING_PATTERN.test(text) ? " warn" : "";
+        const level = classifyLogLine(text);
+        const kind = level === "error" ? " err" : level === "warning" ? " warn" : "";
         return (
           <div class={`l${kind}`} id={line.number === null ? undefined : `L${line.number}`}>
             {line.number === null ? (

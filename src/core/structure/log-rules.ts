@@ -1,0 +1,92 @@
+/**
+ * What makes a log line an error or a warning, in one place: the extractor counts with these
+ * rules, the viewer marks lines with them, and the live view's script receives their sources.
+ *
+ * A line is an **error** line when it contains (case as shown):
+ * - a whole word `ERROR`, `FATAL`, `CRITICAL`, `PANIC`, `FAIL` or `FAILED` (Maven `[ERROR]`,
+ *   `go test`'s `--- FAIL:`, Jest's `FAIL src/…`, pytest's `FAILED tests/…`);
+ * - `Error:` or `Exception:`, alone or ending a word (`TypeError:`, `java.io.IOException:`), also
+ *   with node's bracketed code (`TypeError [ERR_UNKNOWN_FILE_EXTENSION]:`);
+ * - `error:`, `fatal:` or `panic:`, optionally with a bracketed code (`error[E0308]:`), or tsc's
+ *   `error TS2769:`; ESLint's `  12:5  error  …`;
+ * - `npm ERR!` or npm 10's lowercase `npm error`; GitHub Actions' `##[error]` and `::error …::`;
+ * - or starts with `Traceback (most recent call last)`.
+ *
+ * A line is a **warning** line when it is not an error line and contains a whole word `WARN` or
+ * `WARNING`, `Warning:` alone or ending a word (`DeprecationWarning:`), `warning:` (also
+ * `warning[code]:`), ESLint's `  3:1  warning  …`. Some lines say their level outright and are
+ * warnings whatever else they hold: GitHub's `##[warning]` and `::warning …::`, `npm warn`, and
+ * node's `(node:1234) SomeWarning: …` (which often quotes an `Error:`).
+ *
+ * Words such as `errors` or `0 errors` count as neither. Colour codes (ANSI escape sequences) are
+ * ignored: the rules see the text a terminal shows.
+ */
+
+export const LOG_ERROR_SOURCE = [
+  String.raw`\b(?:ERROR|FATAL|CRITICAL|PANIC|FAIL|FAILED)\b`,
+  String.raw`(?:Error|Exception)(?: \[[A-Z][A-Z0-9_]*\])?:`,
+  String.raw`\b(?:error|fatal|panic)(?:\[[^\]\n]{0,40}\])?:`,
+  String.raw`\berror TS\d+:`,
+  String.raw`^\s+\d+:\d+\s+error\s`,
+  String.raw`\bnpm ERR!`,
+  String.raw`\bnpm error\b`,
+  String.raw`##\[error\]`,
+  String.raw`::error(?: [^\n:]*)?::`,
+  String.raw`^Traceback \(most recent call last\)`,
+].join("|");
+
+/** Lines that name their level as a warning: never counted as errors. */
+export const LOG_STATED_WARNING_SOURCE = [
+  String.raw`##\[warning\]`,
+  String.raw`::warning(?: [^\n:]*)?::`,
+  String.raw`\bnpm warn\b`,
+  String.raw`^\(node:[^)\n]*\) [A-Za-z]*Warning:`,
+].join("|");
+
+export const LOG_WARNING_SOURCE = [
+  String.raw`\b(?:WARN|WARNING)\b`,
+  String.raw`Warning:`,
+  String.raw`\bwarning(?:\[[^\]\n]{0,40}\])?:`,
+  String.raw`^\s+\d+:\d+\s+warning\s`,
+].join("|");
+
+/** ANSI escape sequences: CSI (colours, cursor moves), OSC (titles, links) and two-byte escapes. */
+export const ANSI_SOURCE = String.raw`\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])`;
+
+const ANSI = new RegExp(ANSI_SOURCE, "g");
+const ERROR = new RegExp(LOG_ERROR_SOURCE, "m");
+const STATED_WARNING = new RegExp(LOG_STATED_WARNING_SOURCE, "m");
+const WARNING = new RegExp(LOG_WARNING_SOURCE, "m");
+
+/** The text without ANSI escape sequences. */
+export function stripAnsi(text: string): string {
+  return text.includes("\x1b") ? text.replace(ANSI, "") : text;
+}
+
+/**
+ * Whether one line (without its newline) is an error line, a warning line or neither.
+ *
+ * @example
+ * classifyLogLine("src/a.ts(3,7): error TS2769: No overload matches this call."); // "error"
+ * classifyLogLine("npm warn deprecated glob@7.2.3"); // "warning"
+ */
+export function classifyLogLine(line: string): "error" | "warning" | null {
+  const text = stripAnsi(line);
+  if (STATED_WARNING.test(text)) return "warning";
+  if (ERROR.test(text)) return "error";
+  if (WARNING.test(text)) return "warning";
+  return null;
+}
+
+/** A folding marker: GitHub's `##[group]Title` / `::group::Title` and their ends, after any timestamp prefix. */
+const GROUP_START = /(?:^|[\s\]])(?:##\[group\]|::group::)(.*)$/;
+const GROUP_END = /(?:^|[\s\]])(?:##\[endgroup\]|::endgroup::)\s*$/;
+
+/** `{ start: title }` for a line opening a folded group, `{ end: true }` for one closing it, else null. */
+export function groupMarker(line: string): { start: string } | { end: true } | null {
+  if (!line.includes("group")) return null;
+  const text = stripAnsi(line);
+  const start = GROUP_START.exec(text);
+  if (start) return { start: (start[1] ?? "").trim() };
+  return GROUP_END.test(text) ? { end: true } : null;
+}
