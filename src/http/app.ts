@@ -12,10 +12,10 @@ import { createAuthenticator } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { errorResponseParts } from "./errors.ts";
 import { createHttpMetrics } from "./metrics.ts";
-import { assertNotCrossOrigin } from "./same-origin.ts";
 import { registerAdminRoutes } from "./routes-admin.ts";
 import { registerArtifactRoutes } from "./routes-artifacts.ts";
 import { registerLiveLogRoutes } from "./routes-live.ts";
+import { assertNotCrossOrigin } from "./same-origin.ts";
 import { registerUiRoutes } from "./ui/routes.tsx";
 
 export interface AppOptions {

@@ -27,8 +27,7 @@ export function assertNotCrossOrigin(request: Request, trustedOrigins: ReadonlyS
   if (origin !== null && trustedOrigins.has(origin)) return;
   const site = request.headers.get("sec-fetch-site");
   const fromElsewhere =
-    (site !== null && !SAME_ORIGIN_SITES.has(site.toLowerCase())) ||
-    (origin !== null && !isOwnOrigin(origin, request));
+    (site !== null && !SAME_ORIGIN_SITES.has(site.toLowerCase())) || (origin !== null && !isOwnOrigin(origin, request));
   if (fromElsewhere) {
     throw new ArtifactStoreError(
       "E_FORBIDDEN",
