@@ -20,7 +20,7 @@ export type {
 } from "./contracts/storage-backend.ts";
 export type * from "./contracts/types.ts";
 export type { Logger } from "./contracts/types.ts";
-export type { ArtifactDownload, ArtifactTarget, ContentRange, OpenOptions } from "./core/download.ts";
+export type { ArtifactDownload, ContentRange, OpenOptions } from "./core/download.ts";
 export type {
   AppendLogInput,
   AppendLogResult,

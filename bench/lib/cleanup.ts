@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { rmdir, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { sidecarKey } from "../../src/core/context.ts";
+import { sidecarKey } from "../../src/core/layout.ts";
 import { runJsonChild } from "./children.ts";
 import { describeLatency } from "./load.ts";
 import type { BenchContext } from "./options.ts";

@@ -18,7 +18,7 @@ import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import type { InArgs } from "@libsql/client";
 import { BUILT_IN_TYPES } from "../../src/config/schema.ts";
-import { blobKey, sidecarKey } from "../../src/core/context.ts";
+import { blobKey, sidecarKey } from "../../src/core/layout.ts";
 import { createLibsqlMetadata } from "../../src/metadata/libsql.ts";
 import { openLibsqlClient } from "../../src/metadata/local.ts";
 import { logBytes } from "./data.ts";

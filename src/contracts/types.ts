@@ -68,6 +68,9 @@ export interface ArtifactRef {
   version?: number;
 }
 
+/** A user-facing reference: the URI returned by upload, or (spec, task, type, version?). */
+export type ArtifactTarget = string | ArtifactRef;
+
 /** What an upload accepts as content. */
 export type ArtifactContent = string | Uint8Array | ArrayBuffer | Blob | ReadableStream<Uint8Array>;
 

@@ -7,10 +7,9 @@ import { toHex } from "../codec/engines.ts";
 import { collectBytes, mapStreamErrors, observeStream, sliceStream, streamFromBytes } from "../codec/streams.ts";
 import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
-import type { ArtifactMetadata, ArtifactRef } from "../contracts/types.ts";
+import type { ArtifactMetadata, ArtifactTarget } from "../contracts/types.ts";
 import type { StoreContext } from "./context.ts";
-import { assertValidName, assertValidVersion } from "./names.ts";
-import { publicMetadata } from "./records.ts";
+import { flagCorrupt, notFound, publicMetadata, requireRecord } from "./records.ts";
 
 /** A byte range of the decoded content: from `offset` (`length` bytes), or the last `suffixLength` bytes. */
 export type ContentRange = { offset: number; length?: number } | { suffixLength: number };
@@ -40,47 +39,7 @@ export interface ArtifactDownload {
   verified: boolean;
 }
 
-/** A user-facing reference: the URI returned by upload, or (spec, task, type, version?). */
-export type ArtifactTarget = string | ArtifactRef;
-
 const TOUCH_INTERVAL_MS = 60_000;
-
-export async function findRecord(ctx: StoreContext, target: ArtifactTarget): Promise<ArtifactRecord | null> {
-  if (typeof target === "string") {
-    if (target.length === 0 || target.length > 4096) {
-      throw new ArtifactStoreError("E_INVALID_INPUT", "uri must be a non-empty string of at most 4096 characters");
-    }
-    return ctx.metadata.findByUri(target);
-  }
-  return ctx.metadata.findVersion(checkRef(target));
-}
-
-export function checkRef(ref: ArtifactRef): ArtifactRef {
-  if (typeof ref !== "object" || ref === null) {
-    throw new ArtifactStoreError("E_INVALID_INPUT", "expected a URI or { specName, taskId, type, version? }");
-  }
-  const checked: ArtifactRef = {
-    specName: assertValidName("specName", ref.specName),
-    taskId: assertValidName("taskId", ref.taskId),
-    type: assertValidName("type", ref.type),
-  };
-  if (ref.version !== undefined) checked.version = assertValidVersion(ref.version);
-  return checked;
-}
-
-export async function requireRecord(ctx: StoreContext, target: ArtifactTarget): Promise<ArtifactRecord> {
-  const record = await findRecord(ctx, target);
-  if (!record) throw notFound(target);
-  return record;
-}
-
-export function notFound(target: ArtifactTarget): ArtifactStoreError {
-  const what =
-    typeof target === "string"
-      ? target
-      : `${target.specName}/${target.taskId}/${target.type}${target.version === undefined ? " (latest)" : ` v${target.version}`}`;
-  return new ArtifactStoreError("E_NOT_FOUND", `no artifact ${what}`);
-}
 
 /** A read decided but not started: what it will send, before any stored byte is touched. */
 export interface PreparedDownload {
@@ -237,15 +196,6 @@ function countAndVerify(
 async function corruptError(ctx: StoreContext, record: ArtifactRecord, reason: string): Promise<ArtifactStoreError> {
   await flagCorrupt(ctx, record, reason);
   return new ArtifactStoreError("E_CORRUPT", `${record.uri} failed verification: ${reason}`);
-}
-
-/** Flags a version corrupt, counts and logs it. Never throws: the caller is already failing. */
-export async function flagCorrupt(ctx: StoreContext, record: ArtifactRecord, reason: string): Promise<void> {
-  ctx.metrics.count("checksumFailures");
-  ctx.logger.error("artifact failed verification and is flagged corrupt", { uri: record.uri, reason });
-  await ctx.metadata.setIntegrity(record.id, "corrupt").catch((error: unknown) => {
-    ctx.logger.error("could not flag artifact corrupt", { uri: record.uri, error: String(error) });
-  });
 }
 
 function touch(ctx: StoreContext, record: ArtifactRecord): void {

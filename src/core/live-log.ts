@@ -14,16 +14,16 @@ import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { LiveLogChunkRecord, LiveLogRecord } from "../contracts/metadata-repository.ts";
 import type { StoreContext } from "./context.ts";
 import { assertDiskRoom } from "./disk-space.ts";
+import { LIVE_PREFIX, liveChunkKey, liveChunkPrefix, liveChunkSession } from "./layout.ts";
 import { assertValidName } from "./names.ts";
 import { assertQuotaRoom } from "./quota.ts";
 import { type UploadResult, uploadArtifact } from "./upload.ts";
-import { tooLarge } from "./upload-encode.ts";
+import { tooLargeError } from "./upload-plan.ts";
 
 /** Largest chunk one append takes. */
 export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
 /** A seal that has not finished after this long may be taken over by another seal. */
 const SEAL_TAKEOVER_MS = 10 * 60_000;
-export const LIVE_PREFIX = ".live/";
 
 export interface LiveLogRef {
   specName: string;
@@ -119,7 +119,7 @@ export async function appendLog(ctx: StoreContext, input: AppendLogInput): Promi
   if (!(bytes instanceof Uint8Array))
     throw new ArtifactStoreError("E_INVALID_INPUT", "content must be a string or Uint8Array");
   if (bytes.length === 0) throw new ArtifactStoreError("E_INVALID_INPUT", "an appended chunk must not be empty");
-  if (bytes.length > MAX_CHUNK_BYTES) throw tooLarge(MAX_CHUNK_BYTES);
+  if (bytes.length > MAX_CHUNK_BYTES) throw tooLargeError(MAX_CHUNK_BYTES, "a live-log chunk");
   if (input.seq !== undefined && (!Number.isSafeInteger(input.seq) || input.seq < 1)) {
     throw new ArtifactStoreError("E_INVALID_INPUT", "seq must be a positive integer", { details: { field: "seq" } });
   }
@@ -158,11 +158,11 @@ export async function appendLog(ctx: StoreContext, input: AppendLogInput): Promi
   if (live.state === "sealing") throw conflict("the log is being sealed; no more chunks are taken", live);
   if (seq > live.chunks + 1) throw conflict(`chunk ${seq} skips ahead; append chunk ${live.chunks + 1} first`, live);
   const limit = ctx.settings.maxArtifactBytes;
-  if (limit !== null && live.size + bytes.length > limit) throw tooLarge(limit);
+  if (limit !== null && live.size + bytes.length > limit) throw tooLargeError(limit);
   // Chunks are stored bytes like any upload's (store_usage counts them): a chunk that would not fit is refused.
   await assertQuotaRoom(ctx, bytes.length);
 
-  const storageKey = `${LIVE_PREFIX}${ref.specName}/${ref.taskId}/${ref.type}/${live.session}/${String(seq).padStart(10, "0")}-${checksum.slice(0, 16)}`;
+  const storageKey = liveChunkKey(ref, live.session, seq, checksum);
   await ctx.backend.put(storageKey, streamFromBytes(bytes), {
     contentType: "application/octet-stream",
     contentLength: bytes.length,
@@ -279,8 +279,7 @@ export async function expireLiveLogs(
   do {
     const page = await ctx.backend.list({ prefix: LIVE_PREFIX, limit: 1000, ...(cursor ? { cursor } : {}) });
     for (const object of page.objects) {
-      // `.live/<spec>/<task>/<type>/<session>/<seq>-<sha256 prefix>`
-      const session = object.key.slice(LIVE_PREFIX.length).split("/")[3];
+      const session = liveChunkSession(object.key);
       if (session === undefined || known.has(session)) continue;
       if (object.lastModified && options.now - object.lastModified.getTime() < options.graceMs) continue;
       orphanChunks.push(object.key);
@@ -378,7 +377,7 @@ async function removeChunkObjects(
   ref: { specName: string; taskId: string; type: string },
   session: string,
 ): Promise<void> {
-  const prefix = `${LIVE_PREFIX}${ref.specName}/${ref.taskId}/${ref.type}/${session}/`;
+  const prefix = liveChunkPrefix(ref, session);
   try {
     let cursor: string | undefined;
     do {

@@ -6,16 +6,14 @@
 
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
-import type { ArtifactMetadata } from "../contracts/types.ts";
+import type { ArtifactMetadata, ArtifactTarget } from "../contracts/types.ts";
 import { forEachConcurrently } from "../lib/concurrency.ts";
 import type { StoreContext } from "./context.ts";
 import { type DiskReport, diskReport } from "./disk-space.ts";
-import { type ArtifactTarget, checkRef, notFound, requireRecord } from "./download.ts";
 import type { StoreMetricsSnapshot } from "./metrics.ts";
 import { MAX_TAGS, normalizeTags } from "./names.ts";
 import { quotaWarnings } from "./quota.ts";
-import { publicMetadata, removeObjects } from "./records.ts";
-import { writeSidecar } from "./upload.ts";
+import { checkRef, notFound, publicMetadata, removeObjects, requireRecord, writeSidecar } from "./records.ts";
 
 /** Blob deletions in flight at once during sweeps. */
 const DELETE_CONCURRENCY = 16;

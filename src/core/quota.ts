@@ -1,8 +1,59 @@
-/** The storage quota: refusing early, warning near the limit. */
-
+/**
+ * The storage quota, in one place: every write asks this module. `max_size_gb` counts the
+ * stored bytes of every row (pending, committed, deleting); an upload that would pass it
+ * fails with E_QUOTA_EXCEEDED and publishes nothing.
+ *
+ * An upload goes through three steps:
+ * 1. **reserve** — {@link reserveQuota} refuses at once when the store is already full and
+ *    gives the bound to reserve with the pending row (`reserveVersion`), which takes it only
+ *    when it fits: the row's `size` is then the bound, else 0;
+ * 2. **check** — {@link QuotaGuard.check} on every stored chunk stops the stream as soon as
+ *    usage at the start plus the bytes so far would pass the limit;
+ * 3. **settle** — {@link QuotaGuard.settle} at the end makes the row hold the exact stored
+ *    size, atomically in the database (another upload may have taken room meanwhile); a row
+ *    that already holds at least that much (the bound fitted) needs nothing.
+ */
 import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import type { StoreContext } from "./context.ts";
 import { formatBytes } from "./format.ts";
+
+export interface QuotaGuard {
+  /** The limit in stored bytes, or null for no quota. */
+  readonly maxBytes: number | null;
+  /** Throws E_QUOTA_EXCEEDED once `storedBytes` more than the usage at the start would pass the limit. */
+  check(storedBytes: number): void;
+  /** Makes `record`'s row reserve `size` stored bytes, or throws E_QUOTA_EXCEEDED (publish nothing then). */
+  settle(record: ArtifactRecord, size: number): Promise<void>;
+  /** The warnings a write response carries once this upload's `storedBytes` are counted. */
+  warnings(storedBytes: number): Promise<string[]>;
+}
+
+/** Step 1 for uploads: refuses at once when the store is already full; the guard for steps 2 and 3. */
+export async function reserveQuota(ctx: StoreContext): Promise<QuotaGuard> {
+  return quotaGuard(ctx, await assertQuotaRoom(ctx));
+}
+
+/**
+ * A guard counting from `usedAtStart` (bytes in use when the write began). Rewriting an object
+ * that is already counted (one-member gzip) starts from the usage less that object's size.
+ */
+export function quotaGuard(ctx: StoreContext, usedAtStart: number): QuotaGuard {
+  const maxBytes = ctx.settings.storageQuota.maxBytes;
+  return {
+    maxBytes,
+    check(storedBytes) {
+      if (maxBytes !== null && usedAtStart + storedBytes > maxBytes) throw quotaExceeded(ctx, maxBytes);
+    },
+    async settle(record, size) {
+      // The row reserved the bound (when it fitted) or 0: only a larger final size asks again.
+      if (size <= record.size) return;
+      if (!(await ctx.metadata.reserveStoredBytes(record.id, size, maxBytes))) throw quotaExceeded(ctx, maxBytes ?? 0);
+    },
+    // Usage seen at the start plus this upload: exact unless other uploads ran at the same time.
+    warnings: (storedBytes) => quotaWarnings(ctx, usedAtStart + storedBytes),
+  };
+}
 
 /**
  * Refuses at once when the store is already full, or when `incomingBytes` (known up front, as a

@@ -11,16 +11,14 @@ import { observeStream } from "../codec/streams.ts";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import type { ObjectInfo } from "../contracts/storage-backend.ts";
 import { forEachConcurrently } from "../lib/concurrency.ts";
-import { blobKey, type StoreContext, sidecarKey } from "./context.ts";
-import { flagCorrupt } from "./download.ts";
+import type { StoreContext } from "./context.ts";
+import { blobKey, type KeyLayout, parseKey, parseSidecar, sidecarKey, typeOfBlobFile } from "./layout.ts";
 import { expireLiveLogs } from "./live-log.ts";
 import { deleteRecords } from "./maintenance.ts";
-import { assertValidName } from "./names.ts";
-import { removeObjects } from "./records.ts";
+import { flagCorrupt, removeObjects } from "./records.ts";
 import { reextractStructure } from "./structure/reextract.ts";
 
 const BATCH = 500;
-const SIDECAR_SUFFIX = ".metadata.json";
 
 export interface GcOptions {
   /** Only objects, rows and staging files older than this are touched (default 1 hour). */
@@ -157,41 +155,10 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
   return report;
 }
 
-type KeyLayout =
-  | { kind: "blob"; specName: string; taskId: string; version: number; fileName: string }
-  | { kind: "sidecar"; specName: string; taskId: string; version: number; type: string };
-
-/** `<spec>/<task>/v<N>/<file>`, or null for keys the store did not write. */
-function parseKey(key: string): KeyLayout | null {
-  const parts = key.split("/");
-  if (parts.length !== 4) return null;
-  const [specName, taskId, versionPart, fileName] = parts as [string, string, string, string];
-  const version = /^v(\d{1,15})$/.exec(versionPart)?.[1];
-  if (!version) return null;
-  try {
-    assertValidName("specName", specName);
-    assertValidName("taskId", taskId);
-  } catch {
-    return null;
-  }
-  if (fileName.endsWith(SIDECAR_SUFFIX)) {
-    return {
-      kind: "sidecar",
-      specName,
-      taskId,
-      version: Number(version),
-      type: fileName.slice(0, -SIDECAR_SUFFIX.length),
-    };
-  }
-  return { kind: "blob", specName, taskId, version: Number(version), fileName };
-}
-
 /** A blob whose sidecar exists, or a sidecar whose blob exists: a whole version reindex can restore. */
 async function isRecoverable(ctx: StoreContext, layout: KeyLayout): Promise<boolean> {
   if (layout.kind === "blob") {
-    const type = [...ctx.types.values()].find(
-      (candidate) => layout.fileName === candidate.fileName || layout.fileName === `${candidate.fileName}.gz`,
-    );
+    const type = typeOfBlobFile(ctx.types.values(), layout.fileName);
     if (!type) return false;
     return (await ctx.backend.head(sidecarKey(layout.specName, layout.taskId, layout.version, type.name))) !== null;
   }
@@ -387,62 +354,14 @@ async function restoreFromSidecar(
   if (!type) return `type ${sidecar.type} is not configured`;
   const object = await ctx.backend.get(sidecar.key);
   if (!object) return "sidecar vanished";
-  let data: Record<string, unknown>;
-  try {
-    data = JSON.parse(await new Response(object.body).text()) as Record<string, unknown>;
-  } catch {
-    return "sidecar is not valid JSON";
-  }
-  const hex = (value: unknown) => typeof value === "string" && /^[0-9a-f]{64}$/.test(value);
-  const count = (value: unknown) => typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
-  if (
-    data.specName !== sidecar.specName ||
-    data.taskId !== sidecar.taskId ||
-    data.type !== sidecar.type ||
-    data.version !== sidecar.version ||
-    !hex(data.checksum) ||
-    !hex(data.originalChecksum) ||
-    !count(data.size) ||
-    !count(data.originalSize) ||
-    typeof data.compressed !== "boolean" ||
-    typeof data.createdAt !== "string" ||
-    !Number.isFinite(Date.parse(data.createdAt))
-  ) {
-    return "sidecar does not describe this version";
-  }
-  const storageKey = blobKey(sidecar.specName, sidecar.taskId, sidecar.version, type, data.compressed);
+  const restore = parseSidecar(await new Response(object.body).text(), { ...sidecar, type }, ctx.backend);
+  if (typeof restore === "string") return restore;
+  const { storageKey, size, uri } = restore;
   const blob = await ctx.backend.head(storageKey);
   if (!blob) return `blob ${storageKey} is missing`;
-  if (blob.size !== data.size) return `blob ${storageKey} has ${blob.size} bytes, the sidecar says ${data.size}`;
-  const uri = ctx.backend.uriFor(storageKey);
+  if (blob.size !== size) return `blob ${storageKey} has ${blob.size} bytes, the sidecar says ${size}`;
   if (dryRun) return { uri };
-  const createdAt = Date.parse(data.createdAt);
-  const expiresAt =
-    typeof data.expiresAt === "string" && Number.isFinite(Date.parse(data.expiresAt))
-      ? Date.parse(data.expiresAt)
-      : type.retentionDays === null
-        ? null
-        : createdAt + type.retentionDays * 86_400_000;
-  const restored = await ctx.metadata.restore({
-    specName: sidecar.specName,
-    taskId: sidecar.taskId,
-    type: sidecar.type,
-    version: sidecar.version,
-    uri,
-    storageKey,
-    size: data.size as number,
-    checksum: data.checksum as string,
-    originalSize: data.originalSize as number,
-    originalChecksum: data.originalChecksum as string,
-    compressed: data.compressed,
-    mimeType: typeof data.mimeType === "string" ? data.mimeType : type.mimeType,
-    metadata:
-      typeof data.metadata === "object" && data.metadata !== null ? (data.metadata as Record<string, unknown>) : {},
-    tags: Array.isArray(data.tags) ? data.tags.filter((tag): tag is string => typeof tag === "string") : [],
-    pinned: data.pinned === true,
-    createdAt,
-    expiresAt,
-  });
+  const restored = await ctx.metadata.restore(restore);
   if (restored) await reextractStructure(ctx, restored);
   return restored ? { uri } : "a row for this version appeared meanwhile";
 }

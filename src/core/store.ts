@@ -4,19 +4,22 @@ import { collectBytes } from "../codec/streams.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { MetadataRepository, SpecOverview, TaskOverview } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
-import type { ArtifactContent, ArtifactMetadata, ArtifactTypeDefinition, Logger } from "../contracts/types.ts";
+import type {
+  ArtifactContent,
+  ArtifactMetadata,
+  ArtifactTarget,
+  ArtifactTypeDefinition,
+  Logger,
+} from "../contracts/types.ts";
 import { createAccessLog } from "./access-log.ts";
 import { consoleWarningsLogger, type StoreContext } from "./context.ts";
 import { type DiskReport, diskReport, withHeadroom } from "./disk-space.ts";
 import {
   type ArtifactDownload,
-  type ArtifactTarget,
-  findRecord,
   type OpenOptions,
   openArtifact,
   type PreparedDownload,
   prepareDownload,
-  requireRecord,
 } from "./download.ts";
 import {
   type AppendLogInput,
@@ -43,7 +46,7 @@ import {
 } from "./maintenance.ts";
 import { createStoreMetrics, type StoreMetricsSnapshot } from "./metrics.ts";
 import { assertValidName } from "./names.ts";
-import { publicMetadata } from "./records.ts";
+import { findRecord, publicMetadata, requireRecord } from "./records.ts";
 import {
   collectGarbage,
   type GcOptions,

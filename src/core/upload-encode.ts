@@ -1,18 +1,18 @@
 /**
- * The streams of an upload: the guarded source, the encoding for storage (hashing, gzip, or a
- * client's gzip checked on the side), and the last stage that counts, hashes and reserves quota.
+ * Stage 2 of the upload pipeline, encode: the guarded source, the encoding for storage
+ * (hashing, gzip, or a client's gzip checked on the side) and the last transform that counts,
+ * hashes and checks the quota. Its product is an {@link EncodedUpload}: the stream to publish
+ * and the {@link UploadMeasurement} it resolves to once the stream has ended.
  */
 
 import { toHex } from "../codec/engines.ts";
 import { mapStreamErrors, observeStream, sideChannel, streamFromBytes } from "../codec/streams.ts";
 import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
-import type { ObjectInfo } from "../contracts/storage-backend.ts";
 import { assertByteChunks, contentToStream, knownLength } from "./content.ts";
 import type { StoreContext } from "./context.ts";
-import { formatBytes } from "./format.ts";
-import { quotaExceeded } from "./quota.ts";
-import type { PreparedUpload, UploadInput } from "./upload.ts";
+import type { QuotaGuard } from "./quota.ts";
+import { tooLargeError, type UploadInput, type UploadPlan } from "./upload-plan.ts";
 
 /** Decoded uploads smaller than this are never refused for their expansion ratio. */
 const BOMB_RATIO_FLOOR = 1024 * 1024;
@@ -80,20 +80,39 @@ export function guardSource(input: UploadInput): ReadableStream<Uint8Array> {
   );
 }
 
+/** Bytes and their SHA-256 (hex). */
 export interface Digested {
   size: number;
   checksum: string;
 }
 
-/** Builds the stream that goes to the backend, and the figures it measures on the way. */
-export function encodeForStorage(
+/** What encoding measured: the content as given, the bytes stored, and whether a client's gzip had several members. */
+export interface UploadMeasurement {
+  original: Digested;
+  stored: Digested;
+  /** A gzip body of several members: publish rewrites it as one (its last ISIZE is not the content's size). */
+  multiMember: boolean;
+}
+
+/** The product of stage 2. */
+export interface EncodedUpload {
+  /** The bytes to publish; errors (digest, size, quota) before it closes when a check fails. */
+  stream: ReadableStream<Uint8Array>;
+  /** Stored length when known before the stream runs (lets object stores use one request). */
+  knownStoredLength: number | undefined;
+  /** Resolves once `stream` has ended and every check passed; never settles when it errors. */
+  measured: Promise<UploadMeasurement>;
+}
+
+/** Stage 2 for streamed content: the stream that goes to the backend, measured on the way. */
+export function encodeStream(
   ctx: StoreContext,
   input: UploadInput,
-  prepared: PreparedUpload,
+  prepared: UploadPlan,
   source: ReadableStream<Uint8Array>,
   record: ArtifactRecord,
-  usedAtStart: number,
-) {
+  quota: QuotaGuard,
+): EncodedUpload {
   const { settings, codecs } = ctx;
   const limit = settings.maxArtifactBytes;
   const gzipInput = input.contentEncoding === "gzip";
@@ -104,7 +123,7 @@ export function encodeForStorage(
 
   const onOriginal = (chunk: Uint8Array) => {
     originalSize += chunk.length;
-    if (limit !== null && originalSize > limit) throw tooLarge(limit);
+    if (limit !== null && originalSize > limit) throw tooLargeError(limit);
     if (gzipInput && originalSize > BOMB_RATIO_FLOOR && originalSize > encodedBytes * settings.gzipMaxRatio) {
       throw new ArtifactStoreError(
         "E_INVALID_INPUT",
@@ -179,77 +198,62 @@ export function encodeForStorage(
     if (settings.compressionEnabled) stream = stream.pipeThrough(codecs.createGzip(settings.compressionLevel));
   }
 
-  const stored = digestStored(ctx, record, usedAtStart);
+  const stored = digestStored(ctx, record, quota);
   return {
     stream: stream.pipeThrough(stored.stream),
     // Bytes go to storage as given when the stored and given encodings agree.
     knownStoredLength: settings.compressionEnabled === gzipInput ? knownLength(input.content) : undefined,
-    stored: stored.result,
-    original: (): Digested => ({ size: originalSize, checksum: originalChecksum }),
-    /** A gzip body of several members: the last member's ISIZE is not the whole content's size. */
-    needsSingleMember: () => lastMemberSize !== undefined && lastMemberSize !== originalSize % 2 ** 32,
+    measured: stored.digest.then((digest) => ({
+      original: { size: originalSize, checksum: originalChecksum },
+      stored: digest,
+      multiMember: lastMemberSize !== undefined && lastMemberSize !== originalSize % 2 ** 32,
+    })),
   };
 }
 
 /**
  * The last stage before the backend: hashes and counts the stored bytes, stops the upload as
- * soon as the quota would be exceeded, and at the end reserves the final size in the
- * metadata atomically — the publish only happens if that reservation fits.
+ * soon as the quota would be exceeded, and at the end settles the final size in the metadata
+ * atomically — the publish only happens if that fits. `digest` resolves after that.
  */
-export function digestStored(ctx: StoreContext, record: ArtifactRecord, usedAtStart: number) {
+export function digestStored(
+  ctx: StoreContext,
+  record: ArtifactRecord,
+  quota: QuotaGuard,
+): { stream: TransformStream<Uint8Array, Uint8Array>; digest: Promise<Digested> } {
   const hasher = ctx.codecs.createSha256();
-  const maxBytes = ctx.settings.storageQuota.maxBytes;
   let size = 0;
-  let checksum = "";
+  let resolveDigest: (digest: Digested) => void = () => {};
+  const digest = new Promise<Digested>((resolve) => {
+    resolveDigest = resolve;
+  });
   const stream = observeStream({
     onChunk(chunk) {
       size += chunk.length;
-      if (maxBytes !== null && usedAtStart + size > maxBytes) throw quotaExceeded(ctx, maxBytes);
+      quota.check(size);
       hasher.update(chunk);
     },
     async onEnd() {
-      checksum = toHex(hasher.digest());
-      await reserveFinalSize(ctx, record, size);
+      const checksum = toHex(hasher.digest());
+      await quota.settle(record, size);
+      resolveDigest({ size, checksum });
     },
   });
-  return { stream, result: (): Digested => ({ size, checksum }) };
+  return { stream, digest };
 }
-
-/** Makes sure the row reserves `size` stored bytes, or fails with E_QUOTA_EXCEEDED (nothing published yet). */
-export async function reserveFinalSize(ctx: StoreContext, record: ArtifactRecord, size: number): Promise<void> {
-  // Reserved up front with a bound that holds: the commit records the exact size.
-  if (size <= record.size) return;
-  const maxBytes = ctx.settings.storageQuota.maxBytes;
-  if (!(await ctx.metadata.reserveStoredBytes(record.id, size, maxBytes))) throw quotaExceeded(ctx, maxBytes ?? 0);
-}
-
-/** Content in memory up to this size is encoded in one synchronous step (see `encodeInMemory`). */
-export const IN_MEMORY_LIMIT = 1024 * 1024;
 
 /**
- * Small content already in memory (a string or bytes up to 1 MiB, not gzip-encoded): hashed,
- * checked, extracted and gzipped in one synchronous step before anything is reserved, so the
- * exact stored size is reserved at once and no stream has to be set up. Null when the content
- * does not qualify; the streaming path then handles it.
+ * Stage 2 for small content in memory (see `UploadPlan.inMemory`): hashed, checked, extracted
+ * and gzipped in one synchronous step before anything is reserved, so the exact stored size is
+ * reserved at once and no stream has to be set up.
  */
-export function encodeInMemory(ctx: StoreContext, input: UploadInput, prepared: PreparedUpload) {
+export function encodeInMemory(
+  ctx: StoreContext,
+  input: UploadInput,
+  prepared: UploadPlan,
+  bytes: Uint8Array,
+): EncodedUpload & { measurement: UploadMeasurement } {
   const { settings, codecs } = ctx;
-  if (input.contentEncoding === "gzip" || (settings.compressionEnabled && !codecs.gzipSync)) return null;
-  const { content } = input;
-  let bytes: Uint8Array;
-  if (typeof content === "string") {
-    if (content.length > IN_MEMORY_LIMIT) return null;
-    bytes = new TextEncoder().encode(content);
-  } else if (content instanceof Uint8Array) bytes = content;
-  else if (content instanceof ArrayBuffer) bytes = new Uint8Array(content);
-  else return null;
-  if (bytes.length > IN_MEMORY_LIMIT) return null;
-  if (input.contentLength !== undefined && input.contentLength !== bytes.length) {
-    throw new ArtifactStoreError(
-      "E_INVALID_INPUT",
-      `the body has ${bytes.length} bytes, its declared length is ${input.contentLength}; nothing was stored`,
-    );
-  }
   const originalHasher = codecs.createSha256();
   originalHasher.update(bytes);
   const originalChecksum = toHex(originalHasher.digest());
@@ -267,52 +271,17 @@ export function encodeInMemory(ctx: StoreContext, input: UploadInput, prepared: 
     : bytes;
   const storedHasher = codecs.createSha256();
   storedHasher.update(storedBytes);
-  const stored: Digested = { size: storedBytes.length, checksum: toHex(storedHasher.digest()) };
-  return {
-    storedBytes,
-    stream: streamFromBytes(storedBytes),
-    knownStoredLength: storedBytes.length as number | undefined,
-    stored: () => stored,
-    original: (): Digested => ({ size: bytes.length, checksum: originalChecksum }),
-    needsSingleMember: () => false,
+  const measurement: UploadMeasurement = {
+    original: { size: bytes.length, checksum: originalChecksum },
+    stored: { size: storedBytes.length, checksum: toHex(storedHasher.digest()) },
+    multiMember: false,
   };
-}
-
-/**
- * Rewrites a just-published, not yet committed multi-member gzip object as one member
- * (browsers, `curl --compressed` and several libraries stop after the first member).
- * Nobody can read the key yet: its row is still pending.
- */
-export async function recompressAsOneMember(
-  ctx: StoreContext,
-  record: ArtifactRecord,
-  firstSize: number,
-): Promise<{ stored: Digested; info: ObjectInfo }> {
-  const object = await ctx.backend.get(record.storageKey);
-  if (!object)
-    throw new ArtifactStoreError("E_BACKEND", `[${ctx.backend.name}] ${record.storageKey} vanished before commit`);
-  const stored = digestStored(ctx, record, (await ctx.metadata.reservedBytes()) - firstSize);
-  const body = object.body
-    .pipeThrough(ctx.codecs.createGunzip())
-    .pipeThrough(ctx.codecs.createGzip(ctx.settings.compressionLevel))
-    .pipeThrough(stored.stream);
-  const info = await ctx.backend.put(record.storageKey, body);
-  ctx.logger.info("recompressed a multi-member gzip upload into one member", {
-    uri: record.uri,
-    receivedBytes: firstSize,
-    storedBytes: stored.result().size,
-  });
-  return { stored: stored.result(), info };
-}
-
-export function tooLarge(limit: number): ArtifactStoreError {
-  return new ArtifactStoreError(
-    "E_TOO_LARGE",
-    `artifact is larger than the limit of ${formatBytes(limit)}; nothing was stored`,
-    {
-      details: { limit },
-    },
-  );
+  return {
+    stream: streamFromBytes(storedBytes),
+    knownStoredLength: storedBytes.length,
+    measured: Promise.resolve(measurement),
+    measurement,
+  };
 }
 
 function invalidGzip(error: unknown): ArtifactStoreError {

@@ -6,6 +6,7 @@
  * `parseBody()` on the raw request.
  */
 import { ArtifactStoreError } from "../contracts/errors.ts";
+import { tooLargeError } from "../core/upload-plan.ts";
 
 /** Login forms, PATCH documents and the like. */
 export const SMALL_BODY_LIMIT = 64 * 1024;
@@ -14,13 +15,7 @@ export const NO_BODY_LIMIT = 4 * 1024;
 
 /** E_TOO_LARGE (413) naming the limit; nothing was stored. */
 export function bodyTooLarge(limit: number, what = "request body"): ArtifactStoreError {
-  return new ArtifactStoreError(
-    "E_TOO_LARGE",
-    `${what} is larger than the limit of ${limit} bytes; nothing was stored`,
-    {
-      details: { limit },
-    },
-  );
+  return tooLargeError(limit, what);
 }
 
 /** The request's `Content-Length` when it is a plain non-negative integer, else undefined. */

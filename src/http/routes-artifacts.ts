@@ -7,7 +7,7 @@ import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRef } from "../contracts/types.ts";
 import { assertValidName, assertValidVersion } from "../core/names.ts";
 import type { ArtifactStore } from "../core/store.ts";
-import { IN_MEMORY_LIMIT } from "../core/upload-encode.ts";
+import { IN_MEMORY_LIMIT } from "../core/upload-plan.ts";
 import { authorize } from "./auth.ts";
 import { bodyTooLarge, declaredLength, limitBody, readBodyLimited, refuseBody, SMALL_BODY_LIMIT } from "./body.ts";
 import type { AppEnv, RouteContext } from "./env.ts";

@@ -7,6 +7,7 @@ import type { Context, Hono } from "hono";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import { MAX_CHUNK_BYTES } from "../core/live-log.ts";
 import { assertValidName } from "../core/names.ts";
+import { tooLargeError } from "../core/upload-plan.ts";
 import { authorize } from "./auth.ts";
 import { readBodyLimited, refuseBody } from "./body.ts";
 import type { AppEnv, RouteContext } from "./env.ts";
@@ -131,11 +132,5 @@ export function registerLiveLogRoutes(app: Hono<AppEnv>, context: RouteContext):
 }
 
 function chunkTooLarge(): ArtifactStoreError {
-  return new ArtifactStoreError(
-    "E_TOO_LARGE",
-    `a live-log chunk is at most ${MAX_CHUNK_BYTES} bytes; send smaller chunks`,
-    {
-      details: { limit: MAX_CHUNK_BYTES },
-    },
-  );
+  return tooLargeError(MAX_CHUNK_BYTES, "a live-log chunk");
 }

@@ -14,6 +14,7 @@ import type {
   UsageSummary,
 } from "../contracts/metadata-repository.ts";
 import type { ArtifactRef } from "../contracts/types.ts";
+import { expiryFor } from "../lib/time.ts";
 import { createLiveLogQueries } from "./libsql-live.ts";
 import { createRepairQueries } from "./libsql-repair.ts";
 import { isCommitted, qualified, rawRowToRecord, selection, toRecord } from "./libsql-rows.ts";
@@ -27,8 +28,6 @@ import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
 import { artifactSeries, artifacts, artifactTags, storeUsage } from "./schema.ts";
 import { createWriteBatcher } from "./write-batcher.ts";
-
-const DAY_MS = 86_400_000;
 
 export interface LibsqlMetadataOptions {
   client: Client;
@@ -96,7 +95,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
 
     async reserveVersion(input) {
       const { keyPrefix, keySuffix, uriPrefix } = input.location;
-      const expiresAt = input.retentionDays === null ? null : input.createdAt + input.retentionDays * DAY_MS;
+      const expiresAt = expiryFor(input.createdAt, input.retentionDays);
       const fits =
         input.maxBytes === null
           ? sql`1`

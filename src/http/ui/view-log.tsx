@@ -5,8 +5,7 @@
  * Nothing reads more of the log than the view needs, and nothing holds the whole log.
  */
 import type { Child, FC } from "hono/jsx";
-import type { ArtifactMetadata } from "../../contracts/types.ts";
-import type { ArtifactTarget } from "../../core/download.ts";
+import type { ArtifactMetadata, ArtifactTarget } from "../../contracts/types.ts";
 import type { ArtifactStore } from "../../core/store.ts";
 import { createLineReader } from "../../core/structure/lines.ts";
 import { classifyLogLine } from "../../core/structure/log-rules.ts";
