@@ -43,6 +43,42 @@ export function createFflateGunzip(): TransformStream<Uint8Array, Uint8Array> {
   });
 }
 
+/**
+ * Watches the start of a gzip stream for members that decode to nothing (`gzip("") +
+ * gzip(data)`). Past the first decoded byte it stops: from there the last member's trailer
+ * (ISIZE) differs from the whole content's size whenever there is more than one member, so the
+ * watch costs the inflate of a few bytes per upload.
+ *
+ * @example
+ * const watch = createLeadingMemberWatch();
+ * for (const chunk of chunks) watch.push(chunk);
+ * if (watch.sawSeveralMembers()) recompress();
+ */
+export function createLeadingMemberWatch(): { push(chunk: Uint8Array): void; sawSeveralMembers(): boolean } {
+  let settled = false;
+  let several = false;
+  const gunzip = new Gunzip((chunk) => {
+    if (chunk.length > 0) settled = true;
+  });
+  // fflate calls this for the second member onwards.
+  gunzip.onmember = () => {
+    several = true;
+    settled = true;
+  };
+  return {
+    push(chunk) {
+      if (settled) return;
+      try {
+        gunzip.push(chunk, false);
+      } catch {
+        // Invalid gzip: the main decoder reports it.
+        settled = true;
+      }
+    },
+    sawSeveralMembers: () => several,
+  };
+}
+
 /** Incremental SHA-256 from @noble/hashes. */
 export function createNobleSha256(): Hasher {
   const hash = sha256.create();

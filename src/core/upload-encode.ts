@@ -6,6 +6,7 @@
  */
 
 import { toHex } from "../codec/engines.ts";
+import { createLeadingMemberWatch } from "../codec/portable.ts";
 import { mapStreamErrors, observeStream, sideChannel, streamFromBytes } from "../codec/streams.ts";
 import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
@@ -148,6 +149,7 @@ export function encodeStream(
 
   let stream: ReadableStream<Uint8Array>;
   let lastMemberSize: number | undefined;
+  let sawEmptyLeadingMember = () => false;
   const encodedHasher = prepared.expectedEncodedChecksum === undefined ? undefined : codecs.createSha256();
   const countEncoded = observeStream({
     onChunk(chunk) {
@@ -170,6 +172,8 @@ export function encodeStream(
     // Keep the client's gzip bytes; decode them beside the main path to check and hash them.
     const decoder = sideChannel(codecs.createGunzip(), onOriginal);
     let tail: Uint8Array = new Uint8Array(0);
+    const leadingMembers = createLeadingMemberWatch();
+    sawEmptyLeadingMember = leadingMembers.sawSeveralMembers;
     stream = source.pipeThrough(countEncoded).pipeThrough(
       new TransformStream<Uint8Array, Uint8Array>({
         async transform(chunk, controller) {
@@ -177,6 +181,7 @@ export function encodeStream(
             throw invalidGzip(error);
           });
           tail = keepTail(tail, chunk, 8);
+          leadingMembers.push(chunk);
           controller.enqueue(chunk);
         },
         async flush() {
@@ -206,7 +211,12 @@ export function encodeStream(
     measured: stored.digest.then((digest) => ({
       original: { size: originalSize, checksum: originalChecksum },
       stored: digest,
-      multiMember: lastMemberSize !== undefined && lastMemberSize !== originalSize % 2 ** 32,
+      // Several members: empty members ahead of the data (seen by the watch), or a last member's
+      // ISIZE that is not the whole content's size. Past 4 GiB ISIZE wraps and could match by
+      // chance, so such bodies are always rewritten.
+      multiMember:
+        lastMemberSize !== undefined &&
+        (sawEmptyLeadingMember() || lastMemberSize !== originalSize % 2 ** 32 || originalSize >= 2 ** 32),
     })),
   };
 }
