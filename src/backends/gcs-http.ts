@@ -68,7 +68,8 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export interface GcsRequestInit {
   method: string;
   headers?: Record<string, string>;
-  body?: Uint8Array<ArrayBuffer> | string;
+  /** A stream is sent as it is read (chunked, never retried): send it with `retry: false`. */
+  body?: Uint8Array<ArrayBuffer> | string | ReadableStream<Uint8Array>;
   signal?: AbortSignal;
   /** `false` sends once: the caller has its own recovery (resumable chunks). */
   retry?: boolean;
@@ -119,6 +120,8 @@ export function createGcsTransport(options: {
             method: init.method,
             headers,
             ...(init.body === undefined ? {} : { body: init.body }),
+            // Fetch sends a stream body only in half-duplex mode (Node and Deno insist on saying so).
+            ...(init.body instanceof ReadableStream ? ({ duplex: "half" } as RequestInit) : {}),
             ...(init.signal ? { signal: init.signal } : {}),
           });
         } catch (error) {

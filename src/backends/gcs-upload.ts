@@ -5,6 +5,13 @@
  * final chunk (the one carrying the total size, which is what publishes) waits for the close.
  * Memory stays bounded by one chunk: the latest full chunk is held back until more bytes
  * arrive, so the last chunk can always be the final one.
+ *
+ * A service that finishes a session early (Google's storage emulator ignores Content-Range and
+ * publishes whatever its first PUT carried) gets the truncated object deleted at once. When that
+ * was the first chunk, the upload goes on as ONE streamed PUT of the whole body (chunked, so the
+ * service sees its end only when the stream closed cleanly, and memory stays one chunk), and so do
+ * the backend's later uploads. Any upload that fails after a publishing request was sent removes
+ * what that request may have created, when it was a create-only put.
  */
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import { backoffDelay, discard, type GcsTransport, isRetryableStatus, sleep } from "./gcs-http.ts";
@@ -26,6 +33,13 @@ export interface UploadSettings {
   uploadUrl: string;
   chunkSize: number;
   singleRequestMaxBytes: number;
+  /**
+   * Shared by the backend's uploads: `onePut` sends resumable sessions as one streamed PUT. Set
+   * from the start for the emulator, and by an upload that sees a session finish on its first chunk.
+   */
+  sessions: { onePut: boolean };
+  /** Deletes an object a failed upload may have published (`generation`: exactly that version). */
+  discardObject(objectName: string, generation?: string): Promise<void>;
 }
 
 export interface UploadRequest {
@@ -46,12 +60,14 @@ export async function uploadStream(
   const reader = body.getReader();
   const buffer = createChunkBuffer(settings.chunkSize, request.contentLength);
   let session: ResumableSession | undefined;
-  let streamFailed = false;
+  let streamFailure: { error: unknown } | undefined;
+  // Set once a request that may make the object visible has been sent.
+  let publishing = false;
   const read = async () => {
     try {
       return await reader.read();
     } catch (error) {
-      streamFailed = true;
+      streamFailure = { error };
       throw error;
     }
   };
@@ -67,7 +83,20 @@ export async function uploadStream(
         if (buffer.length === settings.chunkSize) {
           // More bytes arrived after a full chunk, so that chunk is not the last: send it.
           session ??= await startSession(settings, request);
-          await session.send(buffer.view(), false);
+          const rest = value.subarray(taken);
+          if (settings.sessions.onePut) {
+            publishing = true;
+            return await session.sendAll([buffer.view(), rest], read);
+          }
+          const early = await sendChunk(settings, session, buffer.view(), request);
+          if (early) {
+            // The service took the first chunk for the whole upload (the emulator does): the
+            // truncated object is gone; this upload and later ones go as one PUT.
+            settings.sessions.onePut = true;
+            session = await startSession(settings, request);
+            publishing = true;
+            return await session.sendAll([buffer.view(), rest], read);
+          }
           buffer.reset();
         }
         taken += buffer.append(value.subarray(taken));
@@ -78,13 +107,52 @@ export async function uploadStream(
     }
     // The stream closed cleanly: only now is the publishing request sent.
     request.signal?.throwIfAborted();
+    publishing = true;
     if (session) return (await session.send(buffer.view(), true)) as GcsObjectResource;
     return await multipartUpload(settings, request, buffer.view());
   } catch (error) {
-    if (!streamFailed) await reader.cancel(error).catch(() => {});
+    if (!streamFailure) await reader.cancel(error).catch(() => {});
     await session?.cancel();
+    // A publishing request whose outcome is unknown may have created the object; a create-only
+    // put owns the key, so whatever is there now is this failed upload's. (A refused precondition
+    // means someone else's object: it stays.)
+    if (publishing && request.ifGenerationMatch === "0" && !isConflict(error)) {
+      await settings.discardObject(request.objectName).catch(() => {});
+    }
+    throw streamFailure ? streamFailure.error : error;
+  }
+}
+
+/**
+ * Sends a non-final chunk. When the service finishes the session on it instead, the object it
+ * published is deleted; resolves true when that was the first chunk (so the whole body can
+ * still go as one PUT), and rejects when bytes already sent are lost.
+ */
+async function sendChunk(
+  settings: UploadSettings,
+  session: ResumableSession,
+  chunk: Uint8Array<ArrayBuffer>,
+  request: UploadRequest,
+): Promise<boolean> {
+  try {
+    await session.send(chunk, false);
+    return false;
+  } catch (error) {
+    const early = finishedEarly(error);
+    if (!early) throw error;
+    await settings.discardObject(request.objectName, early.generation).catch(() => {});
+    if (early.offset === 0) return true;
     throw error;
   }
+}
+
+function finishedEarly(error: unknown): { offset: number; generation?: string } | undefined {
+  if (!(error instanceof ArtifactStoreError)) return undefined;
+  return error.details?.finishedEarly as { offset: number; generation?: string } | undefined;
+}
+
+function isConflict(error: unknown): boolean {
+  return error instanceof ArtifactStoreError && error.code === "E_CONFLICT";
 }
 
 /**
@@ -134,6 +202,11 @@ function uploadUrlFor(settings: UploadSettings, request: UploadRequest, uploadTy
 interface ResumableSession {
   /** Sends `chunk` at the session's offset; the final one publishes and returns the object. */
   send(chunk: Uint8Array<ArrayBuffer>, final: boolean): Promise<GcsObjectResource | undefined>;
+  /**
+   * Sends `first` and then the rest of the body as `read` yields it, in one streamed PUT from
+   * offset 0; the service sees the request end only after the body closed cleanly.
+   */
+  sendAll(first: Uint8Array[], read: () => Promise<{ done: boolean; value?: Uint8Array }>): Promise<GcsObjectResource>;
   /** Abandons the session so nothing of it is ever published (best effort). */
   cancel(): Promise<void>;
 }
@@ -221,8 +294,15 @@ async function startSession(settings: UploadSettings, request: UploadRequest): P
           chunkAction,
         );
         if (response.status === 200 || response.status === 201) {
-          if (!final) throw new ArtifactStoreError("E_BACKEND", `[gcs] ${chunkAction}: the session finished early`);
-          return (await response.json()) as GcsObjectResource;
+          const resource = (await response.json()) as GcsObjectResource;
+          if (!final) {
+            throw new ArtifactStoreError("E_BACKEND", `[gcs] ${chunkAction}: the session finished early`, {
+              details: {
+                finishedEarly: { offset: start, ...(resource.generation ? { generation: resource.generation } : {}) },
+              },
+            });
+          }
+          return resource;
         }
         if (response.status === 308) {
           await discard(response);
@@ -256,12 +336,70 @@ async function startSession(settings: UploadSettings, request: UploadRequest): P
     }
   }
 
+  /** https://cloud.google.com/storage/docs/performing-resumable-uploads#single-chunk-upload */
+  async function sendAll(
+    first: Uint8Array[],
+    read: () => Promise<{ done: boolean; value?: Uint8Array }>,
+  ): Promise<GcsObjectResource> {
+    const pending = first.filter((piece) => piece.length > 0);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>(
+      {
+        async pull(controller) {
+          const next = pending.shift();
+          if (next) {
+            sent += next.length;
+            controller.enqueue(next);
+            return;
+          }
+          // A failing source errors this body: the request is cut off before its end, so the
+          // service never finishes it (chunked encoding, no Content-Length to reach).
+          const { done, value } = await read();
+          if (done || !value) controller.close();
+          else {
+            sent += value.length;
+            controller.enqueue(value);
+          }
+        },
+      },
+      { highWaterMark: 0 },
+    );
+    const action = `uploading ${request.objectName} in one request`;
+    const response = await transport.request(
+      sessionUrl as string,
+      {
+        method: "PUT",
+        headers: { "content-type": "application/octet-stream" },
+        body,
+        retry: false,
+        ...(request.signal ? { signal: request.signal } : {}),
+      },
+      action,
+    );
+    cancelled = true; // the session ended, one way or the other
+    if (response.status !== 200 && response.status !== 201) throw await transport.failure(response, action);
+    const resource = (await response.json()) as GcsObjectResource;
+    if (Number(resource.size) !== sent) {
+      await discardTruncated(resource);
+      throw new ArtifactStoreError(
+        "E_BACKEND",
+        `[gcs] ${action}: the service stored ${resource.size} of ${sent} bytes; the object was removed`,
+      );
+    }
+    return resource;
+  }
+
+  async function discardTruncated(resource: GcsObjectResource): Promise<void> {
+    await settings.discardObject(request.objectName, resource.generation).catch(() => {});
+  }
+
   return {
     send: async (chunk, final) => {
       const result = await send(chunk, final);
       if (final) cancelled = true; // finished: nothing left to cancel
       return result;
     },
+    sendAll,
     /** https://cloud.google.com/storage/docs/performing-resumable-uploads#cancel-upload */
     async cancel() {
       if (cancelled) return;

@@ -57,6 +57,13 @@ export interface GcsBackendOptions {
   chunkSize?: number;
   /** Bodies up to this size go in one multipart request after they close (default `chunkSize`, at most it). */
   singleRequestMaxBytes?: number;
+  /**
+   * Send each resumable upload as one streamed PUT instead of chunks (memory stays one chunk).
+   * Default: on for the emulator (`emulatorHost`, or an `endpoint` without credentials), which
+   * finishes a session on its first PUT whatever Content-Range says; off for Cloud Storage. A
+   * service seen finishing a session on its first chunk turns it on by itself.
+   */
+  resumableInOnePut?: boolean;
   /** Every put sends `ifGenerationMatch=0`: an existing object is never replaced (E_CONFLICT instead). */
   createOnly?: boolean;
   retry?: RetryOptions;
@@ -111,7 +118,8 @@ export function createGcsBackend(options: GcsBackendOptions): GcsBackend {
     );
   }
   const singleRequestMaxBytes = Math.min(chunkSize, options.singleRequestMaxBytes ?? chunkSize);
-  const { endpoint, auth } = resolveAccess(options, fetchImpl, retry);
+  const { endpoint, auth, emulator } = resolveAccess(options, fetchImpl, retry);
+  const sessions = { onePut: options.resumableInOnePut ?? emulator };
   const transport = createGcsTransport({ fetch: fetchImpl, auth, bucket, retry });
   const objectsUrl = `${endpoint}/storage/v1/b/${encodeURIComponent(bucket)}/o`;
   const uploadUrl = `${endpoint}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o`;
@@ -152,6 +160,16 @@ export function createGcsBackend(options: GcsBackendOptions): GcsBackend {
     return Number(resource?.size ?? 0);
   };
 
+  /** https://cloud.google.com/storage/docs/json_api/v1/objects/delete */
+  const discardObject = async (name: string, generation?: string): Promise<void> => {
+    const query = generation ? `?ifGenerationMatch=${encodeURIComponent(generation)}` : "";
+    const action = `removing ${name}, which a failed upload left`;
+    const response = await transport.request(`${objectUrl(name)}${query}`, { method: "DELETE" }, action);
+    if (!response.ok && response.status !== 404) throw await transport.failure(response, action);
+    await discard(response);
+  };
+  const uploadSettings = { transport, uploadUrl, chunkSize, singleRequestMaxBytes, sessions, discardObject };
+
   return {
     name: "gcs",
     bucket,
@@ -168,7 +186,7 @@ export function createGcsBackend(options: GcsBackendOptions): GcsBackend {
       }
       const precondition =
         putOptions.ifGenerationMatch ?? (options.createOnly || putOptions.ifNotExists ? 0 : undefined);
-      const resource = await uploadStream({ transport, uploadUrl, chunkSize, singleRequestMaxBytes }, body, {
+      const resource = await uploadStream(uploadSettings, body, {
         objectName: name,
         contentType: putOptions.contentType ?? "application/octet-stream",
         ...(putOptions.contentLength === undefined ? {} : { contentLength: putOptions.contentLength }),
@@ -277,18 +295,19 @@ function resolveAccess(
   options: GcsBackendOptions,
   fetchImpl: FetchLike,
   retry: ReturnType<typeof retryPolicyOf>,
-): { endpoint: string; auth: ReturnType<typeof createStaticTokenProvider> } {
+): { endpoint: string; auth: ReturnType<typeof createStaticTokenProvider>; emulator: boolean } {
   const trim = (url: string) => url.replace(/\/+$/, "");
   if (options.emulatorHost) {
     const host = /^https?:\/\//.test(options.emulatorHost) ? options.emulatorHost : `http://${options.emulatorHost}`;
     // The emulator lets `owner` past its security rules, as the Firebase admin SDKs do.
-    return { endpoint: trim(host), auth: createStaticTokenProvider("owner") };
+    return { endpoint: trim(host), auth: createStaticTokenProvider("owner"), emulator: true };
   }
   const endpoint = trim(options.endpoint ?? GOOGLE_STORAGE_ENDPOINT);
   if (options.credentials !== undefined) {
     const key = parseServiceAccountKey(options.credentials);
     return {
       endpoint,
+      emulator: false,
       auth: createServiceAccountTokenProvider(key, {
         fetch: fetchImpl,
         retry,
@@ -297,8 +316,9 @@ function resolveAccess(
       }),
     };
   }
-  if (options.accessToken !== undefined) return { endpoint, auth: createStaticTokenProvider(options.accessToken) };
-  if (options.endpoint) return { endpoint, auth: createStaticTokenProvider("owner") };
+  if (options.accessToken !== undefined)
+    return { endpoint, auth: createStaticTokenProvider(options.accessToken), emulator: false };
+  if (options.endpoint) return { endpoint, auth: createStaticTokenProvider("owner"), emulator: true };
   throw new ArtifactStoreError(
     "E_CONFIG",
     "[gcs] no credentials: pass a service-account key (credentials), an accessToken, or emulatorHost for the emulator",

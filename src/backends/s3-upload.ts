@@ -8,12 +8,16 @@
  *   fills, `UploadPart` while the next part fills (so at most about two parts are in
  *   memory), `CompleteMultipartUpload` only after a clean close. Any failure aborts the
  *   upload so no parts are left behind.
+ * - A create-only put whose publishing request failed without a clear answer (a lost reply,
+ *   5xx after the retries) deletes the key: the service may have published it, and a
+ *   create-only put owns its key. A refused precondition (E_CONFLICT) leaves the key alone.
  */
 import {
   AbortMultipartUploadCommand,
   type CompletedPart,
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
+  DeleteObjectCommand,
   PutObjectCommand,
   type S3Client,
   UploadPartCommand,
@@ -65,6 +69,8 @@ export async function uploadObject(
   let size = 0;
   // Set only when the body stream itself failed: that error object is what put rejects with.
   let bodyFailure: { error: unknown } | undefined;
+  // Set once a request that may make the object visible has been sent.
+  let publishing = false;
   try {
     for (;;) {
       let next: Awaited<ReturnType<typeof reader.read>>;
@@ -89,8 +95,13 @@ export async function uploadObject(
       // Stop reading as soon as a part upload failed, rather than after the next part fills.
       await multipart?.throwIfFailed();
     }
-    if (!multipart) return await putWhole(target, buffer.take());
+    if (!multipart) {
+      const whole = buffer.take();
+      publishing = true;
+      return await putWhole(target, whole);
+    }
     await multipart.sendPart(buffer.take());
+    publishing = true;
     return { size, ...(await multipart.complete()) };
   } catch (error) {
     if (bodyFailure) {
@@ -103,6 +114,12 @@ export async function uploadObject(
     // The producer learns why its bytes are no longer wanted.
     await reader.cancel(failure).catch(() => {});
     await multipart?.abort();
+    if (publishing && target.ifNotExists && !(failure instanceof ArtifactStoreError && failure.code === "E_CONFLICT")) {
+      // https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html
+      await target.client
+        .send(new DeleteObjectCommand({ Bucket: target.bucket, Key: target.objectKey }))
+        .catch(() => {}); // unreachable: gc finds the object without a row later
+    }
     throw failure;
   }
 }

@@ -2,21 +2,24 @@
  * The GCS backend against Google's Cloud Storage emulator (firebase-tools), plus what the
  * emulator cannot show, checked on the exact requests sent to a stubbed `fetch`.
  *
- * The emulator takes a resumable upload only as ONE final PUT and does not enforce
- * `ifGenerationMatch`. So the emulator runs use a 128 MiB chunk (more than the 64 MiB
- * artifact plus gzip overhead, and under the emulator's 130 MB body limit) while bodies over
- * 1 MiB still open a resumable session: both upload paths run for real, each session in one
- * PUT. Multi-chunk sessions, resumption, cancellation, preconditions, retries and tokens are
- * tested on the fake Cloud Storage in test/helpers/gcs-emulator.ts, behind a stubbed `fetch`.
+ * The emulator takes a resumable upload only as ONE PUT (it ignores Content-Range and finishes
+ * the session on the first one) and does not enforce `ifGenerationMatch`. The emulator runs use
+ * the backend as the server configures it (8 MiB chunks): for the emulator it sends a session
+ * as one streamed PUT, and a backend not told it talks to an emulator finds out on the first
+ * chunk, removes the truncated object and does the same. Multi-chunk sessions, resumption,
+ * cancellation, preconditions, retries and tokens are tested on the fake Cloud Storage in
+ * test/helpers/gcs-emulator.ts, behind a stubbed `fetch`.
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { createClient } from "@libsql/client";
 import { createGcsBackend, type FetchLike, type GcsBackendOptions } from "../../src/backends/gcs.ts";
 import { signServiceAccountJwt } from "../../src/backends/gcs-auth.ts";
 import { streamFromBytes } from "../../src/codec/streams.ts";
+import { parseConfig } from "../../src/config/schema.ts";
 import { ArtifactStoreError } from "../../src/contracts/errors.ts";
 import { createArtifactStore } from "../../src/core/store.ts";
 import { createLibsqlMetadata } from "../../src/metadata/libsql.ts";
+import { createConfiguredBackend } from "../../src/runtime/local.ts";
 import { describeStoreSuite } from "../core/store-suite.ts";
 import {
   fakeSessions,
@@ -52,8 +55,6 @@ async function emulatorBackend(extra: Partial<GcsBackendOptions> = {}) {
     bucket,
     prefix: "ci/",
     emulatorHost: running.host,
-    chunkSize: 128 * MiB,
-    singleRequestMaxBytes: 1 * MiB,
     ...extra,
   });
 }
@@ -93,7 +94,7 @@ describe("gcs backend on the emulator", () => {
       urls.push(`${init?.method} ${new URL(input).searchParams.get("uploadType") ?? ""}`);
       return fetch(input, init);
     };
-    const backend = await emulatorBackend({ fetch: recording });
+    const backend = await emulatorBackend({ fetch: recording, singleRequestMaxBytes: 1 * MiB });
     await backend.put("small", streamFromBytes(randomBytes(10 * KiB)));
     await backend.put("large", streamFromBytes(randomBytes(3 * MiB), 256 * KiB));
     expect(urls).toEqual(["POST multipart", "POST resumable", "PUT resumable"]);
@@ -487,5 +488,100 @@ describe("gcs service-account auth (stubbed transport)", () => {
       "oauth2.test",
       "storage.googleapis.com",
     ]);
+  });
+});
+
+describe("gcs sessions the service finishes early", () => {
+  /** Every object in the bucket with its size, straight from the emulator's JSON API. */
+  async function objectsIn(bucket: string): Promise<Record<string, number>> {
+    const response = await fetch(`${(await emulator()).url}/storage/v1/b/${bucket}/o`, {
+      headers: { authorization: "Bearer owner" },
+    });
+    const listed = (await response.json()) as { items?: { name: string; size: string }[] };
+    return Object.fromEntries((listed.items ?? []).map((item) => [item.name, Number(item.size)]));
+  }
+
+  // The store suite above also sends 64 MiB through the same default config.
+  test("a 20 MiB upload through a store on the server's own GCS config arrives whole", async () => {
+    const running = await emulator();
+    const bucket = `artifacts-${++buckets}`;
+    await running.ensureBucket(bucket);
+    const config = parseConfig({ artifact_store: { backend_type: "gcs", gcs: { bucket } } });
+    const backend = await createConfiguredBackend(config, { STORAGE_EMULATOR_HOST: running.host });
+    const metadata = await createLibsqlMetadata({ client: createClient({ url: ":memory:" }) });
+    const store = createArtifactStore({ backend, metadata, config });
+    try {
+      const content = randomBytes(20 * MiB); // incompressible: the stored gzip is larger still
+      const result = await store.upload({ specName: "s", taskId: "t", type: "log", content });
+      expect(result.size).toBeGreaterThan(content.length);
+      expect(await objectsIn(bucket)).toMatchObject({ "s/t/v1/log.txt.gz": result.size });
+      expect(await store.download(result.uri)).toEqual(content);
+    } finally {
+      await store.close();
+    }
+  });
+
+  test("a backend not told it talks to the emulator: the truncated object goes, the body follows in one PUT", async () => {
+    const events: string[] = [];
+    const recording: FetchLike = (input, init) => {
+      const url = new URL(input);
+      const range = new Headers(init?.headers).get("content-range");
+      const what = url.searchParams.get("uploadType") ?? url.searchParams.get("ifGenerationMatch") ?? "";
+      if (init?.method !== "GET") events.push(`${init?.method} ${range ? "chunk" : what}`);
+      return fetch(input, init);
+    };
+    const backend = await emulatorBackend({ fetch: recording, resumableInOnePut: false });
+    const bytes = randomBytes(20 * MiB);
+    const info = await backend.put("first", streamFromBytes(bytes, 256 * KiB), { ifNotExists: true });
+    expect(info.size).toBe(bytes.length);
+    // The first 8 MiB chunk, which the emulator takes for the whole object; that object (by its
+    // generation) is deleted; a new session gets the whole body in one PUT.
+    expect(events.map((event) => event.replace(/^DELETE \d+$/, "DELETE <generation>"))).toEqual([
+      "POST resumable",
+      "PUT chunk",
+      "DELETE <generation>",
+      "POST resumable",
+      "PUT resumable",
+    ]);
+    const object = await backend.get("first");
+    expect(await new Response(object?.body).bytes()).toEqual(bytes);
+    expect(await objectsIn(backend.bucket)).toEqual({ "ci/first": bytes.length });
+    // Learnt once: the next upload goes straight to one PUT.
+    events.length = 0;
+    await backend.put("second", streamFromBytes(randomBytes(9 * MiB), 256 * KiB));
+    expect(events).toEqual(["POST resumable", "PUT resumable"]);
+  });
+
+  test("a body that fails in the middle of the one PUT publishes nothing and rejects with its own error", async () => {
+    const backend = await emulatorBackend();
+    const failure = new Error("digest mismatch upstream");
+    const chunks = Array.from({ length: 48 }, () => randomBytes(256 * KiB)); // 12 MiB, then the error
+    const error = await backend
+      .put("broken", failingStream(chunks, failure), { ifNotExists: true })
+      .catch((caught) => caught);
+    expect(error).toBe(failure);
+    expect(await objectsIn(backend.bucket)).toEqual({});
+  });
+
+  test("a session finished on a later chunk: the object it published is deleted and the upload fails", async () => {
+    const events: string[] = [];
+    const deleted: string[] = [];
+    const sessions = fakeSessions((request) => {
+      if (request.headers.get("content-range") !== "bytes 262144-524287/*") return undefined;
+      return objectJson("ci/k", 512 * KiB); // finished early, with half the body
+    });
+    const { fetch } = stubFetch((request) => {
+      if (request.method === "DELETE" && request.url.pathname.startsWith("/storage/")) {
+        deleted.push(`${request.url.pathname} ${request.url.searchParams.get("ifGenerationMatch")}`);
+        return new Response(null, { status: 204 });
+      }
+      return sessions.handler(request);
+    }, events);
+    const error = await stubbed(fetch)
+      .put("k", streamFromBytes(randomBytes(900 * KiB), 64 * KiB), { ifNotExists: true })
+      .catch((caught) => caught);
+    expect(error).toBeInstanceOf(ArtifactStoreError);
+    expect(error.message).toContain("finished early");
+    expect(deleted).toContain("/storage/v1/b/bkt/o/ci%2Fk 1700000000000001");
   });
 });

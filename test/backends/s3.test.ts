@@ -407,6 +407,22 @@ describe("s3 create-only puts", () => {
     expect(error.code).toBe("E_CONFLICT");
     expect(error.message).toContain("already exists");
   });
+
+  test("a create-only put whose publishing request failed unclearly deletes the key; a refused one does not", async () => {
+    const failed = scriptedBackend(1, [
+      { status: 500, code: "InternalError", message: "We encountered an internal error." },
+      { status: 204 },
+    ]);
+    const error = await failed.backend
+      .put("s/t/v1/log.txt.gz", new Blob(["x"]).stream(), { ifNotExists: true })
+      .catch((caught) => caught);
+    expect(error.code).toBe("E_BACKEND_UNAVAILABLE");
+    expect(failed.seen).toEqual(["PUT /stubbed/s/t/v1/log.txt.gz", "DELETE /stubbed/s/t/v1/log.txt.gz"]);
+
+    const refused = scriptedBackend(1, [{ status: 412, code: "PreconditionFailed", message: "exists" }]);
+    await refused.backend.put("s/t/v1/log.txt.gz", new Blob(["x"]).stream(), { ifNotExists: true }).catch(() => {});
+    expect(refused.seen).toEqual(["PUT /stubbed/s/t/v1/log.txt.gz"]);
+  });
 });
 
 describe("s3 multipart uploads a crash left open", () => {
