@@ -4,8 +4,9 @@
  * old state or the complete new file, never a partial one under its final name.
  */
 import { randomUUID } from "node:crypto";
+import { constants as fsConstants } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { link, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from "node:fs/promises";
+import { link, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ArtifactStoreError, storageFullError } from "../contracts/errors.ts";
@@ -71,6 +72,39 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     return join(root, ...key.split("/"));
   };
 
+  /**
+   * The store never creates symbolic links, so it never follows one: a link anywhere between the
+   * root and `path` (an `evil -> /outside` someone placed in base_path) would let a put write,
+   * and gc or a delete remove, files outside the root. Each existing directory on the way is
+   * lstat'ed; true when none is a link. The last component is checked by its own caller
+   * (lstat, O_NOFOLLOW), since rename and unlink act on a link itself, never on its target.
+   */
+  const linkFree = async (path: string): Promise<boolean> => {
+    const segments = path
+      .slice(root.length + 1)
+      .split(sep)
+      .slice(0, -1);
+    let directory = root;
+    for (const segment of segments) {
+      directory = join(directory, segment);
+      const stats = await lstat(directory).catch((error: unknown) => {
+        if (isNotFound(error) || isNotDirectory(error)) return null;
+        throw error;
+      });
+      if (!stats) return true; // the rest does not exist yet: nothing to follow
+      if (!stats.isDirectory()) return false;
+    }
+    return true;
+  };
+  const refuseLinks = async (path: string, key: string): Promise<void> => {
+    if (!(await linkFree(path))) {
+      throw new ArtifactStoreError(
+        "E_BACKEND",
+        `[fs] ${key} leads through a symbolic link or a file inside the store's directory; the store never follows links it did not create: remove it`,
+      );
+    }
+  };
+
   const directorySyncs = createPathSyncer(fsyncPath);
   const syncDirectory = (path: string): Promise<void> => (fsyncEnabled ? directorySyncs.sync(path) : Promise.resolve());
   const deferred = createDeferredSyncs(directorySyncs);
@@ -133,6 +167,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     async put(key, body, putOptions = {}): Promise<ObjectInfo> {
       const durable = putOptions.durability !== "deferred";
       const target = pathOf(key);
+      await refuseLinks(target, key);
       // Created once; a failure is not remembered, so the next put tries again.
       stagingReady ??= mkdir(stagingDir, { recursive: true }).catch((error: unknown) => {
         stagingReady = undefined;
@@ -161,17 +196,18 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
         await rm(stagingPath, { force: true }).catch(() => {});
         throw wrapFsError(error, `writing ${key}`);
       }
-      const stats = await stat(target);
+      const stats = await lstat(target);
       return { key, size, etag: etagOf(stats), lastModified: stats.mtime };
     },
 
     async get(key, getOptions = {}): Promise<StoredObject | null> {
       const path = pathOf(key);
-      let stats: Awaited<ReturnType<typeof stat>>;
+      let stats: Awaited<ReturnType<typeof lstat>>;
       try {
-        stats = await stat(path);
+        if (!(await linkFree(path))) return null;
+        stats = await lstat(path);
       } catch (error) {
-        if (isNotFound(error)) return null;
+        if (isNotFound(error) || isNotDirectory(error)) return null;
         throw wrapFsError(error, `reading ${key}`);
       }
       if (!stats.isFile()) return null;
@@ -195,7 +231,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
                 controller.close();
                 return;
               }
-              handle ??= await open(path, "r");
+              handle ??= await open(path, fsConstants.O_RDONLY | NO_FOLLOW);
               const buffer = new Uint8Array(wanted);
               const { bytesRead } = await handle.read(buffer, 0, wanted, position);
               if (bytesRead === 0) {
@@ -230,11 +266,12 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     async head(key) {
       const path = pathOf(key);
       try {
-        const stats = await stat(path);
+        if (!(await linkFree(path))) return null;
+        const stats = await lstat(path);
         if (!stats.isFile()) return null;
         return { key, size: stats.size, etag: etagOf(stats), lastModified: stats.mtime };
       } catch (error) {
-        if (isNotFound(error)) return null;
+        if (isNotFound(error) || isNotDirectory(error)) return null;
         throw wrapFsError(error, `inspecting ${key}`);
       }
     },
@@ -242,6 +279,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     async delete(key) {
       const path = pathOf(key);
       try {
+        // Through a link the object is not the store's: nothing of it is removed.
+        if (!(await linkFree(path))) return;
         await unlink(path);
       } catch (error) {
         if (isNotFound(error)) return;
@@ -269,7 +308,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
           const key = relativeDirectory ? `${relativeDirectory}/${entry}` : entry;
           if (key === STORE_DIRECTORY) continue;
           if (!key.startsWith(prefix) && !prefix.startsWith(`${key}/`)) continue;
-          const stats = await stat(join(root, ...key.split("/"))).catch(() => null);
+          // lstat: a symbolic link is neither a directory to walk nor an object (never followed).
+          const stats = await lstat(join(root, ...key.split("/"))).catch(() => null);
           if (!stats) continue;
           if (stats.isDirectory()) {
             if (cursor !== undefined && compareKeys(key, cursor) < 0 && !cursor.startsWith(`${key}/`)) continue;
@@ -312,7 +352,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       const removed: string[] = [];
       for (const entry of entries.sort()) {
         const path = join(stagingDir, entry);
-        const stats = await stat(path).catch(() => null);
+        const stats = await lstat(path).catch(() => null);
         if (!stats?.isFile() || now - stats.mtimeMs < olderThanMs) continue;
         if (!cleanOptions.dryRun) await rm(path, { force: true });
         removed.push(entry);
@@ -368,6 +408,9 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     }
   }
 }
+
+/** Opening a file never follows a link in its last component where the platform offers it (ELOOP instead). */
+const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 
 /** fsync of one file or directory: what the shared {@link createPathSyncer} runs. */
 async function fsyncPath(path: string): Promise<void> {

@@ -1,0 +1,88 @@
+/**
+ * Symbolic links inside base_path that the store did not create (`base/evil -> /outside`):
+ * uploads, downloads, deletes, listing and gc never follow them, so nothing outside base_path
+ * is written, read or removed.
+ */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { createApp } from "../../src/http/app.ts";
+import { makeFsStore, makeTempDir, type TestStore } from "../helpers/store.ts";
+
+let fixture: TestStore;
+let outside: { path: string; cleanup(): Promise<void> };
+
+/** Every file under `dir`, relative, with its content. */
+async function snapshot(dir: string): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    files[path.slice(dir.length + 1)] = await readFile(path, "utf8");
+  }
+  return files;
+}
+
+beforeEach(async () => {
+  fixture = await makeFsStore();
+  outside = await makeTempDir("outside-base-path");
+  // What an attacker wants: the store's layout, outside base_path, to be overwritten or collected.
+  await mkdir(join(outside.path, "t1", "v1"), { recursive: true });
+  await writeFile(join(outside.path, "t1", "v1", "log.txt.gz"), "someone else's file");
+  await writeFile(join(outside.path, "keep.txt"), "keep me");
+  await symlink(outside.path, join(fixture.root, "evil"));
+  await mkdir(join(fixture.root, "spec", "t1", "v1"), { recursive: true });
+  await symlink(join(outside.path, "keep.txt"), join(fixture.root, "spec", "t1", "v1", "log.txt.gz"));
+});
+afterEach(async () => {
+  await fixture.cleanup();
+  await outside.cleanup();
+});
+
+describe("the fs backend and symbolic links it did not create", () => {
+  test("an upload to a spec that is a link is refused and writes nothing outside base_path", async () => {
+    const before = await snapshot(outside.path);
+    const error = await fixture.store
+      .upload({ specName: "evil", taskId: "t2", type: "log", content: "written through the link\n" })
+      .catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "E_BACKEND" });
+    expect((error as Error).message).toContain("symbolic link");
+    expect(await snapshot(outside.path)).toEqual(before);
+  });
+
+  test("gc, listing, reads and deletes leave files behind a link alone", async () => {
+    const before = await snapshot(outside.path);
+    const report = await fixture.store.gc({ graceMs: 0 });
+    expect(report.orphanObjects).toEqual([]);
+    const { backend } = fixture;
+    expect((await backend.list()).objects.map((object) => object.key)).toEqual([]);
+    expect(await backend.get("evil/keep.txt")).toBeNull();
+    expect(await backend.head("evil/t1/v1/log.txt.gz")).toBeNull();
+    expect(await backend.get("spec/t1/v1/log.txt.gz")).toBeNull();
+    await backend.delete("evil/t1/v1/log.txt.gz");
+    await backend.delete("evil/keep.txt");
+    expect(await snapshot(outside.path)).toEqual(before);
+  });
+
+  test("over HTTP: PUT to the linked spec and POST /v1/maintenance/gc touch nothing outside", async () => {
+    const before = await snapshot(outside.path);
+    const app = createApp({ store: fixture.store });
+    const put = await app.request("/v1/artifacts/evil/t3/log", { method: "PUT", body: "through the link\n" });
+    expect(put.status).toBe(502);
+    const body = await put.text();
+    expect(body).not.toContain(outside.path);
+    expect(body).not.toContain(fixture.root);
+    const gc = await app.request("/v1/maintenance/gc?grace=0", { method: "POST" });
+    expect(gc.status).toBe(200);
+    const read = await app.request("/v1/artifacts/evil/t1/log");
+    expect(read.status).toBe(404);
+    expect(await snapshot(outside.path)).toEqual(before);
+  });
+
+  test("the store's own uploads, reads and gc still work beside the links", async () => {
+    const stored = await fixture.store.upload({ specName: "real", taskId: "t1", type: "log", content: "fine\n" });
+    expect(await fixture.store.downloadText(stored.uri)).toBe("fine\n");
+    expect((await fixture.store.gc({ graceMs: 0 })).orphanObjects).toEqual([]);
+    expect(await fixture.store.downloadText(stored.uri)).toBe("fine\n");
+  });
+});
