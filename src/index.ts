@@ -20,6 +20,16 @@ export type {
 } from "./contracts/storage-backend.ts";
 export type * from "./contracts/types.ts";
 export type { Logger } from "./contracts/types.ts";
+export {
+  type ComparedVersion,
+  compareDiffs,
+  compareTestCases,
+  compareTestReports,
+  type DiffComparison,
+  type DiffFileChange,
+  type TestChange,
+  type TestComparison,
+} from "./core/compare.ts";
 export type { ArtifactDownload, ContentRange, OpenOptions } from "./core/download.ts";
 export type {
   AppendLogInput,
@@ -42,6 +52,7 @@ export type { SearchFilters, SearchPage } from "./core/search.ts";
 export type { StoreSettings } from "./core/settings.ts";
 export { type ArtifactStore, type CreateArtifactStoreOptions, createArtifactStore } from "./core/store.ts";
 export { createStructureExtractor } from "./core/structure/extract.ts";
+export { classifyLogLine } from "./core/structure/log-rules.ts";
 export type * from "./core/structure/types.ts";
 export type { UploadInput, UploadResult } from "./core/upload.ts";
 export { createLibsqlMetadata, type LibsqlMetadataOptions } from "./metadata/libsql.ts";

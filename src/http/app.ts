@@ -14,6 +14,7 @@ import { errorResponseParts } from "./errors.ts";
 import { createHttpMetrics } from "./metrics.ts";
 import { registerAdminRoutes } from "./routes-admin.ts";
 import { registerArtifactRoutes } from "./routes-artifacts.ts";
+import { registerCompareRoutes } from "./routes-compare.ts";
 import { registerLiveLogRoutes } from "./routes-live.ts";
 import { assertNotCrossOrigin } from "./same-origin.ts";
 import { registerUiRoutes } from "./ui/routes.tsx";
@@ -125,6 +126,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 
   registerLiveLogRoutes(app, context);
   registerArtifactRoutes(app, context);
+  registerCompareRoutes(app, context);
   registerUiRoutes(app, { store: options.store, authenticator });
   registerAdminRoutes(app, context);
 

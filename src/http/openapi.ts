@@ -234,6 +234,29 @@ export function openApiDocument(types: readonly string[]): Json {
           responses: { "200": json({ type: "object" }, "{ items: [...] }"), ...auth },
         },
       },
+      "/v1/compare": {
+        get: {
+          summary: "Two attempts of a task (or two tasks) compared: test reports or diffs.",
+          description:
+            "Test reports: the tests newly failing, fixed, still failing, added and removed (suite and name identify a test). " +
+            "Diffs: the files whose change differs, and those only one diff changes (hunk line numbers ignored). " +
+            "Lists hold at most 1000 entries each; counts are complete.",
+          parameters: [
+            { ...query("spec", "Spec name."), required: true },
+            { ...query("type", "Artifact type (a test report or a diff)."), required: true },
+            {
+              ...query("before", "The earlier attempt: a task id, or task@version (latest when no version)."),
+              required: true,
+            },
+            { ...query("after", "The later attempt: a task id, or task@version."), required: true },
+          ],
+          responses: {
+            "200": json(ref("Comparison"), "The comparison."),
+            ...errorResponse(400, 404),
+            ...auth,
+          },
+        },
+      },
       "/v1/stats": {
         get: {
           summary: "Usage per type and spec, quota and warning, counters.",
@@ -382,6 +405,78 @@ export function openApiDocument(types: readonly string[]): Json {
             tags: { type: "array", items: { type: "string" } },
             addTags: { type: "array", items: { type: "string" } },
             removeTags: { type: "array", items: { type: "string" } },
+          },
+        },
+        Comparison: {
+          oneOf: [ref("TestComparison"), ref("DiffComparison")],
+          discriminator: { propertyName: "kind" },
+        },
+        ComparedVersion: {
+          type: "object",
+          properties: {
+            specName: { type: "string" },
+            taskId: { type: "string" },
+            type: { type: "string" },
+            version: { type: "integer" },
+          },
+        },
+        TestChange: {
+          type: "object",
+          properties: {
+            suite: { type: "string" },
+            name: { type: "string" },
+            before: { type: ["string", "null"], enum: ["passed", "failed", "skipped", null] },
+            after: { type: ["string", "null"], enum: ["passed", "failed", "skipped", null] },
+            message: { type: ["string", "null"] },
+          },
+        },
+        TestComparison: {
+          type: "object",
+          properties: {
+            kind: { const: "test" },
+            before: ref("ComparedVersion"),
+            after: ref("ComparedVersion"),
+            counts: {
+              type: "object",
+              properties: Object.fromEntries(
+                ["newlyFailing", "fixed", "stillFailing", "added", "removed", "unchanged"].map((key) => [
+                  key,
+                  { type: "integer" },
+                ]),
+              ),
+            },
+            newlyFailing: { type: "array", items: ref("TestChange") },
+            fixed: { type: "array", items: ref("TestChange") },
+            stillFailing: { type: "array", items: ref("TestChange") },
+            added: { type: "array", items: ref("TestChange") },
+            removed: { type: "array", items: ref("TestChange") },
+            truncated: { type: "boolean" },
+          },
+        },
+        DiffComparison: {
+          type: "object",
+          properties: {
+            kind: { const: "diff" },
+            before: ref("ComparedVersion"),
+            after: ref("ComparedVersion"),
+            counts: {
+              type: "object",
+              properties: Object.fromEntries(
+                ["differ", "onlyBefore", "onlyAfter", "same"].map((key) => [key, { type: "integer" }]),
+              ),
+            },
+            files: {
+              type: "array",
+              items: {
+                type: "object",
+                properties: {
+                  path: { type: "string" },
+                  before: { type: ["object", "null"], description: "{ status, added, removed }, null when absent." },
+                  after: { type: ["object", "null"], description: "{ status, added, removed }, null when absent." },
+                },
+              },
+            },
+            truncated: { type: "boolean" },
           },
         },
         CleanupReport: {

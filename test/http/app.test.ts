@@ -321,6 +321,7 @@ describe("search, maintenance and operations", () => {
         "/v1/artifacts/{spec}/{task}/{type}:append",
         "/v1/artifacts/{spec}/{task}/{type}:live",
         "/v1/artifacts/{spec}/{task}/{type}:seal",
+        "/v1/compare",
         "/v1/live",
         "/v1/maintenance/cleanup",
         "/v1/maintenance/gc",

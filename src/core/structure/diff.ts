@@ -25,6 +25,9 @@ import {
 
 const HUNK_HEADER = /^@@ -\d+(?:,(\d+))? \+\d+(?:,(\d+))? @@/;
 const GIT_HEADER = /^diff --git (?:"?a\/)?(.+?)"? (?:"?b\/)?(.+?)"?$/;
+/** git's extended headers that describe the change itself (not `index`, whose hashes differ between attempts). */
+const CHANGE_HEADER =
+  /^(?:(?:new file mode|deleted file mode|old mode|new mode|rename from|rename to|copy from|copy to|Binary files) |GIT binary patch$)/;
 /** `diff -ruN old/x new/x` (GNU diff's line before each file of a recursive diff). */
 const DIFF_COMMAND = /^diff (?:-{1,2}\S+ )+(\S+) (\S+)$/;
 /** A header's timestamp when a mailer turned diff's tab into spaces. */
@@ -52,9 +55,20 @@ interface FileState extends DiffFileEntry {
   fromDiffCommand: boolean;
   sawOldHeader: boolean;
   binaryNext: boolean;
+  inBinaryPatch: boolean;
 }
 
-export function createDiffExtractor(): StructureExtractor {
+export interface DiffExtractorOptions {
+  /**
+   * Sees each line that is part of a file's change (hunk lines without their line numbers, and
+   * git's extended headers), with the index of the file in `files` order: what a comparison of
+   * two diffs fingerprints.
+   */
+  onChangeLine?: (fileIndex: number, line: string) => void;
+}
+
+export function createDiffExtractor(options: DiffExtractorOptions = {}): StructureExtractor {
+  const { onChangeLine } = options;
   const files: DiffFileEntry[] = [];
   const commits = createCommitReader();
   const distinct = new Set<string>();
@@ -74,7 +88,14 @@ export function createDiffExtractor(): StructureExtractor {
     if (distinct.size < LIMITS.files * 2) distinct.add(current.path);
     commits.addFile(current.commit ?? null, current.added, current.removed);
     if (files.length < LIMITS.files) {
-      const { fromGitHeader, fromDiffCommand: _command, sawOldHeader: _old, binaryNext: _binary, ...entry } = current;
+      const {
+        fromGitHeader,
+        fromDiffCommand: _command,
+        sawOldHeader: _old,
+        binaryNext: _binary,
+        inBinaryPatch: _data,
+        ...entry
+      } = current;
       // Plain `diff -u` names often differ (file.orig vs file) without a rename; git says so.
       if (fromGitHeader && entry.status === "modified" && entry.oldPath !== null && entry.oldPath !== entry.path)
         entry.status = "renamed";
@@ -102,12 +123,15 @@ export function createDiffExtractor(): StructureExtractor {
       fromDiffCommand: opener === "command",
       sawOldHeader: false,
       binaryNext: false,
+      inBinaryPatch: false,
     };
   };
 
   /** A line inside a hunk; false when the hunk ended early (a truncated hunk) and the line is a header. */
   const hunkLine = (line: string): boolean => {
     const first = line.charCodeAt(0);
+    if (onChangeLine && current && (first === 0x2b || first === 0x2d || first === 0x20 || line.length === 0))
+      onChangeLine(fileCount, line);
     if (first === 0x2b /* + */) {
       newRemaining--;
       added++;
@@ -132,6 +156,8 @@ export function createDiffExtractor(): StructureExtractor {
   };
 
   const fileHeader = (file: FileState, line: string) => {
+    // A binary patch's data lines (base85 after `literal N`) are part of the change too.
+    if (onChangeLine && (file.inBinaryPatch || CHANGE_HEADER.test(line))) onChangeLine(fileCount, line);
     if (file.binaryNext) {
       file.binaryNext = false;
       const literal = /^literal (\d+)$/.exec(line);
@@ -158,6 +184,7 @@ export function createDiffExtractor(): StructureExtractor {
     else if (line === "GIT binary patch") {
       file.binary = true;
       file.binaryNext = true;
+      file.inBinaryPatch = true;
     }
   };
 
