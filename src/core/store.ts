@@ -73,6 +73,12 @@ export interface CreateArtifactStoreOptions {
   logger?: Logger;
   /** Clock, ms since the epoch (tests move it to expire artifacts). */
   now?: () => number;
+  /**
+   * Told of each write the store defers past the response (batched last-access times), with a
+   * promise that settles once it is done. Workers end a request's timers with its response:
+   * the edge entry passes these to the request's `waitUntil`.
+   */
+  keepAlive?: (written: Promise<void>) => void;
   /** Structure extraction at upload (diff files, log errors, test outcomes): on by default, capped at 128 MiB read per artifact. */
   extraction?: ExtractionOptions;
 }
@@ -232,7 +238,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     types: new Map(settings.types.map((type) => [type.name, type])),
     logger,
     metrics: createStoreMetrics(),
-    accessLog: createAccessLog(options.metadata, logger, now),
+    accessLog: createAccessLog(options.metadata, logger, now, undefined, options.keepAlive),
     now,
     ...(options.extraction ? { extraction: options.extraction } : {}),
   };
