@@ -37,7 +37,7 @@ export interface AppOptions {
 
 export type { AppEnv };
 
-const PUBLIC_PATHS = new Set(["/healthz", "/openapi.json"]);
+const PUBLIC_PATHS = new Set(["/healthz", "/openapi.json", "/favicon.ico"]);
 
 /**
  * @example
@@ -124,6 +124,8 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
     return next();
   });
 
+  // Browsers ask for it on every page of the viewer: no icon, and no 401 in their console.
+  app.get("/favicon.ico", (c) => c.body(null, 204, { "Cache-Control": "public, max-age=86400" }));
   registerLiveLogRoutes(app, context);
   registerArtifactRoutes(app, context);
   registerCompareRoutes(app, context);
