@@ -3,6 +3,9 @@
  * dist/worker/worker.js, one ES module with everything inlined, and prints its size raw and
  * gzipped (what Workers' size limit counts). Also used by the tests, which bundle the same way.
  *
+ * The entry is src/runtime/worker-main.ts (the Worker of src/runtime/worker.ts and a check of its
+ * bindings at start-up).
+ *
  * The AWS SDK's `@aws-sdk/xml-builder` maps its XML parser to a DOMParser variant for browsers
  * (its package.json `browser` and `react-native` fields); workerd has no DOMParser, so that one
  * import is resolved to the package's own pure-JavaScript parser instead.
@@ -10,14 +13,14 @@
  *   bun scripts/build-worker.ts [--outfile dist/worker/worker.js] [--no-minify]
  */
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { gzipSync } from "node:zlib";
 import { type BuildOptions, build, type Metafile, type Plugin } from "esbuild";
 
 const repoRoot = join(import.meta.dirname, "..");
 
-export const WORKER_ENTRY = join(repoRoot, "src", "runtime", "worker.ts");
+export const WORKER_ENTRY = join(repoRoot, "src", "runtime", "worker-main.ts");
 export const WORKER_OUTFILE = join(repoRoot, "dist", "worker", "worker.js");
 
 /** Resolves `@aws-sdk/xml-builder`'s `./xml-parser` to `xml-parser.js`, never `xml-parser.browser.js`. */
@@ -49,6 +52,8 @@ export function workerBuildOptions(entry: string, outfile: string, minify = true
     sourcemap: "external",
     metafile: true,
     logLevel: "error",
+    // workerd's built-in modules.
+    external: ["cloudflare:*"],
     plugins: [awsXmlParserPlugin],
   };
 }
@@ -82,7 +87,7 @@ if (import.meta.main) {
     options: { outfile: { type: "string" }, "no-minify": { type: "boolean", default: false } },
   });
   const bundle = await buildWorkerBundle({
-    ...(values.outfile ? { outfile: join(process.cwd(), values.outfile) } : {}),
+    ...(values.outfile ? { outfile: resolve(values.outfile) } : {}),
     minify: !values["no-minify"],
   });
   const modules = Object.keys(bundle.metafile.inputs).length;

@@ -21,7 +21,7 @@ import { ArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts
 import type { StorageBackend } from "../contracts/storage-backend.ts";
 import type { Logger } from "../contracts/types.ts";
 import { type ArtifactStore, createArtifactStore } from "../core/store.ts";
-import { createApp } from "../http/app.ts";
+import { createApp, isLoopbackHost } from "../http/app.ts";
 import { errorResponseParts } from "../http/errors.ts";
 import { createLibsqlMetadata } from "../metadata/libsql.ts";
 import { createWorkerEngines } from "./worker-engines.ts";
@@ -63,6 +63,15 @@ const REMOTE_METADATA_URL = /^(libsql|https?|wss?):\/\//i;
  * const config = configFromBindings({ ARTIFACT_STORE_BACKEND_TYPE: "s3", ARTIFACT_STORE_S3__BUCKET: "ci", … });
  */
 export function configFromBindings(env: WorkerEnv): ArtifactStoreConfig {
+  const placeholders = Object.keys(env)
+    .filter((name) => isSettingBinding(name) && PLACEHOLDER.test(bindingText(env[name])))
+    .sort();
+  if (placeholders.length > 0) {
+    throw misconfigured(
+      placeholders,
+      `${placeholders.join(", ")} still ${placeholders.length === 1 ? "holds" : "hold"} a <placeholder> from wrangler.toml: replace it under [vars] (or override it in .dev.vars for wrangler dev)`,
+    );
+  }
   const variables: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith("ARTIFACT_STORE_")) continue;
@@ -71,27 +80,71 @@ export function configFromBindings(env: WorkerEnv): ArtifactStoreConfig {
       variables[name] = JSON.stringify(value);
     }
   }
-  const config = parseConfig(applyEnvOverrides({}, variables));
+  let config: ArtifactStoreConfig;
+  try {
+    config = parseConfig(applyEnvOverrides({}, variables));
+  } catch (error) {
+    throw settingError(error);
+  }
   if (config.backendType !== "s3" && config.backendType !== "gcs") {
-    throw new ArtifactStoreError(
-      "E_CONFIG",
-      `backend_type ${config.backendType} is not available on Workers (no filesystem, and memory would not outlive an isolate); set ARTIFACT_STORE_BACKEND_TYPE to s3 (AWS S3, R2, MinIO…) or gcs`,
+    throw misconfigured(
+      ["ARTIFACT_STORE_BACKEND_TYPE"],
+      "ARTIFACT_STORE_BACKEND_TYPE must be s3 (AWS S3, R2, MinIO…) or gcs on Workers: the filesystem and memory backends are not available there (no filesystem, and memory would not outlive an isolate)",
     );
   }
   const url = config.metadata.url;
   if (!url || !REMOTE_METADATA_URL.test(url)) {
-    throw new ArtifactStoreError(
-      "E_CONFIG",
-      "metadata.url must be the libsql://, https:// or wss:// URL of a libSQL server (sqld, Turso): Workers have no filesystem for a local database. Set ARTIFACT_STORE_METADATA__URL (and ARTIFACT_STORE_METADATA__AUTH_TOKEN as a secret)",
+    throw misconfigured(
+      ["ARTIFACT_STORE_METADATA__URL"],
+      "ARTIFACT_STORE_METADATA__URL must be the libsql://, https:// or wss:// URL of a libSQL server (Turso, sqld; http:// or libsql://…?tls=0 for a local sqld): Workers have no filesystem for a local database. The server's token goes in the secret ARTIFACT_STORE_METADATA__AUTH_TOKEN",
     );
   }
   if (config.metadata.syncUrl) {
-    throw new ArtifactStoreError(
-      "E_CONFIG",
-      "metadata.sync_url (an embedded replica) needs a local file, which Workers do not have; remove it",
+    throw misconfigured(
+      ["ARTIFACT_STORE_METADATA__SYNC_URL"],
+      "ARTIFACT_STORE_METADATA__SYNC_URL: metadata.sync_url (an embedded replica) needs a local file, which Workers do not have; remove it",
     );
   }
   return config;
+}
+
+/** `<ACCOUNT_ID>`, `<org>`, `<sha256 of the CI token>`: what wrangler.toml ships with. */
+const PLACEHOLDER = /<[^<>\n]{1,60}>/;
+
+function isSettingBinding(name: string): boolean {
+  return name.startsWith("ARTIFACT_STORE_") || (CREDENTIAL_BINDINGS as readonly string[]).includes(name);
+}
+
+function bindingText(value: unknown): string {
+  return typeof value === "string" ? value : (JSON.stringify(value) ?? "");
+}
+
+/**
+ * A configuration error naming the bindings to fix. Its message never holds a configured value,
+ * so the Worker can say it to the caller as it is.
+ */
+function misconfigured(settings: readonly string[], message: string): ArtifactStoreError {
+  return new ArtifactStoreError("E_CONFIG", message, { details: { settings } });
+}
+
+/**
+ * A config-schema error (`artifact_store.s3.bucket must be …`) as the binding to fix, without the
+ * value it quotes.
+ */
+function settingError(error: unknown): ArtifactStoreError {
+  if (!(error instanceof ArtifactStoreError) || typeof error.details?.key !== "string") {
+    return misconfigured([], "the ARTIFACT_STORE_* bindings are not a valid configuration");
+  }
+  const path = error.details.key.replace(/^artifact_store\./, "").replace(/\[.*$/, "");
+  const setting = `ARTIFACT_STORE_${path.split(".").join("__").toUpperCase()}`;
+  const expected = error.details.expected;
+  return new ArtifactStoreError(
+    "E_CONFIG",
+    typeof expected === "string"
+      ? `${setting} must be ${expected} (${error.details.key})`
+      : `${setting} is not a setting (${error.details.key}): check its spelling`,
+    { cause: error, details: { settings: [setting] } },
+  );
 }
 
 /** The S3 or GCS backend the config names, with credentials from the config or the bindings. */
@@ -104,8 +157,8 @@ export function createWorkerBackend(config: ArtifactStoreConfig, env: WorkerEnv)
     const secretAccessKey = s3.secretAccessKey ?? binding("AWS_SECRET_ACCESS_KEY");
     const sessionToken = s3.sessionToken ?? binding("AWS_SESSION_TOKEN");
     if (!accessKeyId || !secretAccessKey) {
-      throw new ArtifactStoreError(
-        "E_CONFIG",
+      throw misconfigured(
+        ["ARTIFACT_STORE_S3__ACCESS_KEY_ID", "ARTIFACT_STORE_S3__SECRET_ACCESS_KEY"],
         "[s3] Workers have no default credential chain: set the secrets ARTIFACT_STORE_S3__ACCESS_KEY_ID and ARTIFACT_STORE_S3__SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
       );
     }
@@ -120,16 +173,16 @@ export function createWorkerBackend(config: ArtifactStoreConfig, env: WorkerEnv)
   }
   const { gcs } = config;
   if (gcs.credentialsFile) {
-    throw new ArtifactStoreError(
-      "E_CONFIG",
-      "[gcs] gcs.credentials_file cannot be read on Workers: put the key file's JSON in the GCS_SERVICE_ACCOUNT_KEY secret instead",
+    throw misconfigured(
+      ["ARTIFACT_STORE_GCS__CREDENTIALS_FILE", "GCS_SERVICE_ACCOUNT_KEY"],
+      "[gcs] ARTIFACT_STORE_GCS__CREDENTIALS_FILE cannot be read on Workers: remove it and put the key file's JSON in the GCS_SERVICE_ACCOUNT_KEY secret instead",
     );
   }
   const emulatorHost = gcs.endpoint ? undefined : binding("STORAGE_EMULATOR_HOST");
   const credentials = binding("GCS_SERVICE_ACCOUNT_KEY");
   if (!gcs.accessToken && !credentials && !emulatorHost && !gcs.endpoint) {
-    throw new ArtifactStoreError(
-      "E_CONFIG",
+    throw misconfigured(
+      ["GCS_SERVICE_ACCOUNT_KEY"],
       "[gcs] Workers have no default credentials: set the GCS_SERVICE_ACCOUNT_KEY secret to a service-account key's JSON (or ARTIFACT_STORE_GCS__ACCESS_TOKEN)",
     );
   }
@@ -158,20 +211,65 @@ export async function openWorkerStore(
   return openStore(config, env, logger);
 }
 
-async function openStore(config: ArtifactStoreConfig, env: WorkerEnv, logger: Logger): Promise<ArtifactStore> {
+async function openStore(
+  config: ArtifactStoreConfig,
+  env: WorkerEnv,
+  logger: Logger,
+  keepAlive?: (written: Promise<void>) => void,
+): Promise<ArtifactStore> {
   const backend = createWorkerBackend(config, env);
+  const url = config.metadata.url as string;
   const client = createClient({
-    url: overHttp(config.metadata.url as string),
+    url: overHttp(url),
     ...(config.metadata.authToken ? { authToken: config.metadata.authToken } : {}),
   });
   try {
     // No group commits across requests: workerd ties each request's I/O to that request.
     const metadata = await createLibsqlMetadata({ client, groupCommits: false });
-    return createArtifactStore({ backend, metadata, config, codecs: createWorkerEngines(), logger });
+    return createArtifactStore({
+      backend,
+      metadata,
+      config,
+      codecs: createWorkerEngines(),
+      logger,
+      ...(keepAlive ? { keepAlive } : {}),
+    });
   } catch (error) {
     client.close();
     // The metadata server is first reached here: a refused token or an unreachable host.
-    throw toArtifactStoreError(error, "E_BACKEND_UNAVAILABLE", "[metadata] cannot open the metadata database");
+    throw metadataOpenError(error, url, config.metadata.authToken !== undefined);
+  }
+}
+
+/** Why the metadata server could not be opened, naming the setting when it is the cause. */
+function metadataOpenError(error: unknown, url: string, hasToken: boolean): ArtifactStoreError {
+  const reason = describeError(error);
+  if (/\b401\b|unauthori[sz]ed|authentication|jwt/i.test(reason)) {
+    return new ArtifactStoreError(
+      "E_CONFIG",
+      hasToken
+        ? "the metadata server refused ARTIFACT_STORE_METADATA__AUTH_TOKEN: set the secret to a token it accepts (Turso: `turso db tokens create <db>`)"
+        : "the metadata server wants a token: set the secret ARTIFACT_STORE_METADATA__AUTH_TOKEN (Turso: `turso db tokens create <db>`)",
+      { cause: error, details: { settings: ["ARTIFACT_STORE_METADATA__AUTH_TOKEN"] } },
+    );
+  }
+  if (isPlainLoopbackLibsql(url)) {
+    return new ArtifactStoreError(
+      "E_CONFIG",
+      "ARTIFACT_STORE_METADATA__URL: a libsql:// URL is reached over HTTPS, and a local sqld speaks plain HTTP: use http://127.0.0.1:PORT or libsql://127.0.0.1:PORT?tls=0",
+      { cause: error, details: { settings: ["ARTIFACT_STORE_METADATA__URL"] } },
+    );
+  }
+  return toArtifactStoreError(error, "E_BACKEND_UNAVAILABLE", "[metadata] cannot open the metadata database");
+}
+
+/** `libsql://localhost:8080`, `libsql://127.0.0.1:8080` without `?tls=0`: HTTPS to a loopback port. */
+function isPlainLoopbackLibsql(url: string): boolean {
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === "libsql:" && parsed.searchParams.get("tls") !== "0" && isLoopbackHost(parsed.host);
+  } catch {
+    return false;
   }
 }
 
@@ -200,10 +298,32 @@ function sendEncodedAsIs(response: Response): Response {
   return new Response(response.body, init as ResponseInit);
 }
 
+interface IsolateHandler {
+  store: ArtifactStore;
+  /** Serves one request; writes deferred past its response are handed to its `waitUntil`. */
+  fetch(request: Request, context?: WorkerExecutionContext): Promise<Response>;
+}
+
 interface IsolateState {
   config: ArtifactStoreConfig;
   /** Opened on the first request that needs it, then shared by every request of the isolate. */
-  handler?: Promise<{ store: ArtifactStore; fetch: (request: Request) => Response | Promise<Response> }>;
+  handler?: Promise<IsolateHandler>;
+}
+
+/**
+ * The request with the client's own `Accept-Encoding`. Cloudflare (and `wrangler dev`, which
+ * copies it) replaces that header with `br, gzip` before the Worker sees it and keeps what the
+ * client sent in `request.cf.clientAcceptEncoding` (`""` when it sent none). The app negotiates
+ * with the header, so this is where the client's value goes back in: a plain `curl` gets the
+ * plain bytes, and the headers describe what is sent.
+ */
+export function withClientAcceptEncoding(request: Request): Request {
+  const client = (request as { cf?: { clientAcceptEncoding?: unknown } }).cf?.clientAcceptEncoding;
+  if (typeof client !== "string" || request.headers.get("accept-encoding") === client) return request;
+  const headers = new Headers(request.headers);
+  if (client === "") headers.delete("accept-encoding");
+  else headers.set("accept-encoding", client);
+  return new Request(request, { headers });
 }
 
 /** A Worker's module handlers. */
@@ -231,7 +351,12 @@ export function createWorkerHandlers(): WorkerHandlers {
 
   const handlerFor = (state: IsolateState, env: WorkerEnv, logger: Logger) => {
     if (!state.handler) {
-      const opening = openStore(state.config, env, logger).then((store) => {
+      // The last write the store deferred (batched last-access times): a request that scheduled
+      // it keeps itself alive until it is written, or workerd would drop the timer with the response.
+      let deferred: Promise<void> | undefined;
+      const opening = openStore(state.config, env, logger, (written) => {
+        deferred = written;
+      }).then((store): IsolateHandler => {
         const app = createApp({
           store,
           tokens: state.config.server.tokens,
@@ -240,7 +365,15 @@ export function createWorkerHandlers(): WorkerHandlers {
           corsOrigins: state.config.server.corsOrigins,
           logger,
         });
-        return { store, fetch: (request: Request) => app.fetch(request) };
+        return {
+          store,
+          async fetch(request, context) {
+            const before = deferred;
+            const response = await app.fetch(withClientAcceptEncoding(request));
+            if (deferred !== before && deferred) context?.waitUntil(deferred);
+            return response;
+          },
+        };
       });
       state.handler = opening;
       // A failed open (metadata unreachable…) is retried by the next request, not cached.
@@ -252,7 +385,7 @@ export function createWorkerHandlers(): WorkerHandlers {
   };
 
   return {
-    async fetch(request: Request, env: WorkerEnv, _context?: WorkerExecutionContext): Promise<Response> {
+    async fetch(request: Request, env: WorkerEnv, context?: WorkerExecutionContext): Promise<Response> {
       const logger = createConsoleLogger(env);
       try {
         const state = stateFor(env);
@@ -268,12 +401,10 @@ export function createWorkerHandlers(): WorkerHandlers {
             { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="artifact-store"' } },
           );
         }
-        return sendEncodedAsIs(await (await handlerFor(state, env, logger)).fetch(request));
+        return sendEncodedAsIs(await (await handlerFor(state, env, logger)).fetch(request, context));
       } catch (error) {
-        // Config and start-up failures: details go to the log, never to the caller.
-        const { status, body } = errorResponseParts(error);
         logger.error("request failed before reaching the app", { error: describeError(error) });
-        return Response.json(body, { status });
+        return startupErrorResponse(error);
       }
     },
 
@@ -295,6 +426,44 @@ export function createWorkerHandlers(): WorkerHandlers {
       await sweep;
     },
   };
+}
+
+/**
+ * Config and start-up failures. A misconfiguration names the bindings to fix (its message holds
+ * no configured value); anything else says only its code, the details go to the log.
+ */
+function startupErrorResponse(error: unknown): Response {
+  const settings = error instanceof ArtifactStoreError ? error.details?.settings : undefined;
+  if (error instanceof ArtifactStoreError && error.code === "E_CONFIG" && Array.isArray(settings)) {
+    return Response.json(
+      { error: { code: "E_CONFIG", message: `this Worker is misconfigured: ${error.message}`, details: { settings } } },
+      { status: 500 },
+    );
+  }
+  const { status, body } = errorResponseParts(error);
+  return Response.json(body, { status });
+}
+
+/**
+ * Checks the bindings when the Worker starts (`wrangler dev` prints it before the first request;
+ * on Cloudflare it lands in the logs): what a request would answer with, said once up front.
+ * Returns the problem, or undefined when the bindings make a configuration.
+ */
+export function checkBindingsAtStartup(env: WorkerEnv, logger: Logger = createConsoleLogger(env)): string | undefined {
+  try {
+    const config = configFromBindings(env);
+    createWorkerBackend(config, env);
+    if (config.server.tokens.length === 0) {
+      logger.warn(
+        "no tokens configured (ARTIFACT_STORE_SERVER__TOKENS): this Worker refuses every request until some are",
+      );
+    }
+    return undefined;
+  } catch (error) {
+    const message = error instanceof ArtifactStoreError ? error.message : describeError(error);
+    logger.error(`this Worker is misconfigured: ${message}`);
+    return message;
+  }
 }
 
 /** What changes the store: config and credential bindings (other bindings are ignored). */

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { gunzipSync } from "fflate";
 import { type ServerProcess, startServerProcess } from "../helpers/server-process.ts";
 import { makeLog, makeTempDir, sha256Hex } from "../helpers/store.ts";
+import { rawRequest } from "../helpers/wrangler-dev.ts";
 
 /** PUTs `chunks` with a pause between them, as a slow client would (node:http, chunked). */
 function slowUpload(url: string, chunks: string[], pauseMs: number): Promise<{ status: number; body: string }> {
@@ -80,6 +81,22 @@ for (const runtime of ["bun", "node"] as const) {
       expect(raw.bytes.length).toBe(stored.size);
       expect(await sha256Hex(raw.bytes)).toBe(stored.checksum);
       expect(new TextDecoder().decode(gunzipSync(raw.bytes))).toBe(log);
+    });
+
+    test("GET and HEAD describe the bytes sent, for a client asking no encoding, gzip or identity", async () => {
+      const url = new URL(`${server.url}/v1/artifacts/chat-app/1.3/log`);
+      expect((await rawRequest(url, { method: "PUT", body: makeLog(3000) })).status).toBe(201);
+      const asked: Record<string, string>[] = [{}, { "Accept-Encoding": "gzip" }, { "Accept-Encoding": "identity" }];
+      for (const headers of asked) {
+        const get = await rawRequest(url, { headers });
+        const head = await rawRequest(url, { method: "HEAD", headers });
+        const gzip = headers["Accept-Encoding"] === "gzip";
+        expect(get.headers["content-encoding"]).toBe(gzip ? "gzip" : undefined);
+        expect(head.headers["content-encoding"]).toBe(get.headers["content-encoding"]);
+        expect(Number(head.headers["content-length"])).toBe(get.body.length);
+        expect(get.headers.etag).toBe(`"${await sha256Hex(get.body)}"`);
+        expect(head.headers.etag).toBe(get.headers.etag);
+      }
     });
 
     test("Range returns 206 slices of the decoded content", async () => {

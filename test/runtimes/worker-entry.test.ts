@@ -86,14 +86,51 @@ describe("edge entry on workerd", () => {
     }
   });
 
-  test("a backend Workers cannot serve answers 500 E_CONFIG without details; the log says what to change", async () => {
+  test("a backend Workers cannot serve answers 500 E_CONFIG naming the setting and the fix", async () => {
     const worker = await start({ ARTIFACT_STORE_BACKEND_TYPE: "filesystem" });
     const response = await fetch(new URL("/v1/stats", worker.url), as(ADMIN));
     expect(response.status).toBe(500);
-    expect(await response.json()).toEqual({
-      error: { code: "E_CONFIG", message: "internal error; see the server log" },
-    });
-    expect(worker.logs.join("\n")).toContain("backend_type filesystem is not available on Workers");
+    const { error } = await response.json();
+    expect(error).toMatchObject({ code: "E_CONFIG", details: { settings: ["ARTIFACT_STORE_BACKEND_TYPE"] } });
+    expect(error.message).toContain("ARTIFACT_STORE_BACKEND_TYPE must be s3 (AWS S3, R2, MinIO…) or gcs on Workers");
+    expect(worker.logs.join("\n")).toContain("ARTIFACT_STORE_BACKEND_TYPE must be s3");
+  });
+
+  test("a missing secret or a refused metadata token is named, and no configured value is repeated", async () => {
+    const noKeys = await start({ AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined });
+    const keys = await (await fetch(new URL("/v1/stats", noKeys.url), as(ADMIN))).json();
+    expect(keys.error.details.settings).toEqual([
+      "ARTIFACT_STORE_S3__ACCESS_KEY_ID",
+      "ARTIFACT_STORE_S3__SECRET_ACCESS_KEY",
+    ]);
+    // Said at start-up too, before any request.
+    expect(noKeys.logs.join("\n")).toContain(
+      "this Worker is misconfigured: [s3] Workers have no default credential chain",
+    );
+
+    const noToken = await start({ ARTIFACT_STORE_METADATA__AUTH_TOKEN: undefined });
+    const token = await fetch(new URL("/v1/stats", noToken.url), as(ADMIN));
+    expect(token.status).toBe(500);
+    const text = await token.text();
+    expect(JSON.parse(text).error.details.settings).toEqual(["ARTIFACT_STORE_METADATA__AUTH_TOKEN"]);
+    expect(text).not.toContain(sqld.url);
+
+    const badType = await start({ ARTIFACT_STORE_STORAGE_QUOTA__MAX_SIZE_GB: "lots-of-secret-gb" });
+    const typeText = await (await fetch(new URL("/v1/stats", badType.url), as(ADMIN))).text();
+    expect(JSON.parse(typeText).error.details.settings).toEqual(["ARTIFACT_STORE_STORAGE_QUOTA__MAX_SIZE_GB"]);
+    expect(typeText).not.toContain("lots-of-secret-gb");
+  });
+
+  test("libsql:// to a local sqld (HTTPS to a plain port) is named with the forms that work; ?tls=0 works", async () => {
+    const plain = await start({ ARTIFACT_STORE_METADATA__URL: sqld.libsqlUrl.replace("?tls=0", "") });
+    const response = await fetch(new URL("/v1/stats", plain.url), as(ADMIN));
+    expect(response.status).toBe(500);
+    const { error } = await response.json();
+    expect(error.details.settings).toEqual(["ARTIFACT_STORE_METADATA__URL"]);
+    expect(error.message).toContain("use http://127.0.0.1:PORT or libsql://127.0.0.1:PORT?tls=0");
+
+    const tls0 = await start({ ARTIFACT_STORE_METADATA__URL: sqld.libsqlUrl });
+    expect((await fetch(new URL("/v1/stats", tls0.url), as(ADMIN))).status).toBe(200);
   });
 
   test("on S3 and sqld: upload, download, stored gzip sent as stored, Range, search, scopes, delete", async () => {
@@ -212,7 +249,7 @@ describe("edge configuration from bindings", () => {
 
   test("what Workers cannot do is refused with the key and the fix", () => {
     expect(() => configFromBindings(bindings({ ARTIFACT_STORE_METADATA__URL: "file:/tmp/x.db" }))).toThrow(
-      /metadata.url must be the libsql:\/\/, https:\/\/ or wss:\/\/ URL/,
+      /ARTIFACT_STORE_METADATA__URL must be the libsql:\/\/, https:\/\/ or wss:\/\/ URL/,
     );
     expect(() => configFromBindings(bindings({ ARTIFACT_STORE_METADATA__SYNC_URL: sqld.url }))).toThrow(
       /sync_url \(an embedded replica\)/,
