@@ -2,7 +2,9 @@
  * A small client for the store's HTTP API over `fetch`, for agents, CI steps and the CLI.
  * Pure: runs wherever `fetch` does. Errors become {@link ArtifactStoreError} with the server's code.
  */
+
 import { ArtifactStoreError, ERROR_CODES, type ErrorCode } from "../contracts/errors.ts";
+import { searchParametersOf } from "../contracts/http-parameters.ts";
 import type { ArtifactContent, ArtifactMetadata, ArtifactRef } from "../contracts/types.ts";
 import type { CleanupReport, StoreStats } from "../core/maintenance.ts";
 import type { GcReport, ReindexReport, VerifyReport } from "../core/repair.ts";
@@ -130,28 +132,7 @@ export function createHttpClient(options: HttpClientOptions): ArtifactStoreClien
     },
 
     async search(filters = {}) {
-      const parameters = new URLSearchParams();
-      const add = (name: string, value: unknown) => {
-        if (value !== undefined && value !== null)
-          parameters.append(name, value instanceof Date ? value.toISOString() : String(value));
-      };
-      add("spec", filters.specName ?? filters.spec_name);
-      add("task", filters.taskId ?? filters.task_id);
-      add("type", filters.type);
-      for (const tag of filters.tags ?? []) add("tag", tag);
-      for (const tag of filters.anyTags ?? []) add("any_tag", tag);
-      add("since", filters.since);
-      add("until", filters.until);
-      add("limit", filters.limit);
-      add("cursor", filters.cursor);
-      if (filters.latestOnly) add("latest", 1);
-      add("integrity", filters.integrity);
-      add("pinned", filters.pinned);
-      add("failed_test", filters.failedTest);
-      add("touched", filters.touchedPath);
-      if (filters.hasErrors !== undefined) add("has_errors", filters.hasErrors ? 1 : 0);
-      if (filters.hasFailures !== undefined) add("has_failures", filters.hasFailures ? 1 : 0);
-      if (filters.parseError !== undefined) add("parse_error", filters.parseError ? 1 : 0);
+      const parameters = searchParametersOf(filters);
       const response = await call(`${root}/v1/artifacts${parameters.size > 0 ? `?${parameters}` : ""}`);
       return (await response.json()) as SearchPage;
     },

@@ -12,10 +12,12 @@ import { createAuthenticator } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { errorResponseParts } from "./errors.ts";
 import { createHttpMetrics } from "./metrics.ts";
-import { registerAdminRoutes } from "./routes-admin.ts";
 import { registerArtifactRoutes } from "./routes-artifacts.ts";
 import { registerCompareRoutes } from "./routes-compare.ts";
 import { registerLiveLogRoutes } from "./routes-live.ts";
+import { registerMaintenanceRoutes } from "./routes-maintenance.ts";
+import { registerOpsRoutes } from "./routes-ops.ts";
+import { registerSearchRoutes } from "./routes-search.ts";
 import { assertNotCrossOrigin } from "./same-origin.ts";
 import { registerUiRoutes } from "./ui/routes.tsx";
 
@@ -130,7 +132,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   registerArtifactRoutes(app, context);
   registerCompareRoutes(app, context);
   registerUiRoutes(app, { store: options.store, authenticator });
-  registerAdminRoutes(app, context);
+  registerSearchRoutes(app, context);
+  registerOpsRoutes(app, context);
+  registerMaintenanceRoutes(app, context);
 
   app.notFound((c) => {
     metrics.recordError("E_NOT_FOUND");

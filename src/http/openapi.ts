@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 description of every route, served at `/openapi.json`. */
 import { ERROR_CODES } from "../contracts/errors.ts";
+import { type QueryParameter, SEARCH_PARAMETERS } from "../contracts/http-parameters.ts";
 import { DESCRIPTION_BY_CODE, STATUS_BY_CODE } from "./errors.ts";
 
 type Json = Record<string, unknown>;
@@ -27,6 +28,18 @@ const query = (name: string, description: string, schema: Json = { type: "string
   description,
   schema,
 });
+const searchParameter = (parameter: QueryParameter): Json =>
+  query(
+    parameter.name,
+    parameter.description,
+    parameter.kind === "count"
+      ? { type: "integer", minimum: 1 }
+      : parameter.kind === "oneOf"
+        ? { type: "string", enum: parameter.values }
+        : parameter.kind === "texts"
+          ? { type: "array", items: { type: "string" } }
+          : { type: "string" },
+  );
 const header = (name: string, description: string): Json => ({
   name,
   in: "header",
@@ -144,25 +157,7 @@ export function openApiDocument(types: readonly string[]): Json {
       "/v1/artifacts": {
         get: {
           summary: "Search committed versions, newest first.",
-          parameters: [
-            query("spec", "Spec name."),
-            query("task", "Task id."),
-            query("type", "Artifact type."),
-            query("tag", "Tag every result carries (repeatable)."),
-            query("any_tag", "Tags of which a result carries at least one (repeatable)."),
-            query("since", "Created at or after (ISO 8601 or ms)."),
-            query("until", "Created before (ISO 8601 or ms)."),
-            query("latest", "1: only the newest version of each artifact."),
-            query("pinned", "true/false."),
-            query("integrity", "ok or corrupt."),
-            query("limit", "Page size 1-1000 (default 100).", { type: "integer" }),
-            query("cursor", "nextCursor of the previous page."),
-            query("failed_test", "Test reports in which a test of exactly this name failed."),
-            query("touched", "Diffs touching a path starting with this (src/ for a directory)."),
-            query("has_errors", "1: logs with at least one error line; 0: without."),
-            query("has_failures", "1: test reports with at least one failed test; 0: without."),
-            query("parse_error", "1: versions whose content could not be read as their type."),
-          ],
+          parameters: SEARCH_PARAMETERS.map(searchParameter),
           responses: { "200": json(ref("SearchPage"), "One page of results."), ...errorResponse(400), ...auth },
         },
       },

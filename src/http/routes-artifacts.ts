@@ -5,7 +5,6 @@
 import type { Context, Hono } from "hono";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRef } from "../contracts/types.ts";
-import { assertValidName, assertValidVersion } from "../core/names.ts";
 import type { ArtifactStore } from "../core/store.ts";
 import { IN_MEMORY_LIMIT } from "../core/upload-plan.ts";
 import { authorize } from "./auth.ts";
@@ -20,6 +19,7 @@ import {
   parseRangeHeader,
   parseTagsHeader,
 } from "./headers.ts";
+import { parseArtifactRef } from "./parameters.ts";
 
 const ARTIFACT_PATH = "/v1/artifacts/:spec/:task/:type";
 /** Content types that say nothing about the content (curl's --data-binary default, generic binary). */
@@ -124,20 +124,11 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
 
 /** Path names and `?version=`, checked before anything else happens. */
 function refFromRequest(c: Context<AppEnv>, allowVersion: boolean): ArtifactRef {
-  const ref: ArtifactRef = {
-    specName: assertValidName("specName", c.req.param("spec")),
-    taskId: assertValidName("taskId", c.req.param("task")),
-    type: assertValidName("type", c.req.param("type")),
-  };
-  const version = c.req.query("version");
-  if (version !== undefined) {
-    if (!allowVersion)
-      throw new ArtifactStoreError("E_INVALID_INPUT", "an upload creates the next version; drop ?version=");
-    if (!/^\d{1,15}$/.test(version))
-      throw new ArtifactStoreError("E_INVALID_INPUT", "version must be a positive integer");
-    ref.version = assertValidVersion(Number(version));
-  }
-  return ref;
+  return parseArtifactRef(
+    { spec: c.req.param("spec"), task: c.req.param("task"), type: c.req.param("type") },
+    c.req.query("version"),
+    allowVersion ? "allowed" : "forbidden",
+  );
 }
 
 /** GET and HEAD: one lookup decides encoding, range and headers; only GET reads the bytes. */

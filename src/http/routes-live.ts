@@ -12,6 +12,7 @@ import { authorize } from "./auth.ts";
 import { readBodyLimited, refuseBody } from "./body.ts";
 import type { AppEnv, RouteContext } from "./env.ts";
 import { parseDigestField, parseMetadataHeader, parseRangeHeader, parseTagsHeader } from "./headers.ts";
+import { parseArtifactRef, parseSequenceNumber } from "./parameters.ts";
 
 const ACTION_PATH = "/v1/artifacts/:spec/:task/:target{[A-Za-z0-9._-]+:(?:append|seal|live)}";
 
@@ -19,11 +20,7 @@ function liveRef(c: Context<AppEnv>, action: string) {
   const target = c.req.param("target") ?? "";
   const type = target.slice(0, target.length - action.length - 1);
   if (!target.endsWith(`:${action}`)) throw new ArtifactStoreError("E_NOT_FOUND", `no route for ${target}`);
-  return {
-    specName: assertValidName("specName", c.req.param("spec")),
-    taskId: assertValidName("taskId", c.req.param("task")),
-    type: assertValidName("type", type),
-  };
+  return parseArtifactRef({ spec: c.req.param("spec"), task: c.req.param("task"), type }, undefined);
 }
 
 /** Registered before the artifact routes, whose `:type` would otherwise take `log:live`. */
@@ -37,16 +34,12 @@ export function registerLiveLogRoutes(app: Hono<AppEnv>, context: RouteContext):
       authorize(c.get("principal"), "write", ref.specName);
       const body = await readBodyLimited(c.req.raw, MAX_CHUNK_BYTES, chunkTooLarge);
       const seqText = c.req.query("seq") ?? c.req.header("x-chunk-seq");
-      if (seqText !== undefined && !/^\d{1,15}$/.test(seqText)) {
-        throw new ArtifactStoreError("E_INVALID_INPUT", "seq must be a positive integer", {
-          details: { field: "seq" },
-        });
-      }
+      const seq = seqText === undefined ? undefined : parseSequenceNumber(seqText, "seq");
       const digest = parseDigestField(c.req.header("content-digest"));
       const result = await store.appendLog({
         ...ref,
         content: body,
-        ...(seqText === undefined ? {} : { seq: Number(seqText) }),
+        ...(seq === undefined ? {} : { seq }),
         ...(digest ? { expectedChecksum: digest } : {}),
       });
       return c.json(result, result.duplicate ? 200 : 201);

@@ -9,14 +9,15 @@ import type { Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Child } from "hono/jsx";
 import { ArtifactStoreError, isArtifactStoreError } from "../../contracts/errors.ts";
-import type { ArtifactRef } from "../../contracts/types.ts";
-import { assertValidName, assertValidVersion } from "../../core/names.ts";
-import type { SearchFilters } from "../../core/search.ts";
+import { parseSearchParameters } from "../../contracts/http-parameters.ts";
+import type { ArtifactRef, SearchFilters } from "../../contracts/types.ts";
+import { assertValidName } from "../../core/names.ts";
 import type { ArtifactStore } from "../../core/store.ts";
 import { type Authenticator, authorize, type Principal } from "../auth.ts";
 import { readFormLimited, refuseBody, SMALL_BODY_LIMIT } from "../body.ts";
 import type { AppEnv } from "../env.ts";
 import { errorResponseParts } from "../errors.ts";
+import { parseArtifactRef } from "../parameters.ts";
 import { Age, artifactPath, Bytes, Notice, Page } from "./layout.tsx";
 import { ArtifactTable, LiveLogList, SearchForm, SpecList, TaskList } from "./pages-browse.tsx";
 import { DiffView, loadDiff } from "./view-diff.tsx";
@@ -173,20 +174,17 @@ export function registerUiRoutes(app: Hono<AppEnv>, context: UiContext): void {
     page(async (c) => {
       const principal = c.get("principal");
       const query = c.req.query();
-      const filters: SearchFilters = { limit: 50 };
-      let spec = query.spec?.trim() || undefined;
+      const filters: SearchFilters = {
+        limit: 50,
+        ...parseSearchParameters(new URL(c.req.url).searchParams, { form: true }),
+      };
+      let spec = filters.specName;
       if (principal.specs && spec === undefined && principal.specs.size === 1) spec = [...principal.specs][0];
       if (principal.specs && spec === undefined) {
         throw new ArtifactStoreError("E_FORBIDDEN", "your token is limited to some specs: choose a spec to search");
       }
       authorize(principal, "read", spec);
       if (spec) filters.specName = spec;
-      if (query.type?.trim()) filters.type = query.type.trim();
-      if (query.touched?.trim()) filters.touchedPath = query.touched.trim();
-      if (query.failed_test?.trim()) filters.failedTest = query.failed_test.trim();
-      if (query.has_errors === "1") filters.hasErrors = true;
-      if (query.has_failures === "1") filters.hasFailures = true;
-      if (query.cursor) filters.cursor = query.cursor;
       const result = await store.searchPage(filters);
       const values = Object.fromEntries(Object.entries(query).filter(([key]) => key !== "cursor")) as Record<
         string,
@@ -298,17 +296,11 @@ export function registerUiRoutes(app: Hono<AppEnv>, context: UiContext): void {
   );
 
   const refFrom = (c: UiC, withVersion: boolean): ArtifactRef => {
-    const ref: ArtifactRef = {
-      specName: assertValidName("specName", c.req.param("spec")),
-      taskId: assertValidName("taskId", c.req.param("task")),
-      type: assertValidName("type", c.req.param("type")),
-    };
     const version = c.req.query("version");
-    if (withVersion && version) {
-      if (!/^\d{1,15}$/.test(version))
-        throw new ArtifactStoreError("E_INVALID_INPUT", "version must be a positive integer");
-      ref.version = assertValidVersion(Number(version));
-    }
+    const ref = parseArtifactRef(
+      { spec: c.req.param("spec"), task: c.req.param("task"), type: c.req.param("type") },
+      withVersion && version ? version : undefined,
+    );
     authorize(c.get("principal"), "read", ref.specName);
     return ref;
   };
