@@ -53,6 +53,8 @@ export async function diskReport(ctx: StoreContext): Promise<DiskReport | null> 
 export async function assertDiskRoom(ctx: StoreContext): Promise<void> {
   const report = await diskReport(ctx);
   if (!report || report.writable) return;
+  // Nearly full: the write-ahead log's growth goes back to the disk too (a no-op once it has).
+  await reclaimJournal(ctx);
   throw storageFullError(
     ctx.backend.name,
     `${formatBytes(report.freeBytes)} free, below the floor of ${formatBytes(report.minFreeBytes)} (storage_quota.min_free_space); nothing was stored`,
@@ -97,6 +99,17 @@ export async function withHeadroom<T>(ctx: StoreContext, work: () => Promise<T>)
 
 /** After a refusal for a full disk: gives the write-ahead log's growth back to the volume (best effort). */
 export async function afterDiskFull(ctx: StoreContext, error: unknown): Promise<void> {
-  if (!isDiskFull(error)) return;
-  await ctx.metadata.reclaimJournal?.().catch(() => {});
+  if (isDiskFull(error)) await reclaimJournal(ctx);
+}
+
+/**
+ * Checkpoints and truncates the metadata's write-ahead log. Moving its pages into the database
+ * may need a little room first: on a full disk that comes from the reserve. Best effort.
+ */
+async function reclaimJournal(ctx: StoreContext): Promise<void> {
+  const reclaim = ctx.metadata.reclaimJournal;
+  if (!reclaim) return;
+  await reclaim().catch(async (error: unknown) => {
+    if (isDiskFull(error)) await withHeadroom(ctx, reclaim).catch(() => {});
+  });
 }

@@ -116,6 +116,7 @@ test("a full disk: writes get 507 E_STORAGE_FULL, deletes and cleanup free it th
     }
     return lost;
   };
+  const walSize = async () => (await stat(join(basePath, ".store", "metadata.db-wal")).catch(() => null))?.size ?? 0;
   const filler = await open(join(mountPoint, "filler"), "a");
   /** Another writer on the volume takes every byte left. */
   const fillUp = async () => {
@@ -148,6 +149,11 @@ test("a full disk: writes get 507 E_STORAGE_FULL, deletes and cleanup free it th
     const filled = await disk();
     expect(filled.writable).toBe(false);
     expect(acknowledged.size).toBeGreaterThan(10);
+    // Refusals at the floor write nothing, and give the write-ahead log's growth back.
+    const walAtFloor = await walSize();
+    for (let attempt = 0; attempt < 5; attempt++) expect(await upload("log", 384 * KiB)).toBe(false);
+    const walAfterFloorRefusals = await walSize();
+    expect(walAfterFloorRefusals).toBe(0);
 
     // 2. The disk fills up completely; every write is refused with the one full-disk answer.
     await fillUp();
@@ -215,6 +221,9 @@ test("a full disk: writes get 507 E_STORAGE_FULL, deletes and cleanup free it th
       if (!(await upload("log", round % 2 === 0 ? 3 * MiB : 96 * KiB))) refused++;
     }
     const noFloor = await disk();
+    // Refusals that did reach the disk leave a write-ahead log a checkpoint has truncated.
+    const walAfterRefusals = await walSize();
+    expect(walAfterRefusals).toBeLessThan(256 * KiB);
     const pendingNoFloor = ((await (await request("/v1/stats")).json()) as { pendingUploads: number }).pendingUploads;
     expect(pendingNoFloor).toBe(0);
     await fillUp();
@@ -228,11 +237,16 @@ test("a full disk: writes get 507 E_STORAGE_FULL, deletes and cleanup free it th
     // 6. Nothing acknowledged is lost; no trace of the refusals: no pending row, no staging file,
     // a write-ahead log that checkpoints reclaim.
     const lostBefore = await checkAll("before restart");
-    const stats = (await (await request("/v1/stats")).json()) as { pendingUploads: number; artifacts: number };
+    const stats = (await (await request("/v1/stats")).json()) as {
+      pendingUploads: number;
+      artifacts: number;
+      disk: Disk;
+    };
     expect(stats.pendingUploads).toBe(0);
     expect(stats.artifacts).toBe(acknowledged.size);
+    expect(stats.disk.totalBytes).toBe(before.totalBytes);
     expect(await readdir(join(basePath, ".store", "staging")).catch(() => [])).toEqual([]);
-    const wal = (await stat(join(basePath, ".store", "metadata.db-wal")).catch(() => null))?.size ?? 0;
+    const wal = await walSize();
 
     await server.stop("SIGTERM");
     server = await startServerProcess({ runtime: "bun", basePath, env });
@@ -250,7 +264,7 @@ test("a full disk: writes get 507 E_STORAGE_FULL, deletes and cleanup free it th
       `full disk: while full ${deletesWhileFull} deletes, ${cleanupsWhileFull} cleanup/gc runs worked (cleanup freed ${report.freedBytes} bytes); PATCH answered ${patch.status}; ${deletesToRecover} more deletes until uploads were taken again`,
     );
     figure(
-      `full disk: free ${before.freeBytes} at start, ${filled.freeBytes} when refused, ${full.freeBytes} when full, ${noFloor.freeBytes} when refused without a floor, ${afterRestart.freeBytes} after a restart on the full disk, ${after.freeBytes} once the other writer's file went (reserve ${after.reservedBytes}); WAL ${wal} bytes`,
+      `full disk: free ${before.freeBytes} at start, ${filled.freeBytes} when refused, ${full.freeBytes} when full, ${noFloor.freeBytes} when refused without a floor, ${afterRestart.freeBytes} after a restart on the full disk, ${after.freeBytes} once the other writer's file went (reserve ${after.reservedBytes}); WAL ${walAtFloor} bytes when the floor was reached, ${walAfterFloorRefusals} after 5 refusals there, ${walAfterRefusals} after the refusals without a floor, ${wal} at the end`,
     );
     expect(unexpected).toEqual([]);
     expect(lostBefore + lostAfter).toBe(0);
