@@ -468,6 +468,7 @@ function createDiskHeadroom(root: string, reservePath: string, reserveBytes: num
     turn = result.catch(() => {});
     return result;
   };
+  const runsAsRoot = process.getuid?.() === 0;
   const reserveSize = async () => (await stat(reservePath).catch(() => null))?.size ?? 0;
   const volumeSpace = async (): Promise<VolumeSpace> => {
     // The root may not exist yet: its nearest existing ancestor is on the same volume.
@@ -475,7 +476,8 @@ function createDiskHeadroom(root: string, reservePath: string, reserveBytes: num
       try {
         const stats = await statfs(path);
         return {
-          freeBytes: stats.bavail * stats.bsize,
+          // What this process can write: root may also use the blocks ext4 keeps for it.
+          freeBytes: (runsAsRoot ? stats.bfree : stats.bavail) * stats.bsize,
           totalBytes: stats.blocks * stats.bsize,
           reservedBytes: await reserveSize(),
         };
@@ -499,7 +501,10 @@ function createDiskHeadroom(root: string, reservePath: string, reserveBytes: num
         const held = await reserveSize();
         if (held >= reserveBytes) return;
         // Taken back as soon as deletes freed it and a little more: uploads stay refused below
-        // the floor meanwhile, so only deletes would have used that space.
+        // the floor meanwhile, so only deletes would have used that space. A journaling
+        // filesystem (ext4) counts blocks of deleted files free only once its journal commits:
+        // an fsync of the root commits it, so the figure below sees what deletes freed.
+        await fsyncPath(root).catch(() => {});
         const space = await volumeSpace();
         if (space.freeBytes < reserveBytes - held + RESERVE_MARGIN_BYTES) return;
         await mkdir(dirname(reservePath), { recursive: true });

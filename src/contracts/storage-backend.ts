@@ -141,7 +141,7 @@ export interface MaintenanceOptions {
 
 /** Space on the volume that holds a backend's objects, in bytes. */
 export interface VolumeSpace {
-  /** Bytes an unprivileged writer can still use (statfs `bavail`). */
+  /** Bytes this process can still write (statfs `bavail`; `bfree` for root, which may use ext4's reserved blocks). */
   freeBytes: number;
   totalBytes: number;
   /** Headroom held for deletes right now (0 once released). */
