@@ -13,6 +13,7 @@ import {
   DEFAULT_STORE_SETTINGS as DEFAULTS,
   type StoreSettings,
 } from "../core/settings.ts";
+import { parseRedaction } from "./redaction.ts";
 import { editDistance, fail, GIB, parseDuration, type Raw, Section } from "./section.ts";
 
 export { parseByteSize, parseDuration } from "./section.ts";
@@ -115,6 +116,12 @@ export const DEFAULT_CONFIG_YAML = `artifact_store:
     warn_threshold: 0.8
     min_free_space: 256MiB      # filesystem: uploads refused below this much free space
     disk_reserve: 16MiB         # filesystem: headroom kept for deletes on a full disk
+  redaction:                    # secrets in uploads (tokens, keys, passwords): see the README
+    mode: mask                  # mask | flag | reject | off, for every type not listed below
+    types: {}                   # per type, e.g. { test: flag }
+    disabled_rules: []          # e.g. [generic-secret, url-credentials]
+    values_from_env: []         # names of environment variables whose values are masked wherever they appear
+    generic: { enabled: true, min_entropy: 3.5, min_length: 16 }   # password=/secret:/token= + a random-looking value
   s3: { bucket: "", prefix: "", region: us-east-1, endpoint: null, force_path_style: false }
   gcs: { bucket: "", prefix: "", credentials_file: null }
   metadata: { url: null, auth_token: null, sync_url: null }
@@ -239,6 +246,10 @@ export function parseConfig(document: unknown = {}): ArtifactStoreConfig {
     gzipMaxRatio: root.number("gzip_max_ratio", DEFAULTS.gzipMaxRatio, { min: 1 }),
     liveLogIdleSeconds: root.seconds("live_log_idle_expiry", DEFAULTS.liveLogIdleSeconds),
     durability: root.enumeration("durability", ["strict", "relaxed"] as const, "strict"),
+    redaction: parseRedaction(
+      root.section("redaction"),
+      types.map((type) => type.name),
+    ),
     s3,
     gcs,
     metadata,

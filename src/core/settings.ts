@@ -4,6 +4,7 @@
  * variables onto these; library users pass any subset to `createArtifactStore`.
  */
 import type { ArtifactTypeDefinition } from "../contracts/types.ts";
+import { DEFAULT_REDACTION, type RedactionConfig } from "./redaction/settings.ts";
 
 const GIB = 1024 ** 3;
 
@@ -29,6 +30,8 @@ export interface StoreSettings {
   gzipMaxRatio: number;
   /** An open live log nobody appended to for this many seconds is abandoned: gc discards it (default 1 day). */
   liveLogIdleSeconds: number;
+  /** Secrets in uploaded content: masked, flagged or refused, per artifact type (see `src/core/redaction/`). */
+  redaction: RedactionConfig;
 }
 
 /** The seed's three types with their default retention days. */
@@ -61,6 +64,7 @@ export const DEFAULT_STORE_SETTINGS: Readonly<StoreSettings> = Object.freeze({
   maxArtifactBytes: 5 * GIB,
   gzipMaxRatio: 1000,
   liveLogIdleSeconds: 86_400,
+  redaction: DEFAULT_REDACTION,
 });
 
 /** Fills what `partial` leaves out with the defaults (`maxArtifactBytes: null` stays "no limit"). */
@@ -76,5 +80,6 @@ export function resolveStoreSettings(partial: Partial<StoreSettings> = {}): Stor
     maxArtifactBytes: partial.maxArtifactBytes === undefined ? defaults.maxArtifactBytes : partial.maxArtifactBytes,
     gzipMaxRatio: partial.gzipMaxRatio ?? defaults.gzipMaxRatio,
     liveLogIdleSeconds: partial.liveLogIdleSeconds ?? defaults.liveLogIdleSeconds,
+    redaction: partial.redaction ?? defaults.redaction,
   };
 }

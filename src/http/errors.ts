@@ -11,6 +11,7 @@ export const STATUS_BY_CODE: Record<ErrorCode, number> = {
   E_TOO_LARGE: 413,
   E_RANGE: 416,
   E_CHECKSUM_MISMATCH: 422,
+  E_SECRET_DETECTED: 422,
   E_CORRUPT: 500,
   E_BACKEND: 502,
   E_BACKEND_UNAVAILABLE: 503,
@@ -33,6 +34,8 @@ export const DESCRIPTION_BY_CODE: Record<ErrorCode, string> = {
   E_TOO_LARGE: "The body is larger than the configured limit.",
   E_RANGE: "The requested byte range is outside the content.",
   E_CHECKSUM_MISMATCH: "The body does not match its Content-Digest; nothing was stored.",
+  E_SECRET_DETECTED:
+    "The content holds a secret (the message names the rule and line, never the value) and redaction for its type is set to reject; nothing was stored.",
   E_CORRUPT: "The stored bytes failed verification; the version is flagged and not served.",
   E_BACKEND: "The storage or metadata backend refused the operation.",
   E_BACKEND_UNAVAILABLE: "The storage or metadata backend is unreachable or overloaded; retry later.",

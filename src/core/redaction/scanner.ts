@@ -1,0 +1,436 @@
+/**
+ * The streaming secret scanner: finds every rule's matches in content that arrives in chunks of
+ * any size, masks them (or only records them, or refuses the content), with memory bounded by
+ * the scan block plus a carry-over window, whatever the content's size.
+ *
+ * Content is read one byte per character, with every byte above 0x7F read as DEL (0x7F): every
+ * rule is ASCII, a match's character offsets are byte offsets, unchanged bytes pass through as
+ * they came (invalid UTF-8 included) and only matched bytes are replaced. (Reading the bytes as
+ * they are would give two-byte strings on JavaScriptCore, whose `latin1` is windows-1252, and
+ * searching those is several times slower.)
+ *
+ * A match may span chunk boundaries: the last `window` characters of each block are scanned
+ * again with the next one, and a match is decided only when it starts before that tail (all
+ * rules are bounded, so such a match ends inside the block). A PEM private-key block may be
+ * far longer than the window: a small state machine masks from its header until its footer,
+ * or until {@link PEM_MAX_LENGTH} when the footer never comes.
+ */
+import { ArtifactStoreError } from "../../contracts/errors.ts";
+import { PEM_ANCHOR, PEM_BEGIN, PEM_END, PEM_MAX_LENGTH, PEM_RULE_NAME, type SecretRule } from "./rules.ts";
+
+/** What happens to content with a finding. */
+export type RedactionMode = "mask" | "flag" | "reject" | "off";
+
+/** One rule's findings in one piece of content: never the value, nor a hash of it. */
+export interface SecretFinding {
+  rule: string;
+  count: number;
+  /** 1-based line numbers where matches start (the first {@link MAX_LINES_PER_RULE}). */
+  lines: number[];
+}
+
+/** A value to mask wherever it appears, named by where it came from (`env:NAME`, `store-credential`). */
+export interface KnownValue {
+  rule: string;
+  value: string;
+}
+
+export interface ScannerOptions {
+  mode: Exclude<RedactionMode, "off">;
+  rules: readonly SecretRule[];
+  /** Mask private-key blocks (`private-key`); default true. */
+  privateKeys?: boolean;
+  knownValues?: readonly KnownValue[];
+  /** Rule names `[REDACTED:<name>]` markers may carry: markers already in the content count as findings. */
+  markerRules?: ReadonlySet<string>;
+}
+
+export interface SecretScanner {
+  /** Scans a chunk; returns the bytes to pass on (the chunk itself unless masking; may be empty while held back). */
+  write(chunk: Uint8Array): Uint8Array;
+  /** Scans what is left; returns the last bytes to pass on. */
+  end(): Uint8Array;
+  /** Findings so far, one entry per rule, in order of first appearance. */
+  findings(): SecretFinding[];
+}
+
+export const MAX_LINES_PER_RULE = 100;
+/** Blocks smaller than this are gathered before scanning, so the window is rescanned rarely. */
+const SCAN_BLOCK = 256 * 1024;
+/** Characters before the scan start that lookbehinds (word boundaries, ANSI codes) may look at. */
+const CONTEXT = 64;
+
+const encoder = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+const MARKER = /\[REDACTED:([a-z0-9:_-]{1,80})\]/g;
+
+/** The marker that replaces a match. */
+export function redactionMarker(rule: string): string {
+  return `[REDACTED:${rule}]`;
+}
+
+/** The error a `reject` upload fails with: the rule and line, never the value. */
+export function secretDetected(rule: string, line: number): ArtifactStoreError {
+  return new ArtifactStoreError(
+    "E_SECRET_DETECTED",
+    `the content holds a secret (rule ${rule}, line ${line}); nothing was stored. Remove it, or ask the operator to mask instead of reject`,
+    { details: { rule, line } },
+  );
+}
+
+interface Match {
+  rule: string;
+  /** Where the whole match starts (for ordering and the line number). */
+  start: number;
+  /** The part that is replaced. */
+  secretStart: number;
+  secretEnd: number;
+  /** A marker already in the content: counted, left as it is. */
+  existingMarker?: boolean;
+  /** A private-key header: opens a block that runs to its footer. */
+  pemHeader?: boolean;
+}
+
+interface Source {
+  rule: string;
+  kind: "rule" | "marker" | "pem" | "value";
+  /** Lower wins a tie at the same offset. */
+  priority: number;
+  /** Sticky regex tried at each anchor (absent for values: the anchor is the whole match). */
+  pattern?: RegExp;
+  accept?: (secret: string) => boolean;
+}
+
+/** One literal a match starts with, and the source it belongs to. */
+interface Anchor {
+  literal: string;
+  /** Compared in any letter case (`literal` is lowercase). */
+  caseless: boolean;
+  source: Source;
+}
+
+/**
+ * Every rule's anchors in one case-insensitive regex: the content is searched once, whatever
+ * the number of rules, and each hit is handed to the rules whose anchor is there.
+ */
+interface AnchorIndex {
+  search: RegExp;
+  /** Anchors by their first character, lowercased. */
+  byFirst: Map<string, Anchor[]>;
+  longest: number;
+}
+
+/**
+ * @example
+ * const scanner = createSecretScanner({ mode: "mask", rules: FIXED_RULES });
+ * const out = scanner.write(new TextEncoder().encode("token ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n"));
+ * new TextDecoder().decode(concat(out, scanner.end())); // "token [REDACTED:github-token]\n"
+ */
+export function createSecretScanner(options: ScannerOptions): SecretScanner {
+  const decoder = new TextDecoder("latin1");
+  const anchors = buildAnchorIndex(options, decoder);
+  const markerRules = options.markerRules ?? new Set<string>();
+  const window = Math.max(256, ...options.rules.map((rule) => rule.maxLength + CONTEXT), longestValue(options) + 64);
+  const masking = options.mode === "mask";
+  const found = new Map<string, SecretFinding>();
+  const markers = new Map<string, Uint8Array>();
+
+  let pending: Uint8Array[] = [];
+  let pendingLength = 0;
+  /** Bytes kept from the previous block: context, then the undecided tail. */
+  let carry: Uint8Array = EMPTY;
+  /** Where the undecided part of `carry` starts. */
+  let carryDecided = 0;
+  /** Line number at the start of the undecided part of `carry`. */
+  let line = 1;
+  /** Inside a private-key block: where it started (line) and how much of it has been masked. */
+  let pem: { masked: number } | null = null;
+
+  const record = (rule: string, atLine: number, alreadyMasked = false) => {
+    let finding = found.get(rule);
+    if (!finding) {
+      finding = { rule, count: 0, lines: [] };
+      found.set(rule, finding);
+    }
+    finding.count++;
+    if (finding.lines.length < MAX_LINES_PER_RULE && finding.lines.at(-1) !== atLine) finding.lines.push(atLine);
+    if (options.mode === "reject" && !alreadyMasked) throw secretDetected(rule, atLine);
+  };
+  const markerBytes = (rule: string) => {
+    let bytes = markers.get(rule);
+    if (!bytes) {
+      bytes = encoder.encode(redactionMarker(rule));
+      markers.set(rule, bytes);
+    }
+    return bytes;
+  };
+
+  /** Scans `carry + pending`, deciding everything that starts before the tail (everything when `final`). */
+  const scan = (final: boolean): Uint8Array => {
+    const block = concat([carry, ...pending], carry.length + pendingLength);
+    pending = [];
+    pendingLength = 0;
+    const text = decoder.decode(foldToAscii(block));
+    const limit = final ? text.length : text.length - window;
+    let position = carryDecided;
+    if (limit <= position) {
+      carry = block;
+      return EMPTY;
+    }
+    const out: Uint8Array[] = [];
+    let outLength = 0;
+    const emit = (from: number, to: number) => {
+      if (!masking || to <= from) return;
+      const piece = block.subarray(from, to);
+      out.push(piece);
+      outLength += piece.length;
+    };
+    const emitMarker = (rule: string) => {
+      if (!masking) return;
+      const bytes = markerBytes(rule);
+      out.push(bytes);
+      outLength += bytes.length;
+    };
+    let lineAt = position;
+    const lineOf = (index: number) => {
+      line += countNewlines(text, lineAt, index);
+      lineAt = index;
+      return line;
+    };
+    while (position < limit) {
+      if (pem) {
+        PEM_END.lastIndex = position;
+        const footer = PEM_END.exec(text);
+        const room = PEM_MAX_LENGTH - pem.masked;
+        if (footer && footer.index < limit && footer.index - position <= room) {
+          pem = null;
+          position = footer.index + footer[0].length;
+          continue;
+        }
+        const to = Math.min(limit, position + room);
+        pem.masked += to - position;
+        if (pem.masked >= PEM_MAX_LENGTH) pem = null;
+        position = to;
+        continue;
+      }
+      const match = nextMatch(anchors, text, position, limit, markerRules);
+      if (!match) {
+        emit(position, limit);
+        position = limit;
+        break;
+      }
+      emit(position, match.secretStart);
+      record(match.rule, lineOf(match.start), match.existingMarker === true);
+      if (match.existingMarker) {
+        emit(match.secretStart, match.secretEnd);
+      } else {
+        emitMarker(match.rule);
+      }
+      position = match.secretEnd;
+      if (match.pemHeader) pem = { masked: 0 };
+    }
+    lineOf(position);
+    // Keep the undecided tail plus some context for lookbehinds.
+    const keepFrom = Math.max(0, Math.min(position, limit) - CONTEXT);
+    carry = block.slice(keepFrom);
+    carryDecided = position - keepFrom;
+    return outLength === 0 ? EMPTY : concat(out, outLength);
+  };
+
+  return {
+    write(chunk) {
+      if (chunk.length === 0) return masking ? EMPTY : chunk;
+      pending.push(chunk);
+      pendingLength += chunk.length;
+      if (carry.length - carryDecided + pendingLength < SCAN_BLOCK + window) {
+        return masking ? EMPTY : chunk;
+      }
+      const out = scan(false);
+      return masking ? out : chunk;
+    },
+    end() {
+      const out = scan(true);
+      carry = EMPTY;
+      carryDecided = 0;
+      return masking ? out : EMPTY;
+    },
+    findings() {
+      return [...found.values()].map((finding) => ({ ...finding, lines: [...finding.lines] }));
+    },
+  };
+}
+
+function buildAnchorIndex(options: ScannerOptions, decoder: TextDecoder): AnchorIndex {
+  const anchors: Anchor[] = [];
+  let priority = 0;
+  const add = (
+    rule: string,
+    kind: Source["kind"],
+    literals: readonly string[],
+    caseless: boolean,
+    pattern?: RegExp,
+    accept?: (secret: string) => boolean,
+  ) => {
+    const found: Source = {
+      rule,
+      kind,
+      priority: priority++,
+      // Sticky, with indices for capture group 1: tried exactly at an anchor.
+      ...(pattern ? { pattern: new RegExp(pattern.source, `${pattern.flags.replace(/[gyd]/g, "")}yd`) } : {}),
+      ...(accept ? { accept } : {}),
+    };
+    for (const literal of literals)
+      anchors.push({ literal: caseless ? literal.toLowerCase() : literal, caseless, source: found });
+  };
+  if (options.markerRules && options.markerRules.size > 0) add("", "marker", ["[REDACTED:"], false, MARKER);
+  for (const rule of options.rules) {
+    add(rule.name, "rule", rule.anchors, rule.caseless === true, rule.pattern, rule.accept);
+  }
+  if (options.privateKeys !== false) add(PEM_RULE_NAME, "pem", [PEM_ANCHOR], false, PEM_BEGIN);
+  const values = [...(options.knownValues ?? [])].sort((a, b) => b.value.length - a.value.length);
+  for (const { rule, value } of values) {
+    // Compared byte for byte: the value's UTF-8 bytes read the way the content is read.
+    add(rule, "value", [decoder.decode(foldToAscii(encoder.encode(value)))], false);
+  }
+  const byFirst = new Map<string, Anchor[]>();
+  for (const anchor of anchors) {
+    const first = (anchor.literal[0] as string).toLowerCase();
+    byFirst.set(first, [...(byFirst.get(first) ?? []), anchor]);
+  }
+  const literals = [...new Set(anchors.map((anchor) => anchor.literal.toLowerCase()))].sort(
+    (a, b) => b.length - a.length,
+  );
+  return {
+    search: new RegExp(literals.map(escapeRegExp).join("|") || "(?!)", "gi"),
+    byFirst,
+    longest: Math.max(0, ...literals.map((literal) => literal.length)),
+  };
+}
+
+/**
+ * The match whose secret starts first at or after `position` (among those starting before
+ * `limit`); a tie goes to the earlier rule. A rule's secret never starts before its anchor, so
+ * once a match is known only anchors up to its secret's start can beat it.
+ */
+function nextMatch(
+  index: AnchorIndex,
+  text: string,
+  position: number,
+  limit: number,
+  markerRules: ReadonlySet<string>,
+): Match | null {
+  const { search } = index;
+  search.lastIndex = position;
+  let best: { match: Match; priority: number } | null = null;
+  for (;;) {
+    const hit = search.exec(text);
+    if (!hit || hit.index >= limit || (best && hit.index > best.match.secretStart)) break;
+    const at = hit.index;
+    search.lastIndex = at + 1;
+    const candidates = index.byFirst.get((text[at] as string).toLowerCase());
+    if (!candidates) continue;
+    const head = text.slice(at, at + index.longest);
+    const lowerHead = head.toLowerCase();
+    for (const anchor of candidates) {
+      if (!(anchor.caseless ? lowerHead : head).startsWith(anchor.literal)) continue;
+      if (best && anchor.source.priority > best.priority && best.match.secretStart <= at) continue;
+      const match = tryAt(anchor, text, at, markerRules);
+      if (!match) continue;
+      if (
+        !best ||
+        match.secretStart < best.match.secretStart ||
+        (match.secretStart === best.match.secretStart && anchor.source.priority < best.priority)
+      ) {
+        best = { match, priority: anchor.source.priority };
+      }
+    }
+  }
+  return best?.match ?? null;
+}
+
+function tryAt(anchor: Anchor, text: string, start: number, markerRules: ReadonlySet<string>): Match | null {
+  const { source: found } = anchor;
+  const { pattern } = found;
+  if (!pattern) {
+    return { rule: found.rule, start, secretStart: start, secretEnd: start + anchor.literal.length };
+  }
+  pattern.lastIndex = start;
+  const matched = pattern.exec(text);
+  if (!matched) return null;
+  const end = start + matched[0].length;
+  if (found.kind === "marker") {
+    const rule = matched[1] as string;
+    return markerRules.has(rule) ? { rule, start, secretStart: start, secretEnd: end, existingMarker: true } : null;
+  }
+  const [secretStart, secretEnd] = matched.indices?.[1] ?? [start, end];
+  if (found.accept && !found.accept(text.slice(secretStart, secretEnd))) return null;
+  return { rule: found.rule, start, secretStart, secretEnd, ...(found.kind === "pem" ? { pemHeader: true } : {}) };
+}
+
+/** `bytes` with every byte above 0x7F replaced by 0x7F (a copy when there is one; `bytes` itself otherwise). */
+export function foldToAscii(bytes: Uint8Array): Uint8Array {
+  const words = Math.floor(bytes.length / 4);
+  const aligned = bytes.byteOffset % 4 === 0;
+  let first = -1;
+  if (aligned) {
+    const view = new Uint32Array(bytes.buffer, bytes.byteOffset, words);
+    for (let index = 0; index < words; index++) {
+      if ((view[index] as number) & 0x80808080) {
+        first = index * 4;
+        break;
+      }
+    }
+    if (first === -1) {
+      for (let index = words * 4; index < bytes.length; index++) {
+        if ((bytes[index] as number) & 0x80) {
+          first = index;
+          break;
+        }
+      }
+    }
+  } else {
+    for (let index = 0; index < bytes.length; index++) {
+      if ((bytes[index] as number) & 0x80) {
+        first = index;
+        break;
+      }
+    }
+  }
+  if (first === -1) return bytes;
+  const folded = bytes.slice();
+  for (let index = first; index < folded.length; index++) {
+    if ((folded[index] as number) & 0x80) folded[index] = 0x7f;
+  }
+  return folded;
+}
+
+function countNewlines(text: string, from: number, to: number): number {
+  let count = 0;
+  let index = text.indexOf("\n", from);
+  while (index !== -1 && index < to) {
+    count++;
+    index = text.indexOf("\n", index + 1);
+  }
+  return count;
+}
+
+function longestValue(options: ScannerOptions): number {
+  let longest = 0;
+  for (const { value } of options.knownValues ?? []) longest = Math.max(longest, encoder.encode(value).length);
+  return longest;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
+}
+
+function concat(parts: Uint8Array[], length: number): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const joined = new Uint8Array(length);
+  let offset = 0;
+  for (const part of parts) {
+    joined.set(part, offset);
+    offset += part.length;
+  }
+  return joined;
+}

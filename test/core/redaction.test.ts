@@ -1,0 +1,241 @@
+import { describe, expect, test } from "bun:test";
+import { FIXED_RULES, genericAssignmentRule, precisionOf, shannonEntropy } from "../../src/core/redaction/rules.ts";
+import { createSecretScanner, type SecretScanner } from "../../src/core/redaction/scanner.ts";
+import { createRedaction, DEFAULT_REDACTION, knownValuesFrom } from "../../src/core/redaction/settings.ts";
+import {
+  createRandom,
+  envValueSecret,
+  FAKE_SECRET_MAKERS,
+  type FakeSecret,
+  FIXED_SHAPE_RULES,
+  logLine,
+  plant,
+} from "../helpers/fake-secrets.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const RULES = [...FIXED_RULES, genericAssignmentRule()];
+
+/** Feeds `content` to a scanner in chunks of the given sizes (cycling) and returns the output text. */
+function run(scanner: SecretScanner, content: string | Uint8Array, chunkSizes: number[] = [65536]): Uint8Array {
+  const bytes = typeof content === "string" ? encoder.encode(content) : content;
+  const parts: Uint8Array[] = [];
+  let offset = 0;
+  let turn = 0;
+  while (offset < bytes.length) {
+    const size = chunkSizes[turn++ % chunkSizes.length] as number;
+    parts.push(scanner.write(bytes.subarray(offset, offset + size)));
+    offset += size;
+  }
+  parts.push(scanner.end());
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+const masker = (values: { rule: string; value: string }[] = []) =>
+  createSecretScanner({ mode: "mask", rules: RULES, knownValues: values });
+
+describe("secret rules", () => {
+  test("every rule has a name, a precision class and a description", () => {
+    for (const rule of RULES) {
+      expect(rule.name).toMatch(/^[a-z0-9-]+$/);
+      expect(["vendor-prefix", "structural", "keyword", "generic"]).toContain(rule.precision);
+      expect(rule.description.length).toBeGreaterThan(30);
+    }
+    expect(precisionOf("private-key")).toBe("structural");
+    expect(precisionOf("env:NPM_TOKEN")).toBe("by-value");
+  });
+
+  for (const rule of Object.keys(FAKE_SECRET_MAKERS)) {
+    test(`${rule}: a fake secret is masked with a marker naming the rule, and recorded with its line`, () => {
+      const random = createRandom(rule.length * 7919);
+      for (let round = 0; round < 20; round++) {
+        const secret = (FAKE_SECRET_MAKERS[rule] as (r: typeof random) => FakeSecret)(random);
+        const scanner = masker();
+        const content = `${logLine(random)}\n${plant(random, secret)}\n${logLine(random)}\n`;
+        const out = decoder.decode(run(scanner, content));
+        expect(out).not.toContain(secret.secret);
+        expect(out).toContain(`[REDACTED:${rule}]`);
+        const finding = scanner.findings().find((each) => each.rule === rule);
+        expect(finding?.count).toBe(1);
+        expect(finding?.lines).toEqual([2]);
+      }
+    });
+  }
+
+  test("the vendor rules do not match look-alikes: wrong length, wrong alphabet, inside a longer word", () => {
+    const lookAlikes = [
+      "ghp_tooShort123",
+      "AKIAlowercase0123456",
+      "xAKIAIOSFODNN7EXAMPLEx",
+      "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+      "pk_live_4eC39HqLyjWDarjtT1zdp7dc",
+      "AIzaTooShort",
+      "eyJhbGciOiJIUzI1NiJ9.notjson.sig",
+      "Authorization: Bearer $TOKEN",
+      "Authorization: Bearer <token>",
+      "password=changeme",
+      ["password: $", "{{ secrets.DB_PASSWORD }}"].join(""),
+      "token=refresh_token_expired",
+      "https://user:password@example.com",
+      "git@github.com:necrocode/app.git",
+    ];
+    const scanner = masker();
+    const content = lookAlikes.join("\n");
+    expect(decoder.decode(run(scanner, content))).toBe(content);
+    expect(scanner.findings()).toEqual([]);
+  });
+
+  test("the generic rule needs a random-looking value: entropy threshold, letters and digits", () => {
+    expect(shannonEntropy("aaaaaaaaaaaaaaaa")).toBe(0);
+    expect(shannonEntropy("abcdefghijklmnop")).toBe(4);
+    const strict = createSecretScanner({
+      mode: "flag",
+      rules: [genericAssignmentRule({ minEntropy: 4.5, minLength: 16 })],
+    });
+    run(strict, "password=Zq8vX29fjQ0pLm3N\n");
+    expect(strict.findings()).toEqual([]);
+    const loose = createSecretScanner({ mode: "flag", rules: [genericAssignmentRule()] });
+    run(loose, "password=Zq8vX29fjQ0pLm3N\nversion_token=1111111111111111\n");
+    expect(loose.findings()).toEqual([{ rule: "generic-secret", count: 1, lines: [1] }]);
+  });
+});
+
+describe("streaming", () => {
+  test("recall is 100 % for every fixed-shape rule and env values across chunk boundaries of any size", () => {
+    const random = createRandom(18);
+    const env = envValueSecret(random);
+    const planted: FakeSecret[] = [];
+    const lines: string[] = [];
+    const expectedLines: string[] = [];
+    while (lines.length < 40_000) {
+      if (lines.length % 7 === 3) {
+        const rule = FIXED_SHAPE_RULES[planted.length % FIXED_SHAPE_RULES.length] as string;
+        const secret =
+          planted.length % 13 === 0 ? env : (FAKE_SECRET_MAKERS[rule] as (r: typeof random) => FakeSecret)(random);
+        planted.push(secret);
+        const line = plant(random, secret);
+        lines.push(line);
+        // In a JSON string a private key's line breaks are written as \n.
+        const asWritten = line.includes(secret.secret) ? secret.secret : secret.secret.replace(/\n/g, "\\n");
+        expectedLines.push(line.replace(asWritten, `[REDACTED:${secret.rule}]`));
+      } else {
+        const line = logLine(random);
+        lines.push(line);
+        expectedLines.push(line);
+      }
+    }
+    const content = `${lines.join("\n")}\n`;
+    const expectedOutput = `${expectedLines.join("\n")}\n`;
+    const expected = new Map<string, number>();
+    for (const secret of planted) expected.set(secret.rule, (expected.get(secret.rule) ?? 0) + 1);
+    for (const sizes of [[65536], [65537, 4093, 1], [1_000_000], [300_000, 17]]) {
+      const scanner = masker([{ rule: env.rule, value: env.value }]);
+      const out = decoder.decode(run(scanner, content, sizes));
+      if (out !== expectedOutput) {
+        const a = out.split("\n");
+        const b = expectedOutput.split("\n");
+        const i = a.findIndex((line, index) => line !== b[index]);
+        expect(a[i]).toBe(b[i] as string);
+      }
+      const counts = new Map(scanner.findings().map((finding) => [finding.rule, finding.count]));
+      expect(counts).toEqual(expected);
+    }
+  });
+
+  test("a secret split across the 64 KiB chunk boundary at every offset is found, with its line", () => {
+    const random = createRandom(64);
+    for (const rule of ["github-token", "jwt", "private-key", "aws-access-key-id"]) {
+      const secret = (FAKE_SECRET_MAKERS[rule] as (r: typeof random) => FakeSecret)(random);
+      const filler = `${"x".repeat(99)}\n`.repeat(700); // 70 000 bytes, 700 lines
+      for (let split = 0; split <= secret.text.length; split += Math.max(1, Math.floor(secret.text.length / 40))) {
+        const before = `${filler.slice(0, 65535 - split)} `;
+        const content = `${before}${secret.text}\n${filler}${filler}${filler}${filler}`;
+        const scanner = masker();
+        const out = decoder.decode(run(scanner, content, [65536]));
+        expect(out.includes(secret.secret)).toBe(false);
+        const line = before.split("\n").length;
+        expect(scanner.findings()).toEqual([{ rule, count: 1, lines: [line] }]);
+      }
+    }
+  });
+
+  test("bytes that are not secrets pass through unchanged, invalid UTF-8 included", () => {
+    const bytes = new Uint8Array(600_000);
+    for (let index = 0; index < bytes.length; index++) bytes[index] = (index * 7919) % 256;
+    const scanner = masker();
+    expect(run(scanner, bytes, [65536, 333])).toEqual(bytes);
+  });
+
+  test("a private key without its footer is masked up to the bound; the rest of the log survives", () => {
+    const random = createRandom(3);
+    const header = "-----BEGIN RSA PRIVATE KEY-----\n";
+    const body = Array.from({ length: 2000 }, () => random.pick("ABCDEFGHIJKLMNOP0123456789+/", 64)).join("\n");
+    const scanner = masker();
+    const out = decoder.decode(run(scanner, `${header}${body}\nlast line\n`));
+    expect(out.startsWith("[REDACTED:private-key]")).toBe(true);
+    expect(out.endsWith("last line\n")).toBe(true);
+    expect(out.length).toBeLessThan(body.length - 64 * 1024 + 100);
+  });
+
+  test("flag leaves the content as sent and records the findings; reject names rule and line, never the value", () => {
+    const random = createRandom(5);
+    const secret = (FAKE_SECRET_MAKERS["npm-token"] as (r: typeof random) => FakeSecret)(random);
+    const content = `one\ntwo\n//registry.npmjs.org/:_authToken=${secret.text}\n`;
+    const flag = createSecretScanner({ mode: "flag", rules: RULES });
+    expect(decoder.decode(run(flag, content, [5]))).toBe(content);
+    expect(flag.findings()).toEqual([{ rule: "npm-token", count: 1, lines: [3] }]);
+    const reject = createSecretScanner({ mode: "reject", rules: RULES });
+    let error: { code?: string; message?: string; details?: unknown } = {};
+    try {
+      run(reject, content);
+    } catch (thrown) {
+      error = thrown as typeof error;
+    }
+    expect(error.code).toBe("E_SECRET_DETECTED");
+    expect(error.message).toContain("npm-token");
+    expect(error.message).toContain("line 3");
+    expect(JSON.stringify(error)).not.toContain(secret.secret);
+    expect(String(error.message)).not.toContain(secret.secret.slice(4, 12));
+  });
+
+  test("markers already in the content count as findings and stay as they are (a sealed live log, a re-upload)", () => {
+    const redaction = createRedaction(DEFAULT_REDACTION);
+    const scanner = redaction.scannerFor("log") as SecretScanner;
+    const content = "a [REDACTED:github-token] b [REDACTED:made-up] c\n";
+    expect(decoder.decode(run(scanner, content))).toBe(content);
+    expect(scanner.findings()).toEqual([{ rule: "github-token", count: 1, lines: [1] }]);
+  });
+});
+
+describe("settings", () => {
+  test("modes per type; off gives no scanner; disabled rules are skipped", () => {
+    const redaction = createRedaction({
+      ...DEFAULT_REDACTION,
+      types: { test: "flag", diff: "off" },
+      disabledRules: ["jwt"],
+    });
+    expect(redaction.modeFor("log")).toBe("mask");
+    expect(redaction.modeFor("test")).toBe("flag");
+    expect(redaction.scannerFor("diff")).toBeUndefined();
+    expect(redaction.ruleNames()).not.toContain("jwt");
+    expect(redaction.ruleNames()).toContain("private-key");
+  });
+
+  test("values from env and the store's credentials are masked by value; unset or short ones are reported by name", () => {
+    const { values, skipped } = knownValuesFrom(
+      { ...DEFAULT_REDACTION, valuesFromEnv: ["DEPLOY_KEY", "MISSING", "SHORT"] },
+      ["s3-secret-0123456789"],
+      { DEPLOY_KEY: "dk-0123456789abcdef", SHORT: "abc", AWS_SECRET_ACCESS_KEY: "aws-secret-from-env-01" },
+    );
+    expect(skipped).toEqual(["MISSING", "SHORT"]);
+    const scanner = createRedaction(DEFAULT_REDACTION, values).scannerFor("log") as SecretScanner;
+    const out = decoder.decode(run(scanner, "k=dk-0123456789abcdef s=s3-secret-0123456789 a=aws-secret-from-env-01\n"));
+    expect(out).toBe("k=[REDACTED:env:DEPLOY_KEY] s=[REDACTED:store-credential] a=[REDACTED:store-credential]\n");
+  });
+});
