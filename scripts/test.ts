@@ -5,7 +5,7 @@
  * counts and ends with `tests: N passed, N failed`. Exits non-zero when anything failed.
  *
  * Usage: bun scripts/test.ts [--soak] [bun test arguments…]
- *   --soak   longer trust and scale-out runs (ARTIFACT_STORE_SOAK=1)
+ *   --soak   longer trust and scale-out runs (TEST_SOAK=1)
  */
 import { spawn } from "node:child_process";
 import { join } from "node:path";
@@ -14,7 +14,7 @@ const root = join(import.meta.dir, "..");
 const bin = (name: string) => join(root, "node_modules", ".bin", name);
 const soak = process.argv.includes("--soak");
 const extraArguments = process.argv.slice(2).filter((argument) => argument !== "--soak");
-const env = { ...process.env, ...(soak ? { ARTIFACT_STORE_SOAK: "1" } : {}) };
+const env = { ...process.env, ...(soak ? { TEST_SOAK: "1" } : {}) };
 
 interface Part {
   name: string;

@@ -202,6 +202,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
 
     async get(key, getOptions = {}): Promise<StoredObject | null> {
       const path = pathOf(key);
+      const { signal } = getOptions;
+      signal?.throwIfAborted();
       let stats: Awaited<ReturnType<typeof lstat>>;
       try {
         if (!(await linkFree(path))) return null;
@@ -225,6 +227,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
         {
           async pull(controller) {
             try {
+              // The reader went away (a client disconnect): stop reading and let go of the file.
+              signal?.throwIfAborted();
               const wanted = Math.min(readChunkSize, end + 1 - position);
               if (wanted <= 0) {
                 await closeHandle();
@@ -243,7 +247,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
               controller.enqueue(bytesRead === wanted ? buffer : buffer.subarray(0, bytesRead));
             } catch (error) {
               await closeHandle().catch(() => {});
-              controller.error(wrapFsError(error, `reading ${key}`));
+              controller.error(signal?.aborted ? signal.reason : wrapFsError(error, `reading ${key}`));
             }
           },
           async cancel() {

@@ -388,11 +388,9 @@ export const NOT_CONFIG_KEYS = new Set([
   "ARTIFACT_STORE_CONFIG",
   "ARTIFACT_STORE_URL",
   "ARTIFACT_STORE_TOKEN",
-  // Switches for engines and the test suite, not settings of a store.
+  // The engine switch of the Bun runtime (src/runtime/engines.ts), not a setting of a store.
+  // The test suite's switches are named TEST_* and never reach the config.
   "ARTIFACT_STORE_ENGINE_ZLIB",
-  "ARTIFACT_STORE_SOAK",
-  "ARTIFACT_STORE_TRUST_SEED",
-  "ARTIFACT_STORE_UPDATE_SCREENSHOTS",
 ]);
 
 function parseEnvValue(value: string): unknown {

@@ -27,18 +27,22 @@ export async function deleteArtifacts(ctx: StoreContext, target: ArtifactTarget)
     typeof target === "string"
       ? await ctx.metadata.findForDelete({ uri: target })
       : await ctx.metadata.findForDelete(checkRef(target));
-  const deleted = await deleteRecords(ctx, records);
+  const deleted = (await deleteRecords(ctx, records)).length;
   ctx.metrics.count("deletes", deleted);
   return deleted;
 }
 
-/** Marks, deletes objects, removes rows. Rows whose objects could not be deleted stay `deleting`. */
+/**
+ * Marks, deletes objects, removes rows; returns the versions actually deleted. Rows whose
+ * objects could not be deleted stay `deleting`; a sweep skips versions no longer expired
+ * (pinned meanwhile).
+ */
 export async function deleteRecords(
   ctx: StoreContext,
   candidates: ArtifactRecord[],
   options: { expiredBy?: number } = {},
-): Promise<number> {
-  if (candidates.length === 0) return 0;
+): Promise<ArtifactRecord[]> {
+  if (candidates.length === 0) return [];
   const marked = await ctx.metadata.markDeleting(
     candidates.map((record) => record.id),
     options,
@@ -48,12 +52,12 @@ export async function deleteRecords(
   const markedIds = new Set(marked);
   const records =
     options.expiredBy === undefined ? candidates : candidates.filter((record) => markedIds.has(record.id));
-  const done: number[] = [];
+  const done: ArtifactRecord[] = [];
   const failures: unknown[] = [];
   await forEachConcurrently(records, DELETE_CONCURRENCY, async (record) => {
     try {
       await removeObjects(ctx, record);
-      done.push(record.id);
+      done.push(record);
     } catch (error) {
       failures.push(error);
       ctx.logger.warn("could not delete stored objects; the version stays marked deleting and is retried", {
@@ -62,9 +66,9 @@ export async function deleteRecords(
       });
     }
   });
-  await ctx.metadata.remove(done);
+  await ctx.metadata.remove(done.map((record) => record.id));
   if (failures.length > 0 && done.length === 0) throw failures[0];
-  return done.length;
+  return done;
 }
 
 export interface CleanupOptions {
@@ -132,9 +136,11 @@ export async function cleanupExpired(ctx: StoreContext, options: CleanupOptions 
     const batch = await ctx.metadata.listExpired(now, Math.min(batchSize, limit - deleted));
     if (batch.length === 0) break;
     batches++;
-    const count = await deleteRecords(ctx, batch, { expiredBy: now });
+    const removed = await deleteRecords(ctx, batch, { expiredBy: now });
+    const count = removed.length;
     deleted += count;
-    freedBytes += batch.reduce((sum, record) => sum + record.size, 0);
+    // Only what went: versions pinned meanwhile and failed deletes freed nothing.
+    freedBytes += removed.reduce((sum, record) => sum + record.size, 0);
     options.onProgress?.(deleted);
     if (count === 0 || batch.length < batchSize) break;
   }

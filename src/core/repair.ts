@@ -88,7 +88,7 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
     for (;;) {
       const stuck = await ctx.metadata.listStale("deleting", Number.MAX_SAFE_INTEGER, BATCH);
       if (stuck.length === 0) break;
-      const finished = await deleteRecords(ctx, stuck);
+      const finished = (await deleteRecords(ctx, stuck)).length;
       report.finishedDeletes += finished;
       if (finished === 0) break;
     }

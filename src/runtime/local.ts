@@ -16,6 +16,7 @@ import { DEFAULT_DISK_RESERVE_BYTES } from "../core/settings.ts";
 import { type ArtifactStore, createArtifactStore } from "../core/store.ts";
 import { openLocalMetadata } from "../metadata/local.ts";
 import { createNativeEngines } from "./engines.ts";
+import { gcsBackendOptions, s3BackendOptions, s3ConfigCredentials } from "./object-backends.ts";
 
 export interface OpenArtifactStoreOptions extends LoadConfigOptions {
   /** A parsed config to use instead of reading the file and environment. */
@@ -86,28 +87,12 @@ export async function createConfiguredBackend(
     case "s3": {
       // Loaded on demand: filesystem users never load the AWS SDK.
       const { createS3Backend } = await import("../backends/s3.ts");
-      const { s3 } = config;
-      return createS3Backend({
-        bucket: s3.bucket,
-        prefix: s3.prefix,
-        region: s3.region,
-        forcePathStyle: s3.forcePathStyle,
-        ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
-        // Without keys in the config, the SDK's default chain reads AWS_* variables, profiles and roles.
-        ...(s3.accessKeyId && s3.secretAccessKey
-          ? {
-              credentials: {
-                accessKeyId: s3.accessKeyId,
-                secretAccessKey: s3.secretAccessKey,
-                ...(s3.sessionToken ? { sessionToken: s3.sessionToken } : {}),
-              },
-            }
-          : {}),
-      });
+      // Without keys in the config, the SDK's default chain reads AWS_* variables, profiles and roles.
+      return createS3Backend(s3BackendOptions(config.s3, s3ConfigCredentials(config.s3)));
     }
     case "gcs": {
       const { createGcsBackend } = await import("../backends/gcs.ts");
-      const { bucket, prefix, endpoint, accessToken } = config.gcs;
+      const { endpoint, accessToken } = config.gcs;
       // An explicit gcs.endpoint wins; otherwise STORAGE_EMULATOR_HOST points at an emulator.
       const emulatorHost = endpoint ? undefined : env.STORAGE_EMULATOR_HOST;
       const credentialsFile = config.gcs.credentialsFile ?? env.GOOGLE_APPLICATION_CREDENTIALS;
@@ -125,14 +110,7 @@ export async function createConfiguredBackend(
           );
         }
       }
-      return createGcsBackend({
-        bucket,
-        prefix,
-        ...(emulatorHost ? { emulatorHost } : {}),
-        ...(endpoint ? { endpoint } : {}),
-        ...(accessToken ? { accessToken } : {}),
-        ...(credentials ? { credentials } : {}),
-      });
+      return createGcsBackend(gcsBackendOptions(config.gcs, { emulatorHost, credentials }));
     }
     default:
       throw new ArtifactStoreError("E_CONFIG", `backend_type ${config.backendType} is not available yet`);

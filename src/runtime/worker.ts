@@ -24,6 +24,7 @@ import { type ArtifactStore, createArtifactStore } from "../core/store.ts";
 import { createApp, isLoopbackHost } from "../http/app.ts";
 import { errorResponseParts } from "../http/errors.ts";
 import { createLibsqlMetadata } from "../metadata/libsql.ts";
+import { gcsBackendOptions, s3BackendOptions } from "./object-backends.ts";
 import { createWorkerEngines } from "./worker-engines.ts";
 
 /** The Worker's bindings: `ARTIFACT_STORE_*` config, credentials, and anything else (ignored). */
@@ -162,14 +163,9 @@ export function createWorkerBackend(config: ArtifactStoreConfig, env: WorkerEnv)
         "[s3] Workers have no default credential chain: set the secrets ARTIFACT_STORE_S3__ACCESS_KEY_ID and ARTIFACT_STORE_S3__SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
       );
     }
-    return createS3Backend({
-      bucket: s3.bucket,
-      prefix: s3.prefix,
-      region: s3.region,
-      forcePathStyle: s3.forcePathStyle,
-      ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
-      credentials: { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) },
-    });
+    return createS3Backend(
+      s3BackendOptions(s3, { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }),
+    );
   }
   const { gcs } = config;
   if (gcs.credentialsFile) {
@@ -186,14 +182,7 @@ export function createWorkerBackend(config: ArtifactStoreConfig, env: WorkerEnv)
       "[gcs] Workers have no default credentials: set the GCS_SERVICE_ACCOUNT_KEY secret to a service-account key's JSON (or ARTIFACT_STORE_GCS__ACCESS_TOKEN)",
     );
   }
-  return createGcsBackend({
-    bucket: gcs.bucket,
-    prefix: gcs.prefix,
-    ...(emulatorHost ? { emulatorHost } : {}),
-    ...(gcs.endpoint ? { endpoint: gcs.endpoint } : {}),
-    ...(gcs.accessToken ? { accessToken: gcs.accessToken } : {}),
-    ...(credentials ? { credentials } : {}),
-  });
+  return createGcsBackend(gcsBackendOptions(gcs, { emulatorHost, credentials }));
 }
 
 /**

@@ -22,13 +22,30 @@ describe("fs backend on disk", () => {
     await dir.cleanup();
   });
 
+  test("get honours its signal: aborted before, it reads nothing; aborted while reading, the body stops", async () => {
+    const dir = await makeTempDir();
+    const backend = createFsBackend({ root: dir.path, readChunkSize: 64 * 1024 });
+    await backend.put("spec/task/v1/log.txt", streamFromBytes(new Uint8Array(1 << 20)));
+    await expect(backend.get("spec/task/v1/log.txt", { signal: AbortSignal.abort(new Error("gone")) })).rejects.toThrow(
+      "gone",
+    );
+    const controller = new AbortController();
+    const object = await backend.get("spec/task/v1/log.txt", { signal: controller.signal });
+    const reader = object?.body.getReader();
+    expect((await reader?.read())?.value?.length).toBe(64 * 1024);
+    controller.abort(new Error("client disconnected"));
+    await expect(reader?.read() ?? Promise.resolve()).rejects.toThrow("client disconnected");
+    await dir.cleanup();
+  });
+
   test("a failed put leaves no staging file and no target file", async () => {
     const dir = await makeTempDir();
     const backend = createFsBackend({ root: dir.path });
     const chunk = new Uint8Array(1 << 20);
-    await backend
-      .put("spec/task/v1/log.txt", failingStream([chunk, chunk], new Error("client went away")))
-      .catch(() => {});
+    // put rejects with the body's own error, and leaves nothing behind.
+    await expect(
+      backend.put("spec/task/v1/log.txt", failingStream([chunk, chunk], new Error("client went away"))),
+    ).rejects.toThrow("client went away");
     expect(await readdir(backend.stagingDir)).toEqual([]);
     expect(await readdir(dir.path)).toEqual([".store"]);
     await dir.cleanup();

@@ -59,8 +59,18 @@ async function emulatorBackend(extra: Partial<GcsBackendOptions> = {}) {
   });
 }
 
-describeBackendContract("gcs (emulator)", async () => ({ backend: await emulatorBackend(), cleanup: async () => {} }), {
-  enforcesCreateOnly: false,
+describeBackendContract("gcs (emulator)", async () => {
+  // The emulator accepts ifGenerationMatch=0 without enforcing it: the suite checks that it is sent.
+  const createOnly: string[] = [];
+  const backend = await emulatorBackend({
+    fetch: (input, init) => {
+      const url = new URL(input);
+      const name = url.searchParams.get("name");
+      if (url.searchParams.get("ifGenerationMatch") === "0" && name) createOnly.push(name);
+      return globalThis.fetch(input, init);
+    },
+  });
+  return { backend, cleanup: async () => {}, createOnlyRequests: () => [...createOnly] };
 });
 
 describeStoreSuite(

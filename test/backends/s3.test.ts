@@ -50,15 +50,11 @@ function connection(server: S3TestServer): Omit<S3BackendOptions, "bucket"> {
 }
 
 for (const kind of ["fauxqs", "s3rver"] as const satisfies S3ServerKind[]) {
-  describeBackendContract(
-    `s3 on ${kind}`,
-    async () => {
-      const server = await startS3Server(kind);
-      const backend = await backendOn(server, { prefix: "team-a/" });
-      return { backend, cleanup: () => server.dispose() };
-    },
-    { enforcesCreateOnly: false },
-  );
+  describeBackendContract(`s3 on ${kind}`, async () => {
+    const server = await startS3Server(kind);
+    const backend = await backendOn(server, { prefix: "team-a/" });
+    return { backend, cleanup: () => server.dispose(), createOnlyRequests: recordCreateOnly(backend) };
+  });
 
   describeStoreSuite(
     `s3 on ${kind} + libSQL in memory`,
@@ -457,3 +453,17 @@ describe("s3 options", () => {
     expect(backend.uriFor("chat-app/1.1/v3/diff.txt.gz")).toBe("s3://artifacts/ci/main/chat-app/1.1/v3/diff.txt.gz");
   });
 });
+
+/** Keys of the requests that carried `If-None-Match: *` (the emulators accept it without enforcing it). */
+function recordCreateOnly(backend: S3Backend): () => string[] {
+  const keys: string[] = [];
+  backend.client.middlewareStack.add(
+    (next) => async (args) => {
+      const input = args.input as { Key?: string; IfNoneMatch?: string };
+      if (input.IfNoneMatch === "*" && input.Key) keys.push(input.Key);
+      return next(args);
+    },
+    { step: "initialize", name: "recordCreateOnly" },
+  );
+  return () => [...keys];
+}

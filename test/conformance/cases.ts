@@ -13,6 +13,7 @@ import type { StorageBackend } from "../../src/contracts/storage-backend.ts";
 import type { ArtifactMetadata } from "../../src/contracts/types.ts";
 import type { StoreSettings } from "../../src/core/settings.ts";
 import type { ArtifactStore } from "../../src/core/store.ts";
+import { makeLog, randomBytes } from "../helpers/content.ts";
 import {
   assert,
   assertBytesEqual,
@@ -631,25 +632,6 @@ async function flipByte(backend: StorageBackend, key: string): Promise<void> {
   const at = Math.floor(bytes.length / 2);
   bytes[at] = (bytes[at] as number) ^ 0x01;
   await backend.put(key, streamOf(bytes), { contentLength: bytes.length });
-}
-
-export function makeLog(lines: number, seed = 1): string {
-  const out: string[] = [];
-  let state = seed;
-  for (let index = 0; index < lines; index++) {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    const level = state % 17 === 0 ? "ERROR" : state % 5 === 0 ? "WARN" : "INFO";
-    out.push(`2026-11-29T12:${String(index % 60).padStart(2, "0")}:00Z ${level} step ${index} took ${state % 1000} ms`);
-  }
-  return `${out.join("\n")}\n`;
-}
-
-function randomBytes(length: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  for (let offset = 0; offset < length; offset += 65536) {
-    crypto.getRandomValues(bytes.subarray(offset, Math.min(length, offset + 65536)));
-  }
-  return bytes;
 }
 
 function streamOf(bytes: Uint8Array, chunkSize = 64 * 1024): ReadableStream<Uint8Array> {

@@ -146,6 +146,23 @@ describe("retention", () => {
     expect(progress).toEqual([10, 20, 25]);
     expect(await store.search({})).toEqual([]);
   });
+
+  test("freedBytes counts only the versions the sweep deleted, not one whose blob could not be removed", async () => {
+    const { store, clock } = await open({ versioningEnabled: true }, (backend) => ({
+      ...backend,
+      async delete(key) {
+        if (key.startsWith("s/stuck/")) throw new Error("disk says no");
+        return backend.delete(key);
+      },
+    }));
+    const gone = await store.upload({ specName: "s", taskId: "gone", type: "log", content: "a".repeat(5000) });
+    const stuck = await store.upload({ specName: "s", taskId: "stuck", type: "log", content: "b".repeat(9000) });
+    clock.now += 8 * DAY;
+    const report = await store.cleanup();
+    expect(report.deleted).toBe(1);
+    expect(report.freedBytes).toBe(gone.size);
+    expect(report.freedBytes).not.toBe(gone.size + stuck.size);
+  });
 });
 
 describe("quota", () => {

@@ -10,6 +10,8 @@ import type { StoreSettings } from "../../src/core/settings.ts";
 import { type ArtifactStore, createArtifactStore } from "../../src/core/store.ts";
 import { openLocalMetadata } from "../../src/metadata/local.ts";
 
+export { makeLog, randomBytes } from "./content.ts";
+
 /** A fresh directory under the system temp dir, removed by `cleanup`. */
 export async function makeTempDir(label = "artifact-store-test"): Promise<{ path: string; cleanup(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), `${label}-`));
@@ -82,27 +84,6 @@ export function recordingLogger(logs: TestStore["logs"]): Logger {
     logs.push({ level, message, ...(fields ? { fields } : {}) });
   };
   return { debug: record("debug"), info: record("info"), warn: record("warn"), error: record("error") };
-}
-
-/** Compressible text shaped like a CI log. */
-export function makeLog(lines: number, seed = 1): string {
-  const out: string[] = [];
-  let state = seed;
-  for (let index = 0; index < lines; index++) {
-    state = (state * 1103515245 + 12345) % 2 ** 31;
-    const level = state % 17 === 0 ? "ERROR" : state % 5 === 0 ? "WARN" : "INFO";
-    out.push(`2026-11-29T12:${String(index % 60).padStart(2, "0")}:00Z ${level} step ${index} took ${state % 1000} ms`);
-  }
-  return `${out.join("\n")}\n`;
-}
-
-/** Incompressible bytes. */
-export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  for (let offset = 0; offset < length; offset += 65536) {
-    crypto.getRandomValues(bytes.subarray(offset, Math.min(length, offset + 65536)));
-  }
-  return bytes;
 }
 
 export async function sha256Hex(bytes: Uint8Array | string): Promise<string> {

@@ -11,7 +11,7 @@ import { type ServerProcess, startServerProcess } from "../helpers/server-proces
 import { type SqldServer, startSqld } from "../helpers/sqld.ts";
 import { makeTempDir } from "../helpers/store.ts";
 
-const SOAK = process.env.ARTIFACT_STORE_SOAK === "1";
+const SOAK = process.env.TEST_SOAK === "1";
 const RUN_MS = SOAK ? 60_000 : 12_000;
 const CLIENTS = 8;
 const BUCKET = "shared";

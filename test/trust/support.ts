@@ -3,8 +3,8 @@
  * check prints, a seeded random source, views of what is really in storage, the CLI, and raw
  * HTTP for requests `fetch` would refuse or normalize.
  *
- * `ARTIFACT_STORE_SOAK=1` scales every check up (more kills, longer runs, more inputs), still
- * bounded in time. `ARTIFACT_STORE_TRUST_SEED=<n>` replays a run's random choices.
+ * `TEST_SOAK=1` scales every check up (more kills, longer runs, more inputs), still
+ * bounded in time. `TEST_TRUST_SEED=<n>` replays a run's random choices.
  */
 import { spawn } from "node:child_process";
 import { readdir, stat } from "node:fs/promises";
@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { bunBinary, repoRoot } from "../helpers/server-process.ts";
 
 /** True under `npm run test:soak`. */
-export const SOAK = process.env.ARTIFACT_STORE_SOAK === "1";
+export const SOAK = process.env.TEST_SOAK === "1";
 
 /** `defaultCount` in `npm test`, `soakCount` under `npm run test:soak`. */
 export function scaled(defaultCount: number, soakCount: number): number {
@@ -26,11 +26,11 @@ export function figure(text: string): void {
   console.log(`[trust] ${text}`);
 }
 
-/** The seed of this run: `ARTIFACT_STORE_TRUST_SEED`, or a fresh one (printed, so a failure can be replayed). */
+/** The seed of this run: `TEST_TRUST_SEED`, or a fresh one (printed, so a failure can be replayed). */
 export function runSeed(label: string): number {
-  const fromEnv = Number(process.env.ARTIFACT_STORE_TRUST_SEED);
+  const fromEnv = Number(process.env.TEST_TRUST_SEED);
   const seed = Number.isSafeInteger(fromEnv) && fromEnv > 0 ? fromEnv : Math.floor(Math.random() * 2 ** 31) + 1;
-  figure(`${label}: seed ${seed} (replay with ARTIFACT_STORE_TRUST_SEED=${seed})`);
+  figure(`${label}: seed ${seed} (replay with TEST_TRUST_SEED=${seed})`);
   return seed;
 }
 

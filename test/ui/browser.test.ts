@@ -2,7 +2,7 @@
  * The viewer in headless Chromium against the real Bun server on loopback: open a diff, search
  * a 50 MiB log, filter failed tests, follow a log while it is appended to. Each view's
  * screenshot goes to .test-output/screenshots/, or to docs/screenshots/ (the README's "For
- * reviewers") with ARTIFACT_STORE_UPDATE_SCREENSHOTS=1 (`npm run screenshots`), so a test run
+ * reviewers") with TEST_UPDATE_SCREENSHOTS=1 (`npm run screenshots`), so a test run
  * does not rewrite tracked files.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -14,7 +14,7 @@ import { repoRoot, type ServerProcess, startServerProcess } from "../helpers/ser
 import { makeTempDir } from "../helpers/store.ts";
 
 const SCREENSHOTS =
-  process.env.ARTIFACT_STORE_UPDATE_SCREENSHOTS === "1"
+  process.env.TEST_UPDATE_SCREENSHOTS === "1"
     ? join(repoRoot, "docs", "screenshots")
     : join(repoRoot, ".test-output", "screenshots");
 const LOG_BYTES = 50 * 1024 * 1024;
