@@ -36,7 +36,7 @@ export function normalizeTags(tags: readonly unknown[] | undefined): string[] {
     if (typeof tag !== "string" || !TAG_PATTERN.test(tag)) {
       throw new ArtifactStoreError(
         "E_INVALID_INPUT",
-        `tag ${JSON.stringify(truncate(String(tag)))} is not allowed: use 1-128 letters, digits or . _ : = @ + -`,
+        `tag ${typeof tag === "string" ? JSON.stringify(truncate(tag)) : `of type ${Array.isArray(tag) ? "array" : typeof tag}`} is not allowed: use 1-128 letters, digits or . _ : = @ + -`,
         { details: { field: "tags" } },
       );
     }
@@ -72,7 +72,36 @@ export function normalizeUserMetadata(metadata: unknown): Record<string, unknown
       details: { field: "metadata" },
     });
   }
+  assertJsonDepth(serialized, "metadata");
   return JSON.parse(serialized) as Record<string, unknown>;
+}
+
+/** How deep JSON a caller sends may nest: deeper documents are refused before they are parsed or walked. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * Refuses JSON text whose arrays and objects nest deeper than {@link MAX_JSON_DEPTH}: parsing,
+ * printing or rendering such a document recurses once per level and can exhaust the stack.
+ * One linear scan; brackets inside strings do not count.
+ */
+export function assertJsonDepth(text: string, field: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const code = text.charCodeAt(index);
+    if (inString) {
+      if (code === 0x5c)
+        index++; // backslash: skip the escaped character
+      else if (code === 0x22) inString = false;
+    } else if (code === 0x22) inString = true;
+    else if (code === 0x5b || code === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) {
+        throw new ArtifactStoreError("E_INVALID_INPUT", `${field} nests deeper than ${MAX_JSON_DEPTH} levels`, {
+          details: { field },
+        });
+      }
+    } else if (code === 0x5d || code === 0x7d) depth--;
+  }
 }
 
 /** Checks a version number given by a caller. */

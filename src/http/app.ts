@@ -131,7 +131,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   registerLiveLogRoutes(app, context);
   registerArtifactRoutes(app, context);
   registerCompareRoutes(app, context);
-  registerUiRoutes(app, { store: options.store, authenticator });
+  registerUiRoutes(app, { store: options.store, authenticator, ...(logger ? { logger } : {}) });
   registerSearchRoutes(app, context);
   registerOpsRoutes(app, context);
   registerMaintenanceRoutes(app, context);

@@ -5,6 +5,7 @@
 import { sha256FromHex, toBase64, toHex } from "../codec/engines.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ContentRange } from "../core/download.ts";
+import { assertJsonDepth } from "../core/names.ts";
 
 /** True when the client accepts gzip (`gzip` or `*` with a non-zero q-value). */
 export function acceptsGzip(header: string | null | undefined): boolean {
@@ -39,11 +40,13 @@ export function parseRangeHeader(header: string | null | undefined): ContentRang
   }
   const [, first, last] = match;
   if (!first && !last) throw new ArtifactStoreError("E_RANGE", "Range needs a start or a suffix length");
-  if (!first) return { suffixLength: Number(last) };
+  // A last position past the content, however large, means "to the end" (RFC 9110 §14.1.2).
+  if (!first) return { suffixLength: Math.min(Number(last), Number.MAX_SAFE_INTEGER) };
   const offset = Number(first);
   if (!last) return { offset };
   const end = Number(last);
   if (end < offset) throw new ArtifactStoreError("E_RANGE", "Range end is before its start");
+  if (!Number.isSafeInteger(end)) return { offset };
   return { offset, length: end - offset + 1 };
 }
 
@@ -87,6 +90,18 @@ export function etagMatches(ifNoneMatch: string | null | undefined, etag: string
   return ifNoneMatch.split(",").some((candidate) => candidate.trim().replace(/^W\//, "") === bare);
 }
 
+/**
+ * `If-Range` (RFC 9110 §13.1.5): true when the validator is a strong ETag naming the version the
+ * server has now (either of its SHA-256s, stored or decoded). A date never matches: dates have
+ * one-second granularity and two versions can share one. Anything else means the client's
+ * earlier bytes may belong to another version: it gets the whole current representation, never
+ * a spliced range.
+ */
+export function ifRangeMatches(ifRange: string, current: { checksum: string; originalChecksum: string }): boolean {
+  const validator = ifRange.trim();
+  return validator === `"${current.originalChecksum}"` || validator === `"${current.checksum}"`;
+}
+
 /** Comma-separated tags of `X-Artifact-Tags`. */
 export function parseTagsHeader(header: string | null | undefined): string[] | undefined {
   if (header === null || header === undefined) return undefined;
@@ -99,6 +114,7 @@ export function parseTagsHeader(header: string | null | undefined): string[] | u
 /** The JSON object of `X-Artifact-Metadata`. */
 export function parseMetadataHeader(header: string | null | undefined): Record<string, unknown> | undefined {
   if (header === null || header === undefined || header === "") return undefined;
+  assertJsonDepth(header, "metadata");
   let value: unknown;
   try {
     value = JSON.parse(header);

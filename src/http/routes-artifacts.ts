@@ -5,6 +5,7 @@
 import type { Context, Hono } from "hono";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRef } from "../contracts/types.ts";
+import { assertJsonDepth } from "../core/names.ts";
 import type { ArtifactStore } from "../core/store.ts";
 import { IN_MEMORY_LIMIT } from "../core/upload-plan.ts";
 import { authorize } from "./auth.ts";
@@ -14,6 +15,7 @@ import {
   acceptsGzip,
   digestField,
   etagMatches,
+  ifRangeMatches,
   parseDigestField,
   parseMetadataHeader,
   parseRangeHeader,
@@ -89,6 +91,7 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
     const ref = refFromRequest(c, true);
     authorize(c.get("principal"), "write", ref.specName);
     const text = new TextDecoder().decode(await readBodyLimited(c.req.raw, SMALL_BODY_LIMIT));
+    assertJsonDepth(text, "PATCH body");
     let change: unknown;
     try {
       change = JSON.parse(text);
@@ -135,7 +138,12 @@ function refFromRequest(c: Context<AppEnv>, allowVersion: boolean): ArtifactRef 
 async function serveArtifact(c: Context<AppEnv>, store: ArtifactStore, withBody: boolean): Promise<Response> {
   const ref = refFromRequest(c, true);
   authorize(c.get("principal"), "read", ref.specName);
-  const range = parseRangeHeader(c.req.header("range"));
+  let range = parseRangeHeader(c.req.header("range"));
+  const ifRange = c.req.header("if-range");
+  if (range && ifRange !== undefined) {
+    const current = await store.stat(ref);
+    if (!current || !ifRangeMatches(ifRange, current)) range = undefined;
+  }
   const prepared = await store.prepareOpen(ref, {
     acceptEncoding: acceptsGzip(c.req.header("accept-encoding")) ? "gzip" : "identity",
     ...(range ? { range } : {}),

@@ -8,6 +8,7 @@ import type { Http2ServerRequest } from "node:http2";
 import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
 import type { RunningServer } from "./bun.ts";
 import {
+  breakOffOnError,
   describeStartup,
   finishesWithin,
   onShutdownSignal,
@@ -57,8 +58,22 @@ export async function startNodeServer(options: ServerOptions = {}): Promise<Runn
   const server = await new Promise<Server>((resolve) => {
     const listening = serve(
       {
-        fetch: (request: Request, env: HttpBindings | Http2Bindings) =>
-          prepared.fetch(withStreamedBody(request, env.incoming)),
+        fetch: async (request: Request, env: HttpBindings | Http2Bindings) => {
+          const response = await prepared.fetch(withStreamedBody(request, env.incoming));
+          if (!response.body) return response;
+          // A body failing mid-transfer breaks the connection off without the adapter's stack print.
+          const body = breakOffOnError(
+            response.body,
+            () => env.outgoing.destroy(),
+            logger,
+            new URL(request.url).pathname,
+          );
+          return new Response(body, {
+            status: response.status,
+            statusText: response.statusText,
+            headers: response.headers,
+          });
+        },
         hostname: prepared.host,
         port: prepared.port,
       },

@@ -3,6 +3,7 @@
  * scheduled retention sweep, and the shutdown sequence. The runtime files only listen.
  */
 import type { ArtifactStoreConfig } from "../config/schema.ts";
+import { isArtifactStoreError } from "../contracts/errors.ts";
 import type { Logger } from "../contracts/types.ts";
 import { formatBytes } from "../core/format.ts";
 import type { ArtifactStore } from "../core/store.ts";
@@ -133,12 +134,50 @@ export function withAbsoluteUrl(request: Request): Request {
  * The details go to the log, on one line.
  */
 export function internalErrorResponse(logger: Logger, error: unknown): Response {
-  logger.error("request failed outside the app", {
-    error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-  });
+  // The store's own errors (a damaged file found mid-transfer) were logged where they arose.
+  if (!isArtifactStoreError(error))
+    logger.error("request failed outside the app", {
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    });
   return new Response(
     JSON.stringify({ error: { code: "E_INTERNAL", message: "internal error; see the server log" } }),
     { status: 500, headers: { "Content-Type": "application/json" } },
+  );
+}
+
+/**
+ * A response body that, when it fails mid-transfer (a damaged file the store has already
+ * flagged and logged), breaks the connection off with `abort` and ends quietly, instead of
+ * handing the error to the runtime's adapter, which prints it with its stack. Failures the
+ * store did not report itself are logged here, on one line.
+ */
+export function breakOffOnError(
+  body: ReadableStream<Uint8Array>,
+  abort: () => void,
+  logger: Logger,
+  path: string,
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const { done, value } = await reader.read();
+          if (done) controller.close();
+          else controller.enqueue(value);
+        } catch (error) {
+          if (!isArtifactStoreError(error))
+            logger.error("response failed mid-transfer; connection closed", {
+              path,
+              error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+            });
+          abort();
+          controller.close();
+        }
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
   );
 }
 

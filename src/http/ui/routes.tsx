@@ -10,7 +10,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { Child } from "hono/jsx";
 import { ArtifactStoreError, isArtifactStoreError } from "../../contracts/errors.ts";
 import { parseSearchParameters } from "../../contracts/http-parameters.ts";
-import type { ArtifactRef, SearchFilters } from "../../contracts/types.ts";
+import type { ArtifactRef, Logger, SearchFilters } from "../../contracts/types.ts";
 import { assertValidName } from "../../core/names.ts";
 import type { ArtifactStore } from "../../core/store.ts";
 import { type Authenticator, authorize, type Principal } from "../auth.ts";
@@ -33,6 +33,8 @@ const TASKS_PER_PAGE = 100;
 interface UiContext {
   store: ArtifactStore;
   authenticator: Authenticator;
+  /** Where the failures the error page calls "see the server log" are written. */
+  logger?: Logger;
 }
 
 type UiC = Context<AppEnv>;
@@ -60,11 +62,23 @@ async function render(c: UiC, page: Child, status = 200): Promise<Response> {
 
 /** Same-site paths under /ui only: never an open redirect. */
 function safeNext(value: string | undefined): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
+  if (value !== undefined && /[\u0000-\u001f\u007f]/.test(value)) {
+    throw new ArtifactStoreError("E_INVALID_INPUT", "next must be a viewer path without control characters");
+  }
   return value && /^\/ui(?:[/?#]|$)/.test(value) && !value.startsWith("//") ? value : "/ui";
 }
 
+/** `?page=`: 1 when absent, else a page number a list can have. */
+function pageParameter(value: string | undefined): number {
+  if (value === undefined || value === "") return 1;
+  if (!/^\d{1,6}$/.test(value) || Number(value) < 1)
+    throw new ArtifactStoreError("E_INVALID_INPUT", "page must be a whole number from 1 to 999999");
+  return Number(value);
+}
+
 export function registerUiRoutes(app: Hono<AppEnv>, context: UiContext): void {
-  const { store, authenticator } = context;
+  const { store, authenticator, logger } = context;
   const signedIn = (c: UiC) => !authenticator.open && getCookie(c, TOKEN_COOKIE) !== undefined;
 
   const guard = async (c: UiC, next: () => Promise<void>) => {
@@ -95,7 +109,12 @@ export function registerUiRoutes(app: Hono<AppEnv>, context: UiContext): void {
     try {
       return await handler(c);
     } catch (error) {
-      const { status, body } = errorResponseParts(error);
+      const { status, body, internal } = errorResponseParts(error);
+      if (internal)
+        logger?.error("viewer page failed", {
+          path: new URL(c.req.url).pathname,
+          error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+        });
       const title = status === 404 ? "Not found" : status === 403 ? "Not allowed" : "Something went wrong";
       return render(
         c,
@@ -225,7 +244,7 @@ export function registerUiRoutes(app: Hono<AppEnv>, context: UiContext): void {
     page(async (c) => {
       const specName = assertValidName("specName", c.req.param("spec"));
       authorize(c.get("principal"), "read", specName);
-      const pageNumber = Math.max(1, Number(c.req.query("page") ?? "1") || 1);
+      const pageNumber = pageParameter(c.req.query("page"));
       const tasks = await store.browseTasks(specName, {
         limit: TASKS_PER_PAGE,
         offset: (pageNumber - 1) * TASKS_PER_PAGE,
