@@ -47,6 +47,9 @@ function withStreamedBody(request: Request, incoming: IncomingMessage | Http2Ser
   } as RequestInit);
 }
 
+/** Headers only artifact and live-log content responses carry. */
+const STREAMED_CONTENT_HEADERS = ["x-artifact-version", "x-live-size"];
+
 /**
  * @example
  * const server = await startNodeServer({ port: 0 });
@@ -60,8 +63,10 @@ export async function startNodeServer(options: ServerOptions = {}): Promise<Runn
       {
         fetch: async (request: Request, env: HttpBindings | Http2Bindings) => {
           const response = await prepared.fetch(withStreamedBody(request, env.incoming));
-          if (!response.body) return response;
-          // A body failing mid-transfer breaks the connection off without the adapter's stack print.
+          // Stored content streams from the backend and can fail mid-transfer (a damaged file):
+          // then the connection is broken off without the adapter's stack print. Other answers
+          // (JSON, pages) are whole already and keep the adapter's fast path.
+          if (!response.body || !STREAMED_CONTENT_HEADERS.some((name) => response.headers.has(name))) return response;
           const body = breakOffOnError(
             response.body,
             () => env.outgoing.destroy(),
