@@ -501,34 +501,43 @@ function createDiskHeadroom(root: string, reservePath: string, reserveBytes: num
       }),
     restore: () =>
       serialized(async () => {
-        if (reserveBytes <= 0) return;
         const held = await reserveSize();
-        if (held >= reserveBytes) return;
-        // Taken back as soon as deletes freed it and a little more: uploads stay refused below
-        // the floor meanwhile, so only deletes would have used that space. A journaling
-        // filesystem (ext4) counts blocks of deleted files free only once its journal commits:
-        // an fsync of the root commits it, so the figure below sees what deletes freed.
-        await fsyncPath(root).catch(() => {});
-        const space = await volumeSpace();
-        if (space.freeBytes < reserveBytes - held + RESERVE_MARGIN_BYTES) return;
-        await mkdir(dirname(reservePath), { recursive: true });
-        // Real bytes, not a sparse file: only written blocks hold space for later.
-        const handle = await open(reservePath, "a");
-        try {
-          const zeros = new Uint8Array(Math.min(1024 * 1024, reserveBytes));
-          for (let size = held; size < reserveBytes; ) {
-            const { bytesWritten } = await handle.write(zeros, 0, Math.min(zeros.length, reserveBytes - size));
-            size += bytesWritten;
-          }
-          await handle.sync();
-        } catch (error) {
-          await handle.close().catch(() => {});
+        // A reserve larger than configured (the setting went down) gives the difference back.
+        if (held > reserveBytes) {
           await rm(reservePath, { force: true });
-          throw wrapFsError(error, "writing the disk reserve");
+          if (reserveBytes <= 0) return;
+          return restoreReserve(0);
         }
-        await handle.close();
+        if (held === reserveBytes) return;
+        return restoreReserve(held);
       }),
   };
+
+  async function restoreReserve(held: number): Promise<void> {
+    // Taken back as soon as deletes freed it and a little more: uploads stay refused below
+    // the floor meanwhile, so only deletes would have used that space. A journaling
+    // filesystem (ext4) counts blocks of deleted files free only once its journal commits:
+    // an fsync of the root commits it, so the figure below sees what deletes freed.
+    await fsyncPath(root).catch(() => {});
+    const space = await volumeSpace();
+    if (space.freeBytes < reserveBytes - held + RESERVE_MARGIN_BYTES) return;
+    await mkdir(dirname(reservePath), { recursive: true });
+    // Real bytes, not a sparse file: only written blocks hold space for later.
+    const handle = await open(reservePath, "a");
+    try {
+      const zeros = new Uint8Array(Math.min(1024 * 1024, reserveBytes));
+      for (let size = held; size < reserveBytes; ) {
+        const { bytesWritten } = await handle.write(zeros, 0, Math.min(zeros.length, reserveBytes - size));
+        size += bytesWritten;
+      }
+      await handle.sync();
+    } catch (error) {
+      await handle.close().catch(() => {});
+      await rm(reservePath, { force: true });
+      throw wrapFsError(error, "writing the disk reserve");
+    }
+    await handle.close();
+  }
 }
 
 /** Orders keys segment by segment, the order a sorted directory walk visits them in. */

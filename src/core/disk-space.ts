@@ -52,7 +52,12 @@ export async function diskReport(ctx: StoreContext): Promise<DiskReport | null> 
  */
 export async function assertDiskRoom(ctx: StoreContext): Promise<void> {
   const report = await diskReport(ctx);
-  if (!report || report.writable) return;
+  if (!report) return;
+  if (report.writable) {
+    // Room again: the reserve deletes gave back is taken first (a file check when it is there).
+    if (report.reservedBytes === 0) await ctx.backend.restoreHeadroom?.().catch(() => {});
+    return;
+  }
   // Nearly full: the write-ahead log's growth goes back to the disk too (a no-op once it has).
   await reclaimJournal(ctx);
   throw storageFullError(

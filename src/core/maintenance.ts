@@ -4,7 +4,7 @@
  * idempotent, so a crash in between is finished by the next delete, sweep or gc.
  */
 
-import { ArtifactStoreError } from "../contracts/errors.ts";
+import { ArtifactStoreError, isDiskFull } from "../contracts/errors.ts";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import type { ArtifactMetadata, ArtifactTarget } from "../contracts/types.ts";
 import { forEachConcurrently } from "../lib/concurrency.ts";
@@ -43,10 +43,20 @@ export async function deleteRecords(
   options: { expiredBy?: number } = {},
 ): Promise<ArtifactRecord[]> {
   if (candidates.length === 0) return [];
-  const marked = await ctx.metadata.markDeleting(
-    candidates.map((record) => record.id),
-    options,
-  );
+  const ids = candidates.map((record) => record.id);
+  let marked: number[];
+  try {
+    marked = await ctx.metadata.markDeleting(ids, options);
+  } catch (error) {
+    // The disk is full and no headroom is left. An explicit delete then frees the objects' bytes
+    // first, so that its row writes find room (a sweep never does: a version pinned since it was
+    // listed must keep its bytes). A crash in between leaves rows without objects, which the
+    // next delete of them, or verify, finishes.
+    if (!isDiskFull(error) || options.expiredBy !== undefined) throw error;
+    ctx.logger.warn("the disk is full: deleting the objects before their rows", { versions: ids.length });
+    await forEachConcurrently(candidates, DELETE_CONCURRENCY, (record) => removeObjects(ctx, record));
+    marked = await ctx.metadata.markDeleting(ids, options);
+  }
   // Rows another caller already marked are still ours to finish (deletion is idempotent); but a
   // sweep deletes only what is still expired when it marks it.
   const markedIds = new Set(marked);
