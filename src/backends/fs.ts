@@ -105,7 +105,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     }
   };
 
-  const directorySyncs = createPathSyncer(fsyncPath);
+  const directorySyncs = createPathSyncer(openForSync);
   const syncDirectory = (path: string): Promise<void> => (fsyncEnabled ? directorySyncs.sync(path) : Promise.resolve());
   const deferred = createDeferredSyncs(directorySyncs);
 
@@ -416,15 +416,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
 /** Opening a file never follows a link in its last component where the platform offers it (ELOOP instead). */
 const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 
-/** fsync of one file or directory: what the shared {@link createPathSyncer} runs. */
-async function fsyncPath(path: string): Promise<void> {
-  const handle = await open(path, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+/** fsync of one path (file or directory), through the shared syncer. */
+const openForSync = (path: string) => open(path, "r");
 
 /** Paths written with `durability: "deferred"` (sidecars), fsynced together a moment later. */
 function createDeferredSyncs(syncer: PathSyncer, delayMs = 250) {
@@ -518,7 +511,9 @@ function createDiskHeadroom(root: string, reservePath: string, reserveBytes: num
     // the floor meanwhile, so only deletes would have used that space. A journaling
     // filesystem (ext4) counts blocks of deleted files free only once its journal commits:
     // an fsync of the root commits it, so the figure below sees what deletes freed.
-    await fsyncPath(root).catch(() => {});
+    await createPathSyncer(openForSync)
+      .sync(root)
+      .catch(() => {});
     const space = await volumeSpace();
     if (space.freeBytes < reserveBytes - held + RESERVE_MARGIN_BYTES) return;
     await mkdir(dirname(reservePath), { recursive: true });

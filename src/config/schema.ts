@@ -144,93 +144,15 @@ export const DEFAULT_CONFIG_YAML = `artifact_store:
  * const config = parseConfig({ artifact_store: { base_path: "/srv/artifacts", versioning_enabled: true } });
  */
 export function parseConfig(document: unknown = {}): ArtifactStoreConfig {
-  const top = Section.of(document, "");
-  const hasRoot = typeof document === "object" && document !== null && "artifact_store" in document;
-  const root = hasRoot ? top.section("artifact_store") : Section.of(document, "artifact_store");
-  for (const [name] of top.entries()) {
-    if (!hasRoot && name !== "artifact_store" && editDistance(name, "artifact_store") <= 2) {
-      throw new ArtifactStoreError(
-        "E_CONFIG",
-        `Invalid config: unknown top-level key ${name} (did you mean artifact_store?)`,
-      );
-    }
-  }
-  if (hasRoot) {
-    for (const [name] of top.entries()) {
-      if (name !== "artifact_store") {
-        throw new ArtifactStoreError(
-          "E_CONFIG",
-          `Invalid config: unknown top-level key ${name} (expected artifact_store)`,
-        );
-      }
-    }
-  }
+  const root = rootSection(document);
   const key = (name: string) => `artifact_store.${name}`;
 
   const types = parseTypes(root.section("types"), root.section("retention_policy"));
-  const quota = root.section("storage_quota");
-  const maxSizeGb = quota.get("max_size_gb");
-  if (maxSizeGb !== undefined && maxSizeGb !== null && (typeof maxSizeGb !== "number" || !(maxSizeGb > 0))) {
-    fail(quota.key("max_size_gb"), "a positive number of GiB, or null for no quota", maxSizeGb);
-  }
-  const storageQuota = {
-    maxBytes: maxSizeGb === null ? null : Math.floor(((maxSizeGb as number | undefined) ?? DEFAULT_QUOTA_GIB) * GIB),
-    warnThreshold: quota.number("warn_threshold", DEFAULTS.storageQuota.warnThreshold, { min: 0, max: 1 }),
-    minFreeBytes: quota.bytes("min_free_space", DEFAULT_MIN_FREE_BYTES) ?? 0,
-    reserveBytes: quota.bytes("disk_reserve", DEFAULT_DISK_RESERVE_BYTES) ?? 0,
-  };
-  quota.rejectUnknownKeys();
-
-  const s3Section = root.section("s3");
-  const s3: S3Config = {
-    bucket: s3Section.string("bucket", ""),
-    prefix: normalizePrefix(s3Section.string("prefix", ""), s3Section.key("prefix")),
-    region: s3Section.string("region", "us-east-1"),
-    forcePathStyle: s3Section.boolean("force_path_style", false),
-    ...optional("endpoint", s3Section.optionalString("endpoint")),
-    ...optional("accessKeyId", s3Section.optionalString("access_key_id")),
-    ...optional("secretAccessKey", s3Section.optionalString("secret_access_key")),
-    ...optional("sessionToken", s3Section.optionalString("session_token")),
-  };
-  s3Section.rejectUnknownKeys();
-
-  const gcsSection = root.section("gcs");
-  const gcs: GcsConfig = {
-    bucket: gcsSection.string("bucket", ""),
-    prefix: normalizePrefix(gcsSection.string("prefix", ""), gcsSection.key("prefix")),
-    ...optional("credentialsFile", gcsSection.optionalString("credentials_file")),
-    ...optional("accessToken", gcsSection.optionalString("access_token")),
-    ...optional("endpoint", gcsSection.optionalString("endpoint")),
-  };
-  gcsSection.rejectUnknownKeys();
-
-  const metadataSection = root.section("metadata");
-  const metadata: MetadataConfig = {
-    ...optional("url", metadataSection.optionalString("url")),
-    ...optional("authToken", metadataSection.optionalString("auth_token")),
-    ...optional("syncUrl", metadataSection.optionalString("sync_url")),
-  };
-  const syncInterval = metadataSection.get("sync_interval");
-  if (syncInterval !== undefined && syncInterval !== null) {
-    const seconds = parseDuration(syncInterval);
-    if (seconds === undefined)
-      fail(metadataSection.key("sync_interval"), 'seconds or a duration such as "60s"', syncInterval);
-    metadata.syncIntervalSeconds = seconds;
-  }
-  metadataSection.rejectUnknownKeys();
-
-  const serverSection = root.section("server");
-  const server: ServerConfig = {
-    host: serverSection.string("host", "127.0.0.1"),
-    port: serverSection.number("port", 8787, { min: 0, max: 65535, integer: true }),
-    tokens: parseTokens(serverSection.get("tokens"), serverSection.key("tokens")),
-    bodyLimit: serverSection.bytes("body_limit", 5 * GIB) ?? Number.MAX_SAFE_INTEGER,
-    cleanupIntervalSeconds: serverSection.seconds("cleanup_interval", 3600),
-    gcIntervalSeconds: serverSection.seconds("gc_interval", 86_400),
-    shutdownTimeoutSeconds: serverSection.seconds("shutdown_timeout", 30),
-    corsOrigins: serverSection.stringList("cors_origins"),
-  };
-  serverSection.rejectUnknownKeys();
+  const storageQuota = parseQuota(root.section("storage_quota"));
+  const s3 = parseS3(root.section("s3"));
+  const gcs = parseGcs(root.section("gcs"));
+  const metadata = parseMetadata(root.section("metadata"));
+  const server = parseServer(root.section("server"));
 
   const config: ArtifactStoreConfig = {
     backendType: root.enumeration("backend_type", ["filesystem", "s3", "gcs", "memory"] as const, "filesystem"),
@@ -261,6 +183,106 @@ export function parseConfig(document: unknown = {}): ArtifactStoreConfig {
   if (config.backendType === "gcs" && !config.gcs.bucket)
     fail(key("gcs.bucket"), "a bucket name when backend_type is gcs", "");
   return config;
+}
+
+/** The mapping under `artifact_store:` (or the document itself), refusing unknown top-level keys. */
+function rootSection(document: unknown): Section {
+  const top = Section.of(document, "");
+  const hasRoot = typeof document === "object" && document !== null && "artifact_store" in document;
+  const root = hasRoot ? top.section("artifact_store") : Section.of(document, "artifact_store");
+  for (const [name] of top.entries()) {
+    if (!hasRoot && name !== "artifact_store" && editDistance(name, "artifact_store") <= 2) {
+      throw new ArtifactStoreError(
+        "E_CONFIG",
+        `Invalid config: unknown top-level key ${name} (did you mean artifact_store?)`,
+      );
+    }
+  }
+  if (hasRoot) {
+    for (const [name] of top.entries()) {
+      if (name !== "artifact_store") {
+        throw new ArtifactStoreError(
+          "E_CONFIG",
+          `Invalid config: unknown top-level key ${name} (expected artifact_store)`,
+        );
+      }
+    }
+  }
+  return root;
+}
+
+function parseQuota(quota: Section): ArtifactStoreConfig["storageQuota"] {
+  const maxSizeGb = quota.get("max_size_gb");
+  if (maxSizeGb !== undefined && maxSizeGb !== null && (typeof maxSizeGb !== "number" || !(maxSizeGb > 0))) {
+    fail(quota.key("max_size_gb"), "a positive number of GiB, or null for no quota", maxSizeGb);
+  }
+  const storageQuota = {
+    maxBytes: maxSizeGb === null ? null : Math.floor(((maxSizeGb as number | undefined) ?? DEFAULT_QUOTA_GIB) * GIB),
+    warnThreshold: quota.number("warn_threshold", DEFAULTS.storageQuota.warnThreshold, { min: 0, max: 1 }),
+    minFreeBytes: quota.bytes("min_free_space", DEFAULT_MIN_FREE_BYTES) ?? 0,
+    reserveBytes: quota.bytes("disk_reserve", DEFAULT_DISK_RESERVE_BYTES) ?? 0,
+  };
+  quota.rejectUnknownKeys();
+  return storageQuota;
+}
+
+function parseS3(s3Section: Section): S3Config {
+  const s3: S3Config = {
+    bucket: s3Section.string("bucket", ""),
+    prefix: normalizePrefix(s3Section.string("prefix", ""), s3Section.key("prefix")),
+    region: s3Section.string("region", "us-east-1"),
+    forcePathStyle: s3Section.boolean("force_path_style", false),
+    ...optional("endpoint", s3Section.optionalString("endpoint")),
+    ...optional("accessKeyId", s3Section.optionalString("access_key_id")),
+    ...optional("secretAccessKey", s3Section.optionalString("secret_access_key")),
+    ...optional("sessionToken", s3Section.optionalString("session_token")),
+  };
+  s3Section.rejectUnknownKeys();
+  return s3;
+}
+
+function parseGcs(gcsSection: Section): GcsConfig {
+  const gcs: GcsConfig = {
+    bucket: gcsSection.string("bucket", ""),
+    prefix: normalizePrefix(gcsSection.string("prefix", ""), gcsSection.key("prefix")),
+    ...optional("credentialsFile", gcsSection.optionalString("credentials_file")),
+    ...optional("accessToken", gcsSection.optionalString("access_token")),
+    ...optional("endpoint", gcsSection.optionalString("endpoint")),
+  };
+  gcsSection.rejectUnknownKeys();
+  return gcs;
+}
+
+function parseMetadata(metadataSection: Section): MetadataConfig {
+  const metadata: MetadataConfig = {
+    ...optional("url", metadataSection.optionalString("url")),
+    ...optional("authToken", metadataSection.optionalString("auth_token")),
+    ...optional("syncUrl", metadataSection.optionalString("sync_url")),
+  };
+  const syncInterval = metadataSection.get("sync_interval");
+  if (syncInterval !== undefined && syncInterval !== null) {
+    const seconds = parseDuration(syncInterval);
+    if (seconds === undefined)
+      fail(metadataSection.key("sync_interval"), 'seconds or a duration such as "60s"', syncInterval);
+    metadata.syncIntervalSeconds = seconds;
+  }
+  metadataSection.rejectUnknownKeys();
+  return metadata;
+}
+
+function parseServer(serverSection: Section): ServerConfig {
+  const server: ServerConfig = {
+    host: serverSection.string("host", "127.0.0.1"),
+    port: serverSection.number("port", 8787, { min: 0, max: 65535, integer: true }),
+    tokens: parseTokens(serverSection.get("tokens"), serverSection.key("tokens")),
+    bodyLimit: serverSection.bytes("body_limit", 5 * GIB) ?? Number.MAX_SAFE_INTEGER,
+    cleanupIntervalSeconds: serverSection.seconds("cleanup_interval", 3600),
+    gcIntervalSeconds: serverSection.seconds("gc_interval", 86_400),
+    shutdownTimeoutSeconds: serverSection.seconds("shutdown_timeout", 30),
+    corsOrigins: serverSection.stringList("cors_origins"),
+  };
+  serverSection.rejectUnknownKeys();
+  return server;
 }
 
 function optional<K extends string, V>(name: K, value: V | undefined): { [P in K]?: V } {

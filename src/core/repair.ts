@@ -66,63 +66,17 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
     durationMs: 0,
   };
 
-  // 1. Reservations older than the grace period belong to uploads that died.
-  if (dryRun) {
-    const stale = await ctx.metadata.listStale("pending", now - graceMs, 10_000);
-    report.stalePending.push(...stale.map((record) => record.uri));
-  } else {
-    for (;;) {
-      const stale = await ctx.metadata.listStale("pending", now - graceMs, BATCH);
-      if (stale.length === 0) break;
-      for (const record of stale) {
-        // Row first: an upload that commits meanwhile keeps its row, and then its objects too.
-        if (!(await ctx.metadata.abandon(record.id))) continue;
-        await removeObjects(ctx, record);
-        report.stalePending.push(record.uri);
-      }
-    }
-  }
+  const window = { now, graceMs, dryRun };
+  await removeStalePending(ctx, window, report);
+  if (!dryRun) report.finishedDeletes = await finishInterruptedDeletes(ctx);
+  await removeOrphanObjects(ctx, window, report, options.onProgress);
 
-  // 2. Rows marked deleting are deletes that were interrupted: finishing them is idempotent.
-  if (!dryRun) {
-    for (;;) {
-      const stuck = await ctx.metadata.listStale("deleting", Number.MAX_SAFE_INTEGER, BATCH);
-      if (stuck.length === 0) break;
-      const finished = (await deleteRecords(ctx, stuck)).length;
-      report.finishedDeletes += finished;
-      if (finished === 0) break;
-    }
-  }
-
-  // 3. Objects nobody refers to.
-  for await (const page of listAll(ctx)) {
-    report.scannedObjects += page.length;
-    options.onProgress?.(report.scannedObjects);
-    const parsed = page
-      .map((object) => ({ object, layout: parseKey(object.key) }))
-      .filter((entry) => entry.layout !== null);
-    const referenced = await ctx.metadata.referencedKeys(
-      parsed.filter((entry) => entry.layout?.kind === "blob").map((entry) => entry.object.key),
-      parsed.flatMap((entry) => (entry.layout?.kind === "sidecar" ? [{ key: entry.object.key, ...entry.layout }] : [])),
-    );
-    for (const { object, layout } of parsed) {
-      if (!layout || referenced.has(object.key)) continue;
-      if (object.lastModified && now - object.lastModified.getTime() < graceMs) continue;
-      if (await isRecoverable(ctx, layout)) {
-        report.recoverable.push(object.key);
-        continue;
-      }
-      report.orphanObjects.push(object.key);
-      if (!dryRun) await ctx.backend.delete(object.key);
-    }
-  }
-
-  // 4. Live logs their writer abandoned, and chunks no live log owns.
-  const live = await expireLiveLogs(ctx, { now, graceMs, dryRun });
+  // Live logs their writer abandoned, and chunks no live log owns.
+  const live = await expireLiveLogs(ctx, window);
   report.expiredLiveLogs = live.expired;
   report.orphanObjects.push(...live.orphanChunks);
 
-  // 5. Multipart uploads a crash left open (S3): their parts cost money until aborted.
+  // Multipart uploads a crash left open (S3): their parts cost money until aborted.
   if (ctx.backend.abortIncompleteUploads) {
     try {
       report.incompleteUploads = await ctx.backend.abortIncompleteUploads(graceMs, { dryRun, now });
@@ -132,7 +86,7 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
     }
   }
 
-  // 6. Staging files of uploads that crashed mid-write.
+  // Staging files of uploads that crashed mid-write.
   if (ctx.backend.cleanStaging) report.stagingFiles = await ctx.backend.cleanStaging(graceMs, { dryRun, now });
 
   report.durationMs = Date.now() - started;
@@ -153,6 +107,74 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
     });
   }
   return report;
+}
+
+interface GcWindow {
+  now: number;
+  graceMs: number;
+  dryRun: boolean;
+}
+
+/** Reservations older than the grace period belong to uploads that died: row first, then objects. */
+async function removeStalePending(ctx: StoreContext, { now, graceMs, dryRun }: GcWindow, report: GcReport) {
+  if (dryRun) {
+    const stale = await ctx.metadata.listStale("pending", now - graceMs, 10_000);
+    report.stalePending.push(...stale.map((record) => record.uri));
+    return;
+  }
+  for (;;) {
+    const stale = await ctx.metadata.listStale("pending", now - graceMs, BATCH);
+    if (stale.length === 0) break;
+    for (const record of stale) {
+      // Row first: an upload that commits meanwhile keeps its row, and then its objects too.
+      if (!(await ctx.metadata.abandon(record.id))) continue;
+      await removeObjects(ctx, record);
+      report.stalePending.push(record.uri);
+    }
+  }
+}
+
+/** Rows marked deleting are deletes that were interrupted: finishing them is idempotent. */
+async function finishInterruptedDeletes(ctx: StoreContext): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const stuck = await ctx.metadata.listStale("deleting", Number.MAX_SAFE_INTEGER, BATCH);
+    if (stuck.length === 0) break;
+    const finished = (await deleteRecords(ctx, stuck)).length;
+    total += finished;
+    if (finished === 0) break;
+  }
+  return total;
+}
+
+/** Objects under the store's layout that no row refers to: kept when reindex could restore them, else removed. */
+async function removeOrphanObjects(
+  ctx: StoreContext,
+  { now, graceMs, dryRun }: GcWindow,
+  report: GcReport,
+  onProgress: ((scannedObjects: number) => void) | undefined,
+) {
+  for await (const page of listAll(ctx)) {
+    report.scannedObjects += page.length;
+    onProgress?.(report.scannedObjects);
+    const parsed = page
+      .map((object) => ({ object, layout: parseKey(object.key) }))
+      .filter((entry) => entry.layout !== null);
+    const referenced = await ctx.metadata.referencedKeys(
+      parsed.filter((entry) => entry.layout?.kind === "blob").map((entry) => entry.object.key),
+      parsed.flatMap((entry) => (entry.layout?.kind === "sidecar" ? [{ key: entry.object.key, ...entry.layout }] : [])),
+    );
+    for (const { object, layout } of parsed) {
+      if (!layout || referenced.has(object.key)) continue;
+      if (object.lastModified && now - object.lastModified.getTime() < graceMs) continue;
+      if (await isRecoverable(ctx, layout)) {
+        report.recoverable.push(object.key);
+        continue;
+      }
+      report.orphanObjects.push(object.key);
+      if (!dryRun) await ctx.backend.delete(object.key);
+    }
+  }
 }
 
 /** A blob whose sidecar exists, or a sidecar whose blob exists: a whole version reindex can restore. */

@@ -9,49 +9,40 @@ import type { AppEnv, RouteContext } from "./env.ts";
 
 export function registerMaintenanceRoutes(app: Hono<AppEnv>, context: RouteContext): void {
   const { store } = context;
+  /** An admin action over the whole store: admin scope, no spec limit, parameters in the query only. */
+  const adminAction = (
+    path: string,
+    what: string,
+    run: (query: (name: string) => string | undefined) => Promise<unknown>,
+  ) =>
+    app.post(path, async (c) => {
+      const principal = c.get("principal");
+      authorize(principal, "admin");
+      requireUnlimited(principal, what);
+      await refuseBody(c.req.raw);
+      return c.json(await run((name) => c.req.query(name)));
+    });
 
-  app.post("/v1/maintenance/cleanup", async (c) => {
-    const principal = c.get("principal");
-    authorize(principal, "admin");
-    requireUnlimited(principal, "run the retention sweep");
-    await refuseBody(c.req.raw);
-    const limit = c.req.query("limit");
-    const report = await store.cleanup({
-      dryRun: isOn(c.req.query("dry_run")),
+  adminAction("/v1/maintenance/cleanup", "run the retention sweep", (query) => {
+    const limit = query("limit");
+    return store.cleanup({
+      dryRun: isOn(query("dry_run")),
       ...(limit === undefined ? {} : { limit: parseCount(limit, "limit") }),
     });
-    return c.json(report);
   });
-
-  app.post("/v1/maintenance/gc", async (c) => {
-    const principal = c.get("principal");
-    authorize(principal, "admin");
-    requireUnlimited(principal, "collect garbage");
-    await refuseBody(c.req.raw);
-    const grace = c.req.query("grace");
-    return c.json(
-      await store.gc({
-        dryRun: isOn(c.req.query("dry_run")),
-        ...(grace === undefined ? {} : { graceMs: parseDurationParameter(grace, "grace") * 1000 }),
-      }),
-    );
+  adminAction("/v1/maintenance/gc", "collect garbage", (query) => {
+    const grace = query("grace");
+    return store.gc({
+      dryRun: isOn(query("dry_run")),
+      ...(grace === undefined ? {} : { graceMs: parseDurationParameter(grace, "grace") * 1000 }),
+    });
   });
-
-  app.post("/v1/maintenance/verify", async (c) => {
-    const principal = c.get("principal");
-    authorize(principal, "admin");
-    requireUnlimited(principal, "verify the whole store");
-    await refuseBody(c.req.raw);
-    return c.json(await store.verify({ deep: isOn(c.req.query("deep")) }));
-  });
-
-  app.post("/v1/maintenance/reindex", async (c) => {
-    const principal = c.get("principal");
-    authorize(principal, "admin");
-    requireUnlimited(principal, "rebuild the metadata");
-    await refuseBody(c.req.raw);
-    return c.json(await store.reindex({ dryRun: isOn(c.req.query("dry_run")) }));
-  });
+  adminAction("/v1/maintenance/verify", "verify the whole store", (query) =>
+    store.verify({ deep: isOn(query("deep")) }),
+  );
+  adminAction("/v1/maintenance/reindex", "rebuild the metadata", (query) =>
+    store.reindex({ dryRun: isOn(query("dry_run")) }),
+  );
 }
 
 function parseDurationParameter(value: string, field: string): number {

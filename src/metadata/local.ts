@@ -72,7 +72,10 @@ export async function openLocalMetadata(options: LocalMetadataOptions): Promise<
   const path = localPath(options);
   // Group fsync of the WAL: a commit is acknowledged only after an fsync that started after it,
   // and every commit waiting at the same time shares that one fsync.
-  const syncer = path && options.durability !== "relaxed" && !options.syncUrl ? createPathSyncer(fsyncFile) : undefined;
+  const syncer =
+    path && options.durability !== "relaxed" && !options.syncUrl
+      ? createPathSyncer((path) => open(path, "r"))
+      : undefined;
   try {
     if (options.syncUrl) await client.sync();
     const repository = await createLibsqlMetadata({
@@ -101,16 +104,6 @@ function localPath(options: LocalMetadataOptions): string | undefined {
   const { url } = options;
   if (/^(libsql|https?|wss?):/i.test(url) || url === ":memory:" || url.includes(":memory:")) return undefined;
   return url.startsWith("file:") ? fileURLToPath(url.startsWith("file://") ? url : `file://${url.slice(5)}`) : url;
-}
-
-/** fsync of the database's WAL or directory (the fs backend has its own for blobs: metadata never imports a backend). */
-async function fsyncFile(path: string): Promise<void> {
-  const handle = await open(path, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }
 
 function redact(url: string): string {
