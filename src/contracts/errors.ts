@@ -70,7 +70,12 @@ export function isDiskFull(error: unknown): boolean {
     current && depth < 8;
     current = (current as { cause?: unknown }).cause, depth++
   ) {
-    if (current instanceof ArtifactStoreError) return current.code === "E_STORAGE_FULL";
+    if (current instanceof ArtifactStoreError) {
+      if (current.code === "E_STORAGE_FULL") return true;
+      // Only an unexpected failure may hide a full disk in its cause; a named one says what it is.
+      if (current.code !== "E_INTERNAL") return false;
+      continue;
+    }
     const code = (current as { code?: unknown }).code;
     if (code === "ENOSPC" || code === "EDQUOT" || code === "SQLITE_FULL") return true;
     if (/\b(SQLITE_FULL|database or disk is full)\b/.test(String((current as { message?: unknown }).message ?? "")))

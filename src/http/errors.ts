@@ -1,4 +1,4 @@
-import { ArtifactStoreError, type ErrorCode } from "../contracts/errors.ts";
+import { ArtifactStoreError, type ErrorCode, isDiskFull, storageFullError } from "../contracts/errors.ts";
 
 /** The one table that maps error codes to HTTP statuses. */
 export const STATUS_BY_CODE: Record<ErrorCode, number> = {
@@ -51,7 +51,12 @@ export interface ErrorBody {
 }
 
 /** The JSON body and status for any thrown value. Unknown failures never leak their message. */
-export function errorResponseParts(error: unknown): { status: number; body: ErrorBody; internal: boolean } {
+export function errorResponseParts(thrown: unknown): { status: number; body: ErrorBody; internal: boolean } {
+  // A full disk met where nobody named it (a read's temporary file, say) is still the one full-disk answer.
+  const error =
+    !(thrown instanceof ArtifactStoreError && thrown.code === "E_STORAGE_FULL") && isDiskFull(thrown)
+      ? storageFullError("store", "the request failed", { cause: thrown })
+      : thrown;
   if (error instanceof ArtifactStoreError) {
     const internal = error.code === "E_INTERNAL" || error.code === "E_CONFIG";
     return {

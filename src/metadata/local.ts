@@ -54,6 +54,8 @@ export async function openLibsqlClient(options: LocalMetadataOptions): Promise<C
       // NORMAL: no fsync inside a commit (it would block the event loop); strict durability
       // comes from the asynchronous WAL fsync after each commit instead (see openLocalMetadata).
       await client.execute("PRAGMA synchronous = NORMAL");
+      // Sorts and temporary indexes in memory: reads keep working on a full disk.
+      await client.execute("PRAGMA temp_store = MEMORY");
     }
     return client;
   } catch (error) {
