@@ -32,7 +32,12 @@ function floorOf(ctx: StoreContext): number {
 /** The volume's figures, or null when the backend has no volume (memory, S3, GCS). */
 export async function diskReport(ctx: StoreContext): Promise<DiskReport | null> {
   if (!ctx.backend.volumeSpace) return null;
-  const space = await ctx.backend.volumeSpace();
+  // A volume whose figures cannot be read (a runtime without statfs) does not stop uploads.
+  const space = await ctx.backend.volumeSpace().catch((error: unknown) => {
+    ctx.logger.warn("cannot read the free space of the disk holding base_path", { error: String(error) });
+    return null;
+  });
+  if (!space) return null;
   const minFreeBytes = floorOf(ctx);
   const writable = space.freeBytes >= minFreeBytes;
   return {
