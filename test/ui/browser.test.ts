@@ -147,7 +147,7 @@ describe("the viewer in Chromium", () => {
     expect(await fileList.nth(2).textContent()).toContain("from docs/old-chat.md");
     await page.getByRole("link", { name: "src/chat/room.test.ts" }).click();
     expect(page.url()).toEndWith("#file-2");
-    const added = page.locator("#file-1 + table tr.add").first();
+    const added = page.locator("details:has(#file-1) table tr.add").first();
     expect(await added.evaluate((row) => getComputedStyle(row.querySelector("td") as Element).backgroundColor)).toBe(
       "rgb(218, 251, 225)",
     );

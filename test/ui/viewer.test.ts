@@ -55,7 +55,9 @@ describe("viewer pages (open loopback server)", () => {
     expect(html).toContain('<a href="#file-1">src/app.ts</a>');
     expect(html).toMatch(/<tr class="del"><td class="ln">11<\/td><td class="ln"><\/td>/);
     expect(html).toMatch(/<tr class="add"><td class="ln"><\/td><td class="ln">11<\/td>/);
-    expect(html).toContain("const a = &#39;&lt;new&gt;&#39;;");
+    // Only the changed word is marked: the rest of the line is shared with the removed one.
+    expect(html).toContain('const a = &#39;&lt;<mark class="wd">new</mark>&gt;&#39;;');
+    expect(html).toContain('const a = &#39;&lt;<mark class="wd">old</mark>&gt;&#39;;');
     expect(html).not.toContain("<new>");
   });
 

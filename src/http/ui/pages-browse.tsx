@@ -5,6 +5,7 @@ import type { SpecOverview, TaskOverview } from "../../contracts/metadata-reposi
 import type { ArtifactMetadata } from "../../contracts/types.ts";
 import type { LiveLogStatus } from "../../core/live-log.ts";
 import { Age, artifactPath, Bytes } from "./layout.tsx";
+import { TaskStatus } from "./task-status.tsx";
 
 export const SpecList: FC<{ specs: SpecOverview[]; now: number }> = ({ specs, now }) =>
   specs.length === 0 ? (
@@ -47,12 +48,19 @@ export const SpecList: FC<{ specs: SpecOverview[]; now: number }> = ({ specs, no
     </table>
   );
 
-export const TaskList: FC<{ specName: string; tasks: TaskOverview[]; now: number }> = ({ specName, tasks, now }) => (
-  <table>
+export const TaskList: FC<{
+  specName: string;
+  tasks: TaskOverview[];
+  now: number;
+  /** The latest version of each type per task: a status column. */
+  statuses?: Map<string, ArtifactMetadata[]>;
+}> = ({ specName, tasks, now, statuses }) => (
+  <table id="task-list">
     <caption>Tasks of {specName}, most recent first</caption>
     <thead>
       <tr>
         <th scope="col">Task</th>
+        {statuses ? <th scope="col">Status</th> : null}
         <th scope="col">Types</th>
         <th scope="col" class="num">
           Versions
@@ -69,6 +77,11 @@ export const TaskList: FC<{ specName: string; tasks: TaskOverview[]; now: number
           <td>
             <a href={artifactPath(specName, task.taskId)}>{task.taskId}</a>
           </td>
+          {statuses ? (
+            <td>
+              <TaskStatus latest={statuses.get(task.taskId) ?? []} />
+            </td>
+          ) : null}
           <td>{task.types.join(", ")}</td>
           <td class="num">{task.artifacts}</td>
           <td class="num">

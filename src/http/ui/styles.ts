@@ -3,6 +3,8 @@
  * keep a contrast ratio of at least 4.5:1 for text; additions and removals carry a +/- sign
  * too, never colour alone.
  */
+import { ANSI_CSS } from "./ansi.ts";
+
 export const VIEWER_CSS = `
 :root { --fg: #1f2328; --muted: #57606a; --bg: #ffffff; --line: #d0d7de; --link: #0550ae;
   --add-bg: #dafbe1; --add-fg: #116329; --del-bg: #ffebe9; --del-fg: #a40e26; --warn-bg: #fff8c5;
@@ -69,4 +71,27 @@ details summary { cursor: pointer; }
 .bottom { border-top: 1px solid var(--line); padding: .5rem 1rem; color: var(--muted); font-size: .85rem; }
 .login { max-width: 28rem; }
 .login p { display: flex; flex-direction: column; gap: .3rem; }
+.log details.group > summary { display: flex; align-items: baseline; list-style: none; background: var(--head-bg); }
+.log details.group > summary::-webkit-details-marker { display: none; }
+.log details.group > summary .l { flex: 1; font-weight: 600; }
+.log details.group[open] > summary .l span:last-child::first-letter { color: var(--muted); }
+.log .group-size { padding: 0 .6rem; white-space: nowrap; }
+.error-nav { display: inline-flex; gap: .6rem; align-items: center; }
+.status-cell .badge { margin-right: .2rem; }
+.glance { display: grid; grid-template-columns: repeat(auto-fit, minmax(15rem, 1fr)); gap: .8rem; margin: .6rem 0 1rem; }
+.glance > section { border: 1px solid var(--line); border-radius: 6px; padding: .5rem .75rem; }
+.glance h2 { margin: 0 0 .3rem; font-size: 1rem; }
+.verdict { font-weight: 700; padding: .3rem .6rem; border-radius: 4px; display: inline-block; }
+.verdict-bad { background: var(--del-bg); color: var(--del-fg); }
+.verdict-good { background: var(--add-bg); color: var(--add-fg); }
+.context { margin: .3rem 0; }
+.commit { border-left: 4px solid var(--line); padding: .2rem .8rem; margin: 1rem 0 .4rem; }
+.commit h3 { margin: .2rem 0; font-size: 1rem; }
+details.diff-file > summary { padding: .4rem .6rem; background: var(--head-bg); border-bottom: 1px solid var(--line); font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .9rem; word-break: break-all; }
+details.diff-file > summary h3 { display: inline; margin: 0; padding: 0; border: 0; background: none; font-size: inherit; }
+table.diff tr.add td mark.wd { background: #aceebb; color: inherit; }
+table.diff tr.del td mark.wd { background: #ffcecb; color: inherit; }
+.flaky { background: #fff1e5; color: #953800; border-color: #ffb77c; }
+.output h4 { margin: .5rem 0 .2rem; font-size: .85rem; }
+${ANSI_CSS}
 `;

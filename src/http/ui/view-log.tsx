@@ -8,7 +8,8 @@ import type { Child, FC } from "hono/jsx";
 import type { ArtifactMetadata, ArtifactTarget } from "../../contracts/types.ts";
 import type { ArtifactStore } from "../../core/store.ts";
 import { createLineReader } from "../../core/structure/lines.ts";
-import { classifyLogLine } from "../../core/structure/log-rules.ts";
+import { classifyLogLine, groupMarker, stripAnsi } from "../../core/structure/log-rules.ts";
+import { ansiSegments } from "./ansi.ts";
 import { artifactPath, highlight, Notice } from "./layout.tsx";
 
 /** Logs up to this size are shown whole. */
@@ -26,38 +27,126 @@ export interface LogLine {
   text: string;
 }
 
+/** A run of lines, or a folded group (`##[group]` … `##[endgroup]`, `::group::` … `::endgroup::`). */
+type LogBlock = { line: LogLine } | { title: string; start: LogLine; lines: LogLine[]; hasError: boolean };
+
+/** Folds GitHub's groups: a group opens at its marker line and ends at the end marker or the next group. */
+function foldGroups(lines: LogLine[]): LogBlock[] {
+  const blocks: LogBlock[] = [];
+  let group: Extract<LogBlock, { title: string }> | null = null;
+  for (const line of lines) {
+    const marker = groupMarker(line.text);
+    if (marker && "start" in marker) {
+      group = { title: marker.start || "(group)", start: line, lines: [], hasError: false };
+      blocks.push(group);
+    } else if (marker && group) {
+      group.lines.push(line);
+      group = null;
+    } else if (group) {
+      group.lines.push(line);
+      if (classifyLogLine(line.text) === "error") group.hasError = true;
+    } else blocks.push({ line });
+  }
+  return blocks;
+}
+
+const LineText: FC<{ text: string; query?: string | undefined }> = ({ text, query }) => {
+  // A search highlights the plain text; otherwise colour codes become classed spans.
+  if (query) return <span>{highlight(stripAnsi(text), query) as Child}</span>;
+  return (
+    <span>
+      {ansiSegments(text).map((segment) =>
+        segment.classes ? <span class={segment.classes}>{segment.text}</span> : segment.text,
+      )}
+    </span>
+  );
+};
+
+const Line: FC<{ line: LogLine; query?: string | undefined }> = ({ line, query }) => {
+  const text = line.text.length > MAX_LINE_CHARS ? `${line.text.slice(0, MAX_LINE_CHARS)} …` : line.text;
+  const level = classifyLogLine(text);
+  const kind = level === "error" ? " err" : level === "warning" ? " warn" : "";
+  return (
+    <div class={`l${kind}`} id={line.number === null ? undefined : `L${line.number}`}>
+      {line.number === null ? (
+        <span class="n" aria-hidden="true">
+          ·
+        </span>
+      ) : (
+        <a class="n" href={`#L${line.number}`}>
+          {line.number}
+        </a>
+      )}
+      <LineText text={text} query={query} />
+    </div>
+  );
+};
+
 export const LogLines: FC<{
   lines: LogLine[];
   query?: string;
   label: string;
   id?: string;
   dataset?: Record<string, string>;
-}> = ({ lines, query, label, id, dataset = {} }) => {
+  /** The line the view is about: its group is open. */
+  focusLine?: number;
+}> = ({ lines, query, label, id, dataset = {}, focusLine }) => {
   const data = Object.fromEntries(Object.entries(dataset).map(([key, value]) => [`data-${key}`, value]));
+  const blocks = query ? lines.map((line) => ({ line })) : foldGroups(lines);
   return (
     <section class="log" aria-label={label} tabindex={0} id={id} {...data}>
-      {lines.map((line) => {
-        const text = line.text.length > MAX_LINE_CHARS ? `${line.text.slice(0, MAX_LINE_CHARS)} …` : line.text;
-        const level = classifyLogLine(text);
-        const kind = level === "error" ? " err" : level === "warning" ? " warn" : "";
+      {blocks.map((block) => {
+        if ("line" in block) return <Line line={block.line} query={query} />;
+        const focused =
+          focusLine !== undefined && [block.start, ...block.lines].some((line) => line.number === focusLine);
         return (
-          <div class={`l${kind}`} id={line.number === null ? undefined : `L${line.number}`}>
-            {line.number === null ? (
-              <span class="n" aria-hidden="true">
-                ·
-              </span>
-            ) : (
-              <a class="n" href={`#L${line.number}`}>
-                {line.number}
-              </a>
-            )}
-            <span>{highlight(text, query) as Child}</span>
-          </div>
+          <details class="group" open={block.hasError || focused}>
+            <summary>
+              <Line line={{ ...block.start, text: `▸ ${block.title}` }} />
+              <span class="muted group-size">{block.lines.length} lines</span>
+            </summary>
+            {block.lines.map((line) => (
+              <Line line={line} query={query} />
+            ))}
+          </details>
         );
       })}
     </section>
   );
 };
+
+/**
+ * The log page's script: a tail view opens scrolled to its last line, and "Previous error" /
+ * "Next error" move between the error lines shown (opening a folded group when one is inside).
+ */
+export const LOG_SCRIPT = `(() => {
+  const log = document.querySelector("section.log");
+  if (!log) return;
+  if (log.dataset.mode === "tail" && !location.hash) {
+    const lines = log.querySelectorAll(".l");
+    if (lines.length) lines[lines.length - 1].scrollIntoView({ block: "end" });
+  }
+  const errors = () => Array.from(log.querySelectorAll(".l.err[id]"));
+  let current = -1;
+  const go = (step) => {
+    const all = errors();
+    if (!all.length) return;
+    if (current === -1) {
+      const here = location.hash ? all.findIndex((line) => "#" + line.id === location.hash) : -1;
+      current = here === -1 ? (step > 0 ? -1 : all.length) : here;
+    }
+    current = Math.min(all.length - 1, Math.max(0, current + step));
+    const target = all[current];
+    const group = target.closest("details");
+    if (group) group.open = true;
+    history.replaceState(null, "", "#" + target.id);
+    target.scrollIntoView({ block: "center" });
+    target.focus?.();
+    document.getElementById("error-position").textContent = "error " + (current + 1) + " of " + all.length + " shown";
+  };
+  document.getElementById("next-error")?.addEventListener("click", (event) => { event.preventDefault(); go(1); });
+  document.getElementById("prev-error")?.addEventListener("click", (event) => { event.preventDefault(); go(-1); });
+})();`;
 
 /** Reads lines of a stream until `onLine` returns false, then cancels the rest. */
 export async function scanLines(
@@ -202,6 +291,17 @@ export const LogView: FC<{ metadata: ArtifactMetadata; data: LogViewData }> = ({
             Jump to first error (line {summary.firstErrorLine})
           </a>
         ) : null}
+        {data.lines.some((line) => line.number !== null && classifyLogLine(line.text) === "error") ? (
+          <span class="error-nav">
+            <button type="button" id="prev-error">
+              Previous error
+            </button>
+            <button type="button" id="next-error">
+              Next error
+            </button>
+            <span id="error-position" class="muted" aria-live="polite" />
+          </span>
+        ) : null}
         {large ? (
           <>
             <a href={here({ view: "head" })}>Start of log</a>
@@ -211,7 +311,13 @@ export const LogView: FC<{ metadata: ArtifactMetadata; data: LogViewData }> = ({
         <a href={`${here({}).replace(/\?.*$/, "")}/raw?version=${metadata.version}`}>Raw text</a>
       </div>
       <LogModeNotice data={data} metadata={metadata} />
-      <LogLines lines={data.lines} {...(data.query ? { query: data.query } : {})} label="Log lines" />
+      <LogLines
+        lines={data.lines}
+        {...(data.query ? { query: data.query } : {})}
+        {...(data.focusLine ? { focusLine: data.focusLine } : {})}
+        label="Log lines"
+        dataset={{ mode: data.mode }}
+      />
     </section>
   );
 };

@@ -1,0 +1,159 @@
+/** @jsxImportSource hono/jsx */
+/** One artifact version: a diff, a log or a test report in its own view, other types as text; and its raw bytes. */
+import type { Child } from "hono/jsx";
+import { ArtifactStoreError } from "../../contracts/errors.ts";
+import type { ArtifactRef } from "../../contracts/types.ts";
+import { refFrom, render, type UiKit } from "./frame.tsx";
+import { Age, artifactPath, Bytes, Notice, Page } from "./layout.tsx";
+import { compareHref } from "./page-compare.tsx";
+import { DIFF_FILES_PER_PAGE, DiffView, diffPageOf, loadDiff } from "./view-diff.tsx";
+import { LOG_SCRIPT, LogLines, LogView, loadLogView, splitLines, TAIL_BYTES } from "./view-log.tsx";
+import { countSuites, parseTestFilter, TEST_PAGE_SIZE, TestView } from "./view-test.tsx";
+
+export function registerArtifactPages({ app, store, page, signedIn }: UiKit): void {
+  app.get(
+    "/ui/s/:spec/:task/:type",
+    page(async (c) => {
+      const ref = refFrom(c, true);
+      const metadata = await store.stat(ref);
+      const liveLog = (await store.liveLogs({ specName: ref.specName, taskId: ref.taskId })).find(
+        (log) => log.type === ref.type,
+      );
+      const livePath = `${artifactPath(ref.specName, ref.taskId, ref.type)}/live`;
+      if (!metadata) {
+        if (liveLog) return c.redirect(livePath, 303);
+        throw new ArtifactStoreError("E_NOT_FOUND", `no artifact ${ref.specName}/${ref.taskId}/${ref.type}`);
+      }
+      const target: ArtifactRef = { ...ref, version: metadata.version };
+      const versions = await store.search({ specName: ref.specName, taskId: ref.taskId, type: ref.type, limit: 50 });
+      const query = c.req.query();
+      const kind = metadata.summary?.kind ?? metadata.type;
+      let body: Child;
+      let script: string | undefined;
+      if (kind === "diff") {
+        const diffPage = diffPageOf(query);
+        const [fileList, opened] = await Promise.all([store.diffFiles(target, { limit: 10_000 }), store.open(target)]);
+        const rendered = await loadDiff(opened.body, (diffPage - 1) * DIFF_FILES_PER_PAGE);
+        body = <DiffView metadata={metadata} fileList={fileList} rendered={rendered} page={diffPage} />;
+      } else if (kind === "log") {
+        body = <LogView metadata={metadata} data={await loadLogView(store, target, metadata, query)} />;
+        script = LOG_SCRIPT;
+      } else if (kind === "test") {
+        const filter = parseTestFilter(query);
+        const cases = await store.testCases(target, {
+          ...(filter.status ? { status: filter.status } : {}),
+          ...(filter.contains ? { contains: filter.contains } : {}),
+          order: filter.order,
+          limit: TEST_PAGE_SIZE,
+          offset: (filter.page - 1) * TEST_PAGE_SIZE,
+        });
+        const suites = await countSuites(store, target);
+        body = <TestView metadata={metadata} cases={cases} filter={filter} suites={suites} />;
+      } else {
+        const opened =
+          metadata.originalSize === 0 ? null : await store.open(target, { range: { offset: 0, length: TAIL_BYTES } });
+        const text = opened ? await new Response(opened.body).text() : "";
+        const lines = splitLines(text, { dropLast: metadata.originalSize > TAIL_BYTES });
+        body = <LogLines lines={lines.map((line, index) => ({ number: index + 1, text: line }))} label="Content" />;
+      }
+      const now = Date.now();
+      return render(
+        c,
+        <Page
+          title={`${ref.specName} / ${ref.taskId} / ${ref.type} v${metadata.version}`}
+          nonce={c.get("nonce")}
+          signedIn={signedIn(c)}
+          {...(script ? { script } : {})}
+          trail={[
+            { label: "Specs", href: "/ui" },
+            { label: ref.specName, href: `/ui/s/${encodeURIComponent(ref.specName)}` },
+            { label: ref.taskId, href: artifactPath(ref.specName, ref.taskId) },
+            { label: `${ref.type} v${metadata.version}` },
+          ]}
+        >
+          {liveLog ? (
+            <Notice>
+              A newer {ref.type} is being written right now: <a href={livePath}>follow the live log</a>.
+            </Notice>
+          ) : null}
+          <ul class="facts" aria-label="About this version">
+            <li>
+              <Bytes value={metadata.originalSize} /> (stored <Bytes value={metadata.size} />
+              {metadata.compressed ? ", gzip" : ""})
+            </li>
+            <li>
+              uploaded <Age at={metadata.createdAt} now={now} />
+            </li>
+            <li>
+              {metadata.expiresAt ? (
+                <>
+                  expires <Age at={metadata.expiresAt} now={now} />
+                </>
+              ) : (
+                "kept until deleted"
+              )}
+            </li>
+            {metadata.tags.length > 0 ? (
+              <li class="tags">
+                tags:{" "}
+                {metadata.tags.map((tag) => (
+                  <span>{tag}</span>
+                ))}
+              </li>
+            ) : null}
+            <li>
+              SHA-256 <code>{metadata.originalChecksum.slice(0, 16)}…</code>
+            </li>
+          </ul>
+          {versions.length > 1 ? (
+            <nav aria-label="Versions" class="toolbar">
+              Versions:
+              {versions.map((version) =>
+                version.version === metadata.version ? (
+                  <strong aria-current="page">v{version.version}</strong>
+                ) : (
+                  <a href={artifactPath(ref.specName, ref.taskId, ref.type, version.version)}>v{version.version}</a>
+                ),
+              )}
+              {(kind === "test" || kind === "diff") &&
+              versions.some((version) => version.version < metadata.version) ? (
+                <a
+                  id="compare-previous"
+                  href={compareHref(
+                    ref.specName,
+                    ref.type,
+                    `${ref.taskId}@${Math.max(...versions.filter((version) => version.version < metadata.version).map((version) => version.version))}`,
+                    `${ref.taskId}@${metadata.version}`,
+                  )}
+                >
+                  Compare with the previous version
+                </a>
+              ) : null}
+            </nav>
+          ) : null}
+          {body}
+        </Page>,
+      );
+    }),
+  );
+
+  app.get(
+    "/ui/s/:spec/:task/:type/raw",
+    page(async (c) => {
+      const ref = refFrom(c, true);
+      const opened = await store.open(ref);
+      const textual = /^text\/|json|xml|x-diff/.test(opened.metadata.mimeType);
+      return new Response(opened.body, {
+        headers: {
+          // Never the stored MIME type as such: an uploaded text/html must not run as a page here.
+          "Content-Type": textual ? "text/plain; charset=utf-8" : "application/octet-stream",
+          "Content-Length": String(opened.length),
+          "Content-Disposition": `${textual ? "inline" : "attachment"}; filename="${ref.type}-v${opened.metadata.version}.txt"`,
+          "Content-Security-Policy": "sandbox; default-src 'none'",
+          "X-Content-Type-Options": "nosniff",
+          "Cache-Control": "no-store",
+        },
+      });
+    }),
+  );
+}

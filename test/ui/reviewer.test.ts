@@ -1,0 +1,295 @@
+/**
+ * The reviewer's round two in headless Chromium against the real Bun server: a task's page with
+ * its status at a glance, task lists with status, logs with colours, folded groups and error
+ * navigation, tests failures-first with suites and flaky marks, diffs with commits, per-file
+ * collapse, pages, word highlights and binary sizes, and attempts compared. Screenshots go to
+ * .test-output/screenshots/ (docs/screenshots/ with ARTIFACT_STORE_UPDATE_SCREENSHOTS=1).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Page } from "playwright-core";
+import { launchChromium } from "../helpers/chromium.ts";
+import { repoRoot, type ServerProcess, startServerProcess } from "../helpers/server-process.ts";
+import { makeTempDir } from "../helpers/store.ts";
+
+const SCREENSHOTS =
+  process.env.ARTIFACT_STORE_UPDATE_SCREENSHOTS === "1"
+    ? join(repoRoot, "docs", "screenshots")
+    : join(repoRoot, ".test-output", "screenshots");
+const corpus = (file: string) => readFile(join(repoRoot, "test", "corpus", "real", file), "utf8");
+
+let dir: Awaited<ReturnType<typeof makeTempDir>>;
+let server: ServerProcess;
+let browser: Awaited<ReturnType<typeof launchChromium>>;
+let page: Page;
+
+/** A JUnit report: `name:status` entries (p, f, s, or k for flaky) in two suites. */
+function junit(cases: string[]): string {
+  const row = (entry: string) => {
+    const [name, status, seconds = "0.05"] = entry.split(":");
+    const body =
+      status === "f"
+        ? `<failure message="expected ${name} to work">AssertionError: expected ${name} to work\n    at room.spec.ts:12:7\n    at run (runner.ts:40:3)</failure><system-out>joining room r1\nsent hello</system-out>`
+        : status === "s"
+          ? "<skipped/>"
+          : status === "k"
+            ? `<flakyFailure message="timeout" type="Timeout"><stackTrace>Timeout after 5000 ms</stackTrace></flakyFailure>`
+            : "";
+    return `<testcase classname="room.spec.ts" name="${name}" time="${status === "s" ? "0" : seconds}">${body}</testcase>`;
+  };
+  const half = Math.ceil(cases.length / 2);
+  return `<?xml version="1.0"?><testsuites><testsuite name="chat › rooms">${cases.slice(0, half).map(row).join("")}</testsuite><testsuite name="chat › members">${cases.slice(half).map(row).join("")}</testsuite></testsuites>`;
+}
+
+/** A `git format-patch` of one commit touching 64 files: a rename, a mode change, a binary file, small edits. */
+function bigPatch(): string {
+  const parts = [
+    "From 3f2c1a9e8eac7b117442a607d5a9b3950ae34d5a Mon Sep 17 00:00:00 2001",
+    "From: Ada Reviewer <ada@example.com>",
+    "Date: Mon, 30 Nov 2026 09:15:00 +0000",
+    "Subject: [PATCH] Rooms: members join once, logo refreshed",
+    "",
+    "Joining twice kept two entries; the room now checks first.",
+    "---",
+    " 64 files changed",
+    "",
+  ];
+  for (let index = 1; index <= 61; index++) {
+    const path = `src/rooms/module-${String(index).padStart(2, "0")}.ts`;
+    parts.push(
+      `diff --git a/${path} b/${path}`,
+      "index 3b18e51..a2c4f0e 100644",
+      `--- a/${path}`,
+      `+++ b/${path}`,
+      "@@ -1,3 +1,3 @@",
+      ` export const id = ${index};`,
+      `-export const limit = ${index * 10}; // members per room`,
+      `+export const limit = ${index * 10 + 5}; // members per room`,
+      " export default id;",
+    );
+  }
+  parts.push(
+    "diff --git a/docs/old-rooms.md b/docs/rooms.md",
+    "similarity index 100%",
+    "rename from docs/old-rooms.md",
+    "rename to docs/rooms.md",
+    "diff --git a/bin/serve b/bin/serve",
+    "old mode 100644",
+    "new mode 100755",
+    "diff --git a/assets/logo.png b/assets/logo.png",
+    "index 0000000..4b825dc 100644",
+    "GIT binary patch",
+    "literal 343040",
+    "zcmeIuF#!Mo0K%a4Pi+hZR7O+",
+    "",
+    "literal 0",
+    "HcmV?d00001",
+    "",
+    "-- ",
+    "2.47.0",
+    "",
+  );
+  return parts.join("\n");
+}
+
+/** A CI log with GitHub groups, colour codes and errors, about 1 MiB so it opens at its tail. */
+async function ciLog(): Promise<string> {
+  const lines = (await corpus("log/gh-run-view-eslint.log")).split("\n");
+  const filler: string[] = [];
+  for (let index = 0; index < 14_000; index++)
+    filler.push(
+      `2026-11-30T09:00:${String(index % 60).padStart(2, "0")}Z step ${index} ok: compiled module ${index % 97}`,
+    );
+  return [
+    "##[group]Run npm test",
+    "npm test",
+    "\u001b[32m✔ joins a room\u001b[39m",
+    "##[endgroup]",
+    ...filler,
+    ...lines,
+    "##[group]Run npm run typecheck",
+    "\u001b[31m✖ failing assertion\u001b[39m \u001b[90m(12ms)\u001b[39m",
+    "src/rooms/room.ts(3,7): error TS2769: No overload matches this call.",
+    "##[endgroup]",
+    "##[error]Process completed with exit code 2.",
+    "",
+  ].join("\n");
+}
+
+async function put(path: string, body: string, headers: Record<string, string> = {}): Promise<void> {
+  const response = await fetch(`${server.url}${path}`, { method: "PUT", body, headers });
+  if (!response.ok) throw new Error(`PUT ${path}: ${response.status} ${await response.text()}`);
+}
+
+async function shot(name: string): Promise<void> {
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: false });
+}
+
+beforeAll(async () => {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  dir = await makeTempDir("viewer-reviewer");
+  server = await startServerProcess({
+    runtime: "bun",
+    basePath: dir.path,
+    env: { ARTIFACT_STORE_VERSIONING_ENABLED: "true" },
+  });
+  browser = await launchChromium();
+  page = await browser.context.newPage();
+  // task-41: the first attempt; task-42: the second, with its own diff and log.
+  await put(
+    "/v1/artifacts/rooms/task-41/test",
+    junit(["joins:p", "leaves:f", "kicks:p", "bans:p", "mutes:s", "renames:p"]),
+  );
+  await put("/v1/artifacts/rooms/task-41/diff", await corpus("diff/git-show-side.diff"));
+  await put(
+    "/v1/artifacts/rooms/task-42/test",
+    junit(["joins:f:0.31", "leaves:p:1.9", "kicks:p:0.02", "bans:k:0.7", "mutes:p", "invites:f:0.2"]),
+  );
+  await put("/v1/artifacts/rooms/task-42/diff", bigPatch());
+  await put("/v1/artifacts/rooms/task-42/log", await ciLog());
+  // task-43: two attempts of one task.
+  await put("/v1/artifacts/rooms/task-43/test", junit(["joins:f", "leaves:p"]));
+  await put("/v1/artifacts/rooms/task-43/test", junit(["joins:p", "leaves:p", "bans:f"]));
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  await dir?.cleanup();
+});
+
+describe("the reviewer's pages in Chromium", () => {
+  test("task list shows each task's status; the task page shows status, first failures and the first error in context", async () => {
+    await page.goto(`${server.url}/ui/s/rooms`);
+    const row = page.locator("#task-list tr", { hasText: "task-42" });
+    expect(await row.textContent()).toContain("✗ failing");
+    expect(await row.textContent()).toContain("tests 4✓ 2✗ 0○");
+    await page.getByRole("link", { name: "task-42", exact: true }).click();
+    await page.waitForURL(/\/ui\/s\/rooms\/task-42$/);
+    expect(await page.locator("#task-status").textContent()).toContain("✗ Failing");
+    const tests = page.locator("#glance-card-test");
+    expect(await tests.textContent()).toContain("2 failed");
+    expect(await tests.locator(".first-failures li").allTextContents()).toEqual([
+      expect.stringContaining("joins"),
+      expect.stringContaining("invites"),
+    ]);
+    await tests.locator(".first-failures summary").first().click();
+    expect(await tests.locator(".first-failures pre").first().textContent()).toContain("at room.spec.ts:12:7");
+    const log = page.locator("#glance-card-log");
+    const errorLine = log.locator(".l.err").first();
+    expect(await errorLine.textContent()).toContain("##[error]");
+    // The lines before the first error are shown with it.
+    expect(await log.locator(".l").count()).toBeGreaterThan(3);
+    expect(await page.locator("#glance-card-diff").textContent()).toContain("Rooms: members join once, logo refreshed");
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot("task-page");
+    await log.getByRole("link", { name: "Open the log at this error" }).click();
+    await page.waitForURL(/line=/);
+    expect(await page.locator(".l:target").getAttribute("class")).toContain("err");
+  });
+
+  test("attempts compared: two tasks' reports from the task page, two versions from a link", async () => {
+    await page.goto(`${server.url}/ui/s/rooms/task-42`);
+    expect(await page.locator("#compare-type").inputValue()).toBe("test");
+    await page.getByLabel("with task").fill("task-41");
+    await page.getByRole("button", { name: "Compare" }).click();
+    await page.waitForURL(/\/ui\/compare\?/);
+    const counts = await page.locator("#compare-counts").textContent();
+    expect(counts).toContain("1 newly failing");
+    expect(counts).toContain("1 fixed");
+    expect(counts).toContain("1 added");
+    expect(counts).toContain("1 removed");
+    expect(await page.locator("section:has(#newlyFailing) tbody tr").allTextContents()).toEqual([
+      expect.stringContaining("joins"),
+    ]);
+    expect(await page.locator("section:has(#fixed) tbody tr").textContent()).toContain("leaves");
+    await shot("compare");
+    await page.goto(`${server.url}/ui/s/rooms/task-43`);
+    await page.locator("#glance-card-test .compare-link").click();
+    await page.waitForURL(/before=task-43%401/);
+    expect(await page.locator("#compare-counts").textContent()).toContain("1 fixed");
+    await page.goto(`${server.url}/ui/compare?spec=rooms&type=diff&before=task-41&after=task-42`);
+    expect(await page.locator("#compare-counts").textContent()).toContain("3 only before");
+  });
+
+  test("a log: colours rendered, groups folded (open where an error is), opens at its end, previous/next error", async () => {
+    await page.goto(`${server.url}/ui/s/rooms/task-42/log`);
+    await expect(page.locator(".notice").first().textContent()).resolves.toContain("The last 256 KiB");
+    // The tail view opens scrolled to its last line: it is on screen, the page's first lines are not.
+    const lastLine = await page.evaluate(() => {
+      const lines = document.querySelectorAll("section.log .l");
+      const box = (lines[lines.length - 1] as Element).getBoundingClientRect();
+      return { top: box.top, bottom: box.bottom, height: window.innerHeight, scrolled: window.scrollY };
+    });
+    expect(lastLine.bottom).toBeLessThanOrEqual(lastLine.height + 1);
+    expect(lastLine.top).toBeGreaterThanOrEqual(0);
+    expect(lastLine.scrolled).toBeGreaterThan(1000);
+    const red = page.locator("span.a-f1", { hasText: "failing assertion" });
+    expect(await red.evaluate((span) => getComputedStyle(span).color)).toBe("rgb(207, 34, 46)");
+    expect(await page.locator("section.log").textContent()).not.toContain("[31m");
+    const groups = page.locator("details.group");
+    // Three steps of the CI log, then the type check: only the group with an error is open.
+    expect(await groups.count()).toBe(4);
+    expect(await groups.nth(0).getAttribute("open")).toBeNull();
+    expect(await groups.nth(3).getAttribute("open")).not.toBeNull();
+    expect(await groups.nth(0).locator("summary").textContent()).toContain("Run npm ci");
+    await page.getByRole("button", { name: "Next error" }).click();
+    const first = page.url().split("#")[1];
+    await page.getByRole("button", { name: "Next error" }).click();
+    const second = page.url().split("#")[1];
+    expect(Number(second?.slice(1))).toBeGreaterThan(Number(first?.slice(1)));
+    await page.getByRole("button", { name: "Previous error" }).click();
+    expect(page.url().split("#")[1]).toBe(first);
+    expect(await page.locator("#error-position").textContent()).toContain("error 1 of");
+    await shot("log-colours-groups");
+  });
+
+  test("tests: failures first with full messages and output, suites with counts, slowest first, flaky marked", async () => {
+    await page.goto(`${server.url}/ui/s/rooms/task-42/test`);
+    const rows = page.locator("#test-table tbody tr");
+    expect(await rows.nth(0).textContent()).toContain("failed");
+    expect(await rows.nth(1).textContent()).toContain("failed");
+    await rows.nth(0).locator("summary").click();
+    const details = rows.nth(0).locator("details");
+    expect(await details.locator("pre.message").textContent()).toContain("at run (runner.ts:40:3)");
+    expect(await details.locator(".output").textContent()).toContain("sent hello");
+    const suites = page.locator("#suite-table tbody tr");
+    expect(await suites.allTextContents()).toEqual([
+      expect.stringContaining("chat › members › room.spec.ts3101"),
+      expect.stringContaining("chat › rooms › room.spec.ts3100"),
+    ]);
+    expect(await page.locator("#test-table tr", { hasText: "bans" }).locator(".flaky").textContent()).toBe("flaky");
+    await shot("tests-failures-first");
+    await page.getByLabel("Order").selectOption("duration");
+    await page.getByRole("button", { name: "Filter" }).click();
+    await page.waitForURL(/sort=duration/);
+    expect(await rows.nth(0).textContent()).toContain("leaves");
+  });
+
+  test("a 64-file diff: its commit, files a page at a time, each collapsible, changed words marked, binary size named", async () => {
+    await page.goto(`${server.url}/ui/s/rooms/task-42/diff`);
+    expect(await page.locator("#commits-heading").textContent()).toContain("Commit");
+    expect(await page.locator(".commit h3").textContent()).toBe("Rooms: members join once, logo refreshed");
+    expect(await page.locator(".commit").textContent()).toContain("Ada Reviewer <ada@example.com>");
+    expect(await page.locator("#file-list tbody tr").count()).toBe(64);
+    expect(await page.locator("details.diff-file").count()).toBe(20);
+    const file = page.locator("details.diff-file").first();
+    expect(await file.locator("mark.wd").allTextContents()).toEqual(["10", "15"]);
+    await file.locator("summary").click();
+    expect(await file.locator("table.diff").isVisible()).toBe(false);
+    expect(await page.locator("#file-list tr", { hasText: "assets/logo.png" }).textContent()).toMatch(
+      /binary file, 335(\.0)? KiB/,
+    );
+    expect(await page.locator("#file-list tr", { hasText: "docs/rooms.md" }).textContent()).toContain(
+      "from docs/old-rooms.md",
+    );
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot("diff-64-files");
+    await page.getByRole("link", { name: "assets/logo.png" }).click();
+    await page.waitForURL(/page=4#file-64/);
+    expect(await page.locator("details.diff-file").count()).toBe(4);
+    expect(await page.locator("details:has(#file-64)").textContent()).toMatch(/binary file, 335(\.0)? KiB/);
+    expect(await page.locator("details:has(#file-63)").textContent()).toContain("mode 100644 → 100755");
+  });
+});
