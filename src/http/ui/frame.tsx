@@ -108,17 +108,11 @@ export function createUiKit(app: Hono<AppEnv>, context: UiContext): UiKit {
 
 /** The artifact the path names (`/ui/s/:spec/:task/:type`, `?version=` when asked), read-authorized. */
 export function refFrom(c: UiC, withVersion: boolean): ArtifactRef {
-  const ref: ArtifactRef = {
-    specName: assertValidName("specName", c.req.param("spec")),
-    taskId: assertValidName("taskId", c.req.param("task")),
-    type: assertValidName("type", c.req.param("type")),
-  };
   const version = c.req.query("version");
-  if (withVersion && version) {
-    if (!/^\d{1,15}$/.test(version))
-      throw new ArtifactStoreError("E_INVALID_INPUT", "version must be a positive integer");
-    ref.version = assertValidVersion(Number(version));
-  }
+  const ref = parseArtifactRef(
+    { spec: c.req.param("spec"), task: c.req.param("task"), type: c.req.param("type") },
+    withVersion && version ? version : undefined,
+  );
   authorize(c.get("principal"), "read", ref.specName);
   return ref;
 }

@@ -3,10 +3,10 @@
 import type { Child } from "hono/jsx";
 import { ArtifactStoreError } from "../../contracts/errors.ts";
 import type { ArtifactRef } from "../../contracts/types.ts";
-import { refFrom, render, type UiKit } from "./frame.tsx";
+import { pageParameter, refFrom, render, type UiKit } from "./frame.tsx";
 import { Age, artifactPath, Bytes, Notice, Page } from "./layout.tsx";
 import { compareHref } from "./page-compare.tsx";
-import { DIFF_FILES_PER_PAGE, DiffView, diffPageOf, loadDiff } from "./view-diff.tsx";
+import { DIFF_FILES_PER_PAGE, DiffView, loadDiff } from "./view-diff.tsx";
 import { LOG_SCRIPT, LogLines, LogView, loadLogView, splitLines, TAIL_BYTES } from "./view-log.tsx";
 import { countSuites, parseTestFilter, TEST_PAGE_SIZE, TestView } from "./view-test.tsx";
 
@@ -31,7 +31,7 @@ export function registerArtifactPages({ app, store, page, signedIn }: UiKit): vo
       let body: Child;
       let script: string | undefined;
       if (kind === "diff") {
-        const diffPage = diffPageOf(query);
+        const diffPage = pageParameter(query.page);
         const [fileList, opened] = await Promise.all([store.diffFiles(target, { limit: 10_000 }), store.open(target)]);
         const rendered = await loadDiff(opened.body, (diffPage - 1) * DIFF_FILES_PER_PAGE);
         body = <DiffView metadata={metadata} fileList={fileList} rendered={rendered} page={diffPage} />;

@@ -40,11 +40,6 @@ export interface RenderedFile {
 const HUNK = /^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@/;
 const DIFF_COMMAND = /^diff (?:-{1,2}\S+ )+\S+ \S+$/;
 
-export function diffPageOf(query: Record<string, string | undefined>): number {
-  const page = Number(query.page ?? "1");
-  return Number.isSafeInteger(page) && page > 0 ? page : 1;
-}
-
 /**
  * Reads the files `first` to `first + count - 1` of the diff (by position, as the extractor
  * counts them), stopping after the last of them or after `MAX_DIFF_LINES` rendered lines.
