@@ -39,7 +39,8 @@ export interface CliTarget {
   search(filters: SearchFilters): Promise<SearchPage>;
   delete(target: ArtifactTarget): Promise<number>;
   cleanup(options: { dryRun: boolean; limit?: number; onProgress?: (deleted: number) => void }): Promise<CleanupReport>;
-  stats(): Promise<StoreStats>;
+  /** Without `counters` for the local store: they count a running process's operations, and the CLI's own just started. */
+  stats(): Promise<Omit<StoreStats, "counters"> & Partial<Pick<StoreStats, "counters">>>;
   gc(options: { dryRun: boolean; graceSeconds?: number; onProgress?: (scanned: number) => void }): Promise<GcReport>;
   verify(options: { deep: boolean; onProgress?: (checked: number, total: number) => void }): Promise<VerifyReport>;
   reindex(options: { dryRun: boolean; onProgress?: (scanned: number) => void }): Promise<ReindexReport>;
@@ -97,7 +98,10 @@ export async function openLocalTarget(configPath: string | undefined): Promise<C
         ...(options.limit === undefined ? {} : { limit: options.limit }),
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       }),
-    stats: () => store.stats(),
+    async stats() {
+      const { counters: _sinceThisProcessStarted, ...stats } = await store.stats();
+      return stats;
+    },
     gc: (options) =>
       store.gc({
         dryRun: options.dryRun,

@@ -19,6 +19,7 @@ export function createProgress(
   const started = Date.now();
   let lastDraw = 0;
   let shown = false;
+  let finished = false;
   let current = 0;
   const draw = () => {
     const seconds = Math.max((Date.now() - started) / 1000, 0.001);
@@ -31,15 +32,17 @@ export function createProgress(
   return {
     update(done) {
       current = done;
-      if (!enabled) return;
+      if (!enabled || finished) return;
       const now = Date.now();
       if (now - lastDraw >= 200) {
         lastDraw = now;
         draw();
       }
     },
+    /** Ends the line (once: later calls do nothing). */
     done() {
-      if (!enabled || !shown) return;
+      if (!enabled || !shown || finished) return;
+      finished = true;
       draw();
       process.stderr.write("\n");
     },
