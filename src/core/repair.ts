@@ -13,7 +13,7 @@ import type { ObjectInfo } from "../contracts/storage-backend.ts";
 import { forEachConcurrently } from "../lib/concurrency.ts";
 import type { StoreContext } from "./context.ts";
 import { blobKey, type KeyLayout, parseKey, parseSidecar, sidecarKey, typeOfBlobFile } from "./layout.ts";
-import { expireLiveLogs } from "./live-log.ts";
+import { expireLiveLogs } from "./live-log-expiry.ts";
 import { deleteRecords } from "./maintenance.ts";
 import { flagCorrupt, removeObjects } from "./records.ts";
 import { reextractStructure } from "./structure/reextract.ts";

@@ -4,26 +4,18 @@
  * free of runtime-specific imports; `src/metadata/local.ts` opens `file:` databases.
  */
 import type { Client } from "@libsql/client";
-import { and, asc, desc, eq, gte, inArray, lt, lte, or, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/libsql/web";
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type {
-  ArtifactRecord,
-  MetadataRepository,
-  UsageByGroup,
-  UsageSummary,
-} from "../contracts/metadata-repository.ts";
+import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { ArtifactRef } from "../contracts/types.ts";
 import { expiryFor } from "../lib/time.ts";
 import { createLiveLogQueries } from "./libsql-live.ts";
 import { createRepairQueries } from "./libsql-repair.ts";
-import { isCommitted, qualified, rawRowToRecord, selection, toRecord } from "./libsql-rows.ts";
-import {
-  createStructureQueries,
-  removeStructureStatements,
-  structureConditions,
-  structureStatements,
-} from "./libsql-structure.ts";
+import { isCommitted, rawRowToRecord, selection, toRecord } from "./libsql-rows.ts";
+import { createSearchQuery } from "./libsql-search.ts";
+import { createStructureQueries, removeStructureStatements, structureStatements } from "./libsql-structure.ts";
+import { createUsageQueries } from "./libsql-usage.ts";
 import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
 import { artifactSeries, artifacts, artifactTags, storeUsage } from "./schema.ts";
@@ -63,35 +55,12 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
   const seriesOf = (ref: { specName: string; taskId: string; type: string }) =>
     and(eq(artifacts.specName, ref.specName), eq(artifacts.taskId, ref.taskId), eq(artifacts.type, ref.type));
 
-  const groupUsage = async (column: typeof artifacts.type | typeof artifacts.specName): Promise<UsageByGroup[]> => {
-    const rows = await db
-      .select({
-        key: column,
-        count: sql<number>`count(*)`,
-        storedBytes: sql<number>`coalesce(sum(${artifacts.size}), 0)`,
-        originalBytes: sql<number>`coalesce(sum(${artifacts.originalSize}), 0)`,
-      })
-      .from(artifacts)
-      .where(isCommitted)
-      .groupBy(column)
-      .orderBy(asc(column));
-    return rows.map((row) => ({
-      ...row,
-      count: Number(row.count),
-      storedBytes: Number(row.storedBytes),
-      originalBytes: Number(row.originalBytes),
-    }));
-  };
-
-  async function reservedBytes(): Promise<number> {
-    const [row] = await db.select({ bytes: storeUsage.storedBytes }).from(storeUsage).where(eq(storeUsage.id, 1));
-    return Number(row?.bytes ?? 0);
-  }
-
   return {
     ...createRepairQueries(db, writes),
     ...createStructureQueries(db, writes),
     ...createLiveLogQueries(db, writes),
+    ...createSearchQuery(db),
+    ...createUsageQueries(db),
 
     async reserveVersion(input) {
       const { keyPrefix, keySuffix, uriPrefix } = input.location;
@@ -248,66 +217,6 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       return rows.map(toRecord);
     },
 
-    async search(query) {
-      const conditions: (SQL | undefined)[] = [isCommitted];
-      if (query.specName !== undefined) conditions.push(eq(artifacts.specName, query.specName));
-      if (query.taskId !== undefined) conditions.push(eq(artifacts.taskId, query.taskId));
-      if (query.type !== undefined) conditions.push(eq(artifacts.type, query.type));
-      if (query.since !== undefined) conditions.push(gte(artifacts.createdAt, query.since));
-      if (query.until !== undefined) conditions.push(lt(artifacts.createdAt, query.until));
-      if (query.integrity !== undefined) conditions.push(eq(artifacts.integrity, query.integrity));
-      if (query.pinned !== undefined) conditions.push(eq(artifacts.pinned, query.pinned));
-      // The first required tag drives the query (below); further ones, and "any of", are tag
-      // index lookups (`id IN`), never a correlated test of every version.
-      const tagged = (tags: string[]) =>
-        db
-          .select({ id: artifactTags.artifactId })
-          .from(artifactTags)
-          .where(tags.length === 1 ? eq(artifactTags.tag, tags[0] as string) : inArray(artifactTags.tag, tags));
-      const [leadingTag, ...otherTags] = query.allTags ?? [];
-      for (const tag of otherTags) conditions.push(inArray(artifacts.id, tagged([tag])));
-      if (query.anyTags && query.anyTags.length > 0) conditions.push(inArray(artifacts.id, tagged(query.anyTags)));
-      if (query.latestOnly) {
-        conditions.push(
-          sql`${artifacts.version} = (SELECT max(a2.version) FROM ${artifacts} a2 WHERE a2.spec_name = ${qualified(artifacts.specName)} AND a2.task_id = ${qualified(artifacts.taskId)} AND a2.type = ${qualified(artifacts.type)} AND a2.state = 'committed')`,
-        );
-      }
-      conditions.push(...structureConditions(db, query));
-      if (leadingTag !== undefined) {
-        // Walk the tag's index (tag, created_at, artifact_id) newest first, joining each version
-        // by id: a page costs `limit` index steps however common or rare the tag is.
-        if (query.after) {
-          conditions.push(
-            or(
-              lt(artifactTags.createdAt, query.after.createdAt),
-              and(eq(artifactTags.createdAt, query.after.createdAt), lt(artifactTags.artifactId, query.after.id)),
-            ),
-          );
-        }
-        const rows = await db
-          .select(selection)
-          .from(artifactTags)
-          .innerJoin(artifacts, eq(artifacts.id, artifactTags.artifactId))
-          .where(and(eq(artifactTags.tag, leadingTag), ...conditions))
-          .orderBy(desc(artifactTags.createdAt), desc(artifactTags.artifactId))
-          .limit(query.limit);
-        return rows.map(toRecord);
-      }
-      if (query.after) {
-        conditions.push(
-          or(
-            lt(artifacts.createdAt, query.after.createdAt),
-            and(eq(artifacts.createdAt, query.after.createdAt), lt(artifacts.id, query.after.id)),
-          ),
-        );
-      }
-      const rows = await selectRecords()
-        .where(and(...conditions))
-        .orderBy(desc(artifacts.createdAt), desc(artifacts.id))
-        .limit(query.limit);
-      return rows.map(toRecord);
-    },
-
     async listExpired(now, limit) {
       const rows = await selectRecords()
         .where(and(isCommitted, sql`${artifacts.pinned} = 0`, lte(artifacts.expiresAt, now)))
@@ -393,40 +302,6 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       }
       if (statements.length > 0) await writes.run(statements);
       return findById(id);
-    },
-
-    reservedBytes,
-
-    async usageTotals() {
-      const [row] = await db
-        .select({ bytes: storeUsage.storedBytes, rows: storeUsage.artifactCount })
-        .from(storeUsage)
-        .where(eq(storeUsage.id, 1));
-      return { bytes: Number(row?.bytes ?? 0), rows: Number(row?.rows ?? 0) };
-    },
-
-    async usage(): Promise<UsageSummary> {
-      const [totals] = await db
-        .select({
-          committedCount: sql<number>`coalesce(sum(${artifacts.state} = 'committed'), 0)`,
-          committedBytes: sql<number>`coalesce(sum(CASE WHEN ${artifacts.state} = 'committed' THEN ${artifacts.size} ELSE 0 END), 0)`,
-          originalBytes: sql<number>`coalesce(sum(CASE WHEN ${artifacts.state} = 'committed' THEN ${artifacts.originalSize} ELSE 0 END), 0)`,
-          pendingCount: sql<number>`coalesce(sum(${artifacts.state} = 'pending'), 0)`,
-          corruptCount: sql<number>`coalesce(sum(${artifacts.state} = 'committed' AND ${artifacts.integrity} = 'corrupt'), 0)`,
-          pinnedCount: sql<number>`coalesce(sum(${artifacts.state} = 'committed' AND ${artifacts.pinned} = 1), 0)`,
-        })
-        .from(artifacts);
-      return {
-        reservedBytes: await reservedBytes(),
-        committedCount: Number(totals?.committedCount ?? 0),
-        committedBytes: Number(totals?.committedBytes ?? 0),
-        originalBytes: Number(totals?.originalBytes ?? 0),
-        pendingCount: Number(totals?.pendingCount ?? 0),
-        corruptCount: Number(totals?.corruptCount ?? 0),
-        pinnedCount: Number(totals?.pinnedCount ?? 0),
-        byType: await groupUsage(artifacts.type),
-        bySpec: await groupUsage(artifacts.specName),
-      };
     },
 
     async close() {
