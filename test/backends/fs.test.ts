@@ -88,3 +88,34 @@ describe("fs backend on disk", () => {
     await dir.cleanup();
   });
 });
+
+describe("fs backend: the disk under it", () => {
+  test("reports the volume's space, keeps a real reserve file for deletes, gives it back and takes it again", async () => {
+    const dir = await makeTempDir();
+    const backend = createFsBackend({ root: join(dir.path, "not-yet-created"), reserveBytes: 3 * 1024 * 1024 + 5 });
+    // Before the root exists, the figures come from the volume it will be on.
+    const empty = await backend.volumeSpace?.();
+    expect(empty?.totalBytes).toBeGreaterThan(0);
+    expect(empty?.reservedBytes).toBe(0);
+    await backend.restoreHeadroom?.();
+    const reservePath = join(dir.path, "not-yet-created", ".store", "disk-reserve");
+    const reserve = await stat(reservePath);
+    expect(reserve.size).toBe(3 * 1024 * 1024 + 5);
+    expect(reserve.blocks * 512).toBeGreaterThanOrEqual(reserve.size); // written, not sparse
+    expect((await backend.volumeSpace?.())?.reservedBytes).toBe(reserve.size);
+    expect((await backend.list()).objects).toEqual([]); // the store's own file is no object
+
+    expect(await backend.releaseHeadroom?.()).toBe(true);
+    expect((await backend.volumeSpace?.())?.reservedBytes).toBe(0);
+    expect(await backend.releaseHeadroom?.()).toBe(false);
+    await backend.restoreHeadroom?.();
+    expect((await backend.volumeSpace?.())?.reservedBytes).toBe(3 * 1024 * 1024 + 5);
+
+    // A smaller setting gives the difference back; none removes the file.
+    await createFsBackend({ root: join(dir.path, "not-yet-created"), reserveBytes: 1024 }).restoreHeadroom?.();
+    expect((await stat(reservePath)).size).toBe(1024);
+    await createFsBackend({ root: join(dir.path, "not-yet-created") }).restoreHeadroom?.();
+    await expect(stat(reservePath)).rejects.toThrow();
+    await dir.cleanup();
+  });
+});
