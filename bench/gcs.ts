@@ -50,9 +50,8 @@ try {
   const backend = createGcsBackend({
     bucket: "bench",
     prefix: "bench/",
+    // The backend as the server configures it: 8 MiB chunks, each session one streamed PUT.
     emulatorHost: emulator.host,
-    chunkSize: 128 * MiB,
-    singleRequestMaxBytes: 8 * MiB,
   });
   const metadata = await createLibsqlMetadata({ client: createClient({ url: ":memory:" }) });
   const store = createArtifactStore({
