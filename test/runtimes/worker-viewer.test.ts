@@ -1,0 +1,97 @@
+/**
+ * The reviewer's pages on the edge entry: the worker bundle on workerd (Miniflare), blobs on the
+ * S3 server and metadata on sqld, as deployed near reviewers. Every viewer page and the
+ * comparison (page and API) answer there with what they show on the Bun server.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { buildWorkerBundle } from "../../scripts/build-worker.ts";
+import { bigPatch, ciLog, junit } from "../helpers/reviewer-fixtures.ts";
+import { startS3Server } from "../helpers/s3-servers.ts";
+import { startSqld } from "../helpers/sqld.ts";
+import { makeTempDir, sha256Hex } from "../helpers/store.ts";
+import { startWorker } from "../helpers/workerd.ts";
+
+const directory = await makeTempDir("worker-viewer");
+const bundle = await buildWorkerBundle({ outfile: join(directory.path, "worker.js") });
+const sqld = await startSqld({ auth: true });
+const s3 = await startS3Server("fauxqs");
+await s3.createBucket("edge");
+const TOKEN = "edge-viewer-token-0123456789";
+const worker = await startWorker({
+  scriptPath: bundle.outfile,
+  bindings: {
+    ARTIFACT_STORE_BACKEND_TYPE: "s3",
+    ARTIFACT_STORE_S3__BUCKET: "edge",
+    ARTIFACT_STORE_S3__PREFIX: `run-${crypto.randomUUID()}/`,
+    ARTIFACT_STORE_S3__ENDPOINT: s3.endpoint,
+    ARTIFACT_STORE_S3__FORCE_PATH_STYLE: "true",
+    ARTIFACT_STORE_VERSIONING_ENABLED: "true",
+    AWS_ACCESS_KEY_ID: s3.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    ARTIFACT_STORE_METADATA__URL: sqld.url,
+    ARTIFACT_STORE_METADATA__AUTH_TOKEN: sqld.authToken,
+    ARTIFACT_STORE_SERVER__TOKENS: JSON.stringify([{ name: "ci", sha256: await sha256Hex(TOKEN), scopes: ["admin"] }]),
+  },
+});
+
+afterAll(async () => {
+  await worker.dispose();
+  await sqld.stop();
+  await s3.dispose();
+  await directory.cleanup();
+});
+
+const auth = { Authorization: `Bearer ${TOKEN}` };
+const url = (path: string) => new URL(path, worker.url);
+async function put(path: string, body: string): Promise<void> {
+  const response = await fetch(url(path), { method: "PUT", body, headers: auth });
+  if (response.status !== 201) throw new Error(`PUT ${path}: ${response.status} ${await response.text()}`);
+}
+async function page(path: string): Promise<string> {
+  const response = await fetch(url(path), { headers: auth });
+  expect({ path, status: response.status }).toEqual({ path, status: 200 });
+  return response.text();
+}
+
+describe("the reviewer's pages on workerd", () => {
+  test("task list, task page, log, tests, a 64-file diff and both comparisons answer on the edge", async () => {
+    await put("/v1/artifacts/rooms/task-41/test", junit(["joins:p", "leaves:f", "kicks:p"]));
+    await put("/v1/artifacts/rooms/task-42/test", junit(["joins:f", "leaves:p", "kicks:k", "invites:f"]));
+    await put(
+      "/v1/artifacts/rooms/task-41/diff",
+      await readFile(join(import.meta.dir, "..", "corpus", "real", "diff", "git-show-side.diff"), "utf8"),
+    );
+    await put("/v1/artifacts/rooms/task-42/diff", bigPatch());
+    await put("/v1/artifacts/rooms/task-42/log", await ciLog(2000));
+
+    expect(await page("/ui")).toContain("rooms");
+    expect(await page("/ui/s/rooms")).toContain("✗ failing");
+    const task = await page("/ui/s/rooms/task-42");
+    expect(task).toContain("✗ Failing");
+    expect(task).toContain("First failures");
+    expect(task).toContain("First error, line");
+    expect(task).toContain("Rooms: members join once, logo refreshed");
+
+    const log = await page("/ui/s/rooms/task-42/log");
+    expect(log).toContain('class="a-f1"');
+    expect(log).toContain('<details class="group"');
+    expect(log).toContain('id="next-error"');
+    const tests = await page("/ui/s/rooms/task-42/test");
+    expect(tests.indexOf("joins")).toBeLessThan(tests.indexOf("leaves"));
+    expect(tests).toContain('class="badge flaky"');
+    const diff = await page("/ui/s/rooms/task-42/diff");
+    expect(diff.match(/<details class="diff-file"/g)?.length).toBe(20);
+    expect(diff).toContain('<mark class="wd">');
+    expect(await page("/ui/s/rooms/task-42/diff?page=4")).toMatch(/binary file, 335\.0 KiB/);
+
+    const compare = await page("/ui/compare?spec=rooms&type=test&before=task-41&after=task-42");
+    expect(compare).toContain("1 newly failing");
+    expect(compare).toContain("1 fixed");
+    const api = await (
+      await fetch(url("/v1/compare?spec=rooms&type=diff&before=task-41&after=task-42"), { headers: auth })
+    ).json();
+    expect(api).toMatchObject({ kind: "diff", counts: { differ: 0, onlyBefore: 3, onlyAfter: 64, same: 0 } });
+  }, 120_000);
+});
