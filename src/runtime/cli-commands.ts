@@ -9,7 +9,7 @@ import { open, rename, rm, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { parseDuration } from "../config/section.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type { SearchFilters } from "../contracts/types.ts";
+import { parseSearchParameters, SEARCH_PARAMETERS } from "../contracts/http-parameters.ts";
 import { formatBytes } from "../core/format.ts";
 import { parseMeta, parsePositive, requireRef, UsageError, type Values } from "./cli-args.ts";
 import { type CliTarget, sourceSize } from "./cli-target.ts";
@@ -65,18 +65,23 @@ async function upload({ values, positionals, target }: CommandInput): Promise<nu
   return 0;
 }
 
+/** The search flags are the API's search parameters (contracts/http-parameters.ts) with `--` in front. */
+function searchFlags(values: Values): URLSearchParams {
+  const query = new URLSearchParams();
+  for (const { name } of SEARCH_PARAMETERS) {
+    const value = (values as Record<string, unknown>)[name];
+    if (typeof value === "string") query.append(name, value);
+    else if (Array.isArray(value)) for (const item of value) query.append(name, String(item));
+    else if (value === true) query.append(name, "1");
+  }
+  return query;
+}
+
 async function search({ values, target }: CommandInput): Promise<number> {
   const print = printer(values);
-  const filters: SearchFilters = {};
-  if (values.spec) filters.specName = values.spec;
-  if (values.task) filters.taskId = values.task;
-  if (values.type) filters.type = values.type;
-  if (values.tag) filters.tags = values.tag;
-  if (values.since) filters.since = values.since;
-  if (values.until) filters.until = values.until;
-  if (values.latest) filters.latestOnly = true;
-  if (values.limit) filters.limit = parsePositive(values.limit, "--limit");
-  if (values.cursor) filters.cursor = values.cursor;
+  // A usage error (exit code 2) names the flag; the rest is the API's own parsing.
+  if (values.limit) parsePositive(values.limit, "--limit");
+  const filters = parseSearchParameters(searchFlags(values), { form: true });
   const items = [];
   let page = await target.search(filters);
   items.push(...page.items);
