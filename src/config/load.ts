@@ -4,7 +4,7 @@
  */
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import { type ArtifactStoreConfig, applyEnvOverrides, parseConfig } from "./schema.ts";
@@ -40,6 +40,7 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   const path = resolve(expandHome(explicitPath ?? defaultConfigPath()));
   const document = options.path === null ? null : await readConfigFile(path, explicitPath !== undefined);
   const source = document === null ? null : path;
+  if (document !== null) resolveRelativePaths(document, dirname(path));
   let raw = applyEnvOverrides(document ?? {}, env);
   if (options.overrides) {
     raw = { ...raw, artifact_store: { ...(raw.artifact_store as object), ...options.overrides } };
@@ -50,6 +51,30 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   if (config.metadata.url && !/^[a-z]+:/i.test(config.metadata.url))
     config.metadata.url = resolve(expandHome(config.metadata.url));
   return { config, source };
+}
+
+/**
+ * A relative path written in the config file (base_path, gcs.credentials_file, a metadata.url
+ * that is a file) means a path next to the file, wherever the command runs from; `~` still
+ * means the home directory. Paths from variables and overrides keep the current directory.
+ */
+function resolveRelativePaths(document: unknown, folder: string): void {
+  if (typeof document !== "object" || document === null) return;
+  const record = document as Record<string, unknown>;
+  const root =
+    typeof record.artifact_store === "object" && record.artifact_store !== null ? record.artifact_store : record;
+  const nearFile = (owner: unknown, key: string, isPath: (value: string) => boolean = () => true) => {
+    if (typeof owner !== "object" || owner === null) return;
+    const section = owner as Record<string, unknown>;
+    const value = section[key];
+    if (typeof value !== "string" || value === "" || value.startsWith("~") || isAbsolute(value) || !isPath(value))
+      return;
+    section[key] = resolve(folder, value);
+  };
+  const sections = root as Record<string, unknown>;
+  nearFile(sections, "base_path");
+  nearFile(sections.gcs, "credentials_file");
+  nearFile(sections.metadata, "url", (value) => !/^[a-z][a-z0-9+.-]*:/i.test(value));
 }
 
 /** The parsed YAML, or null when the (default, optional) file does not exist. */

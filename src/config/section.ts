@@ -9,6 +9,10 @@ export const GIB = 1024 ** 3;
 export type Raw = Record<string, unknown>;
 
 /** Reads and checks one level of the raw config, reporting problems by their full key. */
+/** YAML 1.1's boolean words (https://yaml.org/type/bool.html), compared lower-cased. */
+const YAML11_TRUE = new Set(["true", "yes", "y", "on"]);
+const YAML11_FALSE = new Set(["false", "no", "n", "off"]);
+
 export class Section {
   private readonly seen = new Set<string>();
   constructor(
@@ -35,11 +39,19 @@ export class Section {
     return Section.of(this.get(name), this.key(name));
   }
 
+  /**
+   * A boolean key. Besides YAML 1.2's true/false, the YAML 1.1 spellings PyYAML writes and
+   * reads (yes/no, on/off, y/n, any case) are taken, as are the same words from environment
+   * variables.
+   */
   boolean(name: string, fallback: boolean): boolean {
     const value = this.get(name);
     if (value === undefined || value === null) return fallback;
-    if (typeof value !== "boolean") fail(this.key(name), "true or false", value);
-    return value;
+    if (typeof value === "boolean") return value;
+    const word = typeof value === "string" ? value.trim().toLowerCase() : undefined;
+    if (word !== undefined && YAML11_TRUE.has(word)) return true;
+    if (word !== undefined && YAML11_FALSE.has(word)) return false;
+    return fail(this.key(name), "true or false (or yes/no, on/off)", value);
   }
 
   string(name: string, fallback: string): string {

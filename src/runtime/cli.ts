@@ -111,7 +111,9 @@ async function showConfig(values: Values, server: string | undefined): Promise<n
   }
   const { config, source } = await loadConfig(values.config ? { path: values.config } : {});
   process.stderr.write(`config from ${source ?? "defaults"} and ARTIFACT_STORE_* variables\n`);
-  process.stdout.write(`${JSON.stringify(config, null, 2)}\n`);
+  // null means "auto" (one thread per CPU, at most 4): say so, as the config file would.
+  const shown = { ...config, compressionThreads: config.compressionThreads ?? "auto" };
+  process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
   return 0;
 }
 

@@ -125,7 +125,7 @@ artifact_store:
       '"ftp"',
     );
     expectConfigError(
-      () => parseConfig({ artifact_store: { compression_enabled: "yes" } }),
+      () => parseConfig({ artifact_store: { compression_enabled: "maybe" } }),
       "artifact_store.compression_enabled",
       "true or false",
     );
