@@ -566,11 +566,26 @@ describe("gcs sessions the service finishes early", () => {
     const backend = await emulatorBackend();
     const failure = new Error("digest mismatch upstream");
     const chunks = Array.from({ length: 48 }, () => randomBytes(256 * KiB)); // 12 MiB, then the error
-    const error = await backend
-      .put("broken", failingStream(chunks, failure), { ifNotExists: true })
-      .catch((caught) => caught);
+    // Not create-only, so no clean-up after the fact: the emulator itself never saw the request end.
+    const error = await backend.put("broken", failingStream(chunks, failure)).catch((caught) => caught);
     expect(error).toBe(failure);
     expect(await objectsIn(backend.bucket)).toEqual({});
+  });
+
+  test("a create-only upload whose publishing request got no clear answer deletes its key", async () => {
+    const deleted: string[] = [];
+    const { fetch } = stubFetch((request) => {
+      if (request.method === "DELETE" && request.url.pathname.startsWith("/storage/")) {
+        deleted.push(request.url.pathname);
+        return new Response(null, { status: 204 });
+      }
+      return new Response("backend error", { status: 503 }); // the one multipart request, every time
+    });
+    const error = await stubbed(fetch, { retry: { maxAttempts: 2, baseDelayMs: 1 } })
+      .put("k", streamFromBytes(new TextEncoder().encode("small body")), { ifNotExists: true })
+      .catch((caught) => caught);
+    expect(error.code).toBe("E_BACKEND_UNAVAILABLE");
+    expect(deleted).toEqual(["/storage/v1/b/bkt/o/ci%2Fk"]);
   });
 
   test("a session finished on a later chunk: the object it published is deleted and the upload fails", async () => {
