@@ -101,3 +101,13 @@ export function storageFullError(
     options,
   );
 }
+
+/**
+ * A failure on one log line: `Name: message (cause: …)`, never a stack. What servers log for
+ * the errors they answer with "see the server log".
+ */
+export function describeError(error: unknown): string {
+  if (error instanceof Error)
+    return `${error.name}: ${error.message}${error.cause ? ` (cause: ${String(error.cause)})` : ""}`;
+  return String(error);
+}

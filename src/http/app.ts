@@ -5,7 +5,7 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
 import type { TokenConfig } from "../config/schema.ts";
-import { ArtifactStoreError } from "../contracts/errors.ts";
+import { ArtifactStoreError, describeError } from "../contracts/errors.ts";
 import type { Logger } from "../contracts/types.ts";
 import type { ArtifactStore } from "../core/store.ts";
 import { createAuthenticator } from "./auth.ts";
@@ -163,10 +163,4 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 export function isLoopbackHost(host: string): boolean {
   const name = host.trim().toLowerCase().replace(/:\d+$/, "");
   return name === "localhost" || name === "[::1]" || /^127(\.\d{1,3}){3}$/.test(name);
-}
-
-function describeError(error: unknown): string {
-  if (error instanceof Error)
-    return `${error.name}: ${error.message}${error.cause ? ` (cause: ${String(error.cause)})` : ""}`;
-  return String(error);
 }

@@ -3,7 +3,7 @@
  * scheduled retention sweep, and the shutdown sequence. The runtime files only listen.
  */
 import type { ArtifactStoreConfig } from "../config/schema.ts";
-import { isArtifactStoreError } from "../contracts/errors.ts";
+import { describeError, isArtifactStoreError } from "../contracts/errors.ts";
 import type { Logger } from "../contracts/types.ts";
 import { formatBytes } from "../core/format.ts";
 import type { ArtifactStore } from "../core/store.ts";
@@ -137,7 +137,7 @@ export function internalErrorResponse(logger: Logger, error: unknown): Response 
   // The store's own errors (a damaged file found mid-transfer) were logged where they arose.
   if (!isArtifactStoreError(error))
     logger.error("request failed outside the app", {
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      error: describeError(error),
     });
   return new Response(
     JSON.stringify({ error: { code: "E_INTERNAL", message: "internal error; see the server log" } }),
@@ -169,7 +169,7 @@ export function breakOffOnError(
           if (!isArtifactStoreError(error))
             logger.error("response failed mid-transfer; connection closed", {
               path,
-              error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+              error: describeError(error),
             });
           abort();
           controller.close();

@@ -6,7 +6,7 @@
 import type { Context, Hono } from "hono";
 import { getCookie } from "hono/cookie";
 import type { Child } from "hono/jsx";
-import { ArtifactStoreError } from "../../contracts/errors.ts";
+import { ArtifactStoreError, describeError } from "../../contracts/errors.ts";
 import type { ArtifactRef, Logger } from "../../contracts/types.ts";
 import type { ArtifactStore } from "../../core/store.ts";
 import { type Authenticator, authorize } from "../auth.ts";
@@ -88,7 +88,7 @@ export function createUiKit(app: Hono<AppEnv>, context: UiContext): UiKit {
         if (internal)
           context.logger?.error("viewer page failed", {
             path: new URL(c.req.url).pathname,
-            error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+            error: describeError(error),
           });
         const title = status === 404 ? "Not found" : status === 403 ? "Not allowed" : "Something went wrong";
         return render(
