@@ -1,7 +1,16 @@
 /** The `redaction:` section: which secrets are masked, flagged or refused, per artifact type. */
+
+import type { Logger } from "../contracts/types.ts";
 import { BUILT_IN_RULE_NAMES } from "../core/redaction/rules.ts";
-import type { RedactionMode } from "../core/redaction/scanner.ts";
-import { DEFAULT_REDACTION, REDACTION_MODES, type RedactionConfig } from "../core/redaction/settings.ts";
+import type { KnownValue, RedactionMode } from "../core/redaction/scanner.ts";
+import {
+  DEFAULT_REDACTION,
+  knownValuesFrom,
+  MIN_KNOWN_VALUE_LENGTH,
+  REDACTION_MODES,
+  type RedactionConfig,
+} from "../core/redaction/settings.ts";
+import type { ArtifactStoreConfig } from "./schema.ts";
 import { editDistance, fail, type Section } from "./section.ts";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -48,4 +57,36 @@ export function parseRedaction(section: Section, typeNames: readonly string[]): 
   genericSection.rejectUnknownKeys();
   section.rejectUnknownKeys();
   return { mode, types, disabledRules, valuesFromEnv, generic };
+}
+
+/**
+ * The values a store masks by value: each `redaction.values_from_env` variable of `env` (a
+ * process environment, or a Worker's bindings) and the store's own credentials. Logs (names
+ * only) the listed variables that are unset or too short to mask.
+ *
+ * @example
+ * const store = createArtifactStore({ backend, metadata, config, secretValues: secretValuesFor(config, process.env) });
+ */
+export function secretValuesFor(
+  config: Pick<ArtifactStoreConfig, "redaction" | "s3" | "gcs" | "metadata">,
+  env: Record<string, unknown>,
+  logger?: Pick<Logger, "warn">,
+): KnownValue[] {
+  const { values, skipped } = knownValuesFrom(
+    config.redaction,
+    [
+      config.s3.accessKeyId,
+      config.s3.secretAccessKey,
+      config.s3.sessionToken,
+      config.gcs.accessToken,
+      config.metadata.authToken,
+    ],
+    env,
+  );
+  if (skipped.length > 0) {
+    logger?.warn(
+      `redaction.values_from_env: ${skipped.join(", ")} unset or shorter than ${MIN_KNOWN_VALUE_LENGTH} characters; not masked by value`,
+    );
+  }
+  return values;
 }

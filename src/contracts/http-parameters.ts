@@ -78,6 +78,18 @@ export const SEARCH_PARAMETERS: readonly QueryParameter[] = [
     kind: "yesNo",
     description: "1: versions whose content could not be read as their type.",
   },
+  {
+    name: "has_secrets",
+    field: "hasSecrets",
+    kind: "yesNo",
+    description: "1: versions in which redaction found secrets (masked or flagged); 0: without.",
+  },
+  {
+    name: "secret_rule",
+    field: "secretRule",
+    kind: "text",
+    description: "Versions with a finding of this redaction rule (github-token, private-key, env:NPM_TOKEN, …).",
+  },
 ];
 
 /** A version number or chunk sequence number in a query string: 1–15 digits. */

@@ -9,7 +9,14 @@ import type {
   TestCaseOrder,
   TestStatus,
 } from "../core/structure/types.ts";
-import type { ArtifactIntegrity, ArtifactMetadata, ArtifactRef, SearchCriteria, SearchFilters } from "./types.ts";
+import type {
+  ArtifactIntegrity,
+  ArtifactMetadata,
+  ArtifactRef,
+  ArtifactSecrets,
+  SearchCriteria,
+  SearchFilters,
+} from "./types.ts";
 
 /** A metadata row as the core sees it: the public metadata plus where the bytes live. */
 export interface ArtifactRecord extends ArtifactMetadata {
@@ -47,6 +54,8 @@ export interface CommitInput {
   supersedeOlder: boolean;
   /** Structure extracted from the content, stored in the same transaction as the commit. */
   structure?: ExtractedStructure;
+  /** Secrets found at upload, stored in the same transaction. */
+  secrets?: ArtifactSecrets | null;
 }
 
 /** {@link SearchFilters} checked and compiled: times in ms, the page size and the keyset cursor decoded. */

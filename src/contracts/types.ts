@@ -56,8 +56,26 @@ export interface ArtifactMetadata {
    * counts, error counts, test totals. Null for other types and versions stored without it.
    */
   summary?: ArtifactSummary | null;
+  /** Secrets found in the content at upload (see the README's redaction section); null when none. */
+  secrets?: ArtifactSecrets | null;
   state: ArtifactState;
   integrity: ArtifactIntegrity;
+}
+
+/** One rule's findings in one version: never the secret, nor a hash of it. */
+export interface SecretFinding {
+  /** The rule's name (`github-token`, `private-key`, `env:NPM_TOKEN`, …), as in the `[REDACTED:<rule>]` marker. */
+  rule: string;
+  count: number;
+  /** 1-based lines where matches start in the content as sent (at most the first 100). */
+  lines: number[];
+}
+
+/** The secrets found in a version's content at upload. */
+export interface ArtifactSecrets {
+  /** `mask`: each was replaced by its marker before storing; `flag`: the content is stored as sent. */
+  mode: "mask" | "flag";
+  findings: SecretFinding[];
 }
 
 /** Names one artifact; without `version` it means the latest committed version. */
@@ -93,6 +111,10 @@ export interface SearchCriteria {
   hasFailures?: boolean;
   /** true: versions whose content could not be read as its type (malformed report, not a diff). */
   parseError?: boolean;
+  /** true: versions in which redaction found secrets (masked or flagged); false: versions without. */
+  hasSecrets?: boolean;
+  /** Versions with a finding of this rule (`github-token`, `env:NPM_TOKEN`, …). */
+  secretRule?: string;
 }
 
 /** What `search` accepts: {@link SearchCriteria} plus tags, a time window and paging. */

@@ -4,6 +4,7 @@ import type { StorageBackend } from "../contracts/storage-backend.ts";
 import type { ArtifactTypeDefinition, Logger } from "../contracts/types.ts";
 import type { AccessLog } from "./access-log.ts";
 import type { StoreMetrics } from "./metrics.ts";
+import type { Redaction } from "./redaction/settings.ts";
 import type { StoreSettings } from "./settings.ts";
 import type { ExtractionOptions } from "./structure/types.ts";
 
@@ -17,6 +18,8 @@ export interface StoreContext {
   logger: Logger;
   metrics: StoreMetrics;
   accessLog: AccessLog;
+  /** Secret scanning of uploaded content (`settings.redaction` with the values to mask). */
+  redaction: Redaction;
   now(): number;
   /** Structure extraction at upload; absent means on with the default cap. */
   extraction?: ExtractionOptions;

@@ -18,7 +18,8 @@ import { liveChunkKey, liveChunkPrefix } from "./layout.ts";
 import { assertValidName } from "./names.ts";
 import { assertQuotaRoom } from "./quota.ts";
 import { type UploadResult, uploadArtifact } from "./upload.ts";
-import { tooLargeError } from "./upload-plan.ts";
+import { redactInMemory } from "./upload-encode.ts";
+import { redactionFor, tooLargeError } from "./upload-plan.ts";
 
 /** Largest chunk one append takes. */
 export const MAX_CHUNK_BYTES = 16 * 1024 * 1024;
@@ -115,24 +116,32 @@ export function describeLiveLog(record: LiveLogRecord): LiveLogStatus {
 
 export async function appendLog(ctx: StoreContext, input: AppendLogInput): Promise<AppendLogResult> {
   const ref = checkRef(ctx, input);
-  const bytes = typeof input.content === "string" ? new TextEncoder().encode(input.content) : input.content;
-  if (!(bytes instanceof Uint8Array))
+  const sent = typeof input.content === "string" ? new TextEncoder().encode(input.content) : input.content;
+  if (!(sent instanceof Uint8Array))
     throw new ArtifactStoreError("E_INVALID_INPUT", "content must be a string or Uint8Array");
-  if (bytes.length === 0) throw new ArtifactStoreError("E_INVALID_INPUT", "an appended chunk must not be empty");
-  if (bytes.length > MAX_CHUNK_BYTES) throw tooLargeError(MAX_CHUNK_BYTES, "a live-log chunk");
+  if (sent.length === 0) throw new ArtifactStoreError("E_INVALID_INPUT", "an appended chunk must not be empty");
+  if (sent.length > MAX_CHUNK_BYTES) throw tooLargeError(MAX_CHUNK_BYTES, "a live-log chunk");
   if (input.seq !== undefined && (!Number.isSafeInteger(input.seq) || input.seq < 1)) {
     throw new ArtifactStoreError("E_INVALID_INPUT", "seq must be a positive integer", { details: { field: "seq" } });
   }
-  const hasher = ctx.codecs.createSha256();
-  hasher.update(bytes);
-  const checksum = toHex(hasher.digest());
-  if (input.expectedChecksum !== undefined && input.expectedChecksum.toLowerCase() !== checksum) {
+  const sha256 = (data: Uint8Array) => {
+    const hasher = ctx.codecs.createSha256();
+    hasher.update(data);
+    return toHex(hasher.digest());
+  };
+  const sentChecksum = sha256(sent);
+  if (input.expectedChecksum !== undefined && input.expectedChecksum.toLowerCase() !== sentChecksum) {
     throw new ArtifactStoreError(
       "E_CHECKSUM_MISMATCH",
-      `chunk SHA-256 is ${checksum}, expected ${input.expectedChecksum}; nothing was appended`,
-      { details: { expected: input.expectedChecksum, actual: checksum } },
+      `chunk SHA-256 is ${sentChecksum}, expected ${input.expectedChecksum}; nothing was appended`,
+      { details: { expected: input.expectedChecksum, actual: sentChecksum } },
     );
   }
+  // Followers read chunks as they come: secrets are masked (or the chunk refused) before it is
+  // kept. The chunk's checksum is the kept bytes'; masking is deterministic, so a retry matches.
+  // The seal scans the whole log again and counts the markers as findings.
+  const bytes = redactInMemory(redactionFor(ctx, ref.type), sent);
+  const checksum = bytes === sent ? sentChecksum : sha256(bytes);
   // Before any write: a refused append on a nearly full disk leaves nothing behind.
   await assertDiskRoom(ctx);
   const now = ctx.now();

@@ -15,11 +15,20 @@ export interface StoreMetricsSnapshot {
   deletes: number;
   expiredDeleted: number;
   errors: Partial<Record<ErrorCode, number>>;
+  /** Secrets found in committed uploads and live appends (masked or flagged), by rule name. */
+  secretsFound: Record<string, number>;
+  /** Uploads and appends refused for a secret (`reject`), by rule name. */
+  secretsRejected: Record<string, number>;
 }
 
 export interface StoreMetrics {
-  count(name: Exclude<keyof StoreMetricsSnapshot, "errors">, amount?: number): void;
+  count(
+    name: Exclude<keyof StoreMetricsSnapshot, "errors" | "secretsFound" | "secretsRejected">,
+    amount?: number,
+  ): void;
   error(code: ErrorCode): void;
+  /** Counts findings by rule. Rule names come from the configured rules only, so labels stay bounded. */
+  secrets(kind: "secretsFound" | "secretsRejected", findings: readonly { rule: string; count: number }[]): void;
   snapshot(): StoreMetricsSnapshot;
 }
 
@@ -35,6 +44,8 @@ export function createStoreMetrics(): StoreMetrics {
     deletes: 0,
     expiredDeleted: 0,
     errors: {},
+    secretsFound: {},
+    secretsRejected: {},
   };
   return {
     count(name, amount = 1) {
@@ -43,8 +54,16 @@ export function createStoreMetrics(): StoreMetrics {
     error(code) {
       values.errors[code] = (values.errors[code] ?? 0) + 1;
     },
+    secrets(kind, findings) {
+      for (const { rule, count } of findings) values[kind][rule] = (values[kind][rule] ?? 0) + count;
+    },
     snapshot() {
-      return { ...values, errors: { ...values.errors } };
+      return {
+        ...values,
+        errors: { ...values.errors },
+        secretsFound: { ...values.secretsFound },
+        secretsRejected: { ...values.secretsRejected },
+      };
     },
   };
 }

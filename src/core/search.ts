@@ -45,6 +45,8 @@ function toQuery(filters: SearchFilters): SearchQuery {
   if (filters.hasErrors !== undefined) query.hasErrors = Boolean(filters.hasErrors);
   if (filters.hasFailures !== undefined) query.hasFailures = Boolean(filters.hasFailures);
   if (filters.parseError !== undefined) query.parseError = Boolean(filters.parseError);
+  if (filters.hasSecrets !== undefined) query.hasSecrets = Boolean(filters.hasSecrets);
+  if (filters.secretRule !== undefined) query.secretRule = checkText(filters.secretRule, "secretRule", 128);
   return query;
 }
 

@@ -47,6 +47,8 @@ import {
 import { createStoreMetrics, type StoreMetricsSnapshot } from "./metrics.ts";
 import { assertValidName } from "./names.ts";
 import { findRecord, publicMetadata, requireRecord } from "./records.ts";
+import type { KnownValue } from "./redaction/scanner.ts";
+import { createRedaction } from "./redaction/settings.ts";
 import {
   collectGarbage,
   type GcOptions,
@@ -81,6 +83,11 @@ export interface CreateArtifactStoreOptions {
   keepAlive?: (written: Promise<void>) => void;
   /** Structure extraction at upload (diff files, log errors, test outcomes): on by default, capped at 128 MiB read per artifact. */
   extraction?: ExtractionOptions;
+  /**
+   * Values masked wherever they appear in uploads (`redaction.values_from_env` and the store's
+   * own credentials): `secretValuesFor(config, env)` from `@necrocode/artifact-store` builds them.
+   */
+  secretValues?: KnownValue[];
 }
 
 /**
@@ -239,6 +246,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     logger,
     metrics: createStoreMetrics(),
     accessLog: createAccessLog(options.metadata, logger, now, undefined, options.keepAlive),
+    redaction: createRedaction(settings.redaction, options.secretValues),
     now,
     ...(options.extraction ? { extraction: options.extraction } : {}),
   };

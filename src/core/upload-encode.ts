@@ -10,10 +10,12 @@ import { createLeadingMemberWatch } from "../codec/portable.ts";
 import { mapStreamErrors, observeStream, sideChannel, streamFromBytes } from "../codec/streams.ts";
 import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import type { ArtifactSecrets } from "../contracts/types.ts";
 import { assertByteChunks, contentToStream, knownLength } from "./content.ts";
 import type { StoreContext } from "./context.ts";
 import type { QuotaGuard } from "./quota.ts";
-import { tooLargeError, type UploadInput, type UploadPlan } from "./upload-plan.ts";
+import type { SecretScanner } from "./redaction/scanner.ts";
+import { tooLargeError, type UploadInput, type UploadPlan, type UploadRedaction } from "./upload-plan.ts";
 
 /** Decoded uploads smaller than this are never refused for their expansion ratio. */
 const BOMB_RATIO_FLOOR = 1024 * 1024;
@@ -89,10 +91,47 @@ export interface Digested {
 
 /** What encoding measured: the content as given, the bytes stored, and whether a client's gzip had several members. */
 export interface UploadMeasurement {
+  /** The content as stored and served: after masking, when secrets were masked. */
   original: Digested;
+  /** Secrets found (rule, count, lines; never a value), and whether they were masked or only flagged. */
+  secrets: ArtifactSecrets | null;
   stored: Digested;
   /** A gzip body of several members: publish rewrites it as one (its last ISIZE is not the content's size). */
   multiMember: boolean;
+  /**
+   * A client's gzip kept as sent holds secrets to mask: publish rewrites it masked before the
+   * version commits (nobody can read a pending version), and `original` is measured again.
+   */
+  maskAfterPublish?: boolean;
+}
+
+/** The findings of an upload's scanner, or null when it found nothing (or scanning is off). */
+export function secretsOf(redaction: UploadRedaction | undefined): ArtifactSecrets | null {
+  if (!redaction) return null;
+  const findings = redaction.scanner.findings();
+  if (findings.length === 0) return null;
+  return { mode: redaction.mode === "mask" ? "mask" : "flag", findings };
+}
+
+/**
+ * The masking stage: content in, content with every secret replaced by its marker out. It sees
+ * the content as sent first, so `expectedChecksum` (the client's bytes) is checked on those.
+ */
+export function maskStream(
+  scanner: SecretScanner,
+  onSent?: (chunk: Uint8Array) => void,
+): TransformStream<Uint8Array, Uint8Array> {
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      onSent?.(chunk);
+      const out = scanner.write(chunk);
+      if (out.length > 0) controller.enqueue(out);
+    },
+    flush(controller) {
+      const out = scanner.end();
+      if (out.length > 0) controller.enqueue(out);
+    },
+  });
 }
 
 /** The product of stage 2. */
@@ -121,6 +160,17 @@ export function encodeStream(
   let originalSize = 0;
   let originalChecksum = "";
   const originalHasher = codecs.createSha256();
+  const redaction = prepared.redaction;
+  const masking = redaction?.mode === "mask";
+  // Masking changes the content: the client's checksum is checked on the bytes it sent.
+  const sentHasher =
+    masking && !(gzipInput && settings.compressionEnabled) && prepared.expectedChecksum !== undefined
+      ? codecs.createSha256()
+      : undefined;
+  // A client's gzip is kept as sent and scanned beside it; when masking finds secrets, publish
+  // rewrites it (see `maskAfterPublish`). Every other body is masked on its way to storage.
+  const keepClientGzip = gzipInput && settings.compressionEnabled;
+  const scanOnly = masking && !keepClientGzip ? undefined : redaction?.scanner;
 
   const onOriginal = (chunk: Uint8Array) => {
     originalSize += chunk.length;
@@ -132,20 +182,17 @@ export function encodeStream(
       );
     }
     originalHasher.update(chunk);
+    scanOnly?.write(chunk);
     // The decoded content, whatever the upload's encoding: extraction streams alongside.
     prepared.extractor?.write(chunk);
     input.onProgress?.(gzipInput ? encodedBytes : originalSize);
   };
   const onOriginalEnd = () => {
+    scanOnly?.end();
     originalChecksum = toHex(originalHasher.digest());
-    if (prepared.expectedChecksum !== undefined && prepared.expectedChecksum !== originalChecksum) {
-      throw new ArtifactStoreError(
-        "E_CHECKSUM_MISMATCH",
-        `content SHA-256 is ${originalChecksum}, expected ${prepared.expectedChecksum}; nothing was stored`,
-        { details: { expected: prepared.expectedChecksum, actual: originalChecksum } },
-      );
-    }
+    checkExpected(prepared.expectedChecksum, sentHasher ? toHex(sentHasher.digest()) : originalChecksum);
   };
+  const onSent = sentHasher ? (chunk: Uint8Array) => sentHasher.update(chunk) : undefined;
 
   let stream: ReadableStream<Uint8Array>;
   let lastMemberSize: number | undefined;
@@ -168,7 +215,7 @@ export function encodeStream(
       }
     },
   });
-  if (gzipInput && settings.compressionEnabled) {
+  if (keepClientGzip) {
     // Keep the client's gzip bytes; decode them beside the main path to check and hash them.
     const decoder = sideChannel(codecs.createGunzip(), onOriginal);
     let tail: Uint8Array = new Uint8Array(0);
@@ -193,13 +240,13 @@ export function encodeStream(
         },
       }),
     );
-  } else if (gzipInput) {
-    const decoded = source.pipeThrough(countEncoded).pipeThrough(codecs.createGunzip());
-    stream = mapStreamErrors(decoded, invalidGzip).pipeThrough(
-      observeStream({ onChunk: onOriginal, onEnd: onOriginalEnd }),
-    );
   } else {
-    stream = source.pipeThrough(observeStream({ onChunk: onOriginal, onEnd: onOriginalEnd }));
+    // Decoded content (a client's gzip is decoded, and gzipped again when masking changes it).
+    let content = gzipInput
+      ? mapStreamErrors(source.pipeThrough(countEncoded).pipeThrough(codecs.createGunzip()), invalidGzip)
+      : source;
+    if (masking && redaction) content = content.pipeThrough(maskStream(redaction.scanner, onSent));
+    stream = content.pipeThrough(observeStream({ onChunk: onOriginal, onEnd: onOriginalEnd }));
     if (settings.compressionEnabled) stream = stream.pipeThrough(codecs.createGzip(settings.compressionLevel));
   }
 
@@ -207,9 +254,14 @@ export function encodeStream(
   return {
     stream: stream.pipeThrough(stored.stream),
     // Bytes go to storage as given when the stored and given encodings agree.
-    knownStoredLength: settings.compressionEnabled === gzipInput ? knownLength(input.content) : undefined,
+    knownStoredLength:
+      settings.compressionEnabled === gzipInput && (keepClientGzip || !masking)
+        ? knownLength(input.content)
+        : undefined,
     measured: stored.digest.then((digest) => ({
       original: { size: originalSize, checksum: originalChecksum },
+      secrets: secretsOf(redaction),
+      maskAfterPublish: keepClientGzip && masking && (redaction?.scanner.findings().length ?? 0) > 0,
       stored: digest,
       // Several members: empty members ahead of the data (seen by the watch), or a last member's
       // ISIZE that is not the whole content's size. Past 4 GiB ISIZE wraps and could match by
@@ -264,25 +316,25 @@ export function encodeInMemory(
   bytes: Uint8Array,
 ): EncodedUpload & { measurement: UploadMeasurement } {
   const { settings, codecs } = ctx;
-  const originalHasher = codecs.createSha256();
-  originalHasher.update(bytes);
-  const originalChecksum = toHex(originalHasher.digest());
-  if (prepared.expectedChecksum !== undefined && prepared.expectedChecksum !== originalChecksum) {
-    throw new ArtifactStoreError(
-      "E_CHECKSUM_MISMATCH",
-      `content SHA-256 is ${originalChecksum}, expected ${prepared.expectedChecksum}; nothing was stored`,
-      { details: { expected: prepared.expectedChecksum, actual: originalChecksum } },
-    );
-  }
-  prepared.extractor?.write(bytes);
+  const sha256 = (data: Uint8Array) => {
+    const hasher = codecs.createSha256();
+    hasher.update(data);
+    return toHex(hasher.digest());
+  };
+  const sentChecksum = sha256(bytes);
+  checkExpected(prepared.expectedChecksum, sentChecksum);
+  const content = redactInMemory(prepared.redaction, bytes);
+  const originalChecksum = content === bytes ? sentChecksum : sha256(content);
+  prepared.extractor?.write(content);
   input.onProgress?.(bytes.length);
   const storedBytes = settings.compressionEnabled
-    ? (codecs.gzipSync as NonNullable<typeof codecs.gzipSync>)(bytes, settings.compressionLevel)
-    : bytes;
+    ? (codecs.gzipSync as NonNullable<typeof codecs.gzipSync>)(content, settings.compressionLevel)
+    : content;
   const storedHasher = codecs.createSha256();
   storedHasher.update(storedBytes);
   const measurement: UploadMeasurement = {
-    original: { size: bytes.length, checksum: originalChecksum },
+    original: { size: content.length, checksum: originalChecksum },
+    secrets: secretsOf(prepared.redaction),
     stored: { size: storedBytes.length, checksum: toHex(storedHasher.digest()) },
     multiMember: false,
   };
@@ -292,6 +344,29 @@ export function encodeInMemory(
     measured: Promise.resolve(measurement),
     measurement,
   };
+}
+
+/** The content after the redaction stage: masked, or `bytes` itself when nothing changed (or only scanning). */
+export function redactInMemory(redaction: UploadRedaction | undefined, bytes: Uint8Array): Uint8Array {
+  if (!redaction) return bytes;
+  const head = redaction.scanner.write(bytes);
+  const tail = redaction.scanner.end();
+  if (redaction.mode !== "mask" || redaction.scanner.findings().length === 0) return bytes;
+  if (tail.length === 0) return head;
+  const joined = new Uint8Array(head.length + tail.length);
+  joined.set(head, 0);
+  joined.set(tail, head.length);
+  return joined;
+}
+
+/** E_CHECKSUM_MISMATCH when the client gave a checksum and the content it sent has another. */
+function checkExpected(expected: string | undefined, actual: string): void {
+  if (expected === undefined || expected === actual) return;
+  throw new ArtifactStoreError(
+    "E_CHECKSUM_MISMATCH",
+    `content SHA-256 is ${actual}, expected ${expected}; nothing was stored`,
+    { details: { expected, actual } },
+  );
 }
 
 function invalidGzip(error: unknown): ArtifactStoreError {

@@ -10,6 +10,7 @@ import { knownLength } from "./content.ts";
 import type { StoreContext } from "./context.ts";
 import { formatBytes } from "./format.ts";
 import { assertValidName, normalizeTags, normalizeUserMetadata } from "./names.ts";
+import type { RedactionMode, SecretScanner } from "./redaction/scanner.ts";
 import { createStructureExtractor } from "./structure/extract.ts";
 import type { StructureExtractor } from "./structure/types.ts";
 
@@ -65,6 +66,8 @@ export interface UploadPlan {
   expectedEncodedChecksum: string | undefined;
   /** Reads the structure of the content as it streams (diff, log, test), when extraction is on. */
   extractor: StructureExtractor | undefined;
+  /** Secret scanning of the content (its type's redaction mode and a fresh scanner), unless the mode is `off`. */
+  redaction: UploadRedaction | undefined;
   /** Small content already in memory (not gzip): encoded at once, its exact stored size reserved. Else streamed. */
   inMemory: Uint8Array | undefined;
   /** Stored bytes the streamed content can reach at most (0: unknown until the end): reserved with the row. */
@@ -124,7 +127,20 @@ function checkInput(ctx: StoreContext, input: UploadInput): Omit<UploadPlan, "in
     expectedChecksum,
     expectedEncodedChecksum,
     extractor: createStructureExtractor(type.name, ctx.extraction),
+    redaction: redactionFor(ctx, type.name),
   };
+}
+
+/** What the encode stage does about secrets in one upload. */
+export interface UploadRedaction {
+  mode: Exclude<RedactionMode, "off">;
+  scanner: SecretScanner;
+}
+
+export function redactionFor(ctx: StoreContext, typeName: string): UploadRedaction | undefined {
+  const mode = ctx.redaction.modeFor(typeName);
+  const scanner = ctx.redaction.scannerFor(typeName);
+  return mode === "off" || !scanner ? undefined : { mode, scanner };
 }
 
 function checkHexDigest(value: unknown, field: string): string | undefined {

@@ -3,6 +3,9 @@
  * stored size, rewrite a multi-member gzip as one member, write the sidecar, commit the row
  * (superseding older versions when versioning is off) and remove what it superseded.
  */
+
+import { toHex } from "../codec/engines.ts";
+import { observeStream } from "../codec/streams.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import type { ObjectInfo } from "../contracts/storage-backend.ts";
@@ -10,7 +13,14 @@ import type { ArtifactMetadata } from "../contracts/types.ts";
 import type { StoreContext } from "./context.ts";
 import { quotaGuard } from "./quota.ts";
 import { publicMetadata, removeObjects, writeSidecar } from "./records.ts";
-import { type Digested, digestStored, type EncodedUpload, type UploadMeasurement } from "./upload-encode.ts";
+import type { SecretScanner } from "./redaction/scanner.ts";
+import {
+  type Digested,
+  digestStored,
+  type EncodedUpload,
+  maskStream,
+  type UploadMeasurement,
+} from "./upload-encode.ts";
 import type { UploadPlan } from "./upload-plan.ts";
 
 export interface PublishInput {
@@ -37,11 +47,17 @@ export async function publishUpload(
   onPublished();
   const measurement = await encoded.measured;
   let storedInfo = info;
-  if (measurement.multiMember) {
+  if (measurement.multiMember || measurement.maskAfterPublish) {
+    // A mask pass is a fresh scanner over the published bytes; the findings stay the first pass's.
+    const masking =
+      measurement.maskAfterPublish && plan.redaction
+        ? { scanner: ctx.redaction.scannerFor(plan.type.name) as SecretScanner, original: measurement.original }
+        : undefined;
     ({ stored: measurement.stored, info: storedInfo } = await recompressAsOneMember(
       ctx,
       record,
       measurement.stored.size,
+      masking,
     ));
   }
   const { stored, original } = measurement;
@@ -60,6 +76,7 @@ export async function publishUpload(
     originalChecksum: original.checksum,
     tags: plan.tags,
     summary: structure?.summary ?? null,
+    secrets: measurement.secrets,
     state: "committed",
   };
   await writeSidecar(ctx, record, metadata);
@@ -71,6 +88,7 @@ export async function publishUpload(
     tags: plan.tags,
     supersedeOlder: !ctx.settings.versioningEnabled,
     ...(structure ? { structure } : {}),
+    secrets: measurement.secrets,
   });
   if (!committed) {
     throw new ArtifactStoreError(
@@ -91,23 +109,42 @@ export async function recompressAsOneMember(
   ctx: StoreContext,
   record: ArtifactRecord,
   firstSize: number,
+  /** Also mask secrets (a client's gzip kept as sent turned out to hold some): the content's new digest is measured. */
+  masking?: { scanner: SecretScanner; original: Digested },
 ): Promise<{ stored: Digested; info: ObjectInfo }> {
   const object = await ctx.backend.get(record.storageKey);
   if (!object)
     throw new ArtifactStoreError("E_BACKEND", `[${ctx.backend.name}] ${record.storageKey} vanished before commit`);
   // The first object is counted already: the rewrite starts from the usage without it.
   const stored = digestStored(ctx, record, quotaGuard(ctx, (await ctx.metadata.reservedBytes()) - firstSize));
-  const body = object.body
-    .pipeThrough(ctx.codecs.createGunzip())
-    .pipeThrough(ctx.codecs.createGzip(ctx.settings.compressionLevel))
-    .pipeThrough(stored.stream);
+  let content = object.body.pipeThrough(ctx.codecs.createGunzip());
+  if (masking) {
+    const hasher = ctx.codecs.createSha256();
+    let size = 0;
+    content = content.pipeThrough(maskStream(masking.scanner)).pipeThrough(
+      observeStream({
+        onChunk(chunk) {
+          size += chunk.length;
+          hasher.update(chunk);
+        },
+        onEnd() {
+          masking.original.size = size;
+          masking.original.checksum = toHex(hasher.digest());
+        },
+      }),
+    );
+  }
+  const body = content.pipeThrough(ctx.codecs.createGzip(ctx.settings.compressionLevel)).pipeThrough(stored.stream);
   const info = await ctx.backend.put(record.storageKey, body);
   const digest = await stored.digest;
-  ctx.logger.info("recompressed a multi-member gzip upload into one member", {
-    uri: record.uri,
-    receivedBytes: firstSize,
-    storedBytes: digest.size,
-  });
+  ctx.logger.info(
+    masking ? "masked secrets in a gzip upload" : "recompressed a multi-member gzip upload into one member",
+    {
+      uri: record.uri,
+      receivedBytes: firstSize,
+      storedBytes: digest.size,
+    },
+  );
   return { stored: digest, info };
 }
 

@@ -63,6 +63,7 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
     ctx.metrics.count("uploads");
     ctx.metrics.count("uploadedBytes", original.size);
     ctx.metrics.count("storedBytesWritten", stored.size);
+    if (committed.measurement.secrets) ctx.metrics.secrets("secretsFound", committed.measurement.secrets.findings);
     return { ...publicMetadata(committed.record), warnings: await quota.warnings(stored.size) };
   } catch (error) {
     // The reservation goes first, and the objects only with it: when the row committed after all
@@ -100,11 +101,18 @@ function reserveVersion(ctx: StoreContext, plan: UploadPlan, reserveBytes: numbe
   });
 }
 
+/** E_SECRET_DETECTED counts under its rule (the error names the rule, never the value). */
+export function countRejectedSecret(ctx: StoreContext, error: ArtifactStoreError): void {
+  const rule = error.code === "E_SECRET_DETECTED" ? error.details?.rule : undefined;
+  if (typeof rule === "string") ctx.metrics.secrets("secretsRejected", [{ rule, count: 1 }]);
+}
+
 function countFailure(ctx: StoreContext, error: unknown): ArtifactStoreError {
   // Anything the pipeline did not already name is unexpected: E_INTERNAL keeps its text out of
   // answers to clients (the HTTP layer logs it instead).
   const storeError = toArtifactStoreError(error, "E_INTERNAL", `[${ctx.backend.name}] upload failed`);
   ctx.metrics.count("uploadFailures");
+  countRejectedSecret(ctx, storeError);
   ctx.metrics.error(storeError.code);
   return storeError;
 }

@@ -49,6 +49,22 @@ export function createHttpMetrics(): HttpMetrics {
         ["", store.expiredDeleted],
       ]);
       metric(
+        "artifact_store_secrets_found_total",
+        "counter",
+        "Secrets found in committed uploads and live appends (masked or flagged), by redaction rule.",
+        Object.entries(store.secretsFound)
+          .sort()
+          .map(([rule, count]) => [`{rule="${escapeLabel(rule)}"}`, count]),
+      );
+      metric(
+        "artifact_store_secrets_rejected_total",
+        "counter",
+        "Uploads and live appends refused for holding a secret (redaction mode reject), by rule.",
+        Object.entries(store.secretsRejected)
+          .sort()
+          .map(([rule, count]) => [`{rule="${escapeLabel(rule)}"}`, count]),
+      );
+      metric(
         "artifact_store_errors_total",
         "counter",
         "Error responses by error code.",

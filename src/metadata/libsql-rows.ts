@@ -2,8 +2,9 @@
 import { type Column, getTableName, type SQL, sql } from "drizzle-orm";
 import type { drizzle } from "drizzle-orm/libsql/web";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import type { ArtifactSecrets, SecretFinding } from "../contracts/types.ts";
 import type { ArtifactSummary } from "../core/structure/types.ts";
-import { artifactSummaries, artifacts, artifactTags } from "./schema.ts";
+import { artifactSecrets, artifactSummaries, artifacts, artifactTags } from "./schema.ts";
 
 export type Database = ReturnType<typeof drizzle>;
 
@@ -28,6 +29,17 @@ const summaryColumn = sql<
   string | null
 >`(SELECT ${artifactSummaries.summary} FROM ${artifactSummaries} WHERE ${qualified(artifactSummaries.artifactId)} = ${qualified(artifacts.id)})`;
 
+/** A version's secrets as `{ masked, findings }` JSON, or null (see `libsql-secrets.ts`). */
+const secretsColumn = sql<
+  string | null
+>`(SELECT json_object('masked', ${artifactSecrets.masked}, 'findings', json(${artifactSecrets.findings})) FROM ${artifactSecrets} WHERE ${qualified(artifactSecrets.artifactId)} = ${qualified(artifacts.id)})`;
+
+function parseSecrets(column: string | null | undefined): ArtifactSecrets | null {
+  if (!column) return null;
+  const parsed = JSON.parse(column) as { masked: number; findings: SecretFinding[] };
+  return { mode: parsed.masked ? "mask" : "flag", findings: parsed.findings };
+}
+
 /**
  * `state = 'committed'` as a literal, not a bound parameter: only then can SQLite use the partial
  * indexes that hold committed versions alone (see the schema).
@@ -35,11 +47,16 @@ const summaryColumn = sql<
 export const isCommitted = sql`${artifacts.state} = 'committed'`;
 
 /** Every column of a row plus its tags and structure summary in one query. */
-export const selection = { row: artifacts, tags: tagsColumn, summary: summaryColumn };
+export const selection = { row: artifacts, tags: tagsColumn, summary: summaryColumn, secrets: secretsColumn };
 
-export type SelectedRow = { row: typeof artifacts.$inferSelect; tags: string | null; summary?: string | null };
+export type SelectedRow = {
+  row: typeof artifacts.$inferSelect;
+  tags: string | null;
+  summary?: string | null;
+  secrets?: string | null;
+};
 
-export function toRecord({ row, tags, summary }: SelectedRow): ArtifactRecord {
+export function toRecord({ row, tags, summary, secrets }: SelectedRow): ArtifactRecord {
   return {
     id: row.id,
     storageKey: row.storageKey,
@@ -61,6 +78,7 @@ export function toRecord({ row, tags, summary }: SelectedRow): ArtifactRecord {
     lastAccessedAt: row.lastAccessedAt === null ? null : new Date(row.lastAccessedAt).toISOString(),
     pinned: row.pinned,
     summary: summary ? (JSON.parse(summary) as ArtifactSummary) : null,
+    secrets: parseSecrets(secrets),
     state: row.state,
     integrity: row.integrity,
   };

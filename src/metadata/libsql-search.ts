@@ -2,6 +2,7 @@
 import { and, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { MetadataRepository } from "../contracts/metadata-repository.ts";
 import { type Database, isCommitted, qualified, selection, toRecord } from "./libsql-rows.ts";
+import { secretsConditions } from "./libsql-secrets.ts";
 import { structureConditions } from "./libsql-structure.ts";
 import { artifacts, artifactTags } from "./schema.ts";
 
@@ -32,7 +33,7 @@ export function createSearchQuery(db: Database): Pick<MetadataRepository, "searc
           sql`${artifacts.version} = (SELECT max(a2.version) FROM ${artifacts} a2 WHERE a2.spec_name = ${qualified(artifacts.specName)} AND a2.task_id = ${qualified(artifacts.taskId)} AND a2.type = ${qualified(artifacts.type)} AND a2.state = 'committed')`,
         );
       }
-      conditions.push(...structureConditions(db, query));
+      conditions.push(...structureConditions(db, query), ...secretsConditions(db, query));
       if (leadingTag !== undefined) {
         // Walk the tag's index (tag, created_at, artifact_id) newest first, joining each version
         // by id: a page costs `limit` index steps however common or rare the tag is.

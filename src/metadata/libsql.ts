@@ -14,11 +14,12 @@ import { createLiveLogQueries } from "./libsql-live.ts";
 import { createRepairQueries } from "./libsql-repair.ts";
 import { isCommitted, rawRowToRecord, selection, toRecord } from "./libsql-rows.ts";
 import { createSearchQuery } from "./libsql-search.ts";
+import { removeSecretsStatements, secretsStatements } from "./libsql-secrets.ts";
 import { createStructureQueries, removeStructureStatements, structureStatements } from "./libsql-structure.ts";
 import { createUsageQueries } from "./libsql-usage.ts";
 import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
-import { artifactSeries, artifacts, artifactTags, storeUsage } from "./schema.ts";
+import { artifactSecrets, artifactSeries, artifacts, artifactTags, storeUsage } from "./schema.ts";
 import { createWriteBatcher } from "./write-batcher.ts";
 
 export interface LibsqlMetadataOptions {
@@ -135,7 +136,10 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
         .set({ state: "deleting" })
         .where(and(seriesOf(pending), isCommitted, lt(artifacts.version, newest)))
         .returning();
-      const structureRows = input.structure ? structureStatements(db, id, input.structure) : [];
+      const structureRows = [
+        ...(input.structure ? structureStatements(db, id, input.structure) : []),
+        ...(input.secrets ? secretsStatements(db, id, input.secrets) : []),
+      ];
       const results = await writes.run(
         input.supersedeOlder
           ? [commitRow, ...tagInserts, ...structureRows, supersede]
@@ -146,6 +150,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
         await writes.run([
           db.delete(artifactTags).where(eq(artifactTags.artifactId, id)),
           ...removeStructureStatements(db, id),
+          ...removeSecretsStatements(db, id),
         ]);
         return null;
       }
@@ -159,6 +164,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
         originalChecksum: input.originalChecksum,
         tags: [...input.tags].sort(),
         summary: input.structure?.summary ?? null,
+        secrets: input.secrets ?? null,
         state: superseded.some((old) => old.id === id) ? "deleting" : "committed",
       };
       return { record, superseded };
@@ -269,6 +275,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       if (ids.length === 0) return;
       await writes.run([
         db.delete(artifactTags).where(inArray(artifactTags.artifactId, ids)),
+        db.delete(artifactSecrets).where(inArray(artifactSecrets.artifactId, ids)),
         db.delete(artifacts).where(inArray(artifacts.id, ids)),
       ]);
     },

@@ -113,5 +113,13 @@ export const migrations: readonly Migration[] = [
       "ALTER TABLE `artifact_test_cases` ADD `stdout` text;",
       "ALTER TABLE `artifact_test_cases` ADD `stderr` text;"
     ]
+  },
+  {
+    "tag": "0008_large_shinobi_shaw",
+    "when": 1796613855083,
+    "hash": "5cdcc936507e3bacbccfc9f0071dae66651671ae77e282b0f71a02fa3a1f7a4c",
+    "statements": [
+      "CREATE TABLE `artifact_secrets` (\n\t`artifact_id` integer PRIMARY KEY NOT NULL,\n\t`masked` integer NOT NULL,\n\t`total` integer NOT NULL,\n\t`rules` text NOT NULL,\n\t`findings` text NOT NULL,\n\tFOREIGN KEY (`artifact_id`) REFERENCES `artifacts`(`id`) ON UPDATE no action ON DELETE cascade\n);"
+    ]
   }
 ];

@@ -122,6 +122,24 @@ export const artifactSummaries = sqliteTable(
   ],
 );
 
+/**
+ * Secrets redaction found in a version's content at upload (see `src/core/redaction/`): one row
+ * per version with findings. Rules, counts and line numbers only: never a value or its hash.
+ */
+export const artifactSecrets = sqliteTable("artifact_secrets", {
+  artifactId: integer("artifact_id")
+    .primaryKey()
+    .references(() => artifacts.id, { onDelete: "cascade" }),
+  /** True when the secrets were masked before storing; false when only flagged. */
+  masked: integer("masked", { mode: "boolean" }).notNull(),
+  /** Matches of every rule together. */
+  total: integer("total").notNull(),
+  /** The rule names, each between commas (`,github-token,jwt,`), for the per-rule search. */
+  rules: text("rules").notNull(),
+  /** The findings, a JSON array of { rule, count, lines }. */
+  findings: text("findings").notNull(),
+});
+
 /** Files a diff touches, in diff order. */
 export const artifactDiffFiles = sqliteTable(
   "artifact_diff_files",

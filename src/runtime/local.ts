@@ -8,10 +8,12 @@ import { createFsBackend, STORE_DIRECTORY } from "../backends/fs.ts";
 import { createMemoryBackend } from "../backends/memory.ts";
 import type { CodecEngines } from "../codec/engines.ts";
 import { type LoadConfigOptions, loadConfig } from "../config/load.ts";
+import { secretValuesFor } from "../config/redaction.ts";
 import type { ArtifactStoreConfig } from "../config/schema.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
 import type { Logger } from "../contracts/types.ts";
+import { consoleWarningsLogger } from "../core/context.ts";
 import { DEFAULT_DISK_RESERVE_BYTES } from "../core/settings.ts";
 import { type ArtifactStore, createArtifactStore } from "../core/store.ts";
 import { openLocalMetadata } from "../metadata/local.ts";
@@ -66,6 +68,7 @@ export async function openArtifactStore(options: OpenArtifactStoreOptions = {}):
       createNativeEngines(config.compressionThreads === null ? {} : { gzipThreads: config.compressionThreads }),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.now ? { now: options.now } : {}),
+    secretValues: secretValuesFor(config, options.env ?? process.env, options.logger ?? consoleWarningsLogger),
   });
   return Object.assign(store, { config, configSource: loaded.source });
 }

@@ -16,6 +16,7 @@
 import { createClient } from "@libsql/client/web";
 import { createGcsBackend } from "../backends/gcs.ts";
 import { createS3Backend } from "../backends/s3.ts";
+import { secretValuesFor } from "../config/redaction.ts";
 import { type ArtifactStoreConfig, applyEnvOverrides, parseConfig } from "../config/schema.ts";
 import { ArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
@@ -221,6 +222,7 @@ async function openStore(
       config,
       codecs: createWorkerEngines(),
       logger,
+      secretValues: secretValuesFor(config, env as Record<string, unknown>, logger),
       ...(keepAlive ? { keepAlive } : {}),
     });
   } catch (error) {

@@ -240,8 +240,8 @@ export const FIXED_RULES: readonly SecretRule[] = [
     description:
       "Signed JSON Web Tokens: three base64url parts, header and payload JSON objects (eyJ…), a signature of 16+ characters (RFC 7519; RFC 7515 compact serialization).",
     anchors: ["eyJ"],
-    pattern: String.raw`${START}eyJ[A-Za-z0-9_-]{8,4000}\.eyJ[A-Za-z0-9_-]{8,8000}\.[A-Za-z0-9_-]{16,2000}(?![A-Za-z0-9_-])`,
-    maxLength: 14_010,
+    pattern: String.raw`${START}eyJ[A-Za-z0-9_-]{8,1000}\.eyJ[A-Za-z0-9_-]{8,4000}\.[A-Za-z0-9_-]{16,1000}(?![A-Za-z0-9_-])`,
+    maxLength: 6010,
   }),
   rule({
     name: "authorization-header",
@@ -250,8 +250,8 @@ export const FIXED_RULES: readonly SecretRule[] = [
       "Credentials in an HTTP Authorization header (Bearer, Basic, token schemes), as printed by curl -v or a failing request (RFC 9110 §11.6.2).",
     anchors: ["authorization"],
     caseless: true,
-    pattern: String.raw`${START}authorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?(?:bearer|basic|token)[ \t]{1,4}([A-Za-z0-9._~+/-]{16,4096}=*)(?![A-Za-z0-9._~+/=-])`,
-    maxLength: 4140,
+    pattern: String.raw`${START}authorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?(?:bearer|basic|token)[ \t]{1,4}([A-Za-z0-9._~+/-]{16,2048}=*)(?![A-Za-z0-9._~+/=-])`,
+    maxLength: 2120,
     accept: (secret) => /[0-9]/.test(secret) && /[A-Za-z]/.test(secret) && !looksLikePlaceholder(secret),
   }),
   rule({

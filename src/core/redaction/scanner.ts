@@ -16,18 +16,11 @@
  * or until {@link PEM_MAX_LENGTH} when the footer never comes.
  */
 import { ArtifactStoreError } from "../../contracts/errors.ts";
+import type { SecretFinding } from "../../contracts/types.ts";
 import { PEM_ANCHOR, PEM_BEGIN, PEM_END, PEM_MAX_LENGTH, PEM_RULE_NAME, type SecretRule } from "./rules.ts";
 
 /** What happens to content with a finding. */
 export type RedactionMode = "mask" | "flag" | "reject" | "off";
-
-/** One rule's findings in one piece of content: never the value, nor a hash of it. */
-export interface SecretFinding {
-  rule: string;
-  count: number;
-  /** 1-based line numbers where matches start (the first {@link MAX_LINES_PER_RULE}). */
-  lines: number[];
-}
 
 /** A value to mask wherever it appears, named by where it came from (`env:NAME`, `store-credential`). */
 export interface KnownValue {
@@ -56,7 +49,7 @@ export interface SecretScanner {
 
 export const MAX_LINES_PER_RULE = 100;
 /** Blocks smaller than this are gathered before scanning, so the window is rescanned rarely. */
-const SCAN_BLOCK = 256 * 1024;
+const SCAN_BLOCK = 128 * 1024;
 /** Characters before the scan start that lookbehinds (word boundaries, ANSI codes) may look at. */
 const CONTEXT = 64;
 
