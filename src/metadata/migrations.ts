@@ -115,7 +115,7 @@ export const migrations: readonly Migration[] = [
     ]
   },
   {
-    "tag": "0008_large_shinobi_shaw",
+    "tag": "0008_artifact_secrets",
     "when": 1796613855083,
     "hash": "5cdcc936507e3bacbccfc9f0071dae66651671ae77e282b0f71a02fa3a1f7a4c",
     "statements": [
