@@ -10,7 +10,6 @@ import {
   REDACTION_MODES,
   type RedactionConfig,
 } from "../core/redaction/settings.ts";
-import type { ArtifactStoreConfig } from "./schema.ts";
 import { editDistance, fail, type Section } from "./section.ts";
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -68,7 +67,12 @@ export function parseRedaction(section: Section, typeNames: readonly string[]): 
  * const store = createArtifactStore({ backend, metadata, config, secretValues: secretValuesFor(config, process.env) });
  */
 export function secretValuesFor(
-  config: Pick<ArtifactStoreConfig, "redaction" | "s3" | "gcs" | "metadata">,
+  config: {
+    redaction: RedactionConfig;
+    s3: { accessKeyId?: string; secretAccessKey?: string; sessionToken?: string };
+    gcs: { accessToken?: string };
+    metadata: { authToken?: string };
+  },
   env: Record<string, unknown>,
   logger?: Pick<Logger, "warn">,
 ): KnownValue[] {
