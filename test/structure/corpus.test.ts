@@ -197,6 +197,15 @@ describe("the real-world corpus", () => {
       const summary = whole.summary as LogSummary;
       expect({ file, errors: summary.errors, warnings: summary.warnings }).toEqual({ file, errors, warnings });
       expect(extract("log", file, 1)).toEqual(whole);
+      // The first error line starts at the recorded byte offset (what the viewer reads with a Range request).
+      const content = readFileSync(join(corpus, file));
+      const lineAtOffset =
+        summary.firstErrorOffset == null
+          ? null
+          : new TextDecoder().decode(content.subarray(summary.firstErrorOffset)).split("\n")[0];
+      const lineByNumber =
+        summary.firstErrorLine === null ? null : content.toString("utf8").split("\n")[summary.firstErrorLine - 1];
+      expect({ file, line: lineAtOffset }).toEqual({ file, line: lineByNumber ?? null });
     }
     const tsc = extract("log", "log/tsc-build-ts4094.log").summary as LogSummary;
     expect(tsc.firstErrors[0]?.text).toStartWith("src/a.ts:1:14 - error TS4094:");

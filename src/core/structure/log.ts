@@ -25,6 +25,17 @@ function createByteDecoder(): TextDecoder | null {
 }
 
 const ANSI = new RegExp(ANSI_SOURCE, "g");
+
+/** Byte offset in `data` of the start of its line `index` (0: the first). */
+function lineStartByte(data: Uint8Array, index: number): number {
+  let offset = 0;
+  for (let line = 0; line < index; line++) {
+    const newline = data.indexOf(0x0a, offset);
+    if (newline === -1) return offset;
+    offset = newline + 1;
+  }
+  return offset;
+}
 const STATED_WARNING = 1;
 const ERROR = 2;
 const WARNING = 4;
@@ -38,6 +49,10 @@ export function createLogExtractor(): StructureExtractor & { summary(): LogSumma
   let errors = 0;
   let warnings = 0;
   let firstErrorLine: number | null = null;
+  let firstErrorOffset: number | null = null;
+  // Bytes scanned before the current segment: byte offsets of lines are this plus their place in it.
+  let scanned = 0;
+  let pendingOffset: number | null = null;
   const firstErrors: { line: number; text: string }[] = [];
   let carry: Uint8Array = new Uint8Array(0);
   let bytes = 0;
@@ -52,13 +67,17 @@ export function createLogExtractor(): StructureExtractor & { summary(): LogSumma
     if (pendingLine === -1) return;
     if (pendingKinds & ERROR && !(pendingKinds & STATED_WARNING)) {
       errors++;
-      firstErrorLine ??= pendingLine + 1;
+      if (firstErrorLine === null) {
+        firstErrorLine = pendingLine + 1;
+        firstErrorOffset = pendingOffset;
+      }
       if (pendingText !== null && firstErrors.length < LIMITS.firstErrors)
         firstErrors.push({ line: pendingLine + 1, text: pendingText });
     } else warnings++;
     pendingLine = -1;
     pendingKinds = 0;
     pendingText = null;
+    pendingOffset = null;
   };
 
   /** Scans whole lines (`data` ends at a line end, or is a line too long to wait for). */
@@ -97,6 +116,12 @@ export function createLogExtractor(): StructureExtractor & { summary(): LogSumma
         const stop = text.indexOf("\n", match.index);
         pendingText = cap(lineText(start, stop === -1 ? text.length : stop), LIMITS.errorText);
       }
+      if (kind === ERROR && firstErrorLine === null && pendingOffset === null) {
+        // Where the first error line starts in the content: the viewer reads its context with a Range request.
+        pendingOffset =
+          scanned +
+          (byteDecoder && !coloured ? text.lastIndexOf("\n", match.index) + 1 : lineStartByte(data, line - lines));
+      }
       if (match[0].length === 0) pattern.lastIndex++;
     }
     for (let next = text.indexOf("\n", position); next !== -1; next = text.indexOf("\n", position)) {
@@ -104,6 +129,7 @@ export function createLogExtractor(): StructureExtractor & { summary(): LogSumma
       position = next + 1;
     }
     lines = line;
+    scanned += data.length;
   };
 
   const summary = (): LogSummary => {
@@ -114,6 +140,7 @@ export function createLogExtractor(): StructureExtractor & { summary(): LogSumma
       errors,
       warnings,
       firstErrorLine,
+      firstErrorOffset,
       firstErrors,
       bytesExamined: bytes,
       truncated: false,

@@ -24,6 +24,8 @@ export interface LogSummary extends SummaryCommon {
   warnings: number;
   /** 1-based number of the first error line, or null. */
   firstErrorLine: number | null;
+  /** Byte offset in the content where the first error line starts: its context is one Range read away. */
+  firstErrorOffset?: number | null;
   /** The first error lines (at most 20, each cut at 300 characters). */
   firstErrors: { line: number; text: string }[];
 }

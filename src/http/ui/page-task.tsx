@@ -9,29 +9,57 @@ import type { FC } from "hono/jsx";
 import type { ArtifactMetadata } from "../../contracts/types.ts";
 import { assertValidName } from "../../core/names.ts";
 import type { ArtifactStore } from "../../core/store.ts";
-import type { TestCaseEntry } from "../../core/structure/types.ts";
+import type { LogSummary, TestCaseEntry } from "../../core/structure/types.ts";
 import { authorize } from "../auth.ts";
 import { render, taskTrail, type UiKit } from "./frame.tsx";
 import { artifactPath, Bytes, Page } from "./layout.tsx";
 import { compareHref } from "./page-compare.tsx";
 import { ArtifactTable, LiveLogList } from "./pages-browse.tsx";
 import { latestPerType, TaskStatus, taskVerdict } from "./task-status.tsx";
-import { type LogLine, LogLines, scanLines } from "./view-log.tsx";
+import { type LogLine, LogLines, scanLines, splitLines } from "./view-log.tsx";
 
 const FIRST_FAILURES = 5;
 const CONTEXT_BEFORE = 3;
 const CONTEXT_AFTER = 4;
 const FILES_SHOWN = 10;
 
-/** The lines around `line` of a log version (reads the log up to there, no further). */
-async function linesAround(store: ArtifactStore, artifact: ArtifactMetadata, line: number): Promise<LogLine[]> {
-  const lines: LogLine[] = [];
-  const opened = await store.open({ ...artifact, version: artifact.version });
-  await scanLines(opened.body, (text, number) => {
-    if (number >= line - CONTEXT_BEFORE) lines.push({ number, text });
-    return number < line + CONTEXT_AFTER;
+/** Bytes read before and after the first error's offset for its context. */
+const CONTEXT_BYTES_BEFORE = 4096;
+const CONTEXT_BYTES_AFTER = 8192;
+
+/**
+ * The lines around the first error of a log version: one Range read around the byte offset the
+ * extraction recorded, or (for a version extracted before offsets were recorded) a read of the
+ * log up to there.
+ */
+async function linesAround(store: ArtifactStore, artifact: ArtifactMetadata, summary: LogSummary): Promise<LogLine[]> {
+  const line = summary.firstErrorLine as number;
+  const offset = summary.firstErrorOffset;
+  if (offset === null || offset === undefined) {
+    const lines: LogLine[] = [];
+    const opened = await store.open({ ...artifact, version: artifact.version });
+    await scanLines(opened.body, (text, number) => {
+      if (number >= line - CONTEXT_BEFORE) lines.push({ number, text });
+      return number < line + CONTEXT_AFTER;
+    });
+    return lines;
+  }
+  const start = Math.max(0, offset - CONTEXT_BYTES_BEFORE);
+  const opened = await store.open(
+    { ...artifact, version: artifact.version },
+    { range: { offset: start, length: offset - start + CONTEXT_BYTES_AFTER } },
+  );
+  const bytes = new Uint8Array(await new Response(opened.body).arrayBuffer());
+  const decoder = new TextDecoder();
+  const before = splitLines(decoder.decode(bytes.subarray(0, offset - start)), { dropFirst: start > 0 });
+  const after = splitLines(decoder.decode(bytes.subarray(offset - start)), {
+    dropLast: offset + CONTEXT_BYTES_AFTER < artifact.originalSize,
   });
-  return lines;
+  const shownBefore = before.slice(-CONTEXT_BEFORE);
+  return [
+    ...shownBefore.map((text, index) => ({ number: line - shownBefore.length + index, text })),
+    ...after.slice(0, CONTEXT_AFTER + 1).map((text, index) => ({ number: line + index, text })),
+  ];
 }
 
 interface Glance {
@@ -57,7 +85,7 @@ async function glanceAt(
     const failed = await store.testCases(artifact, { status: "failed", limit: FIRST_FAILURES });
     glance.failures = failed.items;
   } else if (summary?.kind === "log" && summary.firstErrorLine !== null) {
-    glance.errorContext = await linesAround(store, artifact, summary.firstErrorLine);
+    glance.errorContext = await linesAround(store, artifact, summary);
   }
   return glance;
 }

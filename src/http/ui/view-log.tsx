@@ -20,6 +20,9 @@ const MAX_MATCHES = 500;
 const WINDOW_BEFORE = 100;
 const WINDOW_AFTER = 300;
 const MAX_LINE_CHARS = 4000;
+/** Bytes read around the first error for its window (then cut to the window's lines). */
+const WINDOW_BYTES_BEFORE = 64 * 1024;
+const WINDOW_BYTES_AFTER = 192 * 1024;
 
 export interface LogLine {
   /** 1-based line number, or null when unknown (a tail without the total line count). */
@@ -221,6 +224,29 @@ export async function loadLogView(
     return { mode: "search", lines, query, more };
   }
   const focus = params.line === undefined ? Number.NaN : Number(params.line);
+  if (
+    Number.isSafeInteger(focus) &&
+    focus > 0 &&
+    focus === summary?.firstErrorLine &&
+    summary.firstErrorOffset != null
+  ) {
+    // The first error's byte offset is known: one Range read instead of reading the log up to it.
+    const offset = summary.firstErrorOffset;
+    const start = Math.max(0, offset - WINDOW_BYTES_BEFORE);
+    const opened = await store.open(target, {
+      range: { offset: start, length: Math.min(size, offset + WINDOW_BYTES_AFTER) - start },
+    });
+    const bytes = new Uint8Array(await new Response(opened.body).arrayBuffer());
+    const decoder = new TextDecoder();
+    const before = splitLines(decoder.decode(bytes.subarray(0, offset - start)), { dropFirst: start > 0 }).slice(
+      -WINDOW_BEFORE,
+    );
+    const after = splitLines(decoder.decode(bytes.subarray(offset - start)), {
+      dropLast: offset + WINDOW_BYTES_AFTER < size,
+    }).slice(0, WINDOW_AFTER);
+    const lines = [...before, ...after].map((text, index) => ({ number: focus - before.length + index, text }));
+    return { mode: "window", lines, focusLine: focus };
+  }
   if (Number.isSafeInteger(focus) && focus > 0) {
     const lines: LogLine[] = [];
     const first = Math.max(1, focus - WINDOW_BEFORE);
