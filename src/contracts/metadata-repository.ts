@@ -38,7 +38,9 @@ export interface ReserveVersionInput {
   location: { keyPrefix: string; keySuffix: string; uriPrefix: string };
   /**
    * Stored bytes to reserve against the quota right away (an upper bound of the final size),
-   * when they fit; otherwise, or when 0, the size is reserved at the end with `reserveStoredBytes`.
+   * when they fit under `maxBytes`. The returned row's `size` says what was reserved: these
+   * bytes, or 0 when they did not fit (or were 0); the final size is then reserved at the end
+   * with `reserveStoredBytes` (the quota module's `settle`, `src/core/quota.ts`).
    */
   reserveBytes: number;
   maxBytes: number | null;
