@@ -274,19 +274,43 @@ function overHttp(url: string): string {
   return url.replace(/^ws(s?):\/\//i, "http$1://");
 }
 
+/** workerd's stream that declares its length, so the response goes out with `Content-Length`. */
+type FixedLengthStreamConstructor = new (length: number) => TransformStream<Uint8Array, Uint8Array>;
+
 /**
- * Workers compress a body whose response carries `Content-Encoding` unless told the body is
- * already encoded: stored gzip passed through must go out as it is, not gzipped twice.
+ * The app's response as workerd should send it:
+ * - a streamed body whose length the app knows goes through a `FixedLengthStream`, or workerd
+ *   would drop `Content-Length` and send it chunked (HEAD would say a length GET does not);
+ * - a body with `Content-Encoding` is sent as it is (`encodeBody: "manual"`): stored gzip passed
+ *   through must not be gzipped twice;
+ * - an artifact sent as it was uploaded (its `Repr-Digest` describes the identity bytes) is
+ *   marked `Content-Encoding: identity`: Cloudflare (and wrangler dev) would otherwise gzip or
+ *   brotli a text body for a client that accepts it, and the length, range and digests would no
+ *   longer describe what is sent. Other responses (JSON, pages) are left to the platform.
  */
-function sendEncodedAsIs(response: Response): Response {
-  if (!response.headers.has("content-encoding")) return response;
+function forTheWire(response: Response): Response {
+  if (!response.headers.has("content-encoding") && response.headers.has("repr-digest")) {
+    response = new Response(response.body, response);
+    response.headers.set("Content-Encoding", "identity");
+  }
+  const encoded = response.headers.has("content-encoding");
+  const length = Number(response.headers.get("content-length") ?? Number.NaN);
+  const Fixed = (globalThis as { FixedLengthStream?: FixedLengthStreamConstructor }).FixedLengthStream;
+  let body: ReadableStream<Uint8Array> | null = response.body;
+  if (body && Fixed && Number.isSafeInteger(length) && length >= 0) {
+    const fixed = new Fixed(length);
+    // A source that fails midway errors the fixed stream too: the transfer breaks off.
+    body.pipeTo(fixed.writable).catch(() => {});
+    body = fixed.readable;
+  }
+  if (!encoded && body === response.body) return response;
   const init = {
     status: response.status,
     statusText: response.statusText,
     headers: response.headers,
-    encodeBody: "manual",
+    ...(encoded ? { encodeBody: "manual" } : {}),
   };
-  return new Response(response.body, init as ResponseInit);
+  return new Response(body, init as ResponseInit);
 }
 
 interface IsolateHandler {
@@ -392,7 +416,7 @@ export function createWorkerHandlers(): WorkerHandlers {
             { status: 401, headers: { "WWW-Authenticate": 'Bearer realm="artifact-store"' } },
           );
         }
-        return sendEncodedAsIs(await (await handlerFor(state, env, logger)).fetch(request, context));
+        return forTheWire(await (await handlerFor(state, env, logger)).fetch(request, context));
       } catch (error) {
         logger.error("request failed before reaching the app", { error: describeError(error) });
         return startupErrorResponse(error);

@@ -93,20 +93,30 @@ describe("wrangler dev, from the README's recipe", () => {
   test("a client that asks for no encoding (plain curl) gets the log itself, and HEAD says the same length", async () => {
     const get = await send("/v1/artifacts/chat-app/1.1/log");
     expect(get.status).toBe(200);
-    expect(get.headers["content-encoding"]).toBeUndefined();
+    expect(get.headers["content-encoding"]).toBe("identity");
     expect(new TextDecoder().decode(get.body)).toBe(log);
     expect(get.body.length).toBe(stored.originalSize);
+    expect(Number(get.headers["content-length"])).toBe(get.body.length);
     expect(get.headers.etag).toBe(`"${stored.originalChecksum}"`);
     expect(get.headers["repr-digest"]).toBe(digestOf(await sha256Hex(get.body)));
 
     const head = await send("/v1/artifacts/chat-app/1.1/log", { method: "HEAD" });
-    expect(head.headers["content-encoding"]).toBeUndefined();
+    expect(head.headers["content-encoding"]).toBe("identity");
     expect(Number(head.headers["content-length"])).toBe(get.body.length);
     expect(head.headers.etag).toBe(get.headers.etag);
     expect(head.headers["repr-digest"]).toBe(get.headers["repr-digest"]);
 
+    const range = await send("/v1/artifacts/chat-app/1.1/log", {
+      headers: { Range: "bytes=-20", "Accept-Encoding": "gzip" },
+    });
+    expect(range.status).toBe(206);
+    // Not re-encoded by the platform on its way to a client that accepts gzip.
+    expect(range.headers["content-encoding"]).toBe("identity");
+    expect(new TextDecoder().decode(range.body)).toBe(log.slice(-20));
+    expect(range.headers["content-length"]).toBe("20");
+
     const identity = await send("/v1/artifacts/chat-app/1.1/log", { headers: { "Accept-Encoding": "identity" } });
-    expect(identity.headers["content-encoding"]).toBeUndefined();
+    expect(identity.headers["content-encoding"]).toBe("identity");
     expect(identity.body.length).toBe(stored.originalSize);
   });
 
@@ -115,6 +125,7 @@ describe("wrangler dev, from the README's recipe", () => {
     const get = await send("/v1/artifacts/chat-app/1.1/log", { headers });
     expect(get.headers["content-encoding"]).toBe("gzip");
     expect(get.body.length).toBe(stored.size);
+    expect(Number(get.headers["content-length"])).toBe(get.body.length);
     expect(await sha256Hex(get.body)).toBe(stored.checksum);
     expect(get.headers.etag).toBe(`"${stored.checksum}"`);
     expect(get.headers["repr-digest"]).toBe(digestOf(stored.checksum));
