@@ -136,6 +136,11 @@ describe("test reports", () => {
     expect(extract("test", '{"hello": [1, 2, 3]}').summary.parseError).toContain("not a Jest/Vitest");
     expect(extract("test", '{"testResults": [}').summary.parseError).toContain("invalid JSON");
     expect(extract("test", "").summary.parseError).toBe("empty test report");
+    // What saxes refuses, the hand-written reader refuses too (bench/parsers.ts compares them).
+    expect(extract("test", "<testsuite><testcase name=a/></testsuite>").summary.parseError).toContain(
+      "malformed attribute in <testcase>",
+    );
+    expect(extract("test", "<testsuite/><testsuite/>").summary.parseError).toContain("after the root element ended");
   });
 
   test("the size cap stops reading: the summary says truncated, not malformed", async () => {

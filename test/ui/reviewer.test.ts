@@ -3,7 +3,7 @@
  * its status at a glance, task lists with status, logs with colours, folded groups and error
  * navigation, tests failures-first with suites and flaky marks, diffs with commits, per-file
  * collapse, pages, word highlights and binary sizes, and attempts compared. Screenshots go to
- * .test-output/screenshots/ (docs/screenshots/ with ARTIFACT_STORE_UPDATE_SCREENSHOTS=1).
+ * .test-output/screenshots/ (docs/screenshots/ with TEST_UPDATE_SCREENSHOTS=1).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdir, readFile } from "node:fs/promises";
@@ -15,7 +15,7 @@ import { repoRoot, type ServerProcess, startServerProcess } from "../helpers/ser
 import { makeTempDir } from "../helpers/store.ts";
 
 const SCREENSHOTS =
-  process.env.ARTIFACT_STORE_UPDATE_SCREENSHOTS === "1"
+  process.env.TEST_UPDATE_SCREENSHOTS === "1"
     ? join(repoRoot, "docs", "screenshots")
     : join(repoRoot, ".test-output", "screenshots");
 const corpus = (file: string) => readFile(join(repoRoot, "test", "corpus", "real", file), "utf8");

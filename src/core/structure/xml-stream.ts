@@ -31,6 +31,7 @@ export function createXmlReader(events: XmlEvents) {
   // Inside CDATA or a comment: what ends it, and whether its content is text.
   let section: Section = null;
   const open: string[] = [];
+  let rootClosed = false;
 
   const openTag = (body: string) => {
     const selfClosing = body.endsWith("/");
@@ -38,14 +39,22 @@ export function createXmlReader(events: XmlEvents) {
     const nameEnd = inner.search(/[\s/]|$/);
     const name = inner.slice(0, nameEnd);
     if (!name) throw new Error("invalid XML: a tag without a name");
+    if (rootClosed) throw new Error(`invalid XML: <${name}> after the root element ended`);
     const attributes: Record<string, string> = {};
     ATTRIBUTE.lastIndex = nameEnd;
+    let parsed = nameEnd;
     for (let match = ATTRIBUTE.exec(inner); match; match = ATTRIBUTE.exec(inner)) {
+      // Only white space may stand between attributes: `name=value` without quotes is not XML.
+      if (inner.slice(parsed, match.index).trim()) break;
       attributes[match[1] as string] = decodeEntities(match[2] ?? match[3] ?? "");
+      parsed = ATTRIBUTE.lastIndex;
     }
+    if (inner.slice(parsed).trim()) throw new Error(`invalid XML: a malformed attribute in <${name}>`);
     events.open(name, attributes, selfClosing);
-    if (selfClosing) events.close(name);
-    else if (open.length < 1000) open.push(name);
+    if (selfClosing) {
+      events.close(name);
+      if (open.length === 0) rootClosed = true;
+    } else if (open.length < 1000) open.push(name);
     else throw new Error("invalid XML: elements nested more than 1000 deep");
   };
 
@@ -114,6 +123,7 @@ export function createXmlReader(events: XmlEvents) {
           const name = body.slice(1).trim();
           if (open.pop() !== name) throw new Error(`invalid XML: unexpected </${name}>`);
           events.close(name);
+          if (open.length === 0) rootClosed = true;
         } else openTag(body);
       }
     }
