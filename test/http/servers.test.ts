@@ -8,9 +8,9 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { request } from "node:http";
 import { join } from "node:path";
 import { gunzipSync } from "fflate";
+import { rawRequest } from "../helpers/raw-http.ts";
 import { type ServerProcess, startServerProcess } from "../helpers/server-process.ts";
 import { makeLog, makeTempDir, sha256Hex } from "../helpers/store.ts";
-import { rawRequest } from "../helpers/wrangler-dev.ts";
 
 /** PUTs `chunks` with a pause between them, as a slow client would (node:http, chunked). */
 function slowUpload(url: string, chunks: string[], pauseMs: number): Promise<{ status: number; body: string }> {
@@ -30,6 +30,22 @@ function slowUpload(url: string, chunks: string[], pauseMs: number): Promise<{ s
     };
     next();
   });
+}
+
+/** GET and HEAD of one upload, as a client asking no encoding, gzip or identity: the same headers, describing the bytes GET sent. */
+async function expectGetAndHeadAgree(serverUrl: string): Promise<void> {
+  const url = new URL(`${serverUrl}/v1/artifacts/chat-app/1.3/log`);
+  expect((await rawRequest(url, { method: "PUT", body: makeLog(3000) })).status).toBe(201);
+  const asked: Record<string, string>[] = [{}, { "Accept-Encoding": "gzip" }, { "Accept-Encoding": "identity" }];
+  for (const headers of asked) {
+    const get = await rawRequest(url, { headers });
+    const head = await rawRequest(url, { method: "HEAD", headers });
+    expect(get.headers["content-encoding"]).toBe(headers["Accept-Encoding"] === "gzip" ? "gzip" : undefined);
+    expect(head.headers["content-encoding"]).toBe(get.headers["content-encoding"]);
+    expect(Number(head.headers["content-length"])).toBe(get.body.length);
+    expect(get.headers.etag).toBe(`"${await sha256Hex(get.body)}"`);
+    expect(head.headers.etag).toBe(get.headers.etag);
+  }
 }
 
 for (const runtime of ["bun", "node"] as const) {
@@ -83,21 +99,8 @@ for (const runtime of ["bun", "node"] as const) {
       expect(new TextDecoder().decode(gunzipSync(raw.bytes))).toBe(log);
     });
 
-    test("GET and HEAD describe the bytes sent, for a client asking no encoding, gzip or identity", async () => {
-      const url = new URL(`${server.url}/v1/artifacts/chat-app/1.3/log`);
-      expect((await rawRequest(url, { method: "PUT", body: makeLog(3000) })).status).toBe(201);
-      const asked: Record<string, string>[] = [{}, { "Accept-Encoding": "gzip" }, { "Accept-Encoding": "identity" }];
-      for (const headers of asked) {
-        const get = await rawRequest(url, { headers });
-        const head = await rawRequest(url, { method: "HEAD", headers });
-        const gzip = headers["Accept-Encoding"] === "gzip";
-        expect(get.headers["content-encoding"]).toBe(gzip ? "gzip" : undefined);
-        expect(head.headers["content-encoding"]).toBe(get.headers["content-encoding"]);
-        expect(Number(head.headers["content-length"])).toBe(get.body.length);
-        expect(get.headers.etag).toBe(`"${await sha256Hex(get.body)}"`);
-        expect(head.headers.etag).toBe(get.headers.etag);
-      }
-    });
+    test("GET and HEAD describe the bytes sent, for a client asking no encoding, gzip or identity", () =>
+      expectGetAndHeadAgree(server.url));
 
     test("Range returns 206 slices of the decoded content", async () => {
       const log = makeLog(10_000);
@@ -212,3 +215,16 @@ for (const runtime of ["bun", "node"] as const) {
     });
   });
 }
+
+describe("deno server on loopback", () => {
+  test("GET and HEAD describe the bytes sent, for a client asking no encoding, gzip or identity", async () => {
+    const dir = await makeTempDir("server-deno");
+    const server = await startServerProcess({ runtime: "deno", basePath: dir.path });
+    try {
+      await expectGetAndHeadAgree(server.url);
+    } finally {
+      await server.stop();
+      await dir.cleanup();
+    }
+  });
+});

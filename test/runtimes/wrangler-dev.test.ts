@@ -12,11 +12,12 @@ import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { gunzipSync } from "fflate";
 import { buildWorkerBundle } from "../../scripts/build-worker.ts";
+import { type RawResponse, rawRequest } from "../helpers/raw-http.ts";
 import { type S3TestServer, startS3Server } from "../helpers/s3-servers.ts";
 import { repoRoot } from "../helpers/server-process.ts";
 import { type SqldServer, startSqld } from "../helpers/sqld.ts";
 import { makeLog, makeTempDir, sha256Hex } from "../helpers/store.ts";
-import { type RawResponse, rawRequest, startWranglerDev, type WranglerDev } from "../helpers/wrangler-dev.ts";
+import { startWranglerDev, type WranglerDev } from "../helpers/wrangler-dev.ts";
 
 const TOKEN = "local-dev-token-0123456789";
 const BUCKET = "ci-artifacts";
