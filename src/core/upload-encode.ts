@@ -1,5 +1,5 @@
 /**
- * Stage 2 of the upload pipeline, encode: the guarded source, the encoding for storage
+ * Stage 2 of the upload pipeline, encode: from the guarded source (`content.ts`), the encoding for storage
  * (hashing, gzip, or a client's gzip checked on the side) and the last transform that counts,
  * hashes and checks the quota. Its product is an {@link EncodedUpload}: the stream to publish
  * and the {@link UploadMeasurement} it resolves to once the stream has ended.
@@ -11,7 +11,7 @@ import { mapStreamErrors, observeStream, sideChannel, streamFromBytes } from "..
 import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import type { ArtifactSecrets } from "../contracts/types.ts";
-import { assertByteChunks, contentToStream, knownLength } from "./content.ts";
+import { knownLength } from "./content.ts";
 import type { StoreContext } from "./context.ts";
 import type { QuotaGuard } from "./quota.ts";
 import type { SecretScanner } from "./redaction/scanner.ts";
@@ -19,69 +19,6 @@ import { tooLargeError, type UploadInput, type UploadPlan, type UploadRedaction 
 
 /** Decoded uploads smaller than this are never refused for their expansion ratio. */
 const BOMB_RATIO_FLOOR = 1024 * 1024;
-
-/** The content as a byte stream whose every failure is already an ArtifactStoreError. */
-export function guardSource(input: UploadInput): ReadableStream<Uint8Array> {
-  const { signal } = input;
-  const abortError = () =>
-    new ArtifactStoreError("E_INVALID_INPUT", "upload aborted before the content ended; nothing was stored", {
-      cause: signal?.reason,
-    });
-  if (signal?.aborted) throw abortError();
-  const raw = contentToStream(input.content).pipeThrough(assertByteChunks() as TransformStream<Uint8Array, Uint8Array>);
-  const reader = raw.getReader();
-  const declared = input.contentLength;
-  if (declared !== undefined && (!Number.isSafeInteger(declared) || declared < 0)) {
-    throw new ArtifactStoreError("E_INVALID_INPUT", "contentLength must be a non-negative integer");
-  }
-  const lengthError = (received: number) =>
-    new ArtifactStoreError(
-      "E_INVALID_INPUT",
-      `the body ${received > (declared ?? 0) ? "is longer than" : "ended before"} its declared length of ${declared} bytes; nothing was stored`,
-    );
-  let received = 0;
-  let onAbort: (() => void) | undefined;
-  return new ReadableStream<Uint8Array>(
-    {
-      start(controller) {
-        if (!signal) return;
-        onAbort = () => {
-          controller.error(abortError());
-          reader.cancel(signal.reason).catch(() => {});
-        };
-        signal.addEventListener("abort", onAbort, { once: true });
-      },
-      async pull(controller) {
-        try {
-          const { done, value } = await reader.read();
-          if (done) {
-            if (onAbort) signal?.removeEventListener("abort", onAbort);
-            if (declared !== undefined && received !== declared) controller.error(lengthError(received));
-            else controller.close();
-          } else {
-            received += value.length;
-            if (declared !== undefined && received > declared) {
-              await reader.cancel().catch(() => {});
-              controller.error(lengthError(received));
-            } else controller.enqueue(value);
-          }
-        } catch (error) {
-          if (onAbort) signal?.removeEventListener("abort", onAbort);
-          controller.error(
-            isArtifactStoreError(error)
-              ? error
-              : toArtifactStoreError(error, "E_INVALID_INPUT", "reading the content failed; nothing was stored"),
-          );
-        }
-      },
-      cancel(reason) {
-        if (onAbort) signal?.removeEventListener("abort", onAbort);
-        return reader.cancel(reason);
-      },
-    },
-    { highWaterMark: 0 },
-  );
-}
 
 /** Bytes and their SHA-256 (hex). */
 export interface Digested {
@@ -195,51 +132,16 @@ export function encodeStream(
   const onSent = sentHasher ? (chunk: Uint8Array) => sentHasher.update(chunk) : undefined;
 
   let stream: ReadableStream<Uint8Array>;
-  let lastMemberSize: number | undefined;
+  let lastMemberSizeOf = (): number | undefined => undefined;
   let sawEmptyLeadingMember = () => false;
-  const encodedHasher = prepared.expectedEncodedChecksum === undefined ? undefined : codecs.createSha256();
-  const countEncoded = observeStream({
-    onChunk(chunk) {
-      encodedBytes += chunk.length;
-      encodedHasher?.update(chunk);
-    },
-    onEnd() {
-      if (!encodedHasher) return;
-      const actual = toHex(encodedHasher.digest());
-      if (actual !== prepared.expectedEncodedChecksum) {
-        throw new ArtifactStoreError(
-          "E_CHECKSUM_MISMATCH",
-          `body SHA-256 is ${actual}, expected ${prepared.expectedEncodedChecksum}; nothing was stored`,
-          { details: { expected: prepared.expectedEncodedChecksum, actual } },
-        );
-      }
-    },
+  const countEncoded = meterEncoded(ctx, prepared.expectedEncodedChecksum, (bytes) => {
+    encodedBytes += bytes;
   });
   if (keepClientGzip) {
-    // Keep the client's gzip bytes; decode them beside the main path to check and hash them.
-    const decoder = sideChannel(codecs.createGunzip(), onOriginal);
-    let tail: Uint8Array = new Uint8Array(0);
-    const leadingMembers = createLeadingMemberWatch();
-    sawEmptyLeadingMember = leadingMembers.sawSeveralMembers;
-    stream = source.pipeThrough(countEncoded).pipeThrough(
-      new TransformStream<Uint8Array, Uint8Array>({
-        async transform(chunk, controller) {
-          await decoder.write(chunk).catch((error: unknown) => {
-            throw invalidGzip(error);
-          });
-          tail = keepTail(tail, chunk, 8);
-          leadingMembers.push(chunk);
-          controller.enqueue(chunk);
-        },
-        async flush() {
-          await decoder.close().catch((error: unknown) => {
-            throw invalidGzip(error);
-          });
-          if (tail.length === 8) lastMemberSize = new DataView(tail.buffer, tail.byteOffset).getUint32(4, true);
-          onOriginalEnd();
-        },
-      }),
-    );
+    const passed = passClientGzip(ctx, onOriginal, onOriginalEnd);
+    sawEmptyLeadingMember = passed.sawEmptyLeadingMember;
+    lastMemberSizeOf = passed.lastMemberSize;
+    stream = source.pipeThrough(countEncoded).pipeThrough(passed.stream);
   } else {
     // Decoded content (a client's gzip is decoded, and gzipped again when masking changes it).
     let content = gzipInput
@@ -263,14 +165,76 @@ export function encodeStream(
       secrets: secretsOf(redaction),
       maskAfterPublish: keepClientGzip && masking && (redaction?.scanner.findings().length ?? 0) > 0,
       stored: digest,
-      // Several members: empty members ahead of the data (seen by the watch), or a last member's
-      // ISIZE that is not the whole content's size. Past 4 GiB ISIZE wraps and could match by
-      // chance, so such bodies are always rewritten.
-      multiMember:
-        lastMemberSize !== undefined &&
-        (sawEmptyLeadingMember() || lastMemberSize !== originalSize % 2 ** 32 || originalSize >= 2 ** 32),
+      multiMember: isMultiMember(lastMemberSizeOf(), sawEmptyLeadingMember(), originalSize),
     })),
   };
+}
+
+/** Counts the bytes as sent (`onBytes`) and checks them against the client's `Content-Digest`, if any. */
+function meterEncoded(
+  ctx: StoreContext,
+  expected: string | undefined,
+  onBytes: (bytes: number) => void,
+): TransformStream<Uint8Array, Uint8Array> {
+  const hasher = expected === undefined ? undefined : ctx.codecs.createSha256();
+  return observeStream({
+    onChunk(chunk) {
+      onBytes(chunk.length);
+      hasher?.update(chunk);
+    },
+    onEnd() {
+      if (!hasher) return;
+      const actual = toHex(hasher.digest());
+      if (actual !== expected) {
+        throw new ArtifactStoreError(
+          "E_CHECKSUM_MISMATCH",
+          `body SHA-256 is ${actual}, expected ${expected}; nothing was stored`,
+          { details: { expected, actual } },
+        );
+      }
+    },
+  });
+}
+
+/**
+ * A client's gzip kept as sent: decoded beside the main path to check and hash the content
+ * (`onOriginal`, `onOriginalEnd`), its last member's ISIZE and any empty leading members noted.
+ */
+function passClientGzip(ctx: StoreContext, onOriginal: (chunk: Uint8Array) => void, onOriginalEnd: () => void) {
+  const decoder = sideChannel(ctx.codecs.createGunzip(), onOriginal);
+  let tail: Uint8Array = new Uint8Array(0);
+  let lastMemberSize: number | undefined;
+  const leadingMembers = createLeadingMemberWatch();
+  const stream = new TransformStream<Uint8Array, Uint8Array>({
+    async transform(chunk, controller) {
+      await decoder.write(chunk).catch((error: unknown) => {
+        throw invalidGzip(error);
+      });
+      tail = keepTail(tail, chunk, 8);
+      leadingMembers.push(chunk);
+      controller.enqueue(chunk);
+    },
+    async flush() {
+      await decoder.close().catch((error: unknown) => {
+        throw invalidGzip(error);
+      });
+      if (tail.length === 8) lastMemberSize = new DataView(tail.buffer, tail.byteOffset).getUint32(4, true);
+      onOriginalEnd();
+    },
+  });
+  return { stream, lastMemberSize: () => lastMemberSize, sawEmptyLeadingMember: leadingMembers.sawSeveralMembers };
+}
+
+/**
+ * Several members: empty members ahead of the data (seen by the watch), or a last member's
+ * ISIZE that is not the whole content's size. Past 4 GiB ISIZE wraps and could match by
+ * chance, so such bodies are always rewritten.
+ */
+function isMultiMember(lastMemberSize: number | undefined, sawEmptyLeadingMember: boolean, originalSize: number) {
+  return (
+    lastMemberSize !== undefined &&
+    (sawEmptyLeadingMember || lastMemberSize !== originalSize % 2 ** 32 || originalSize >= 2 ** 32)
+  );
 }
 
 /**

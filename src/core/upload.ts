@@ -12,12 +12,13 @@
  */
 import { ArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import { guardSource } from "./content.ts";
 import type { StoreContext } from "./context.ts";
 import { afterDiskFull, assertDiskRoom, withHeadroom } from "./disk-space.ts";
 import { blobLocation } from "./layout.ts";
 import { type QuotaGuard, reserveQuota } from "./quota.ts";
 import { publicMetadata, removeObjects } from "./records.ts";
-import { type EncodedUpload, encodeInMemory, encodeStream, guardSource } from "./upload-encode.ts";
+import { type EncodedUpload, encodeInMemory, encodeStream } from "./upload-encode.ts";
 import { planUpload, type UploadInput, type UploadPlan, type UploadResult } from "./upload-plan.ts";
 import { publishUpload } from "./upload-publish.ts";
 
