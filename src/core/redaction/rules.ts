@@ -112,27 +112,9 @@ export function genericAssignmentRule(options: GenericRuleOptions = GENERIC_DEFA
     precision: "generic",
     description:
       "A key naming a password, secret, token or API key assigned (`=`, `:`, `=>`) a value of at least min_length characters with at least min_entropy bits per character and both letters and digits.",
-    // The keyword itself is the anchor (DB_PASSWORD, client_secret, githubToken all hold one).
-    anchors: [
-      "password",
-      "passwd",
-      "passphrase",
-      "secret",
-      "token",
-      "apikey",
-      "api_key",
-      "api-key",
-      "accesskey",
-      "access_key",
-      "access-key",
-      "privatekey",
-      "private_key",
-      "private-key",
-      "authkey",
-      "auth_key",
-      "auth-key",
-      "credential",
-    ],
+    // The keyword is the anchor (DB_PASSWORD, client_secret, githubToken all hold one). Short
+    // anchors make a short search pattern; the pattern checks the whole keyword where one is.
+    anchors: ["pass", "secret", "token", "api", "access", "private", "auth", "credential"],
     caseless: true,
     pattern: String.raw`(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|auth[_-]?key|credentials?)[A-Za-z0-9_.-]{0,24}["']?[ \t]{0,4}(?:=>|=|:)[ \t]{0,4}["']?${value}(?![A-Za-z0-9_+/=.~-])`,
     maxLength: 320,
@@ -168,7 +150,7 @@ export const FIXED_RULES: readonly SecretRule[] = [
     precision: "keyword",
     description:
       "An AWS secret access key (40 characters of base64) assigned to aws_secret_access_key / AWS_SECRET_ACCESS_KEY / SecretAccessKey (AWS CLI 'Configuration and credential file settings').",
-    anchors: ["secret_access_key", "secretaccesskey"],
+    anchors: ["secret"],
     caseless: true,
     pattern: String.raw`secret_?access_?key["']?[ \t]{0,4}(?:=>|=|:)[ \t]{0,4}["']?([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])`,
     maxLength: 90,
@@ -248,7 +230,7 @@ export const FIXED_RULES: readonly SecretRule[] = [
     precision: "keyword",
     description:
       "Credentials in an HTTP Authorization header (Bearer, Basic, token schemes), as printed by curl -v or a failing request (RFC 9110 §11.6.2).",
-    anchors: ["authorization"],
+    anchors: ["auth"],
     caseless: true,
     pattern: String.raw`${START}authorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?(?:bearer|basic|token)[ \t]{1,4}([A-Za-z0-9._~+/-]{16,2048}=*)(?![A-Za-z0-9._~+/=-])`,
     maxLength: 2120,

@@ -290,14 +290,47 @@ function buildAnchorIndex(options: ScannerOptions, decoder: TextDecoder): Anchor
     const first = (anchor.literal[0] as string).toLowerCase();
     byFirst.set(first, [...(byFirst.get(first) ?? []), anchor]);
   }
-  const literals = [...new Set(anchors.map((anchor) => anchor.literal.toLowerCase()))].sort(
-    (a, b) => b.length - a.length,
-  );
+  const literals = [...new Set(anchors.map((anchor) => anchor.literal))];
   return {
-    search: new RegExp(literals.map(escapeRegExp).join("|") || "(?!)", "gi"),
+    search: new RegExp(searchPattern(anchors), "g"),
     byFirst,
     longest: Math.max(0, ...literals.map((literal) => literal.length)),
   };
+}
+
+/**
+ * One pattern that finds where any anchor starts, as a trie (`g(?:h(?:p_|o_)|l(?:pat-|dt-))`):
+ * each position is tested against the few anchors sharing its first character, not all of
+ * them, which JavaScriptCore and V8 search about twice as fast as a flat list of alternatives.
+ * Caseless anchors are character classes (`[Tt][Oo][Kk][Ee][Nn]`), faster than the `i` flag.
+ * It only says where to look: each hit is checked against every anchor there.
+ */
+function searchPattern(anchors: readonly Anchor[]): string {
+  interface TrieNode {
+    children: Map<string, TrieNode>;
+    end: boolean;
+  }
+  const root: TrieNode = { children: new Map(), end: false };
+  for (const anchor of anchors) {
+    let node = root;
+    for (const char of anchor.literal) {
+      const unit = anchor.caseless && /[a-z]/.test(char) ? `[${char.toUpperCase()}${char}]` : escapeRegExp(char);
+      let next = node.children.get(unit);
+      if (!next) {
+        next = { children: new Map(), end: false };
+        node.children.set(unit, next);
+      }
+      node = next;
+    }
+    node.end = true;
+  }
+  // A shorter anchor ends the search where a longer one continues: the hit is checked anyway.
+  const emit = (node: TrieNode): string => {
+    if (node.end) return "";
+    const branches = [...node.children].map(([unit, child]) => unit + emit(child));
+    return branches.length === 1 ? (branches[0] as string) : `(?:${branches.join("|")})`;
+  };
+  return root.children.size === 0 ? "(?!)" : emit(root);
 }
 
 /**
