@@ -130,3 +130,19 @@ export function parseMetadataHeader(header: string | null | undefined): Record<s
   }
   return value as Record<string, unknown>;
 }
+
+/** The headers of a 201 for a new version (upload, seal): where it is, its number, and any quota warning. */
+export function createdHeaders(result: {
+  specName: string;
+  taskId: string;
+  type: string;
+  version: number;
+  warnings: string[];
+}): Record<string, string> {
+  const headers: Record<string, string> = {
+    Location: `/v1/artifacts/${result.specName}/${result.taskId}/${result.type}?version=${result.version}`,
+    "X-Artifact-Version": String(result.version),
+  };
+  if (result.warnings.length > 0) headers["X-Artifact-Warning"] = result.warnings.join("; ");
+  return headers;
+}

@@ -13,6 +13,7 @@ import { bodyTooLarge, declaredLength, limitBody, readBodyLimited, refuseBody, S
 import type { AppEnv, RouteContext } from "./env.ts";
 import {
   acceptsGzip,
+  createdHeaders,
   digestField,
   etagMatches,
   ifRangeMatches,
@@ -30,59 +31,7 @@ const UNINFORMATIVE_TYPES = new Set(["application/octet-stream", "application/x-
 export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext): void {
   const { store } = context;
 
-  app.put(ARTIFACT_PATH, async (c) => {
-    const ref = refFromRequest(c, false);
-    authorize(c.get("principal"), "write", ref.specName);
-    const contentType = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
-    if (contentType === "multipart/form-data") {
-      throw new ArtifactStoreError(
-        "E_INVALID_INPUT",
-        "send the artifact as the raw request body, not as a multipart form",
-      );
-    }
-    // An empty Content-Encoding lists no coding: the body is sent as it is.
-    const encoding = (c.req.header("content-encoding")?.trim() || "identity").toLowerCase();
-    if (encoding !== "gzip" && encoding !== "x-gzip" && encoding !== "identity") {
-      throw new ArtifactStoreError(
-        "E_INVALID_INPUT",
-        `Content-Encoding ${encoding} is not supported; send gzip or no encoding`,
-      );
-    }
-    const length = declaredLength(c.req.raw);
-    if (length !== undefined && length > context.bodyLimit) throw bodyTooLarge(context.bodyLimit);
-    const digest = parseDigestField(c.req.header("content-digest"));
-    const gzip = encoding !== "identity";
-    // A small body of known length is read whole: the store encodes it in one step (far less
-    // per-request work than setting up streams for a few KiB). Larger ones stream. Either way
-    // the bytes received are counted, whatever the length header said.
-    const content =
-      length !== undefined && !gzip && length <= IN_MEMORY_LIMIT
-        ? await readBodyLimited(c.req.raw, Math.min(IN_MEMORY_LIMIT, context.bodyLimit))
-        : ((c.req.raw.body ?? new Blob([]).stream()) as ReadableStream<Uint8Array>).pipeThrough(
-            limitBody(context.bodyLimit),
-          );
-    const tags = parseTagsHeader(c.req.header("x-artifact-tags"));
-    const metadata = parseMetadataHeader(c.req.header("x-artifact-metadata"));
-    const result = await store.upload({
-      ...ref,
-      content,
-      contentEncoding: gzip ? "gzip" : "identity",
-      ...(tags ? { tags } : {}),
-      ...(metadata ? { metadata } : {}),
-      ...(digest ? { expectedEncodedChecksum: digest } : {}),
-      ...(length !== undefined ? { contentLength: length } : {}),
-      ...(contentType && !UNINFORMATIVE_TYPES.has(contentType)
-        ? { mimeType: c.req.header("content-type") as string }
-        : {}),
-      signal: c.req.raw.signal,
-    });
-    const headers: Record<string, string> = {
-      Location: `/v1/artifacts/${result.specName}/${result.taskId}/${result.type}?version=${result.version}`,
-      "X-Artifact-Version": String(result.version),
-    };
-    if (result.warnings.length > 0) headers["X-Artifact-Warning"] = result.warnings.join("; ");
-    return c.json(result, 201, headers);
-  });
+  app.put(ARTIFACT_PATH, (c) => uploadFromRequest(c, context));
 
   app.on("HEAD", ARTIFACT_PATH, (c) => serveArtifact(c, store, false));
   app.get(ARTIFACT_PATH, (c) => serveArtifact(c, store, true));
@@ -123,6 +72,57 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
     if (deleted === 0) throw new ArtifactStoreError("E_NOT_FOUND", "no such artifact version");
     return c.json({ deleted });
   });
+}
+
+/** PUT: the request's headers and body as an upload; 201 with the metadata, its Location and any quota warning. */
+async function uploadFromRequest(c: Context<AppEnv>, context: RouteContext): Promise<Response> {
+  const { store } = context;
+  const ref = refFromRequest(c, false);
+  authorize(c.get("principal"), "write", ref.specName);
+  const contentType = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
+  if (contentType === "multipart/form-data") {
+    throw new ArtifactStoreError(
+      "E_INVALID_INPUT",
+      "send the artifact as the raw request body, not as a multipart form",
+    );
+  }
+  // An empty Content-Encoding lists no coding: the body is sent as it is.
+  const encoding = (c.req.header("content-encoding")?.trim() || "identity").toLowerCase();
+  if (encoding !== "gzip" && encoding !== "x-gzip" && encoding !== "identity") {
+    throw new ArtifactStoreError(
+      "E_INVALID_INPUT",
+      `Content-Encoding ${encoding} is not supported; send gzip or no encoding`,
+    );
+  }
+  const length = declaredLength(c.req.raw);
+  if (length !== undefined && length > context.bodyLimit) throw bodyTooLarge(context.bodyLimit);
+  const digest = parseDigestField(c.req.header("content-digest"));
+  const gzip = encoding !== "identity";
+  // A small body of known length is read whole: the store encodes it in one step (far less
+  // per-request work than setting up streams for a few KiB). Larger ones stream. Either way
+  // the bytes received are counted, whatever the length header said.
+  const content =
+    length !== undefined && !gzip && length <= IN_MEMORY_LIMIT
+      ? await readBodyLimited(c.req.raw, Math.min(IN_MEMORY_LIMIT, context.bodyLimit))
+      : ((c.req.raw.body ?? new Blob([]).stream()) as ReadableStream<Uint8Array>).pipeThrough(
+          limitBody(context.bodyLimit),
+        );
+  const tags = parseTagsHeader(c.req.header("x-artifact-tags"));
+  const metadata = parseMetadataHeader(c.req.header("x-artifact-metadata"));
+  const result = await store.upload({
+    ...ref,
+    content,
+    contentEncoding: gzip ? "gzip" : "identity",
+    ...(tags ? { tags } : {}),
+    ...(metadata ? { metadata } : {}),
+    ...(digest ? { expectedEncodedChecksum: digest } : {}),
+    ...(length !== undefined ? { contentLength: length } : {}),
+    ...(contentType && !UNINFORMATIVE_TYPES.has(contentType)
+      ? { mimeType: c.req.header("content-type") as string }
+      : {}),
+    signal: c.req.raw.signal,
+  });
+  return c.json(result, 201, createdHeaders(result));
 }
 
 /** Path names and `?version=`, checked before anything else happens. */

@@ -7,11 +7,12 @@ import type { Context, Hono } from "hono";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import { MAX_CHUNK_BYTES } from "../core/live-log.ts";
 import { assertValidName } from "../core/names.ts";
+import type { ArtifactStore } from "../core/store.ts";
 import { tooLargeError } from "../core/upload-plan.ts";
 import { authorize } from "./auth.ts";
 import { readBodyLimited, refuseBody } from "./body.ts";
 import type { AppEnv, RouteContext } from "./env.ts";
-import { parseDigestField, parseMetadataHeader, parseRangeHeader, parseTagsHeader } from "./headers.ts";
+import { createdHeaders, parseDigestField, parseMetadataHeader, parseRangeHeader, parseTagsHeader } from "./headers.ts";
 import { parseArtifactRef, parseSequenceNumber } from "./parameters.ts";
 
 const ACTION_PATH = "/v1/artifacts/:spec/:task/:target{[A-Za-z0-9._-]+:(?:append|seal|live)}";
@@ -23,27 +24,30 @@ function liveRef(c: Context<AppEnv>, action: string) {
   return parseArtifactRef({ spec: c.req.param("spec"), task: c.req.param("task"), type }, undefined);
 }
 
+/** `:append`: one numbered, checksummed chunk; 201, or 200 for a retry of a chunk already appended. */
+async function appendFromRequest(c: Context<AppEnv>, store: ArtifactStore): Promise<Response> {
+  const ref = liveRef(c, "append");
+  authorize(c.get("principal"), "write", ref.specName);
+  const body = await readBodyLimited(c.req.raw, MAX_CHUNK_BYTES, chunkTooLarge);
+  const seqText = c.req.query("seq") ?? c.req.header("x-chunk-seq");
+  const seq = seqText === undefined ? undefined : parseSequenceNumber(seqText, "seq");
+  const digest = parseDigestField(c.req.header("content-digest"));
+  const result = await store.appendLog({
+    ...ref,
+    content: body,
+    ...(seq === undefined ? {} : { seq }),
+    ...(digest ? { expectedChecksum: digest } : {}),
+  });
+  return c.json(result, result.duplicate ? 200 : 201);
+}
+
 /** Registered before the artifact routes, whose `:type` would otherwise take `log:live`. */
 export function registerLiveLogRoutes(app: Hono<AppEnv>, context: RouteContext): void {
   const { store } = context;
 
   app.post(ACTION_PATH, async (c) => {
     const target = c.req.param("target") ?? "";
-    if (target.endsWith(":append")) {
-      const ref = liveRef(c, "append");
-      authorize(c.get("principal"), "write", ref.specName);
-      const body = await readBodyLimited(c.req.raw, MAX_CHUNK_BYTES, chunkTooLarge);
-      const seqText = c.req.query("seq") ?? c.req.header("x-chunk-seq");
-      const seq = seqText === undefined ? undefined : parseSequenceNumber(seqText, "seq");
-      const digest = parseDigestField(c.req.header("content-digest"));
-      const result = await store.appendLog({
-        ...ref,
-        content: body,
-        ...(seq === undefined ? {} : { seq }),
-        ...(digest ? { expectedChecksum: digest } : {}),
-      });
-      return c.json(result, result.duplicate ? 200 : 201);
-    }
+    if (target.endsWith(":append")) return appendFromRequest(c, store);
     if (target.endsWith(":seal")) {
       const ref = liveRef(c, "seal");
       authorize(c.get("principal"), "write", ref.specName);
@@ -57,12 +61,7 @@ export function registerLiveLogRoutes(app: Hono<AppEnv>, context: RouteContext):
         ...(metadata ? { metadata } : {}),
         ...(digest ? { expectedChecksum: digest } : {}),
       });
-      const headers: Record<string, string> = {
-        Location: `/v1/artifacts/${result.specName}/${result.taskId}/${result.type}?version=${result.version}`,
-        "X-Artifact-Version": String(result.version),
-      };
-      if (result.warnings.length > 0) headers["X-Artifact-Warning"] = result.warnings.join("; ");
-      return c.json(result, 201, headers);
+      return c.json(result, 201, createdHeaders(result));
     }
     throw new ArtifactStoreError("E_NOT_FOUND", `POST ${target}: use :append or :seal`);
   });
