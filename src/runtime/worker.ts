@@ -111,7 +111,8 @@ export function configFromBindings(env: WorkerEnv): ArtifactStoreConfig {
 }
 
 /** `<ACCOUNT_ID>`, `<org>`, `<sha256 of the CI token>`: what wrangler.toml ships with. */
-const PLACEHOLDER = /<[^<>\n]{1,60}>/;
+// Not a regular expression's named group (`(?<name>…)`, `\k<name>`), which config may hold.
+const PLACEHOLDER = /(?<![?k\\])<[A-Za-z][\w '.-]{0,58}>/;
 
 function isSettingBinding(name: string): boolean {
   return name.startsWith("ARTIFACT_STORE_") || (CREDENTIAL_BINDINGS as readonly string[]).includes(name);
@@ -151,6 +152,15 @@ function settingError(error: unknown): ArtifactStoreError {
 
 /** The S3 or GCS backend the config names, with credentials from the config or the bindings. */
 export function createWorkerBackend(config: ArtifactStoreConfig, env: WorkerEnv): StorageBackend {
+  return checkWorkerBackend(config, env)();
+}
+
+/**
+ * Checks that the bindings hold the credentials the backend needs (else `E_CONFIG` naming the
+ * secret to set) and returns how to build it: the start-up check stops before building, since
+ * workerd allows no I/O or randomness at module scope.
+ */
+function checkWorkerBackend(config: ArtifactStoreConfig, env: WorkerEnv): () => StorageBackend {
   const binding = (name: (typeof CREDENTIAL_BINDINGS)[number]) =>
     typeof env[name] === "string" && env[name] !== "" ? (env[name] as string) : undefined;
   if (config.backendType === "s3") {
@@ -164,9 +174,10 @@ export function createWorkerBackend(config: ArtifactStoreConfig, env: WorkerEnv)
         "[s3] Workers have no default credential chain: set the secrets ARTIFACT_STORE_S3__ACCESS_KEY_ID and ARTIFACT_STORE_S3__SECRET_ACCESS_KEY (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
       );
     }
-    return createS3Backend(
-      s3BackendOptions(s3, { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }),
-    );
+    return () =>
+      createS3Backend(
+        s3BackendOptions(s3, { accessKeyId, secretAccessKey, ...(sessionToken ? { sessionToken } : {}) }),
+      );
   }
   const { gcs } = config;
   if (gcs.credentialsFile) {
@@ -183,7 +194,7 @@ export function createWorkerBackend(config: ArtifactStoreConfig, env: WorkerEnv)
       "[gcs] Workers have no default credentials: set the GCS_SERVICE_ACCOUNT_KEY secret to a service-account key's JSON (or ARTIFACT_STORE_GCS__ACCESS_TOKEN)",
     );
   }
-  return createGcsBackend(gcsBackendOptions(gcs, { emulatorHost, credentials }));
+  return () => createGcsBackend(gcsBackendOptions(gcs, { emulatorHost, credentials }));
 }
 
 /**
@@ -467,7 +478,7 @@ function startupErrorResponse(error: unknown): Response {
 export function checkBindingsAtStartup(env: WorkerEnv, logger: Logger = createConsoleLogger(env)): string | undefined {
   try {
     const config = configFromBindings(env);
-    createWorkerBackend(config, env);
+    checkWorkerBackend(config, env);
     if (config.server.tokens.length === 0) {
       logger.warn(
         "no tokens configured (ARTIFACT_STORE_SERVER__TOKENS): this Worker refuses every request until some are",

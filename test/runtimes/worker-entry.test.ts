@@ -247,6 +247,25 @@ describe("edge configuration from bindings", () => {
     expect(config.s3).toMatchObject({ bucket: "edge", forcePathStyle: true });
   });
 
+  test("wrangler.toml's <placeholders> left in are named, their values are not repeated", () => {
+    let thrown: unknown;
+    try {
+      configFromBindings(
+        bindings({
+          ARTIFACT_STORE_S3__ENDPOINT: "https://<ACCOUNT_ID>.r2.cloudflarestorage.com",
+          ARTIFACT_STORE_SERVER__TOKENS: [{ name: "ci", sha256: "<sha256 of the CI token>", scopes: ["read"] }],
+        }),
+      );
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toMatchObject({
+      code: "E_CONFIG",
+      details: { settings: ["ARTIFACT_STORE_S3__ENDPOINT", "ARTIFACT_STORE_SERVER__TOKENS"] },
+    });
+    expect(String((thrown as Error).message)).not.toMatch(/ACCOUNT_ID|cloudflarestorage|sha256 of/);
+  });
+
   test("what Workers cannot do is refused with the key and the fix", () => {
     expect(() => configFromBindings(bindings({ ARTIFACT_STORE_METADATA__URL: "file:/tmp/x.db" }))).toThrow(
       /ARTIFACT_STORE_METADATA__URL must be the libsql:\/\/, https:\/\/ or wss:\/\/ URL/,
