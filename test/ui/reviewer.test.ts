@@ -73,6 +73,15 @@ describe("the reviewer's pages in Chromium", () => {
     const row = page.locator("#task-list tr", { hasText: "task-42" });
     expect(await row.textContent()).toContain("✗ failing");
     expect(await row.textContent()).toContain("tests 4✓ 2✗ 0○");
+    // Search results show the status of each task they hold.
+    await page.goto(`${server.url}/ui/search?failed_test=joins`);
+    const found = page.locator("#result-tasks tbody tr");
+    // Newest first: task-43's first attempt failed "joins" too (its latest fails "bans").
+    expect(await found.allTextContents()).toEqual([
+      expect.stringContaining("rooms / task-43✗ failing"),
+      expect.stringContaining("rooms / task-42✗ failing"),
+    ]);
+    await page.goto(`${server.url}/ui/s/rooms`);
     await page.getByRole("link", { name: "task-42", exact: true }).click();
     await page.waitForURL(/\/ui\/s\/rooms\/task-42$/);
     expect(await page.locator("#task-status").textContent()).toContain("✗ Failing");

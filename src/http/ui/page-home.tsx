@@ -5,8 +5,12 @@ import { parseSearchParameters } from "../../contracts/http-parameters.ts";
 import type { SearchFilters } from "../../contracts/types.ts";
 import { authorize } from "../auth.ts";
 import { render, type UiKit } from "./frame.tsx";
-import { Page } from "./layout.tsx";
+import { artifactPath, Page } from "./layout.tsx";
 import { ArtifactTable, LiveLogList, SearchForm, SpecList } from "./pages-browse.tsx";
+import { latestPerType, TaskStatus } from "./task-status.tsx";
+
+/** Tasks of a results page shown with their status. */
+const TASKS_WITH_STATUS = 20;
 
 export function registerHomePages({ app, store, page, signedIn }: UiKit): void {
   app.get(
@@ -47,6 +51,11 @@ export function registerHomePages({ app, store, page, signedIn }: UiKit): void {
       authorize(principal, "read", spec);
       if (spec) filters.specName = spec;
       const result = await store.searchPage(filters);
+      // Each task in the results with its status at a glance (the latest version of each of its types).
+      const tasks = [
+        ...new Map(result.items.map((item) => [`${item.specName}\u0000${item.taskId}`, item])).values(),
+      ].slice(0, TASKS_WITH_STATUS);
+      const statuses = await Promise.all(tasks.map((item) => latestPerType(store, item.specName, item.taskId)));
       const values = Object.fromEntries(Object.entries(query).filter(([key]) => key !== "cursor")) as Record<
         string,
         string
@@ -68,6 +77,31 @@ export function registerHomePages({ app, store, page, signedIn }: UiKit): void {
               ? "Nothing matches."
               : `${result.items.length}${nextLink ? "+" : ""} versions, newest first.`}
           </p>
+          {tasks.length > 0 ? (
+            <table id="result-tasks">
+              <caption>Tasks in these results</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Task</th>
+                  <th scope="col">Status</th>
+                </tr>
+              </thead>
+              <tbody>
+                {tasks.map((item, index) => (
+                  <tr>
+                    <td>
+                      <a href={artifactPath(item.specName, item.taskId)}>
+                        {item.specName} / {item.taskId}
+                      </a>
+                    </td>
+                    <td>
+                      <TaskStatus latest={statuses[index] ?? []} />
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : null}
           {result.items.length > 0 ? (
             <ArtifactTable items={result.items} now={Date.now()} caption="Matching versions" showTask />
           ) : null}

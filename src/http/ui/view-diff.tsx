@@ -279,6 +279,7 @@ export const DiffView: FC<{
       {commits.length > 0 ? (
         <section aria-labelledby="commits-heading">
           <h2 id="commits-heading">{commits.length === 1 ? "Commit" : `Commits (${commits.length})`}</h2>
+          {commits.length === 1 && commits[0] ? <CommitHeader commit={commits[0]} index={0} /> : null}
           {commits.length > 1 ? (
             <ol class="commit-list">
               {commits.map((commit, index) => (
@@ -358,7 +359,9 @@ export const DiffView: FC<{
         const commitIndex = entry?.commit ?? null;
         const commit = commitIndex === null ? undefined : commits[commitIndex];
         const header =
-          commit && commitIndex !== shownCommit ? <CommitHeader commit={commit} index={commitIndex as number} /> : null;
+          commit && commits.length > 1 && commitIndex !== shownCommit ? (
+            <CommitHeader commit={commit} index={commitIndex as number} />
+          ) : null;
         shownCommit = commitIndex;
         const facts = describeFile(entry);
         return (
