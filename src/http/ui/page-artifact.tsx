@@ -104,6 +104,23 @@ export function registerArtifactPages({ app, store, page, signedIn }: UiKit): vo
             <li>
               SHA-256 <code>{metadata.originalChecksum.slice(0, 16)}…</code>
             </li>
+            {metadata.secrets ? (
+              <li class="secrets">
+                secrets {metadata.secrets.mode === "mask" ? "masked" : "flagged (stored as sent)"}:{" "}
+                {metadata.secrets.findings.map((finding) => (
+                  <span>
+                    {finding.rule} ×{finding.count} (line{finding.lines.length > 1 ? "s" : ""}{" "}
+                    {finding.lines.slice(0, 5).map((line, index) => (
+                      <>
+                        {index > 0 ? ", " : ""}
+                        <a href={`#L${line}`}>{line}</a>
+                      </>
+                    ))}
+                    {finding.lines.length > 5 ? ", …" : ""})
+                  </span>
+                ))}
+              </li>
+            ) : null}
           </ul>
           {versions.length > 1 ? (
             <nav aria-label="Versions" class="toolbar">

@@ -55,6 +55,8 @@ pre { white-space: pre-wrap; word-break: break-word; margin: 0; }
 .log .err { background: var(--del-bg); }
 .log .warn { background: var(--warn-bg); }
 mark { background: #ffd33d; color: var(--fg); }
+mark.redacted { background: #ffd8d3; color: #82071e; border-radius: 3px; font-weight: 600; }
+.facts li.secrets span + span::before { content: "; "; }
 .diff-file { border: 1px solid var(--line); border-radius: 4px; margin: 1rem 0; }
 .diff-file h3 { margin: 0; padding: .4rem .6rem; font-size: .95rem; background: var(--head-bg); border-bottom: 1px solid var(--line); word-break: break-all; }
 table.diff { margin: 0; table-layout: fixed; }

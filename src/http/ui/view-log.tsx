@@ -53,13 +53,33 @@ function foldGroups(lines: LogLine[]): LogBlock[] {
   return blocks;
 }
 
+/** `[REDACTED:<rule>]` markers the store put where it masked a secret, highlighted. */
+const MARKER = /\[REDACTED:[a-z0-9:_-]{1,80}\]/g;
+
+function withMarkers(text: string): Child {
+  if (!text.includes("[REDACTED:")) return text;
+  const parts: Child[] = [];
+  let last = 0;
+  for (const found of text.matchAll(MARKER)) {
+    parts.push(text.slice(last, found.index));
+    parts.push(
+      <mark class="redacted" title="a secret masked at upload">
+        {found[0]}
+      </mark>,
+    );
+    last = found.index + found[0].length;
+  }
+  parts.push(text.slice(last));
+  return parts;
+}
+
 const LineText: FC<{ text: string; query?: string | undefined }> = ({ text, query }) => {
   // A search highlights the plain text; otherwise colour codes become classed spans.
   if (query) return <span>{highlight(stripAnsi(text), query) as Child}</span>;
   return (
     <span>
       {ansiSegments(text).map((segment) =>
-        segment.classes ? <span class={segment.classes}>{segment.text}</span> : segment.text,
+        segment.classes ? <span class={segment.classes}>{withMarkers(segment.text)}</span> : withMarkers(segment.text),
       )}
     </span>
   );
