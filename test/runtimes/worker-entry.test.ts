@@ -11,6 +11,7 @@ import { gunzipSync, gzipSync } from "fflate";
 import { buildWorkerBundle } from "../../scripts/build-worker.ts";
 import { configFromBindings } from "../../src/runtime/worker.ts";
 import { startGcsEmulator } from "../helpers/gcs-emulator.ts";
+import { rawRequest } from "../helpers/raw-http.ts";
 import { startS3Server } from "../helpers/s3-servers.ts";
 import { startSqld } from "../helpers/sqld.ts";
 import { makeLog, makeTempDir, sha256Hex } from "../helpers/store.ts";
@@ -143,6 +144,17 @@ describe("edge entry on workerd", () => {
     expect(stored).toMatchObject({ uri: expect.stringMatching(/^s3:\/\/edge\//), version: 1, compressed: true });
 
     expect(await (await fetch(url("/v1/artifacts/chat-app/1.1/log"), as(READER))).text()).toBe(log);
+    // A client asking no encoding (curl without --compressed) gets the log, as HEAD says.
+    const plain = await rawRequest(url("/v1/artifacts/chat-app/1.1/log"), {
+      headers: { Authorization: `Bearer ${READER}` },
+    });
+    expect(plain.headers["content-encoding"]).toBe("identity");
+    expect(new TextDecoder().decode(plain.body)).toBe(log);
+    const plainHead = await rawRequest(url("/v1/artifacts/chat-app/1.1/log"), {
+      method: "HEAD",
+      headers: { Authorization: `Bearer ${READER}` },
+    });
+    expect(Number(plainHead.headers["content-length"])).toBe(plain.body.length);
     // Stored gzip passes through once: exactly the stored bytes, not gzip of gzip.
     const passthrough = await fetch(
       url("/v1/artifacts/chat-app/1.1/log"),
