@@ -60,6 +60,10 @@ const LOGS: [file: string, counts: [number, number]][] = [
   ["log/node-assertion-error-exit.log", [1, 0]],
   ["log/node-unhandled-rejection-warning.log", [0, 2]],
   ["log/node-test-spec-color-tty.log", [1, 0]],
+  // go test: `--- FAIL:` and the FAIL lines (go's summary: 1 failing test, 1 failing package).
+  ["log/go-test-pass-fail-skip.log", [4, 0]],
+  // go test with build failures: three compile errors and three FAIL lines.
+  ["log/go-test-build-failed.log", [6, 0]],
 ];
 
 describe("the real-world corpus", () => {

@@ -8,7 +8,8 @@
  * - `Error:` or `Exception:`, alone or ending a word (`TypeError:`, `java.io.IOException:`), also
  *   with node's bracketed code (`TypeError [ERR_UNKNOWN_FILE_EXTENSION]:`);
  * - `error:`, `fatal:` or `panic:`, optionally with a bracketed code (`error[E0308]:`), or tsc's
- *   `error TS2769:`; ESLint's `  12:5  error  …`;
+ *   `error TS2769:`; ESLint's `  12:5  error  …`; Go's compile errors (`pkg/a.go:15: undefined: x`
+ *   at the start of a line; `go test`'s indented `    a_test.go:9: …` log lines are not errors);
  * - `npm ERR!` or npm 10's lowercase `npm error`; GitHub Actions' `##[error]` and `::error …::`;
  * - or starts with `Traceback (most recent call last)`.
  *
@@ -28,6 +29,7 @@ export const LOG_ERROR_SOURCE = [
   String.raw`\b(?:error|fatal|panic)(?:\[[^\]\n]{0,40}\])?:`,
   String.raw`\berror TS\d+:`,
   String.raw`^\s+\d+:\d+\s+error\s`,
+  String.raw`^[^\s:]+\.go:\d+(?::\d+)?: `,
   String.raw`\bnpm ERR!`,
   String.raw`\bnpm error\b`,
   String.raw`##\[error\]`,
