@@ -216,4 +216,20 @@ describe("reindex", () => {
       { key: "s/t/v1/log.metadata.json", reason: expect.stringContaining("the sidecar says") },
     ]);
   });
+
+  test("a sidecar of another format version is not read: skipped with the reason, nothing restored from it", async () => {
+    const fixture = await open();
+    const result = await fixture.store.upload({ specName: "s", taskId: "t", type: "log", content: makeLog(100) });
+    const record = await fixture.metadata.findByUri(result.uri);
+    await fixture.metadata.remove([record?.id as number]);
+    const sidecar = await fixture.backend.get("s/t/v1/log.metadata.json");
+    const fields = JSON.parse(await new Response(sidecar?.body).text()) as Record<string, unknown>;
+    await fixture.backend.put("s/t/v1/log.metadata.json", text(JSON.stringify({ ...fields, formatVersion: 2 })));
+    const report = await fixture.store.reindex();
+    expect(report.restored).toEqual([]);
+    expect(report.skipped).toEqual([
+      { key: "s/t/v1/log.metadata.json", reason: expect.stringContaining("format version 2") },
+    ]);
+    expect(await fixture.store.stat(result.uri)).toBeNull();
+  });
 });
