@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { gunzipSync } from "fflate";
 import { buildWorkerBundle } from "../../scripts/build-worker.ts";
+import { createHttpClient } from "../../src/client/http-client.ts";
 import { type RawResponse, rawRequest } from "../helpers/raw-http.ts";
 import { type S3TestServer, startS3Server } from "../helpers/s3-servers.ts";
 import { repoRoot } from "../helpers/server-process.ts";
@@ -119,6 +120,15 @@ describe("wrangler dev, from the README's recipe", () => {
     const identity = await send("/v1/artifacts/chat-app/1.1/log", { headers: { "Accept-Encoding": "identity" } });
     expect(identity.headers["content-encoding"]).toBe("identity");
     expect(identity.body.length).toBe(stored.originalSize);
+  });
+
+  test("the project's HTTP client sees the log's size and bytes (stat, open)", async () => {
+    const client = createHttpClient({ url: worker.url.origin, token: TOKEN });
+    const ref = { specName: "chat-app", taskId: "1.1", type: "log" };
+    expect((await client.stat(ref))?.size).toBe(stored.originalSize);
+    const opened = await client.open(ref);
+    expect(opened.length).toBe(stored.originalSize);
+    expect(await new Response(opened.body).text()).toBe(log);
   });
 
   test("a client that accepts gzip (curl --compressed) gets the stored gzip once, described as such", async () => {
