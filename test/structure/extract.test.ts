@@ -301,12 +301,16 @@ describe("logs", () => {
       "  3:1  warning  Unexpected console statement  no-console", // 9 warning
       "\u001b[31mERROR\u001b[39m build broke", // 10 error
       "type SOME_ERROR_CODE = 1", // 11 neither
+      "logger.log(LogLevel.ERROR, msg); type Level = 'ERROR' | 'WARN';", // 12 neither: names in code
+      " ERR_PNPM_PEER_DEP_ISSUES  Unmet peer dependencies", // 13 error
+      "FAILURE: Build failed with an exception.", // 14 error
+      "[WARNING] Using platform encoding", // 15 warning (Maven)
     ].join("\n");
     const { summary } = extract("log", log, 5);
     if (summary.kind !== "log") throw new Error("not a log summary");
-    expect(summary.firstErrors.map((entry) => entry.line)).toEqual([1, 3, 5, 6, 7, 8, 10]);
-    expect(summary.warnings).toBe(3);
-    expect(summary.firstErrors.at(-1)?.text).toBe("ERROR build broke");
+    expect(summary.firstErrors.map((entry) => entry.line)).toEqual([1, 3, 5, 6, 7, 8, 10, 13, 14]);
+    expect(summary.warnings).toBe(4);
+    expect(summary.firstErrors[6]?.text).toBe("ERROR build broke");
   });
 
   test("types without structure and extraction switched off have no extractor", () => {

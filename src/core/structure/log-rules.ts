@@ -4,7 +4,9 @@
  *
  * A line is an **error** line when it contains (case as shown):
  * - a whole word `ERROR`, `FATAL`, `CRITICAL`, `PANIC`, `FAIL` or `FAILED` (Maven `[ERROR]`,
- *   `go test`'s `--- FAIL:`, Jest's `FAIL src/…`, pytest's `FAILED tests/…`);
+ *   `go test`'s `--- FAIL:`, Jest's `FAIL src/…`, pytest's `FAILED tests/…`), but not as a name
+ *   in code (`LogLevel.ERROR`, `'ERROR'`, `ERROR_CODE`); pnpm's `ERR_PNPM_…`; Gradle's
+ *   `FAILURE: Build failed`;
  * - `Error:` or `Exception:`, alone or ending a word (`TypeError:`, `java.io.IOException:`), also
  *   with node's bracketed code (`TypeError [ERR_UNKNOWN_FILE_EXTENSION]:`);
  * - `error:`, `fatal:` or `panic:`, optionally with a bracketed code (`error[E0308]:`), or tsc's
@@ -24,7 +26,10 @@
  */
 
 export const LOG_ERROR_SOURCE = [
-  String.raw`\b(?:ERROR|FATAL|CRITICAL|PANIC|FAIL|FAILED)\b`,
+  // An upper-case level word, not a name in code: `LogLevel.ERROR`, `'ERROR'`, `ERROR_CODE` are not errors.
+  String.raw`(?<![\w.'"\`$-])(?:ERROR|FATAL|CRITICAL|PANIC|FAIL|FAILED)(?![\w.'"\`-])`,
+  String.raw`\bERR_PNPM_[A-Z_]+\b`,
+  String.raw`^FAILURE: Build failed`,
   String.raw`(?:Error|Exception)(?: \[[A-Z][A-Z0-9_]*\])?:`,
   String.raw`\b(?:error|fatal|panic)(?:\[[^\]\n]{0,40}\])?:`,
   String.raw`\berror TS\d+:`,
@@ -46,7 +51,7 @@ export const LOG_STATED_WARNING_SOURCE = [
 ].join("|");
 
 export const LOG_WARNING_SOURCE = [
-  String.raw`\b(?:WARN|WARNING)\b`,
+  String.raw`(?<![\w.'"\`$-])(?:WARN|WARNING)(?![\w.'"\`-])`,
   String.raw`Warning:`,
   String.raw`\bwarning(?:\[[^\]\n]{0,40}\])?:`,
   String.raw`^\s+\d+:\d+\s+warning\s`,
