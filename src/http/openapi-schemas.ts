@@ -32,8 +32,15 @@ export const OPENAPI_SCHEMAS: Json = {
       version: { type: "integer" },
       size: { type: "integer", description: "Stored bytes." },
       checksum: { type: "string", description: "SHA-256 hex of the stored bytes." },
-      originalSize: { type: "integer" },
-      originalChecksum: { type: "string", description: "SHA-256 hex of the content." },
+      originalSize: {
+        type: "integer",
+        description: "Bytes of the content as stored and served (after masking secrets).",
+      },
+      originalChecksum: {
+        type: "string",
+        description:
+          "SHA-256 hex of the content as stored and served: after masking when secrets were masked, else of the bytes sent. Content-Digest is checked on the bytes sent.",
+      },
       compressed: { type: "boolean" },
       mimeType: { type: "string" },
       tags: { type: "array", items: { type: "string" } },
@@ -47,6 +54,25 @@ export const OPENAPI_SCHEMAS: Json = {
         description:
           "Structure extracted at upload. diff: files, added, removed; log: lines, errors, warnings, firstErrorLine, firstErrors; " +
           "test: format, total, passed, failed, skipped, durationMs. Always: bytesExamined, truncated, parseError.",
+      },
+      secrets: {
+        type: ["object", "null"],
+        description:
+          "Secrets found at upload: mode (mask: replaced by [REDACTED:<rule>] markers; flag: stored as sent) and findings, each { rule, count, lines }. Never a value. Null when none.",
+        properties: {
+          mode: { type: "string", enum: ["mask", "flag"] },
+          findings: {
+            type: "array",
+            items: {
+              type: "object",
+              properties: {
+                rule: { type: "string" },
+                count: { type: "integer" },
+                lines: { type: "array", items: { type: "integer" } },
+              },
+            },
+          },
+        },
       },
       state: { type: "string", enum: ["pending", "committed", "deleting"] },
       integrity: { type: "string", enum: ["ok", "corrupt"] },

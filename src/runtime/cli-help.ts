@@ -27,8 +27,9 @@ Options for every command:
   --version       print the version and exit
 
 Exit codes: 0 ok, 1 failure, 2 bad input or usage (a --server that is not an http(s) URL, an
-output directory that does not exist), 3 not found, 4 checksum mismatch or corrupt data,
-5 quota exceeded, disk full or too large, 6 unauthorized or forbidden, 7 bad config.`;
+output directory that does not exist), 3 not found, 4 checksum mismatch, corrupt data or a
+secret refused (redaction mode reject), 5 quota exceeded, disk full or too large, 6 unauthorized
+or forbidden, 7 bad config.`;
 
 export const COMMAND_HELP: Record<string, string> = {
   serve: `Usage: artifact-store serve [--host H] [--port N] [--config FILE]

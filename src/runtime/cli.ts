@@ -20,6 +20,7 @@ const EXIT_BY_CODE: Partial<Record<ErrorCode, number>> = {
   E_RANGE: 2,
   E_NOT_FOUND: 3,
   E_CHECKSUM_MISMATCH: 4,
+  E_SECRET_DETECTED: 4,
   E_CORRUPT: 4,
   E_QUOTA_EXCEEDED: 5,
   E_STORAGE_FULL: 5,
