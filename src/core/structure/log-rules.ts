@@ -29,7 +29,7 @@ export const LOG_ERROR_SOURCE = [
   // An upper-case level word, not a name in code: `LogLevel.ERROR`, `'ERROR'`, `ERROR_CODE` are not errors.
   String.raw`(?<![\w.'"\`$-])(?:ERROR|FATAL|CRITICAL|PANIC|FAIL|FAILED)(?![\w.'"\`-])`,
   String.raw`\bERR_PNPM_[A-Z_]+\b`,
-  String.raw`^FAILURE: Build failed`,
+  "^FAILURE: Build failed",
   String.raw`(?:Error|Exception)(?: \[[A-Z][A-Z0-9_]*\])?:`,
   String.raw`\b(?:error|fatal|panic)(?:\[[^\]\n]{0,40}\])?:`,
   String.raw`\berror TS\d+:`,
@@ -52,7 +52,7 @@ export const LOG_STATED_WARNING_SOURCE = [
 
 export const LOG_WARNING_SOURCE = [
   String.raw`(?<![\w.'"\`$-])(?:WARN|WARNING)(?![\w.'"\`-])`,
-  String.raw`Warning:`,
+  "Warning:",
   String.raw`\bwarning(?:\[[^\]\n]{0,40}\])?:`,
   String.raw`^\s+\d+:\d+\s+warning\s`,
 ].join("|");

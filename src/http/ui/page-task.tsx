@@ -9,7 +9,7 @@ import type { FC } from "hono/jsx";
 import type { ArtifactMetadata } from "../../contracts/types.ts";
 import { assertValidName } from "../../core/names.ts";
 import type { ArtifactStore } from "../../core/store.ts";
-import type { LogSummary, TestCaseEntry } from "../../core/structure/types.ts";
+import type { DiffFileEntry, LogSummary, TestCaseEntry } from "../../core/structure/types.ts";
 import { authorize } from "../auth.ts";
 import { render, taskTrail, type UiKit } from "./frame.tsx";
 import { artifactPath, Bytes, Page } from "./layout.tsx";
@@ -68,6 +68,7 @@ interface Glance {
   previous: number | null;
   failures?: TestCaseEntry[];
   errorContext?: LogLine[];
+  files?: DiffFileEntry[];
 }
 
 async function glanceAt(
@@ -84,6 +85,8 @@ async function glanceAt(
   if (summary?.kind === "test" && summary.failed > 0) {
     const failed = await store.testCases(artifact, { status: "failed", limit: FIRST_FAILURES });
     glance.failures = failed.items;
+  } else if (summary?.kind === "diff") {
+    glance.files = await store.diffFiles(artifact, { limit: FILES_SHOWN });
   } else if (summary?.kind === "log" && summary.firstErrorLine !== null) {
     glance.errorContext = await linesAround(store, artifact, summary);
   }
@@ -227,6 +230,21 @@ const GlanceCard: FC<{ glance: Glance }> = ({ glance }) => {
               {commit.subject} — {commit.author ?? ""}
             </p>
           ))}
+          {glance.files && glance.files.length > 0 ? (
+            <ul class="first-files">
+              {glance.files.map((file, index) => (
+                <li>
+                  <a href={`${open}#file-${index + 1}`}>{file.path}</a>{" "}
+                  <span class="muted">
+                    {file.status === "modified" ? "" : `${file.status} `}+{file.added} −{file.removed}
+                  </span>
+                </li>
+              ))}
+              {summary.files > glance.files.length ? (
+                <li class="muted">and {summary.files - glance.files.length} more</li>
+              ) : null}
+            </ul>
+          ) : null}
         </>
       ) : (
         <p>
