@@ -1,13 +1,14 @@
 /**
  * The README's local recipe for the edge, run as written: the repository's own wrangler.toml,
- * `npm run build:worker`'s bundle at dist/worker/worker.js, a `.dev.vars` pointing at s3rver and
- * a local sqld, and `wrangler dev --local`. wrangler dev treats requests as Cloudflare does
- * (it replaces `Accept-Encoding` with `br, gzip` and keeps the client's in
- * `request.cf.clientAcceptEncoding`), so this is where a Worker that negotiates with the
- * platform's header instead of the client's fails. Every process is started here and stopped by PID.
+ * `npm run build:worker`'s bundle at dist/worker/worker.js, the README's own `.dev.vars` (its
+ * ports swapped for this test's s3rver and sqld) and `wrangler dev --local`. wrangler dev treats
+ * requests as Cloudflare does (it replaces `Accept-Encoding` with `br, gzip` and keeps the
+ * client's in `request.cf.clientAcceptEncoding`), so this is where a Worker that negotiates with
+ * the platform's header instead of the client's fails. Every process is started here and
+ * stopped by PID.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createClient } from "@libsql/client";
 import { gunzipSync } from "fflate";
@@ -38,24 +39,26 @@ async function projectDirectory(name: string, devVars: string): Promise<string> 
   return project;
 }
 
+/** The `.dev.vars` heredoc of the README's "Run it locally", with this test's ports and token. */
+async function readmeDevVars(): Promise<string> {
+  const readme = await readFile(join(repoRoot, "README.md"), "utf8");
+  const block = /cat > \.dev\.vars <<VARS\n([\s\S]*?)\nVARS\n/.exec(readme)?.[1];
+  if (!block) throw new Error("README.md has no `cat > .dev.vars <<VARS` block");
+  expect(block).toContain(`ARTIFACT_STORE_S3__BUCKET=${BUCKET}`);
+  return block
+    .replace("http://127.0.0.1:4568", s3.endpoint)
+    .replace("http://127.0.0.1:8080", sqld.url)
+    .replace(`$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)`, await sha256Hex(TOKEN));
+}
+
 beforeAll(async () => {
   directory = await makeTempDir("wrangler-dev");
   s3 = await startS3Server("s3rver");
   await s3.createBucket(BUCKET);
   sqld = await startSqld();
-  // What the README tells a newcomer to put in .dev.vars (plus one short retention for the sweep).
-  const devVars = [
-    `ARTIFACT_STORE_S3__BUCKET=${BUCKET}`,
-    `ARTIFACT_STORE_S3__ENDPOINT=${s3.endpoint}`,
-    "ARTIFACT_STORE_S3__REGION=us-east-1",
-    "ARTIFACT_STORE_S3__FORCE_PATH_STYLE=true",
-    `ARTIFACT_STORE_S3__ACCESS_KEY_ID=${s3.accessKeyId}`,
-    `ARTIFACT_STORE_S3__SECRET_ACCESS_KEY=${s3.secretAccessKey}`,
-    `ARTIFACT_STORE_METADATA__URL=${sqld.url}`,
-    `ARTIFACT_STORE_SERVER__TOKENS='[{"name":"dev","sha256":"${await sha256Hex(TOKEN)}","scopes":["admin"]}]'`,
-    "ARTIFACT_STORE_RETENTION_POLICY__DIFF=0.000001",
-    "",
-  ].join("\n");
+  // The .dev.vars the README's recipe writes, pointed at this test's ports (plus one short
+  // retention for the sweep).
+  const devVars = `${await readmeDevVars()}\nARTIFACT_STORE_RETENTION_POLICY__DIFF=0.000001\n`;
   worker = await startWranglerDev(await projectDirectory("clone", devVars));
 });
 
