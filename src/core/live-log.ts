@@ -16,7 +16,7 @@ import type { StoreContext } from "./context.ts";
 import { assertDiskRoom } from "./disk-space.ts";
 import { liveChunkKey, liveChunkPrefix } from "./layout.ts";
 import { assertValidName } from "./names.ts";
-import { assertQuotaRoom } from "./quota.ts";
+import { assertQuotaRoom, withRoomOf } from "./quota.ts";
 import { type UploadResult, uploadArtifact } from "./upload.ts";
 import { redactInMemory } from "./upload-encode.ts";
 import { redactionFor, tooLargeError } from "./upload-plan.ts";
@@ -218,12 +218,7 @@ export async function sealLog(ctx: StoreContext, input: SealLogInput): Promise<U
       expectedOffset += chunk.size;
     }
     // The sealed version replaces the chunks, which go once it commits: the seal may use their room.
-    const quota = ctx.settings.storageQuota;
-    const sealCtx =
-      quota.maxBytes === null
-        ? ctx
-        : { ...ctx, settings: { ...ctx.settings, storageQuota: { ...quota, maxBytes: quota.maxBytes + live.size } } };
-    result = await uploadArtifact(sealCtx, {
+    result = await uploadArtifact(withRoomOf(ctx, live.size), {
       ...ref,
       content: chunkStream(ctx, chunks, 0, expectedOffset),
       contentLength: expectedOffset,

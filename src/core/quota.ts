@@ -67,6 +67,19 @@ export async function assertQuotaRoom(ctx: StoreContext, incomingBytes = 0): Pro
   return used;
 }
 
+/**
+ * The context for a write that replaces `replacedBytes` the quota already counts and that go
+ * once it commits (a live log's seal replacing its chunks): the write may use their room.
+ */
+export function withRoomOf(ctx: StoreContext, replacedBytes: number): StoreContext {
+  const quota = ctx.settings.storageQuota;
+  if (quota.maxBytes === null) return ctx;
+  return {
+    ...ctx,
+    settings: { ...ctx.settings, storageQuota: { ...quota, maxBytes: quota.maxBytes + replacedBytes } },
+  };
+}
+
 /** The warning once usage passes the threshold; `knownUsage` spares the lookup when the caller has it. */
 export async function quotaWarnings(ctx: StoreContext, knownUsage?: number): Promise<string[]> {
   const { maxBytes, warnThreshold } = ctx.settings.storageQuota;
