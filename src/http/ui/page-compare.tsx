@@ -9,6 +9,7 @@ import type { ComparedVersion, DiffComparison, TestChange, TestComparison } from
 import { compareVersions } from "../routes-compare.ts";
 import { render, type UiKit } from "./frame.tsx";
 import { artifactPath, Notice, Page } from "./layout.tsx";
+import { messageHeadline } from "./view-test.tsx";
 
 /** The viewer's link to a comparison. */
 export function compareHref(specName: string, type: string, before: string, after: string): string {
@@ -129,7 +130,7 @@ const ChangeTable: FC<{ changes: TestChange[]; caption: string }> = ({ changes, 
           <td>
             {change.message ? (
               <details>
-                <summary>{change.message.split("\n").find((line) => line.trim()) ?? ""}</summary>
+                <summary>{messageHeadline(change.message)}</summary>
                 <pre>{change.message}</pre>
               </details>
             ) : null}

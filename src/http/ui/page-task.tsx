@@ -17,6 +17,7 @@ import { compareHref } from "./page-compare.tsx";
 import { ArtifactTable, LiveLogList } from "./pages-browse.tsx";
 import { latestPerType, TaskStatus, taskVerdict } from "./task-status.tsx";
 import { type LogLine, LogLines, scanLines, splitLines } from "./view-log.tsx";
+import { messageHeadline } from "./view-test.tsx";
 
 const FIRST_FAILURES = 5;
 const CONTEXT_BEFORE = 3;
@@ -183,9 +184,7 @@ const GlanceCard: FC<{ glance: Glance }> = ({ glance }) => {
                     <details>
                       <summary>
                         <strong>{test.name}</strong> <span class="muted">{test.suite}</span>
-                        {test.message ? (
-                          <div class="muted">{test.message.split("\n").find((line) => line.trim()) ?? ""}</div>
-                        ) : null}
+                        {test.message ? <div class="muted">{messageHeadline(test.message)}</div> : null}
                       </summary>
                       {test.message ? <pre>{test.message}</pre> : null}
                     </details>

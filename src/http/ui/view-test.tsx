@@ -3,6 +3,7 @@
 import type { FC } from "hono/jsx";
 import type { ArtifactMetadata } from "../../contracts/types.ts";
 import type { ArtifactStore } from "../../core/store.ts";
+import { classifyLogLine } from "../../core/structure/log-rules.ts";
 import type { TestCaseEntry, TestCaseOrder, TestStatus } from "../../core/structure/types.ts";
 import { artifactPath, highlight, Notice } from "./layout.tsx";
 
@@ -66,6 +67,21 @@ export async function countSuites(
   }
   const suites = [...bySuite.values()].sort((a, b) => b.failed - a.failed || (a.suite < b.suite ? -1 : 1));
   return { suites, complete: read >= total };
+}
+
+/**
+ * The line of a failure message to show before it is expanded: the first line that reads as an
+ * error (Playwright's message starts with the test's path, pytest's with the test's source), else
+ * the first line.
+ *
+ * @example
+ * messageHeadline("[chrome] › grid.spec.ts:202:11 › sorts\n\n  Error: locator.click: Target closed"); // "Error: locator.click: Target closed"
+ */
+export function messageHeadline(message: string | null | undefined): string {
+  if (!message) return "";
+  const lines = message.split("\n").slice(0, 200);
+  const error = lines.find((line) => classifyLogLine(line) === "error");
+  return (error ?? lines.find((line) => line.trim() !== "") ?? "").trim();
 }
 
 const STATUS_LABEL: Record<TestStatus, string> = { passed: "✓ passed", failed: "✗ failed", skipped: "○ skipped" };
@@ -223,7 +239,7 @@ const SuiteTable: FC<{ suites: { suites: SuiteCount[]; complete: boolean }; base
 );
 
 const TestRow: FC<{ test: TestCaseEntry; filter: ReturnType<typeof parseTestFilter> }> = ({ test, filter }) => {
-  const firstLine = test.message?.split("\n").find((line) => line.trim() !== "") ?? "";
+  const firstLine = messageHeadline(test.message);
   const hasMore = (test.message?.includes("\n") ?? false) || test.stdout || test.stderr;
   return (
     <tr class={test.status}>
