@@ -174,6 +174,8 @@ export interface RestoreInput
   storageKey: string;
   createdAt: number;
   expiresAt: number | null;
+  /** The secrets redaction found at upload, as the sidecar recorded them. */
+  secrets?: ArtifactSecrets | null;
 }
 
 /** Reading the structure extracted at upload, and browsing for the viewer. */

@@ -11,7 +11,7 @@
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { RestoreInput } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
-import type { ArtifactMetadata, ArtifactTypeDefinition } from "../contracts/types.ts";
+import type { ArtifactMetadata, ArtifactSecrets, ArtifactTypeDefinition, SecretFinding } from "../contracts/types.ts";
 import { expiryFor } from "../lib/time.ts";
 import { assertValidName } from "./names.ts";
 
@@ -186,5 +186,26 @@ export function parseSidecar(
     pinned: data.pinned === true,
     createdAt,
     expiresAt,
+    secrets: sidecarSecrets(data.secrets),
   };
+}
+
+/** The sidecar's `secrets`, when it has the shape the store writes (rule names, counts, lines). */
+function sidecarSecrets(value: unknown): ArtifactSecrets | null {
+  if (typeof value !== "object" || value === null) return null;
+  const { mode, findings } = value as { mode?: unknown; findings?: unknown };
+  if ((mode !== "mask" && mode !== "flag") || !Array.isArray(findings)) return null;
+  const valid = findings.filter(
+    (finding): finding is SecretFinding =>
+      typeof finding === "object" &&
+      finding !== null &&
+      typeof finding.rule === "string" &&
+      /^[a-z0-9:_-]{1,80}$/i.test(finding.rule) &&
+      Number.isSafeInteger(finding.count) &&
+      Array.isArray(finding.lines) &&
+      finding.lines.every((line: unknown) => Number.isSafeInteger(line)),
+  );
+  return valid.length === 0
+    ? null
+    : { mode, findings: valid.map(({ rule, count, lines }) => ({ rule, count, lines })) };
 }

@@ -2,6 +2,7 @@
 import { and, asc, eq, gt, inArray, sql } from "drizzle-orm";
 import type { ArtifactRecord, MetadataRepository, RestoreInput } from "../contracts/metadata-repository.ts";
 import { type Database, isCommitted, selection, toRecord } from "./libsql-rows.ts";
+import { secretsStatements } from "./libsql-secrets.ts";
 import { artifactSeries, artifacts, artifactTags } from "./schema.ts";
 import type { WriteBatcher } from "./write-batcher.ts";
 
@@ -95,6 +96,7 @@ export function createRepairQueries(db: Database, writes: WriteBatcher): RepairQ
       ]);
       const id = (inserted as { id: number }[])[0]?.id;
       if (id === undefined) return null;
+      if (input.secrets) await writes.run(secretsStatements(db, id, input.secrets));
       const [row] = await db.select(selection).from(artifacts).where(eq(artifacts.id, id));
       return row ? toRecord(row) : null;
     },

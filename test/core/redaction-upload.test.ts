@@ -5,9 +5,13 @@
  * checksums; and no secret value through any side door (errors, logs, findings, metrics).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { DEFAULT_REDACTION, type RedactionConfig } from "../../src/core/redaction/settings.ts";
 import type { ArtifactStore } from "../../src/core/store.ts";
+import { createArtifactStore } from "../../src/core/store.ts";
+import { openLocalMetadata } from "../../src/metadata/local.ts";
 import { openArtifactStore } from "../../src/runtime/local.ts";
 import {
   createRandom,
@@ -243,6 +247,25 @@ describe("side doors (fs)", () => {
     });
     expectNoSecrets(everything, planted);
     expect(fixture.store.metrics().secretsFound).toMatchObject({ "github-token": expect.any(Number) });
+  });
+});
+
+describe("reindex (fs)", () => {
+  test("the findings come back from the sidecar when the database is rebuilt", async () => {
+    const fixture = await openFs({ redaction: redaction() });
+    const { text } = plantedLog(9, 600);
+    const uploaded = await fixture.store.upload({ specName: "ci", taskId: "re", type: "log", content: text });
+    await fixture.store.close();
+    const databasePath = join(fixture.root, ".store", "metadata.db");
+    for (const suffix of ["", "-wal", "-shm"]) await rm(`${databasePath}${suffix}`, { force: true });
+    const store = createArtifactStore({
+      backend: fixture.backend,
+      metadata: await openLocalMetadata({ url: databasePath }),
+    });
+    await store.reindex();
+    const [restored] = await store.search({ specName: "ci", secretRule: "aws-access-key-id" });
+    expect(restored?.secrets).toEqual(uploaded.secrets);
+    await store.close();
   });
 });
 
