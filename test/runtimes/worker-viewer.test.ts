@@ -56,7 +56,7 @@ async function page(path: string): Promise<string> {
 }
 
 describe("the reviewer's pages on workerd", () => {
-  test("task list, task page, log, tests, a 64-file diff and both comparisons answer on the edge", async () => {
+  test("every page (home, search, task list, task page, log, raw, live, tests, a 64-file diff, login) and both comparisons answer on the edge", async () => {
     await put("/v1/artifacts/rooms/task-41/test", junit(["joins:p", "leaves:f", "kicks:p"]));
     await put("/v1/artifacts/rooms/task-42/test", junit(["joins:f", "leaves:p", "kicks:k", "invites:f"]));
     await put(
@@ -86,6 +86,16 @@ describe("the reviewer's pages on workerd", () => {
     expect(diff).toContain('<mark class="wd">');
     expect(await page("/ui/s/rooms/task-42/diff?page=4")).toMatch(/binary file, 335\.0 KiB/);
 
+    expect(await page("/ui/search?failed_test=joins")).toContain('id="result-tasks"');
+    expect(await page("/ui/s/rooms/task-42/log/raw")).toContain("##[error]Process completed with exit code 2.");
+    expect(await page("/ui/login")).toContain("Token");
+    const append = await fetch(url("/v1/artifacts/rooms/task-44/log:append?seq=1"), {
+      method: "POST",
+      body: "step 1\nERROR step 1 failed\n",
+      headers: auth,
+    });
+    expect(append.status).toBe(201);
+    expect(await page("/ui/s/rooms/task-44/log/live")).toContain("step 1 failed");
     const compare = await page("/ui/compare?spec=rooms&type=test&before=task-41&after=task-42");
     expect(compare).toContain("1 newly failing");
     expect(compare).toContain("1 fixed");
