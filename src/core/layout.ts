@@ -186,8 +186,12 @@ export function parseSidecar(
     pinned: data.pinned === true,
     createdAt,
     expiresAt,
-    secrets: sidecarSecrets(data.secrets),
+    ...withSecrets(sidecarSecrets(data.secrets)),
   };
+}
+
+function withSecrets(secrets: ArtifactSecrets | null): { secrets?: ArtifactSecrets } {
+  return secrets ? { secrets } : {};
 }
 
 /** The sidecar's `secrets`, when it has the shape the store writes (rule names, counts, lines). */

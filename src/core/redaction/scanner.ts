@@ -36,6 +36,8 @@ export interface ScannerOptions {
   knownValues?: readonly KnownValue[];
   /** Rule names `[REDACTED:<name>]` markers may carry: markers already in the content count as findings. */
   markerRules?: ReadonlySet<string>;
+  /** The same options compiled by {@link compileScannerRules} (saves compiling per scanner). */
+  compiled?: CompiledRules;
 }
 
 export interface SecretScanner {
@@ -121,9 +123,8 @@ interface AnchorIndex {
  */
 export function createSecretScanner(options: ScannerOptions): SecretScanner {
   const decoder = new TextDecoder("latin1");
-  const anchors = buildAnchorIndex(options, decoder);
+  const { anchors, window } = options.compiled ?? compileScannerRules(options);
   const markerRules = options.markerRules ?? new Set<string>();
-  const window = Math.max(256, ...options.rules.map((rule) => rule.maxLength + CONTEXT), longestValue(options) + 64);
   const masking = options.mode === "mask";
   const found = new Map<string, SecretFinding>();
   const markers = new Map<string, Uint8Array>();
@@ -253,7 +254,24 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
   };
 }
 
-function buildAnchorIndex(options: ScannerOptions, decoder: TextDecoder): AnchorIndex {
+/** The rules compiled once (search pattern, sticky patterns, window); scanners of one store share them. */
+export interface CompiledRules {
+  anchors: AnchorIndex;
+  window: number;
+}
+
+/**
+ * Compiles the rules for {@link createSecretScanner}'s `compiled` option. Scanners may share
+ * the result: every scan is synchronous, so their patterns never interleave.
+ */
+export function compileScannerRules(options: Omit<ScannerOptions, "mode" | "compiled">): CompiledRules {
+  return {
+    anchors: buildAnchorIndex(options, new TextDecoder("latin1")),
+    window: Math.max(256, ...options.rules.map((rule) => rule.maxLength + CONTEXT), longestValue(options) + 64),
+  };
+}
+
+function buildAnchorIndex(options: Omit<ScannerOptions, "mode" | "compiled">, decoder: TextDecoder): AnchorIndex {
   const anchors: Anchor[] = [];
   let priority = 0;
   const add = (
@@ -440,7 +458,7 @@ function countNewlines(text: string, from: number, to: number): number {
   return count;
 }
 
-function longestValue(options: ScannerOptions): number {
+function longestValue(options: Pick<ScannerOptions, "knownValues">): number {
   let longest = 0;
   for (const { value } of options.knownValues ?? []) longest = Math.max(longest, encoder.encode(value).length);
   return longest;

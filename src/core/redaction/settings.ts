@@ -4,7 +4,13 @@
  * asks {@link createRedaction} and nothing else.
  */
 import { FIXED_RULES, GENERIC_DEFAULTS, genericAssignmentRule, PEM_RULE_NAME, type SecretRule } from "./rules.ts";
-import { createSecretScanner, type KnownValue, type RedactionMode, type SecretScanner } from "./scanner.ts";
+import {
+  compileScannerRules,
+  createSecretScanner,
+  type KnownValue,
+  type RedactionMode,
+  type SecretScanner,
+} from "./scanner.ts";
 
 export interface RedactionConfig {
   /** The mode of every type not listed in `types`. */
@@ -58,13 +64,14 @@ export function createRedaction(config: RedactionConfig = DEFAULT_REDACTION, val
     ...new Set(knownValues.map((value) => value.rule)),
   ];
   const markerRules = new Set(names);
+  const compiled = compileScannerRules({ rules, privateKeys, knownValues, markerRules });
   const modeFor = (type: string): RedactionMode => config.types[type] ?? config.mode;
   return {
     modeFor,
     scannerFor(type) {
       const mode = modeFor(type);
       if (mode === "off") return undefined;
-      return createSecretScanner({ mode, rules, privateKeys, knownValues, markerRules });
+      return createSecretScanner({ mode, rules, privateKeys, knownValues, markerRules, compiled });
     },
     ruleNames: () => [...names],
   };
