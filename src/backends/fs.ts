@@ -2,6 +2,10 @@
  * Filesystem backend: one file per object under a root directory.
  * Publish is staging file → fsync → rename → directory fsync, so a crash leaves either the
  * old state or the complete new file, never a partial one under its final name.
+ * This file holds what needs `node:*`; the rest of the backend is Web-API modules beside it
+ * that take the node functions they need: `fs-listing.ts` (the directory walk, etags),
+ * `fs-read-stream.ts` (a download's body), `fs-headroom.ts` (free space and the disk reserve),
+ * `fs-deferred-syncs.ts` (sidecar fsyncs batched) and `fs-errors.ts`.
  */
 import { randomUUID } from "node:crypto";
 import { constants as fsConstants } from "node:fs";
@@ -9,16 +13,14 @@ import type { FileHandle } from "node:fs/promises";
 import { link, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ArtifactStoreError, storageFullError } from "../contracts/errors.ts";
-import type {
-  ListPage,
-  MaintenanceOptions,
-  ObjectInfo,
-  StorageBackend,
-  StoredObject,
-  VolumeSpace,
-} from "../contracts/storage-backend.ts";
-import { createPathSyncer, type PathSyncer } from "../lib/path-syncer.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { MaintenanceOptions, ObjectInfo, StorageBackend, StoredObject } from "../contracts/storage-backend.ts";
+import { createPathSyncer } from "../lib/path-syncer.ts";
+import { createDeferredSyncs } from "./fs-deferred-syncs.ts";
+import { isNotDirectory, isNotFound, wrapFsError } from "./fs-errors.ts";
+import { createDiskHeadroom } from "./fs-headroom.ts";
+import { listObjects, objectInfoOf } from "./fs-listing.ts";
+import { createFileBody } from "./fs-read-stream.ts";
 import { assertValidKey, resolveRange } from "./keys.ts";
 
 export interface FsBackendOptions {
@@ -61,54 +63,220 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
   const stagingDir = resolve(options.stagingDir ?? join(root, STORE_DIRECTORY, "staging"));
   const fsyncEnabled = options.fsync ?? true;
   const readChunkSize = options.readChunkSize ?? 256 * 1024;
-  let stagingReady: Promise<unknown> | undefined;
-  const headroom = createDiskHeadroom(root, join(root, STORE_DIRECTORY, "disk-reserve"), options.reserveBytes ?? 0);
+  const stagingReady = untilItWorks(() => mkdir(stagingDir, { recursive: true }));
+  const publisher = createPublisher(root, fsyncEnabled);
+  const headroom = createFsHeadroom(root, options.reserveBytes ?? 0);
+  const pathOf = (key: string): string => objectPath(root, key);
 
-  const pathOf = (key: string): string => {
-    assertValidKey(key, "fs");
-    if (key === STORE_DIRECTORY || key.startsWith(`${STORE_DIRECTORY}/`)) {
-      throw new ArtifactStoreError("E_INVALID_INPUT", `[fs] key ${JSON.stringify(key)} is reserved for the store`);
-    }
-    return join(root, ...key.split("/"));
-  };
+  return {
+    name: "fs",
+    root,
+    stagingDir,
 
-  /**
-   * The store never creates symbolic links, so it never follows one: a link anywhere between the
-   * root and `path` (an `evil -> /outside` someone placed in base_path) would let a put write,
-   * and gc or a delete remove, files outside the root. Each existing directory on the way is
-   * lstat'ed; true when none is a link. The last component is checked by its own caller
-   * (lstat, O_NOFOLLOW), since rename and unlink act on a link itself, never on its target.
-   */
-  const linkFree = async (path: string): Promise<boolean> => {
-    const segments = path
-      .slice(root.length + 1)
-      .split(sep)
-      .slice(0, -1);
-    let directory = root;
-    for (const segment of segments) {
-      directory = join(directory, segment);
-      const stats = await lstat(directory).catch((error: unknown) => {
-        if (isNotFound(error) || isNotDirectory(error)) return null;
-        throw error;
+    async put(key, body, putOptions = {}): Promise<ObjectInfo> {
+      const durable = putOptions.durability !== "deferred";
+      const target = pathOf(key);
+      await refuseLinks(root, target, key);
+      await stagingReady();
+      const stagingPath = join(stagingDir, `${randomUUID()}.tmp`);
+      let size: number;
+      try {
+        size = await writeStagingFile(stagingPath, body, fsyncEnabled && durable);
+        await publisher.publish(stagingPath, target, durable, putOptions.ifNotExists === true);
+      } catch (error) {
+        await rm(stagingPath, { force: true }).catch(() => {});
+        throw wrapFsError(error, `writing ${key}`);
+      }
+      return { ...objectInfoOf(key, await lstat(target)), size };
+    },
+
+    async get(key, getOptions = {}): Promise<StoredObject | null> {
+      const path = pathOf(key);
+      const { signal } = getOptions;
+      signal?.throwIfAborted();
+      const stats = await fileStats(root, path, `reading ${key}`);
+      if (!stats) return null;
+      const range = getOptions.range ? resolveRange(getOptions.range, stats.size, "fs") : undefined;
+      const body = createFileBody({
+        key,
+        start: range ? range.start : 0,
+        end: range ? range.end : stats.size - 1,
+        chunkSize: readChunkSize,
+        ...(signal ? { signal } : {}),
+        openFile: () => open(path, fsConstants.O_RDONLY | NO_FOLLOW),
       });
-      if (!stats) return true; // the rest does not exist yet: nothing to follow
-      if (!stats.isDirectory()) return false;
-    }
-    return true;
-  };
-  const refuseLinks = async (path: string, key: string): Promise<void> => {
-    if (!(await linkFree(path))) {
-      throw new ArtifactStoreError(
-        "E_BACKEND",
-        `[fs] ${key} leads through a symbolic link or a file inside the store's directory; the store never follows links it did not create: remove it`,
-      );
-    }
-  };
+      return { ...objectInfoOf(key, stats), body, ...(range ? { range } : {}) };
+    },
 
+    async head(key) {
+      const stats = await fileStats(root, pathOf(key), `inspecting ${key}`);
+      return stats ? objectInfoOf(key, stats) : null;
+    },
+
+    async delete(key) {
+      const path = pathOf(key);
+      try {
+        // Through a link the object is not the store's: nothing of it is removed.
+        if (!(await linkFree(root, path))) return;
+        await unlink(path);
+      } catch (error) {
+        if (isNotFound(error)) return;
+        throw wrapFsError(error, `deleting ${key}`);
+      }
+      await removeEmptyParents(root, path);
+    },
+
+    list(listOptions = {}) {
+      return listObjects(
+        {
+          readDirectory: (relativeDirectory) => readdir(join(root, ...relativeDirectory.split("/").filter(Boolean))),
+          statEntry: (key) => lstat(join(root, ...key.split("/"))).catch(() => null),
+          hidden: STORE_DIRECTORY,
+        },
+        listOptions,
+      );
+    },
+
+    uriFor(key) {
+      return pathToFileURL(pathOf(key)).href;
+    },
+
+    async close() {
+      await publisher.flush();
+    },
+
+    volumeSpace: headroom.volumeSpace,
+    releaseHeadroom: headroom.release,
+    restoreHeadroom: headroom.restore,
+
+    cleanStaging: (olderThanMs, cleanOptions = {}) => cleanStagingFiles(stagingDir, olderThanMs, cleanOptions),
+  };
+}
+
+/** Opening a file never follows a link in its last component where the platform offers it (ELOOP instead). */
+const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
+
+/** fsync of one path (file or directory), through the shared syncer. */
+const openForSync = (path: string) => open(path, "r");
+
+/** The headroom of the volume under `root`, with its reserve file in the store's directory. */
+function createFsHeadroom(root: string, reserveBytes: number) {
+  return createDiskHeadroom({
+    root,
+    reservePath: join(root, STORE_DIRECTORY, "disk-reserve"),
+    reserveBytes,
+    runsAsRoot: process.getuid?.() === 0,
+    files: { statfs, stat, rm, mkdir, open, dirname, sync: (path) => createPathSyncer(openForSync).sync(path) },
+  });
+}
+
+/** The file that holds `key` under `root`; the store's own directory is no key's. */
+function objectPath(root: string, key: string): string {
+  assertValidKey(key, "fs");
+  if (key === STORE_DIRECTORY || key.startsWith(`${STORE_DIRECTORY}/`)) {
+    throw new ArtifactStoreError("E_INVALID_INPUT", `[fs] key ${JSON.stringify(key)} is reserved for the store`);
+  }
+  return join(root, ...key.split("/"));
+}
+
+/**
+ * The store never creates symbolic links, so it never follows one: a link anywhere between the
+ * root and `path` (an `evil -> /outside` someone placed in base_path) would let a put write,
+ * and gc or a delete remove, files outside the root. Each existing directory on the way is
+ * lstat'ed; true when none is a link. The last component is checked by its own caller
+ * (lstat, O_NOFOLLOW), since rename and unlink act on a link itself, never on its target.
+ */
+async function linkFree(root: string, path: string): Promise<boolean> {
+  const segments = path
+    .slice(root.length + 1)
+    .split(sep)
+    .slice(0, -1);
+  let directory = root;
+  for (const segment of segments) {
+    directory = join(directory, segment);
+    const stats = await lstat(directory).catch((error: unknown) => {
+      if (isNotFound(error) || isNotDirectory(error)) return null;
+      throw error;
+    });
+    if (!stats) return true; // the rest does not exist yet: nothing to follow
+    if (!stats.isDirectory()) return false;
+  }
+  return true;
+}
+
+async function refuseLinks(root: string, path: string, key: string): Promise<void> {
+  if (!(await linkFree(root, path))) {
+    throw new ArtifactStoreError(
+      "E_BACKEND",
+      `[fs] ${key} leads through a symbolic link or a file inside the store's directory; the store never follows links it did not create: remove it`,
+    );
+  }
+}
+
+/** Runs `task` once and shares its outcome; a failure is not remembered, so the next call tries again. */
+function untilItWorks(task: () => Promise<unknown>): () => Promise<unknown> {
+  let done: Promise<unknown> | undefined;
+  return () =>
+    (done ??= task().catch((error: unknown) => {
+      done = undefined;
+      throw error;
+    }));
+}
+
+/** The lstat of the regular file at `path`, reached through no link; null when there is none. */
+async function fileStats(root: string, path: string, action: string) {
+  try {
+    if (!(await linkFree(root, path))) return null;
+    const stats = await lstat(path);
+    return stats.isFile() ? stats : null;
+  } catch (error) {
+    if (isNotFound(error) || isNotDirectory(error)) return null;
+    throw wrapFsError(error, action);
+  }
+}
+
+/**
+ * Writes the body to a new staging file (fsynced when `sync`) and returns its size. On failure the
+ * body is cancelled and the file closed; the caller removes it.
+ */
+async function writeStagingFile(path: string, body: ReadableStream<Uint8Array>, sync: boolean): Promise<number> {
+  const reader = body.getReader();
+  let handle: FileHandle | undefined;
+  let size = 0;
+  try {
+    handle = await open(path, "wx");
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      await writeAll(handle, value);
+      size += value.length;
+    }
+    if (sync) await handle.sync();
+    await handle.close();
+    return size;
+  } catch (error) {
+    await reader.cancel(error).catch(() => {});
+    await handle?.close().catch(() => {});
+    throw error;
+  }
+}
+
+async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
+  let written = 0;
+  while (written < chunk.length) {
+    const result = await handle.write(chunk, written, chunk.length - written);
+    written += result.bytesWritten;
+  }
+}
+
+/**
+ * Moves staged files to their names under `root`, creating (and fsyncing) the folders on the
+ * way; a deferred publish leaves its fsyncs to a round a moment later, which `flush` ends.
+ */
+function createPublisher(root: string, fsyncEnabled: boolean) {
   const directorySyncs = createPathSyncer(openForSync);
   const syncDirectory = (path: string): Promise<void> => (fsyncEnabled ? directorySyncs.sync(path) : Promise.resolve());
   const deferred = createDeferredSyncs(directorySyncs);
-
   /** Directories created by a put whose entries are being fsynced, and that fsync. */
   const unsyncedDirectories = new Map<string, Promise<unknown>>();
 
@@ -151,423 +319,79 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     }
   };
 
-  async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
-    let written = 0;
-    while (written < chunk.length) {
-      const result = await handle.write(chunk, written, chunk.length - written);
-      written += result.bytesWritten;
-    }
-  }
-
   return {
-    name: "fs",
-    root,
-    stagingDir,
-
-    async put(key, body, putOptions = {}): Promise<ObjectInfo> {
-      const durable = putOptions.durability !== "deferred";
-      const target = pathOf(key);
-      await refuseLinks(target, key);
-      // Created once; a failure is not remembered, so the next put tries again.
-      stagingReady ??= mkdir(stagingDir, { recursive: true }).catch((error: unknown) => {
-        stagingReady = undefined;
-        throw error;
-      });
-      await stagingReady;
-      const stagingPath = join(stagingDir, `${randomUUID()}.tmp`);
-      const reader = body.getReader();
-      let handle: FileHandle | undefined;
-      let size = 0;
-      try {
-        handle = await open(stagingPath, "wx");
-        for (;;) {
-          const { done, value } = await reader.read();
-          if (done) break;
-          await writeAll(handle, value);
-          size += value.length;
-        }
-        if (fsyncEnabled && durable) await handle.sync();
-        await handle.close();
-        handle = undefined;
-        await publish(stagingPath, target, durable, putOptions.ifNotExists === true);
-      } catch (error) {
-        await reader.cancel(error).catch(() => {});
-        await handle?.close().catch(() => {});
-        await rm(stagingPath, { force: true }).catch(() => {});
-        throw wrapFsError(error, `writing ${key}`);
-      }
-      const stats = await lstat(target);
-      return { key, size, etag: etagOf(stats), lastModified: stats.mtime };
-    },
-
-    async get(key, getOptions = {}): Promise<StoredObject | null> {
-      const path = pathOf(key);
-      const { signal } = getOptions;
-      signal?.throwIfAborted();
-      let stats: Awaited<ReturnType<typeof lstat>>;
-      try {
-        if (!(await linkFree(path))) return null;
-        stats = await lstat(path);
-      } catch (error) {
-        if (isNotFound(error) || isNotDirectory(error)) return null;
-        throw wrapFsError(error, `reading ${key}`);
-      }
-      if (!stats.isFile()) return null;
-      const range = getOptions.range ? resolveRange(getOptions.range, stats.size, "fs") : undefined;
-      const end = range ? range.end : stats.size - 1;
-      let position = range ? range.start : 0;
-      // Opened on the first read, so a body nobody reads holds no file descriptor.
-      let handle: FileHandle | undefined;
-      const closeHandle = async () => {
-        const current = handle;
-        handle = undefined;
-        await current?.close();
-      };
-      const body = new ReadableStream<Uint8Array>(
-        {
-          async pull(controller) {
-            try {
-              // The reader went away (a client disconnect): stop reading and let go of the file.
-              signal?.throwIfAborted();
-              const wanted = Math.min(readChunkSize, end + 1 - position);
-              if (wanted <= 0) {
-                await closeHandle();
-                controller.close();
-                return;
-              }
-              handle ??= await open(path, fsConstants.O_RDONLY | NO_FOLLOW);
-              const buffer = new Uint8Array(wanted);
-              const { bytesRead } = await handle.read(buffer, 0, wanted, position);
-              if (bytesRead === 0) {
-                await closeHandle();
-                controller.error(new ArtifactStoreError("E_CORRUPT", `[fs] ${key} is shorter than its size`));
-                return;
-              }
-              position += bytesRead;
-              controller.enqueue(bytesRead === wanted ? buffer : buffer.subarray(0, bytesRead));
-            } catch (error) {
-              await closeHandle().catch(() => {});
-              controller.error(signal?.aborted ? signal.reason : wrapFsError(error, `reading ${key}`));
-            }
-          },
-          async cancel() {
-            await closeHandle();
-          },
-          // No read-ahead before the first read: a body nobody reads must not open the file.
-        },
-        { highWaterMark: 0 },
-      );
-      return {
-        key,
-        size: stats.size,
-        etag: etagOf(stats),
-        lastModified: stats.mtime,
-        body,
-        ...(range ? { range } : {}),
-      };
-    },
-
-    async head(key) {
-      const path = pathOf(key);
-      try {
-        if (!(await linkFree(path))) return null;
-        const stats = await lstat(path);
-        if (!stats.isFile()) return null;
-        return { key, size: stats.size, etag: etagOf(stats), lastModified: stats.mtime };
-      } catch (error) {
-        if (isNotFound(error) || isNotDirectory(error)) return null;
-        throw wrapFsError(error, `inspecting ${key}`);
-      }
-    },
-
-    async delete(key) {
-      const path = pathOf(key);
-      try {
-        // Through a link the object is not the store's: nothing of it is removed.
-        if (!(await linkFree(path))) return;
-        await unlink(path);
-      } catch (error) {
-        if (isNotFound(error)) return;
-        throw wrapFsError(error, `deleting ${key}`);
-      }
-      await removeEmptyParents(path);
-    },
-
-    async list(listOptions = {}): Promise<ListPage> {
-      const limit = listOptions.limit ?? 1000;
-      const prefix = listOptions.prefix ?? "";
-      const cursor = listOptions.cursor;
-      const objects: ObjectInfo[] = [];
-      // Start at the deepest directory the prefix names in full.
-      const prefixDirectory = prefix.includes("/") ? prefix.slice(0, prefix.lastIndexOf("/")) : "";
-      const walk = async (relativeDirectory: string): Promise<boolean> => {
-        let entries: string[];
+    async publish(stagingPath: string, target: string, durable: boolean, createOnly: boolean): Promise<void> {
+      // A concurrent delete may remove the freshly created parent between mkdir and rename.
+      for (let attempt = 0; ; attempt++) {
+        await ensureParent(target, durable);
         try {
-          entries = (await readdir(join(root, ...relativeDirectory.split("/").filter(Boolean)))).sort();
+          if (createOnly) {
+            // link() fails when the name exists, where rename() would replace it; the staging
+            // name goes afterwards (a crash in between leaves a staging file for gc).
+            await link(stagingPath, target);
+            await unlink(stagingPath);
+          } else await rename(stagingPath, target);
+          break;
         } catch (error) {
-          if (isNotFound(error) || isNotDirectory(error)) return false;
-          throw wrapFsError(error, "listing objects");
-        }
-        for (const entry of entries) {
-          const key = relativeDirectory ? `${relativeDirectory}/${entry}` : entry;
-          if (key === STORE_DIRECTORY) continue;
-          if (!key.startsWith(prefix) && !prefix.startsWith(`${key}/`)) continue;
-          // lstat: a symbolic link is neither a directory to walk nor an object (never followed).
-          const stats = await lstat(join(root, ...key.split("/"))).catch(() => null);
-          if (!stats) continue;
-          if (stats.isDirectory()) {
-            if (cursor !== undefined && compareKeys(key, cursor) < 0 && !cursor.startsWith(`${key}/`)) continue;
-            if (await walk(key)) return true;
-          } else if (stats.isFile()) {
-            if (!key.startsWith(prefix)) continue;
-            if (cursor !== undefined && compareKeys(key, cursor) <= 0) continue;
-            if (objects.length === limit) return true;
-            objects.push({ key, size: stats.size, etag: etagOf(stats), lastModified: stats.mtime });
+          if ((error as { code?: string }).code === "EEXIST") {
+            throw new ArtifactStoreError(
+              "E_CONFLICT",
+              `[fs] an object already exists at ${relativeKey(root, target)}; the metadata database does not know it (lost or replaced?): run reindex before uploading`,
+            );
           }
+          if (!isNotFound(error) || attempt >= 5) throw error;
         }
-        return false;
-      };
-      const more = await walk(prefixDirectory);
-      const last = objects.at(-1);
-      return { objects, ...(more && last ? { cursor: last.key } : {}) };
-    },
-
-    uriFor(key) {
-      return pathToFileURL(pathOf(key)).href;
-    },
-
-    async close() {
-      await deferred.flush();
-    },
-
-    volumeSpace: headroom.volumeSpace,
-    releaseHeadroom: headroom.release,
-    restoreHeadroom: headroom.restore,
-
-    async cleanStaging(olderThanMs, cleanOptions = {}) {
-      const now = cleanOptions.now ?? Date.now();
-      let entries: string[];
-      try {
-        entries = await readdir(stagingDir);
-      } catch (error) {
-        if (isNotFound(error)) return [];
-        throw wrapFsError(error, "listing staging files");
       }
-      const removed: string[] = [];
-      for (const entry of entries.sort()) {
-        const path = join(stagingDir, entry);
-        const stats = await lstat(path).catch(() => null);
-        if (!stats?.isFile() || now - stats.mtimeMs < olderThanMs) continue;
-        if (!cleanOptions.dryRun) await rm(path, { force: true });
-        removed.push(entry);
-      }
-      return removed;
-    },
-  };
-
-  async function publish(stagingPath: string, target: string, durable: boolean, createOnly: boolean): Promise<void> {
-    // A concurrent delete may remove the freshly created parent between mkdir and rename.
-    for (let attempt = 0; ; attempt++) {
-      await ensureParent(target, durable);
-      try {
-        if (createOnly) {
-          // link() fails when the name exists, where rename() would replace it; the staging
-          // name goes afterwards (a crash in between leaves a staging file for gc).
-          await link(stagingPath, target);
-          await unlink(stagingPath);
-        } else await rename(stagingPath, target);
-        break;
-      } catch (error) {
-        if ((error as { code?: string }).code === "EEXIST") {
-          throw new ArtifactStoreError(
-            "E_CONFLICT",
-            `[fs] an object already exists at ${relativeKey(target)}; the metadata database does not know it (lost or replaced?): run reindex before uploading`,
-          );
-        }
-        if (!isNotFound(error) || attempt >= 5) throw error;
-      }
-    }
-    if (durable) await syncDirectory(dirname(target));
-    else if (fsyncEnabled) {
-      deferred.add(target);
-      deferred.add(dirname(target));
-    }
-  }
-
-  function relativeKey(path: string): string {
-    return path
-      .slice(root.length + 1)
-      .split(sep)
-      .join("/");
-  }
-
-  async function removeEmptyParents(path: string): Promise<void> {
-    for (let directory = dirname(path); directory !== root && directory.startsWith(root + sep); ) {
-      try {
-        await rmdir(directory);
-      } catch {
-        return; // not empty, or already gone: either way nothing more to tidy
-      }
-      directory = dirname(directory);
-    }
-  }
-}
-
-/** Opening a file never follows a link in its last component where the platform offers it (ELOOP instead). */
-const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
-
-/** fsync of one path (file or directory), through the shared syncer. */
-const openForSync = (path: string) => open(path, "r");
-
-/** Paths written with `durability: "deferred"` (sidecars), fsynced together a moment later. */
-function createDeferredSyncs(syncer: PathSyncer, delayMs = 250) {
-  let pending = new Set<string>();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let flushing: Promise<unknown> = Promise.resolve();
-  const flush = () => {
-    timer = undefined;
-    const paths = [...pending];
-    pending = new Set();
-    // A path deleted meanwhile has nothing left to sync.
-    const round = Promise.all(paths.map((path) => syncer.sync(path).catch(() => {})));
-    flushing = Promise.all([flushing, round]);
-    return round;
-  };
-  return {
-    add(path: string) {
-      pending.add(path);
-      if (timer === undefined) {
-        timer = setTimeout(() => void flush(), delayMs);
-        timer.unref?.();
+      if (durable) await syncDirectory(dirname(target));
+      else if (fsyncEnabled) {
+        deferred.add(target);
+        deferred.add(dirname(target));
       }
     },
-    /** Syncs what is pending now and waits for rounds already running. */
-    async flush() {
-      if (timer !== undefined) clearTimeout(timer);
-      await flush();
-      await flushing;
-    },
+    /** Ends the pending deferred fsyncs. */
+    flush: () => deferred.flush(),
   };
 }
 
-/**
- * The volume's free space (statfs) and the reserve file that keeps headroom for deletes. Release
- * and restore run one at a time; restore writes the file only while the volume has room for it
- * and a margin, and removes a partial file when the disk fills up meanwhile.
- */
-/** Free space left over when the reserve is taken again. */
-const RESERVE_MARGIN_BYTES = 256 * 1024;
+function relativeKey(root: string, path: string): string {
+  return path
+    .slice(root.length + 1)
+    .split(sep)
+    .join("/");
+}
 
-function createDiskHeadroom(root: string, reservePath: string, reserveBytes: number) {
-  let turn: Promise<unknown> = Promise.resolve();
-  const serialized = <T>(work: () => Promise<T>): Promise<T> => {
-    const result = turn.then(work, work);
-    turn = result.catch(() => {});
-    return result;
-  };
-  const runsAsRoot = process.getuid?.() === 0;
-  const reserveSize = async () => (await stat(reservePath).catch(() => null))?.size ?? 0;
-  const volumeSpace = async (): Promise<VolumeSpace> => {
-    // The root may not exist yet: its nearest existing ancestor is on the same volume.
-    for (let path = root; ; path = dirname(path)) {
-      try {
-        const stats = await statfs(path);
-        return {
-          // What this process can write: root may also use the blocks ext4 keeps for it.
-          freeBytes: (runsAsRoot ? stats.bfree : stats.bavail) * stats.bsize,
-          totalBytes: stats.blocks * stats.bsize,
-          reservedBytes: await reserveSize(),
-        };
-      } catch (error) {
-        if (!isNotFound(error) || dirname(path) === path) throw wrapFsError(error, "reading the free space");
-      }
-    }
-  };
-  return {
-    volumeSpace,
-    release: () =>
-      serialized(async () => {
-        const held = await reserveSize();
-        if (held === 0) return false;
-        await rm(reservePath, { force: true });
-        return true;
-      }),
-    restore: () =>
-      serialized(async () => {
-        const held = await reserveSize();
-        // A reserve larger than configured (the setting went down) gives the difference back.
-        if (held > reserveBytes) {
-          await rm(reservePath, { force: true });
-          if (reserveBytes <= 0) return;
-          return restoreReserve(0);
-        }
-        if (held === reserveBytes) return;
-        return restoreReserve(held);
-      }),
-  };
-
-  async function restoreReserve(held: number): Promise<void> {
-    // Taken back as soon as deletes freed it and a little more: uploads stay refused below
-    // the floor meanwhile, so only deletes would have used that space. A journaling
-    // filesystem (ext4) counts blocks of deleted files free only once its journal commits:
-    // an fsync of the root commits it, so the figure below sees what deletes freed.
-    await createPathSyncer(openForSync)
-      .sync(root)
-      .catch(() => {});
-    const space = await volumeSpace();
-    if (space.freeBytes < reserveBytes - held + RESERVE_MARGIN_BYTES) return;
-    await mkdir(dirname(reservePath), { recursive: true });
-    // Real bytes, not a sparse file: only written blocks hold space for later.
-    const handle = await open(reservePath, "a");
+async function removeEmptyParents(root: string, path: string): Promise<void> {
+  for (let directory = dirname(path); directory !== root && directory.startsWith(root + sep); ) {
     try {
-      const zeros = new Uint8Array(Math.min(1024 * 1024, reserveBytes));
-      for (let size = held; size < reserveBytes; ) {
-        const { bytesWritten } = await handle.write(zeros, 0, Math.min(zeros.length, reserveBytes - size));
-        size += bytesWritten;
-      }
-      await handle.sync();
-    } catch (error) {
-      await handle.close().catch(() => {});
-      await rm(reservePath, { force: true });
-      throw wrapFsError(error, "writing the disk reserve");
+      await rmdir(directory);
+    } catch {
+      return; // not empty, or already gone: either way nothing more to tidy
     }
-    await handle.close();
+    directory = dirname(directory);
   }
 }
 
-/** Orders keys segment by segment, the order a sorted directory walk visits them in. */
-function compareKeys(left: string, right: string): number {
-  const leftSegments = left.split("/");
-  const rightSegments = right.split("/");
-  const shared = Math.min(leftSegments.length, rightSegments.length);
-  for (let index = 0; index < shared; index++) {
-    const a = leftSegments[index] as string;
-    const b = rightSegments[index] as string;
-    if (a !== b) return a < b ? -1 : 1;
+/** Removes staging files older than `olderThanMs` (left by crashed uploads); returns their names. */
+async function cleanStagingFiles(
+  stagingDir: string,
+  olderThanMs: number,
+  options: MaintenanceOptions,
+): Promise<string[]> {
+  const now = options.now ?? Date.now();
+  let entries: string[];
+  try {
+    entries = await readdir(stagingDir);
+  } catch (error) {
+    if (isNotFound(error)) return [];
+    throw wrapFsError(error, "listing staging files");
   }
-  return leftSegments.length - rightSegments.length;
-}
-
-function etagOf(stats: { size: number; mtimeMs: number; ino: number }): string {
-  return `"${stats.ino.toString(16)}-${stats.size.toString(16)}-${Math.floor(stats.mtimeMs).toString(16)}"`;
-}
-
-function isNotFound(error: unknown): boolean {
-  return (error as { code?: string } | null)?.code === "ENOENT";
-}
-
-function isNotDirectory(error: unknown): boolean {
-  return (error as { code?: string } | null)?.code === "ENOTDIR";
-}
-
-function wrapFsError(error: unknown, action: string): unknown {
-  if (error instanceof ArtifactStoreError) return error;
-  const code = (error as { code?: string } | null)?.code;
-  if (code === undefined) return error; // not a filesystem error: the body stream's own failure
-  if (code === "ENOSPC" || code === "EDQUOT") return storageFullError("fs", `${action} failed`, { cause: error });
-  // The system's message without the paths it names: clients see the key, never server paths.
-  const reason = String((error as Error).message)
-    .replace(/ '[^']*'/g, "")
-    .replace(/, (open|write|rename|mkdir|unlink|stat|fsync|read)$/, "");
-  return new ArtifactStoreError("E_BACKEND", `[fs] ${action} failed: ${reason}`, { cause: error });
+  const removed: string[] = [];
+  for (const entry of entries.sort()) {
+    const path = join(stagingDir, entry);
+    const stats = await lstat(path).catch(() => null);
+    if (!stats?.isFile() || now - stats.mtimeMs < olderThanMs) continue;
+    if (!options.dryRun) await rm(path, { force: true });
+    removed.push(entry);
+  }
+  return removed;
 }
