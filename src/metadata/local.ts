@@ -9,6 +9,7 @@ import { type Client, createClient } from "@libsql/client";
 import { toArtifactStoreError } from "../contracts/errors.ts";
 import type { MetadataRepository } from "../contracts/metadata-repository.ts";
 import { createPathSyncer } from "../lib/path-syncer.ts";
+import { openFileClient } from "./file-client.ts";
 import { createLibsqlMetadata } from "./libsql.ts";
 
 export interface LocalMetadataOptions {
@@ -36,17 +37,21 @@ export async function openLibsqlClient(options: LocalMetadataOptions): Promise<C
     url = pathToFileURL(url).href;
   }
   try {
-    const client = createClient({
-      url,
-      ...(options.authToken ? { authToken: options.authToken } : {}),
-      ...(options.syncUrl ? { syncUrl: options.syncUrl } : {}),
-      ...(options.syncIntervalSeconds ? { syncInterval: options.syncIntervalSeconds } : {}),
-      // Local files: one connection. The native driver is synchronous, so more buy nothing, and
-      // per-connection pragmas below then hold for every statement. Remote servers keep the
-      // client's default of parallel requests.
-      ...(isRemote ? {} : { concurrency: 1 }),
-      timeout: 10_000,
-    });
+    const path = isRemote || options.syncUrl ? undefined : plainFilePath(url);
+    // A plain local file: one connection whose statements stay prepared (see file-client.ts).
+    const client = path
+      ? openFileClient(path, { timeout: 10_000 })
+      : createClient({
+          url,
+          ...(options.authToken ? { authToken: options.authToken } : {}),
+          ...(options.syncUrl ? { syncUrl: options.syncUrl } : {}),
+          ...(options.syncIntervalSeconds ? { syncInterval: options.syncIntervalSeconds } : {}),
+          // Local files: one connection. The native driver is synchronous, so more buy nothing, and
+          // per-connection pragmas below then hold for every statement. Remote servers keep the
+          // client's default of parallel requests.
+          ...(isRemote ? {} : { concurrency: 1 }),
+          timeout: 10_000,
+        });
     // An embedded replica refuses PRAGMA statements (Sqlite3UnsupportedStatement): its file is
     // managed by the sync protocol, and its writes go to the primary.
     if (!isRemote && url !== ":memory:" && !options.syncUrl) {
@@ -106,6 +111,11 @@ function localPath(options: LocalMetadataOptions): string | undefined {
   const { url } = options;
   if (/^(libsql|https?|wss?):/i.test(url) || url === ":memory:" || url.includes(":memory:")) return undefined;
   return url.startsWith("file:") ? fileURLToPath(url.startsWith("file://") ? url : `file://${url.slice(5)}`) : url;
+}
+
+/** The path of an absolute `file:` URL without options; anything else goes through `createClient`. */
+function plainFilePath(url: string): string | undefined {
+  return /^file:(\/(?!\/)|\/\/\/)[^?#]*$/.test(url) ? fileURLToPath(url) : undefined;
 }
 
 function redact(url: string): string {
