@@ -12,44 +12,23 @@
  * service sees its end only when the stream closed cleanly, and memory stays one chunk), and so do
  * the backend's later uploads. Any upload that fails after a publishing request was sent removes
  * what that request may have created, when it was a create-only put.
+ *
+ * The parts: the session protocol (`gcs-upload-session.ts`), the one-PUT mode
+ * (`gcs-upload-one-put.ts`) and the chunk held back (`gcs-chunk-buffer.ts`); this file decides
+ * which request goes when.
  */
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import { backoffDelay, discard, type GcsTransport, isRetryableStatus, sleep } from "./gcs-http.ts";
-
-/** Cloud Storage accepts non-final resumable chunks only in multiples of 256 KiB. */
-export const CHUNK_GRANULARITY = 256 * 1024;
-
-/** The object resource fields the backend reads. */
-export interface GcsObjectResource {
-  name: string;
-  size?: string;
-  generation?: string;
-  updated?: string;
-}
-
-export interface UploadSettings {
-  transport: GcsTransport;
-  /** `<endpoint>/upload/storage/v1/b/<bucket>/o` */
-  uploadUrl: string;
-  chunkSize: number;
-  singleRequestMaxBytes: number;
-  /**
-   * Shared by the backend's uploads: `onePut` sends resumable sessions as one streamed PUT. Set
-   * from the start for the emulator, and by an upload that sees a session finish on its first chunk.
-   */
-  sessions: { onePut: boolean };
-  /** Deletes an object a failed upload may have published (`generation`: exactly that version). */
-  discardObject(objectName: string, generation?: string): Promise<void>;
-}
-
-export interface UploadRequest {
-  objectName: string;
-  contentType: string;
-  contentLength?: number;
-  /** Sent as `ifGenerationMatch`: `"0"` creates only, a generation replaces exactly that version. */
-  ifGenerationMatch?: string;
-  signal?: AbortSignal;
-}
+import { createChunkBuffer } from "./gcs-chunk-buffer.ts";
+import { sendInOnePut } from "./gcs-upload-one-put.ts";
+import {
+  finishedEarly,
+  type GcsObjectResource,
+  type ResumableSession,
+  startSession,
+  type UploadRequest,
+  type UploadSettings,
+  uploadUrlFor,
+} from "./gcs-upload-session.ts";
 
 /** Stores the stream as one object; rejects with the stream's own error when it fails. */
 export async function uploadStream(
@@ -86,7 +65,7 @@ export async function uploadStream(
           const rest = value.subarray(taken);
           if (settings.sessions.onePut) {
             publishing = true;
-            return await session.sendAll([buffer.view(), rest], read);
+            return await sendInOnePut(settings, request, session, [buffer.view(), rest], read);
           }
           const early = await sendChunk(settings, session, buffer.view(), request);
           if (early) {
@@ -95,7 +74,7 @@ export async function uploadStream(
             settings.sessions.onePut = true;
             session = await startSession(settings, request);
             publishing = true;
-            return await session.sendAll([buffer.view(), rest], read);
+            return await sendInOnePut(settings, request, session, [buffer.view(), rest], read);
           }
           buffer.reset();
         }
@@ -146,11 +125,6 @@ async function sendChunk(
   }
 }
 
-function finishedEarly(error: unknown): { offset: number; generation?: string } | undefined {
-  if (!(error instanceof ArtifactStoreError)) return undefined;
-  return error.details?.finishedEarly as { offset: number; generation?: string } | undefined;
-}
-
 function isConflict(error: unknown): boolean {
   return error instanceof ArtifactStoreError && error.code === "E_CONFLICT";
 }
@@ -191,271 +165,4 @@ async function multipartUpload(
   );
   if (!response.ok) throw await settings.transport.failure(response, action);
   return (await response.json()) as GcsObjectResource;
-}
-
-function uploadUrlFor(settings: UploadSettings, request: UploadRequest, uploadType: string): string {
-  const query = new URLSearchParams({ uploadType, name: request.objectName });
-  if (request.ifGenerationMatch !== undefined) query.set("ifGenerationMatch", request.ifGenerationMatch);
-  return `${settings.uploadUrl}?${query}`;
-}
-
-interface ResumableSession {
-  /** Sends `chunk` at the session's offset; the final one publishes and returns the object. */
-  send(chunk: Uint8Array<ArrayBuffer>, final: boolean): Promise<GcsObjectResource | undefined>;
-  /**
-   * Sends `first` and then the rest of the body as `read` yields it, in one streamed PUT from
-   * offset 0; the service sees the request end only after the body closed cleanly.
-   */
-  sendAll(first: Uint8Array[], read: () => Promise<{ done: boolean; value?: Uint8Array }>): Promise<GcsObjectResource>;
-  /** Abandons the session so nothing of it is ever published (best effort). */
-  cancel(): Promise<void>;
-}
-
-/**
- * Opens a resumable session. Preconditions go here: the service checks them again when the
- * final chunk arrives.
- * https://cloud.google.com/storage/docs/performing-resumable-uploads#initiate-session
- */
-async function startSession(settings: UploadSettings, request: UploadRequest): Promise<ResumableSession> {
-  const { transport } = settings;
-  const action = `starting a resumable upload of ${request.objectName}`;
-  const response = await transport.request(
-    uploadUrlFor(settings, request, "resumable"),
-    {
-      method: "POST",
-      headers: {
-        "content-type": "application/json; charset=UTF-8",
-        "x-upload-content-type": request.contentType,
-        ...(request.contentLength === undefined ? {} : { "x-upload-content-length": String(request.contentLength) }),
-      },
-      body: JSON.stringify({ name: request.objectName, contentType: request.contentType }),
-      ...(request.signal ? { signal: request.signal } : {}),
-    },
-    action,
-  );
-  if (!response.ok) throw await transport.failure(response, action);
-  await discard(response);
-  const sessionUrl = response.headers.get("location");
-  if (!sessionUrl) throw new ArtifactStoreError("E_BACKEND", `[gcs] ${action}: no session URI in the reply`);
-  let offset = 0;
-  let cancelled = false;
-
-  /**
-   * Asks how many bytes the session holds (`Content-Range: bytes *\/*`): 308 with `Range`,
-   * or 200/201 when the final chunk did arrive before its reply was lost.
-   * https://cloud.google.com/storage/docs/performing-resumable-uploads#status-check
-   */
-  async function queryOffset(total: number | undefined): Promise<number | GcsObjectResource> {
-    const response = await transport.request(
-      sessionUrl as string,
-      {
-        method: "PUT",
-        headers: { "content-range": `bytes */${total ?? "*"}` },
-        // An empty body, not a hand-set Content-Length (a forbidden header in some runtimes).
-        body: new Uint8Array(0),
-        // The caller counts unanswered questions with its failed chunks.
-        retry: false,
-        ...(request.signal ? { signal: request.signal } : {}),
-      },
-      `asking the upload session of ${request.objectName} for its offset`,
-    );
-    if (response.status === 200 || response.status === 201) return (await response.json()) as GcsObjectResource;
-    if (response.status !== 308)
-      throw await transport.failure(response, `resuming the upload of ${request.objectName}`);
-    await discard(response);
-    return persistedOffset(response);
-  }
-
-  /** https://cloud.google.com/storage/docs/performing-resumable-uploads#chunked-upload */
-  async function send(chunk: Uint8Array<ArrayBuffer>, final: boolean): Promise<GcsObjectResource | undefined> {
-    const start = offset;
-    const end = start + chunk.length;
-    const total = final ? end : undefined;
-    const chunkAction = `uploading bytes ${start}-${end - 1} of ${request.objectName}`;
-    for (let failures = 0; ; ) {
-      if (offset < start) {
-        throw new ArtifactStoreError("E_BACKEND", `[gcs] ${chunkAction}: the session lost bytes it had confirmed`);
-      }
-      const piece = chunk.subarray(offset - start);
-      const range = piece.length === 0 ? `bytes */${total}` : `bytes ${offset}-${end - 1}/${total ?? "*"}`;
-      let failure: unknown;
-      let retryAfter: string | null = null;
-      try {
-        // Sent once: a failed chunk is recovered by asking the session where it stands.
-        const response = await transport.request(
-          sessionUrl as string,
-          {
-            method: "PUT",
-            headers: { "content-range": range, "content-type": "application/octet-stream" },
-            body: piece,
-            retry: false,
-            ...(request.signal ? { signal: request.signal } : {}),
-          },
-          chunkAction,
-        );
-        if (response.status === 200 || response.status === 201) {
-          const resource = (await response.json()) as GcsObjectResource;
-          if (!final) {
-            throw new ArtifactStoreError("E_BACKEND", `[gcs] ${chunkAction}: the session finished early`, {
-              details: {
-                finishedEarly: { offset: start, ...(resource.generation ? { generation: resource.generation } : {}) },
-              },
-            });
-          }
-          return resource;
-        }
-        if (response.status === 308) {
-          await discard(response);
-          const before = offset;
-          offset = persistedOffset(response);
-          if (!final && offset >= end) return undefined;
-          if (offset > before) continue; // progress: send the rest of the chunk
-          failure = new ArtifactStoreError("E_BACKEND_UNAVAILABLE", `[gcs] ${chunkAction}: the session took no bytes`);
-        } else {
-          retryAfter = response.headers.get("retry-after");
-          failure = await transport.failure(response, chunkAction);
-          if (!isRetryableStatus(response.status)) throw failure;
-        }
-      } catch (error) {
-        if (request.signal?.aborted || !isUnavailable(error)) throw error;
-        failure = error;
-      }
-      // Wait, then ask the session how much it holds; an unanswered question is one more failure.
-      let status: number | GcsObjectResource | undefined;
-      while (status === undefined) {
-        if (++failures >= transport.policy.maxAttempts) throw failure;
-        await sleep(backoffDelay(transport.policy, failures, retryAfter), request.signal);
-        status = await queryOffset(total).catch((error: unknown) => {
-          if (!isUnavailable(error)) throw error;
-          failure = error;
-          return undefined;
-        });
-      }
-      if (typeof status !== "number") return status;
-      offset = status;
-    }
-  }
-
-  /** https://cloud.google.com/storage/docs/performing-resumable-uploads#single-chunk-upload */
-  async function sendAll(
-    first: Uint8Array[],
-    read: () => Promise<{ done: boolean; value?: Uint8Array }>,
-  ): Promise<GcsObjectResource> {
-    const pending = first.filter((piece) => piece.length > 0);
-    let sent = 0;
-    const body = new ReadableStream<Uint8Array>(
-      {
-        async pull(controller) {
-          const next = pending.shift();
-          if (next) {
-            sent += next.length;
-            controller.enqueue(next);
-            return;
-          }
-          // A failing source errors this body: the request is cut off before its end, so the
-          // service never finishes it (chunked encoding, no Content-Length to reach).
-          const { done, value } = await read();
-          if (done || !value) controller.close();
-          else {
-            sent += value.length;
-            controller.enqueue(value);
-          }
-        },
-      },
-      { highWaterMark: 0 },
-    );
-    const action = `uploading ${request.objectName} in one request`;
-    const response = await transport.request(
-      sessionUrl as string,
-      {
-        method: "PUT",
-        headers: { "content-type": "application/octet-stream" },
-        body,
-        retry: false,
-        ...(request.signal ? { signal: request.signal } : {}),
-      },
-      action,
-    );
-    cancelled = true; // the session ended, one way or the other
-    if (response.status !== 200 && response.status !== 201) throw await transport.failure(response, action);
-    const resource = (await response.json()) as GcsObjectResource;
-    if (Number(resource.size) !== sent) {
-      await discardTruncated(resource);
-      throw new ArtifactStoreError(
-        "E_BACKEND",
-        `[gcs] ${action}: the service stored ${resource.size} of ${sent} bytes; the object was removed`,
-      );
-    }
-    return resource;
-  }
-
-  async function discardTruncated(resource: GcsObjectResource): Promise<void> {
-    await settings.discardObject(request.objectName, resource.generation).catch(() => {});
-  }
-
-  return {
-    send: async (chunk, final) => {
-      const result = await send(chunk, final);
-      if (final) cancelled = true; // finished: nothing left to cancel
-      return result;
-    },
-    sendAll,
-    /** https://cloud.google.com/storage/docs/performing-resumable-uploads#cancel-upload */
-    async cancel() {
-      if (cancelled) return;
-      cancelled = true;
-      try {
-        const response = await transport.request(
-          sessionUrl as string,
-          { method: "DELETE", body: new Uint8Array(0), retry: false },
-          `cancelling the upload session of ${request.objectName}`,
-        );
-        await discard(response);
-      } catch {
-        // An uncancelled session publishes nothing and expires after a week; the failure that
-        // brought us here is what the caller needs to hear about.
-      }
-    },
-  };
-}
-
-/** Bytes the session holds, from a 308's `Range: bytes=0-N` (absent: none yet). */
-function persistedOffset(response: Response): number {
-  const match = /bytes=0-(\d+)/.exec(response.headers.get("range") ?? "");
-  return match?.[1] === undefined ? 0 : Number(match[1]) + 1;
-}
-
-function isUnavailable(error: unknown): boolean {
-  return error instanceof ArtifactStoreError && error.code === "E_BACKEND_UNAVAILABLE";
-}
-
-/** Up to `limit` bytes, grown by doubling so small bodies never allocate a whole chunk. */
-function createChunkBuffer(limit: number, hint: number | undefined) {
-  let bytes = new Uint8Array(Math.min(limit, Math.max(64 * 1024, hint ?? 0)));
-  let length = 0;
-  return {
-    get length() {
-      return length;
-    },
-    /** Copies as much of `chunk` as fits; returns how many bytes it took. */
-    append(chunk: Uint8Array): number {
-      const take = Math.min(limit - length, chunk.length);
-      if (length + take > bytes.length) {
-        let capacity = bytes.length;
-        while (capacity < length + take) capacity *= 2;
-        const grown = new Uint8Array(Math.min(limit, capacity));
-        grown.set(bytes.subarray(0, length));
-        bytes = grown;
-      }
-      bytes.set(chunk.subarray(0, take), length);
-      length += take;
-      return take;
-    },
-    view(): Uint8Array<ArrayBuffer> {
-      return bytes.subarray(0, length);
-    },
-    reset() {
-      length = 0;
-    },
-  };
 }

@@ -20,6 +20,7 @@ import {
   parseServiceAccountKey,
   type ServiceAccountKey,
 } from "./gcs-auth.ts";
+import { CHUNK_GRANULARITY } from "./gcs-chunk-buffer.ts";
 import {
   createGcsTransport,
   discard,
@@ -29,7 +30,8 @@ import {
   retryPolicyOf,
   serviceMessage,
 } from "./gcs-http.ts";
-import { CHUNK_GRANULARITY, type GcsObjectResource, uploadStream } from "./gcs-upload.ts";
+import { uploadStream } from "./gcs-upload.ts";
+import type { GcsObjectResource } from "./gcs-upload-session.ts";
 import { assertValidKey } from "./keys.ts";
 
 export type { ServiceAccountKey } from "./gcs-auth.ts";
