@@ -10,14 +10,14 @@
  */
 import { toHex } from "../codec/engines.ts";
 import { streamFromBytes } from "../codec/streams.ts";
-import { ArtifactStoreError } from "../contracts/errors.ts";
+import { ArtifactStoreError, isArtifactStoreError } from "../contracts/errors.ts";
 import type { LiveLogChunkRecord, LiveLogRecord } from "../contracts/metadata-repository.ts";
 import type { StoreContext } from "./context.ts";
 import { assertDiskRoom } from "./disk-space.ts";
 import { liveChunkKey, liveChunkPrefix } from "./layout.ts";
 import { assertValidName } from "./names.ts";
 import { assertQuotaRoom, withRoomOf } from "./quota.ts";
-import { type UploadResult, uploadArtifact } from "./upload.ts";
+import { countRejectedSecret, type UploadResult, uploadArtifact } from "./upload.ts";
 import { redactInMemory } from "./upload-encode.ts";
 import { redactionFor, tooLargeError } from "./upload-plan.ts";
 
@@ -140,7 +140,13 @@ export async function appendLog(ctx: StoreContext, input: AppendLogInput): Promi
   // Followers read chunks as they come: secrets are masked (or the chunk refused) before it is
   // kept. The chunk's checksum is the kept bytes'; masking is deterministic, so a retry matches.
   // The seal scans the whole log again and counts the markers as findings.
-  const bytes = redactInMemory(redactionFor(ctx, ref.type), sent);
+  let bytes: Uint8Array;
+  try {
+    bytes = redactInMemory(redactionFor(ctx, ref.type), sent);
+  } catch (error) {
+    if (isArtifactStoreError(error)) countRejectedSecret(ctx, error);
+    throw error;
+  }
   const checksum = bytes === sent ? sentChecksum : sha256(bytes);
   // Before any write: a refused append on a nearly full disk leaves nothing behind.
   await assertDiskRoom(ctx);

@@ -15,7 +15,7 @@ export interface StoreMetricsSnapshot {
   deletes: number;
   expiredDeleted: number;
   errors: Partial<Record<ErrorCode, number>>;
-  /** Secrets found in committed uploads and live appends (masked or flagged), by rule name. */
+  /** Secrets found in committed versions (masked or flagged; a sealed live log counts once), by rule name. */
   secretsFound: Record<string, number>;
   /** Uploads and appends refused for a secret (`reject`), by rule name. */
   secretsRejected: Record<string, number>;

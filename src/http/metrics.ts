@@ -51,7 +51,7 @@ export function createHttpMetrics(): HttpMetrics {
       metric(
         "artifact_store_secrets_found_total",
         "counter",
-        "Secrets found in committed uploads and live appends (masked or flagged), by redaction rule.",
+        "Secrets found in committed versions (masked or flagged; a sealed live log counts once), by redaction rule.",
         Object.entries(store.secretsFound)
           .sort()
           .map(([rule, count]) => [`{rule="${escapeLabel(rule)}"}`, count]),

@@ -144,6 +144,17 @@ describe("redaction over the HTTP API", () => {
     const followed = await (await app.request("/v1/artifacts/ci/1/log:live")).text();
     expect(followed).toBe("step\n[REDACTED:github-token]\n");
   });
+
+  test("reject refuses a live append holding a secret and keeps nothing of it", async () => {
+    const { app } = await makeApp({ mode: "reject" });
+    const append = await app.request("/v1/artifacts/ci/2/log:append", { method: "POST", body: `ok\n${github.text}\n` });
+    expect(append.status).toBe(422);
+    expectClean(await append.text());
+    expect((await app.request("/v1/artifacts/ci/2/log:live")).status).toBe(404);
+    expect(await (await app.request("/metrics")).text()).toContain(
+      'artifact_store_secrets_rejected_total{rule="github-token"} 1',
+    );
+  });
 });
 
 describe("the Bun and Node servers mask with settings from the environment", () => {

@@ -320,7 +320,7 @@ function buildAnchorIndex(options: Omit<ScannerOptions, "mode" | "compiled">, de
  * One pattern that finds where any anchor starts, as a trie (`g(?:h(?:p_|o_)|l(?:pat-|dt-))`):
  * each position is tested against the few anchors sharing its first character, not all of
  * them, which JavaScriptCore and V8 search about twice as fast as a flat list of alternatives.
- * Caseless anchors are character classes (`[Tt][Oo][Kk][Ee][Nn]`), faster than the `i` flag.
+ * Caseless anchors are searched in their three usual spellings (`token`, `Token`, `TOKEN`).
  * It only says where to look: each hit is checked against every anchor there.
  */
 function searchPattern(anchors: readonly Anchor[]): string {
@@ -329,10 +329,10 @@ function searchPattern(anchors: readonly Anchor[]): string {
     end: boolean;
   }
   const root: TrieNode = { children: new Map(), end: false };
-  for (const anchor of anchors) {
+  const add = (literal: string) => {
     let node = root;
-    for (const char of anchor.literal) {
-      const unit = anchor.caseless && /[a-z]/.test(char) ? `[${char.toUpperCase()}${char}]` : escapeRegExp(char);
+    for (const char of literal) {
+      const unit = escapeRegExp(char);
       let next = node.children.get(unit);
       if (!next) {
         next = { children: new Map(), end: false };
@@ -341,6 +341,17 @@ function searchPattern(anchors: readonly Anchor[]): string {
       node = next;
     }
     node.end = true;
+  };
+  for (const anchor of anchors) {
+    if (!anchor.caseless) add(anchor.literal);
+    else {
+      // A caseless anchor is searched as it is written in practice: token, Token, TOKEN
+      // (camelCase and SNAKE_CASE keys included). Three literals search about twice as fast as
+      // character classes; the rule's own pattern then takes any case.
+      const { literal } = anchor;
+      for (const spelling of [literal, `${literal.charAt(0).toUpperCase()}${literal.slice(1)}`, literal.toUpperCase()])
+        add(spelling);
+    }
   }
   // A shorter anchor ends the search where a longer one continues: the hit is checked anyway.
   const emit = (node: TrieNode): string => {
