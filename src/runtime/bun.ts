@@ -3,6 +3,7 @@
  *
  * Run: `bun src/runtime/bun.ts` (or `npm start`, or `artifact-store serve`).
  */
+import { MAX_CHUNK_BYTES } from "../core/live-log.ts";
 import {
   describeStartup,
   finishesWithin,
@@ -11,6 +12,9 @@ import {
   prepareServer,
   type ServerOptions,
 } from "./server-common.ts";
+
+/** How far above the app's own body limits Bun's cap sits. */
+const BACKSTOP_MARGIN_BYTES = 64 * 1024 * 1024;
 
 export interface RunningServer {
   /** e.g. `http://127.0.0.1:8787` */
@@ -33,8 +37,11 @@ export async function startBunServer(options: ServerOptions = {}): Promise<Runni
     hostname: prepared.host,
     port: prepared.port,
     fetch: prepared.fetch,
-    // Bun's own default would cut uploads at 128 MiB; the app enforces server.body_limit itself.
-    maxRequestBodySize: config.server.bodyLimit + 1,
+    // The app counts every body against its own limits (server.body_limit, a live-log chunk's)
+    // and answers 413 itself. Bun's cap is only a backstop well above them: at the limit itself
+    // Bun, which reads a little ahead, would cut requests off first, sometimes with no answer.
+    // Bun applies backpressure to request bodies, so the margin costs no memory.
+    maxRequestBodySize: Math.max(config.server.bodyLimit, MAX_CHUNK_BYTES) + BACKSTOP_MARGIN_BYTES,
     idleTimeout: 120,
     // Never Bun's development error page (working directory, paths, source lines) to a caller.
     development: false,
