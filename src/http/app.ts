@@ -2,16 +2,16 @@
  * The Hono app every server serves: Bun, Node, Deno and the edge entry. No runtime specifics:
  * the store, tokens and logger are injected.
  */
-import { Hono } from "hono";
+import { type ErrorHandler, Hono, type MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import type { TokenConfig } from "../config/schema.ts";
 import { ArtifactStoreError, describeError } from "../contracts/errors.ts";
 import type { Logger } from "../contracts/types.ts";
 import type { ArtifactStore } from "../core/store.ts";
-import { createAuthenticator } from "./auth.ts";
+import { type Authenticator, createAuthenticator } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { errorResponseParts } from "./errors.ts";
-import { createHttpMetrics } from "./metrics.ts";
+import { createHttpMetrics, type HttpMetrics } from "./metrics.ts";
 import { registerArtifactRoutes } from "./routes-artifacts.ts";
 import { registerCompareRoutes } from "./routes-compare.ts";
 import { registerLiveLogRoutes } from "./routes-live.ts";
@@ -53,78 +53,12 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   const logger = options.logger;
   const context = { store: options.store, bodyLimit: options.bodyLimit ?? 5 * 1024 ** 3, metrics };
 
-  app.use("*", async (c, next) => {
-    const started = Date.now();
-    await next();
-    const route = c.req.routePath || "unmatched";
-    metrics.recordRequest(c.req.method, route, c.res.status);
-    logger?.info("request", {
-      method: c.req.method,
-      path: new URL(c.req.url).pathname,
-      status: c.res.status,
-      ms: Date.now() - started,
-    });
-  });
-
-  if (options.corsOrigins && options.corsOrigins.length > 0) {
-    app.use(
-      "*",
-      cors({
-        origin: [...options.corsOrigins],
-        allowHeaders: [
-          "Authorization",
-          "Content-Type",
-          "Content-Digest",
-          "X-Artifact-Tags",
-          "X-Artifact-Metadata",
-          "Range",
-          "If-None-Match",
-        ],
-        allowMethods: ["GET", "HEAD", "PUT", "PATCH", "DELETE", "POST", "OPTIONS"],
-        exposeHeaders: [
-          "ETag",
-          "Repr-Digest",
-          "Content-Range",
-          "X-Artifact-Version",
-          "X-Artifact-Uri",
-          "X-Artifact-Warning",
-        ],
-        maxAge: 600,
-      }),
-    );
-  }
-
-  const trustedOrigins = new Set(options.corsOrigins ?? []);
-  if (authenticator.open) {
-    // Without tokens anyone who can reach the server may use it, so make sure "anyone" is this
-    // machine: browsers must address it by a loopback name (no DNS rebinding), and other
-    // origins' pages (another port on this machine included) may not send it writes.
-    app.use("*", async (c, next) => {
-      const host = c.req.header("host");
-      if (host !== undefined && !isLoopbackHost(host)) {
-        throw new ArtifactStoreError(
-          "E_FORBIDDEN",
-          "this server has no tokens and answers only requests addressed to a loopback name",
-        );
-      }
-      assertNotCrossOrigin(c.req.raw, trustedOrigins, "this server has no tokens and");
-      return next();
-    });
-  } else {
-    // The viewer's login and logout are forms: another site's page must not post them.
-    app.use("/ui/*", async (c, next) => {
-      assertNotCrossOrigin(c.req.raw, new Set(), "the viewer");
-      return next();
-    });
-  }
-
-  app.use("*", async (c, next) => {
-    const path = new URL(c.req.url).pathname;
-    // The viewer authenticates by itself (header or its login cookie) and answers with pages.
-    if (PUBLIC_PATHS.has(path) || path === "/ui" || path.startsWith("/ui/")) return next();
-    c.set("principal", await authenticator.authenticate(c.req.header("authorization")));
-    return next();
-  });
+  app.use("*", countAndLogRequests(metrics, logger));
+  if (options.corsOrigins && options.corsOrigins.length > 0) app.use("*", corsFor(options.corsOrigins));
+  if (authenticator.open) app.use("*", onlyThisMachine(new Set(options.corsOrigins ?? [])));
+  // The viewer's login and logout are forms: another site's page must not post them.
+  else app.use("/ui/*", noCrossOriginPosts(new Set(), "the viewer"));
+  app.use("*", authenticate(authenticator));
 
   // Browsers ask for it on every page of the viewer: no icon, and no 401 in their console.
   app.get("/favicon.ico", (c) => c.body(null, 204, { "Cache-Control": "public, max-age=86400" }));
@@ -143,8 +77,92 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       404,
     );
   });
+  app.onError(answerErrors(metrics, logger));
+  return app;
+}
 
-  app.onError((error, c) => {
+/** Every request counted by route and status, and logged with its duration. */
+function countAndLogRequests(metrics: HttpMetrics, logger: Logger | undefined): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const started = Date.now();
+    await next();
+    const route = c.req.routePath || "unmatched";
+    metrics.recordRequest(c.req.method, route, c.res.status);
+    logger?.info("request", {
+      method: c.req.method,
+      path: new URL(c.req.url).pathname,
+      status: c.res.status,
+      ms: Date.now() - started,
+    });
+  };
+}
+
+/** CORS for the configured origins: the headers the API reads and the ones a browser client needs to see. */
+function corsFor(origins: readonly string[]): MiddlewareHandler<AppEnv> {
+  return cors({
+    origin: [...origins],
+    allowHeaders: [
+      "Authorization",
+      "Content-Type",
+      "Content-Digest",
+      "X-Artifact-Tags",
+      "X-Artifact-Metadata",
+      "Range",
+      "If-None-Match",
+    ],
+    allowMethods: ["GET", "HEAD", "PUT", "PATCH", "DELETE", "POST", "OPTIONS"],
+    exposeHeaders: [
+      "ETag",
+      "Repr-Digest",
+      "Content-Range",
+      "X-Artifact-Version",
+      "X-Artifact-Uri",
+      "X-Artifact-Warning",
+    ],
+    maxAge: 600,
+  });
+}
+
+/**
+ * Without tokens anyone who can reach the server may use it, so make sure "anyone" is this
+ * machine: browsers must address it by a loopback name (no DNS rebinding), and other
+ * origins' pages (another port on this machine included) may not send it writes.
+ */
+function onlyThisMachine(trustedOrigins: ReadonlySet<string>): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const host = c.req.header("host");
+    if (host !== undefined && !isLoopbackHost(host)) {
+      throw new ArtifactStoreError(
+        "E_FORBIDDEN",
+        "this server has no tokens and answers only requests addressed to a loopback name",
+      );
+    }
+    assertNotCrossOrigin(c.req.raw, trustedOrigins, "this server has no tokens and");
+    return next();
+  };
+}
+
+function noCrossOriginPosts(trustedOrigins: ReadonlySet<string>, what: string): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    assertNotCrossOrigin(c.req.raw, trustedOrigins, what);
+    return next();
+  };
+}
+
+/** Sets the request's principal from its bearer token; public paths and the viewer are let through as they are. */
+function authenticate(authenticator: Authenticator): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const path = new URL(c.req.url).pathname;
+    // The viewer authenticates by itself (header or its login cookie) and answers with pages.
+    if (PUBLIC_PATHS.has(path) || path === "/ui" || path.startsWith("/ui/")) return next();
+    c.set("principal", await authenticator.authenticate(c.req.header("authorization")));
+    return next();
+  };
+}
+
+/** Every failure as the JSON error body, counted by code; an internal one is logged without reaching the client. */
+function answerErrors(metrics: HttpMetrics, logger: Logger | undefined): ErrorHandler<AppEnv> {
+  return (error, c) => {
     const { status, body, internal } = errorResponseParts(error);
     metrics.recordError(body.error.code);
     if (internal) logger?.error("request failed", { path: new URL(c.req.url).pathname, error: describeError(error) });
@@ -154,9 +172,7 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
       headers["Content-Range"] = `bytes */${error.details.size}`;
     }
     return c.json(body, status as 400, headers);
-  });
-
-  return app;
+  };
 }
 
 /** `localhost`, `127.x.y.z` or `[::1]`, with an optional port. */
