@@ -234,27 +234,9 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
   if (!options?.backend || !options.metadata) {
     throw new ArtifactStoreError("E_CONFIG", "createArtifactStore needs { backend, metadata }");
   }
-  const settings = resolveStoreSettings(options.config);
-  const logger = options.logger ?? consoleWarningsLogger;
-  const now = options.now ?? Date.now;
-  const ctx: StoreContext = {
-    backend: options.backend,
-    metadata: options.metadata,
-    codecs: options.codecs ?? portableEngines,
-    settings,
-    types: new Map(settings.types.map((type) => [type.name, type])),
-    logger,
-    metrics: createStoreMetrics(),
-    accessLog: createAccessLog(options.metadata, logger, now, undefined, options.keepAlive),
-    redaction: createRedaction(settings.redaction, options.secretValues),
-    now,
-    ...(options.extraction ? { extraction: options.extraction } : {}),
-  };
+  const ctx = createStoreContext(options);
+  const { settings } = ctx;
   const recordId = async (target: ArtifactTarget) => (await requireRecord(ctx, target)).id;
-  const page = (value: { limit?: number; offset?: number } | undefined, defaultLimit: number) => ({
-    limit: Math.max(1, Math.min(value?.limit ?? defaultLimit, 10_000)),
-    offset: Math.max(0, value?.offset ?? 0),
-  });
 
   const download = async (target: ArtifactTarget, downloadOptions: { verifyChecksum?: boolean } = {}) => {
     const opened = await openArtifact(ctx, target, downloadOptions);
@@ -262,23 +244,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
   };
 
   const store: ArtifactStore = {
-    upload: ((...args: unknown[]) => {
-      if (args.length === 1) return uploadArtifact(ctx, args[0] as UploadInput);
-      const [taskId, specName, type, content, metadata] = args as [
-        string,
-        string,
-        string,
-        ArtifactContent,
-        Record<string, unknown>?,
-      ];
-      return uploadArtifact(ctx, {
-        taskId,
-        specName,
-        type,
-        content,
-        ...(metadata === undefined ? {} : { metadata }),
-      }).then((result) => result.uri);
-    }) as ArtifactStore["upload"],
+    upload: uploadEitherWay(ctx),
     download,
     async downloadText(target, downloadOptions) {
       return new TextDecoder().decode(await download(target, downloadOptions));
@@ -342,4 +308,53 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     },
   };
   return store;
+}
+
+/** What every operation of one store shares: its parts, settings, metrics, access log and redaction. */
+function createStoreContext(options: CreateArtifactStoreOptions): StoreContext {
+  const settings = resolveStoreSettings(options.config);
+  const logger = options.logger ?? consoleWarningsLogger;
+  const now = options.now ?? Date.now;
+  return {
+    backend: options.backend,
+    metadata: options.metadata,
+    codecs: options.codecs ?? portableEngines,
+    settings,
+    types: new Map(settings.types.map((type) => [type.name, type])),
+    logger,
+    metrics: createStoreMetrics(),
+    accessLog: createAccessLog(options.metadata, logger, now, undefined, options.keepAlive),
+    redaction: createRedaction(settings.redaction, options.secretValues),
+    now,
+    ...(options.extraction ? { extraction: options.extraction } : {}),
+  };
+}
+
+/** `upload(input)` resolves to the result; the positional form `upload(taskId, specName, type, content, metadata?)` to the URI. */
+function uploadEitherWay(ctx: StoreContext): ArtifactStore["upload"] {
+  return ((...args: unknown[]) => {
+    if (args.length === 1) return uploadArtifact(ctx, args[0] as UploadInput);
+    const [taskId, specName, type, content, metadata] = args as [
+      string,
+      string,
+      string,
+      ArtifactContent,
+      Record<string, unknown>?,
+    ];
+    return uploadArtifact(ctx, {
+      taskId,
+      specName,
+      type,
+      content,
+      ...(metadata === undefined ? {} : { metadata }),
+    }).then((result) => result.uri);
+  }) as ArtifactStore["upload"];
+}
+
+/** A page of a listing: `limit` between 1 and 10 000 (`defaultLimit` when absent), `offset` from 0. */
+function page(value: { limit?: number; offset?: number } | undefined, defaultLimit: number) {
+  return {
+    limit: Math.max(1, Math.min(value?.limit ?? defaultLimit, 10_000)),
+    offset: Math.max(0, value?.offset ?? 0),
+  };
 }
