@@ -58,63 +58,19 @@ export interface ArtifactStoreClient {
  */
 export function createHttpClient(options: HttpClientOptions): ArtifactStoreClient {
   const root = options.url.replace(/\/+$/, "");
-  const doFetch = options.fetch ?? fetch;
-  const authHeaders: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {};
-  const artifactPath = (ref: ArtifactRef) =>
-    `${root}/v1/artifacts/${encodeURIComponent(ref.specName)}/${encodeURIComponent(ref.taskId)}/${encodeURIComponent(ref.type)}${
-      ref.version === undefined ? "" : `?version=${ref.version}`
-    }`;
-
-  const call = async (url: string, init: RequestInit = {}): Promise<Response> => {
-    let response: Response;
-    try {
-      response = await doFetch(url, {
-        ...init,
-        headers: { ...authHeaders, ...(init.headers as Record<string, string>) },
-      });
-    } catch (error) {
-      throw new ArtifactStoreError("E_BACKEND_UNAVAILABLE", `cannot reach ${root}: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    if (!response.ok && response.status !== 304) throw await toError(response);
-    return response;
-  };
+  const call = createCaller(root, options);
+  const artifactPath = (ref: ArtifactRef) => artifactUrl(root, ref);
 
   return {
     async upload(ref, content, uploadOptions = {}) {
-      const headers: Record<string, string> = {};
-      if (uploadOptions.tags?.length) headers["X-Artifact-Tags"] = uploadOptions.tags.join(",");
-      if (uploadOptions.metadata) headers["X-Artifact-Metadata"] = JSON.stringify(uploadOptions.metadata);
-      if (uploadOptions.contentDigest) headers["Content-Digest"] = uploadOptions.contentDigest;
-      if (uploadOptions.contentEncoding) headers["Content-Encoding"] = uploadOptions.contentEncoding;
-      if (uploadOptions.contentType) headers["Content-Type"] = uploadOptions.contentType;
-      const body = content instanceof ArrayBuffer ? new Uint8Array(content) : content;
-      const response = await call(artifactPath(ref), {
-        method: "PUT",
-        headers,
-        body: body as BodyInit,
-        // Streamed request bodies need half-duplex in Node's fetch; others ignore it.
-        ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
-      } as RequestInit);
+      const response = await call(artifactPath(ref), uploadRequest(content, uploadOptions));
       return (await response.json()) as UploadResult;
     },
 
     async open(ref, openOptions = {}) {
       const headers: Record<string, string> = { "Accept-Encoding": openOptions.acceptGzip ? "gzip" : "identity" };
       if (openOptions.range) headers.Range = openOptions.range;
-      const response = await call(artifactPath(ref), { headers });
-      const length = response.headers.get("content-length");
-      return {
-        metadata: {
-          version: Number(response.headers.get("x-artifact-version")),
-          etag: response.headers.get("etag"),
-          reprDigest: response.headers.get("repr-digest"),
-          contentType: response.headers.get("content-type"),
-        },
-        length: length === null ? null : Number(length),
-        body: response.body ?? new Blob([]).stream(),
-      };
+      return remoteDownload(await call(artifactPath(ref), { headers }));
     },
 
     async stat(ref) {
@@ -187,6 +143,70 @@ export function createHttpClient(options: HttpClientOptions): ArtifactStoreClien
       const url = `${root}/v1/maintenance/reindex${reindexOptions.dryRun ? "?dry_run=1" : ""}`;
       return (await (await call(url, { method: "POST" })).json()) as ReindexReport;
     },
+  };
+}
+
+type Call = (url: string, init?: RequestInit) => Promise<Response>;
+
+/** `fetch` with the token, where an unreachable server and an error answer both throw {@link ArtifactStoreError}. */
+function createCaller(root: string, options: HttpClientOptions): Call {
+  const doFetch = options.fetch ?? fetch;
+  const authHeaders: Record<string, string> = options.token ? { Authorization: `Bearer ${options.token}` } : {};
+  return async (url, init = {}) => {
+    let response: Response;
+    try {
+      response = await doFetch(url, {
+        ...init,
+        headers: { ...authHeaders, ...(init.headers as Record<string, string>) },
+      });
+    } catch (error) {
+      throw new ArtifactStoreError("E_BACKEND_UNAVAILABLE", `cannot reach ${root}: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
+    if (!response.ok && response.status !== 304) throw await toError(response);
+    return response;
+  };
+}
+
+function artifactUrl(root: string, ref: ArtifactRef): string {
+  return `${root}/v1/artifacts/${encodeURIComponent(ref.specName)}/${encodeURIComponent(ref.taskId)}/${encodeURIComponent(ref.type)}${
+    ref.version === undefined ? "" : `?version=${ref.version}`
+  }`;
+}
+
+/** The PUT of an upload: its options as the API's headers, a stream sent as it is read. */
+function uploadRequest(
+  content: ArtifactContent,
+  uploadOptions: NonNullable<Parameters<ArtifactStoreClient["upload"]>[2]>,
+): RequestInit {
+  const headers: Record<string, string> = {};
+  if (uploadOptions.tags?.length) headers["X-Artifact-Tags"] = uploadOptions.tags.join(",");
+  if (uploadOptions.metadata) headers["X-Artifact-Metadata"] = JSON.stringify(uploadOptions.metadata);
+  if (uploadOptions.contentDigest) headers["Content-Digest"] = uploadOptions.contentDigest;
+  if (uploadOptions.contentEncoding) headers["Content-Encoding"] = uploadOptions.contentEncoding;
+  if (uploadOptions.contentType) headers["Content-Type"] = uploadOptions.contentType;
+  const body = content instanceof ArrayBuffer ? new Uint8Array(content) : content;
+  return {
+    method: "PUT",
+    headers,
+    body: body as BodyInit,
+    // Streamed request bodies need half-duplex in Node's fetch; others ignore it.
+    ...(body instanceof ReadableStream ? { duplex: "half" } : {}),
+  } as RequestInit;
+}
+
+function remoteDownload(response: Response): RemoteDownload {
+  const length = response.headers.get("content-length");
+  return {
+    metadata: {
+      version: Number(response.headers.get("x-artifact-version")),
+      etag: response.headers.get("etag"),
+      reprDigest: response.headers.get("repr-digest"),
+      contentType: response.headers.get("content-type"),
+    },
+    length: length === null ? null : Number(length),
+    body: response.body ?? new Blob([]).stream(),
   };
 }
 
