@@ -164,7 +164,7 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
     const block = concat([carry, ...pending], carry.length + pendingLength);
     pending = [];
     pendingLength = 0;
-    const text = decoder.decode(foldToAscii(block));
+    const text = readAsText(block, decoder);
     const limit = final ? text.length : text.length - window;
     let position = carryDecided;
     if (limit <= position) {
@@ -420,6 +420,18 @@ function tryAt(anchor: Anchor, text: string, start: number, markerRules: Readonl
   const [secretStart, secretEnd] = matched.indices?.[1] ?? [start, end];
   if (found.accept && !found.accept(text.slice(secretStart, secretEnd))) return null;
   return { rule: found.rule, start, secretStart, secretEnd, ...(found.kind === "pem" ? { pemHeader: true } : {}) };
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * The block as text with one character per byte. Most logs are ASCII, which the UTF-8 decoder
+ * reads fastest; when the text it gives is shorter than the bytes (multi-byte characters), the
+ * block is read again with its non-ASCII bytes folded (see the module comment).
+ */
+function readAsText(block: Uint8Array, decoder: TextDecoder): string {
+  const text = utf8.decode(block);
+  return text.length === block.length ? text : decoder.decode(foldToAscii(block));
 }
 
 /** `bytes` with every byte above 0x7F replaced by 0x7F (a copy when there is one; `bytes` itself otherwise). */
