@@ -4,16 +4,8 @@
  * Deno and Cloudflare Workers. Objects live at `gs://<bucket>/<prefix><key>`.
  * https://cloud.google.com/storage/docs/json_api
  */
-import { sliceStream } from "../codec/streams.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type {
-  ByteRange,
-  ListPage,
-  ObjectInfo,
-  PutOptions,
-  StorageBackend,
-  StoredObject,
-} from "../contracts/storage-backend.ts";
+import type { PutOptions, StorageBackend } from "../contracts/storage-backend.ts";
 import {
   createServiceAccountTokenProvider,
   createStaticTokenProvider,
@@ -21,21 +13,25 @@ import {
   type ServiceAccountKey,
 } from "./gcs-auth.ts";
 import { CHUNK_GRANULARITY } from "./gcs-chunk-buffer.ts";
+import { createGcsTransport, discard, type FetchLike, type RetryOptions, retryPolicyOf } from "./gcs-http.ts";
 import {
-  createGcsTransport,
-  discard,
-  type FetchLike,
-  isMissingBucket,
-  type RetryOptions,
-  retryPolicyOf,
-  serviceMessage,
-} from "./gcs-http.ts";
+  discardObject,
+  downloadObject,
+  type GcsBucket,
+  type GcsObjectInfo,
+  infoOf,
+  listObjects,
+  missingObject,
+  objectUrl,
+  readResource,
+} from "./gcs-objects.ts";
 import { uploadStream } from "./gcs-upload.ts";
-import type { GcsObjectResource } from "./gcs-upload-session.ts";
+import type { UploadSettings } from "./gcs-upload-session.ts";
 import { assertValidKey } from "./keys.ts";
 
 export type { ServiceAccountKey } from "./gcs-auth.ts";
 export type { FetchLike, RetryOptions } from "./gcs-http.ts";
+export type { GcsObjectInfo } from "./gcs-objects.ts";
 
 export const GOOGLE_STORAGE_ENDPOINT = "https://storage.googleapis.com";
 
@@ -83,11 +79,6 @@ export interface GcsPutOptions extends PutOptions {
   ifGenerationMatch?: string | number;
 }
 
-export interface GcsObjectInfo extends ObjectInfo {
-  /** The object's generation: changes whenever the object is replaced. `etag` is it, quoted. */
-  generation?: string;
-}
-
 /** Extends {@link StorageBackend} with what only GCS has. */
 export interface GcsBackend extends StorageBackend {
   readonly bucket: string;
@@ -126,51 +117,19 @@ export function createGcsBackend(options: GcsBackendOptions): GcsBackend {
   const objectsUrl = `${endpoint}/storage/v1/b/${encodeURIComponent(bucket)}/o`;
   const uploadUrl = `${endpoint}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o`;
 
+  const objects: GcsBucket = { transport, objectsUrl, prefix };
   const objectName = (key: string): string => {
     assertValidKey(key, "gcs");
     return prefix + key;
   };
-  const objectUrl = (name: string) => `${objectsUrl}/${encodeURIComponent(name)}`;
-  const infoOf = (key: string, resource: GcsObjectResource): GcsObjectInfo => ({
-    key,
-    size: Number(resource.size ?? 0),
-    ...(resource.generation ? { etag: `"${resource.generation}"`, generation: resource.generation } : {}),
-    ...(resource.updated ? { lastModified: new Date(resource.updated) } : {}),
-  });
-  /** A 404 is a missing object (`null`) unless the service says the bucket itself is missing. */
-  const missingObject = async (response: Response, action: string): Promise<null> => {
-    const message = await serviceMessage(response);
-    if (isMissingBucket(message)) throw await transport.failure(response, action, message);
-    return null;
+  const uploadSettings: UploadSettings = {
+    transport,
+    uploadUrl,
+    chunkSize,
+    singleRequestMaxBytes,
+    sessions,
+    discardObject: (name, generation) => discardObject(objects, name, generation),
   };
-  /** https://cloud.google.com/storage/docs/json_api/v1/objects/get */
-  const readResource = async (name: string, action: string): Promise<GcsObjectResource | null> => {
-    const response = await transport.request(
-      `${objectUrl(name)}?fields=name,size,generation,updated`,
-      { method: "GET" },
-      action,
-    );
-    if (response.status === 404) return missingObject(response, action);
-    if (!response.ok) throw await transport.failure(response, action);
-    return (await response.json()) as GcsObjectResource;
-  };
-  /** The object's full size from the headers GCS sends with every download; a metadata read otherwise. */
-  const sizeOf = async (response: Response, name: string): Promise<number> => {
-    const header = response.headers.get("x-goog-stored-content-length") ?? response.headers.get("content-length");
-    if (header !== null && /^\d+$/.test(header)) return Number(header);
-    const resource = await readResource(name, `reading the size of ${name}`);
-    return Number(resource?.size ?? 0);
-  };
-
-  /** https://cloud.google.com/storage/docs/json_api/v1/objects/delete */
-  const discardObject = async (name: string, generation?: string): Promise<void> => {
-    const query = generation ? `?ifGenerationMatch=${encodeURIComponent(generation)}` : "";
-    const action = `removing ${name}, which a failed upload left`;
-    const response = await transport.request(`${objectUrl(name)}${query}`, { method: "DELETE" }, action);
-    if (!response.ok && response.status !== 404) throw await transport.failure(response, action);
-    await discard(response);
-  };
-  const uploadSettings = { transport, uploadUrl, chunkSize, singleRequestMaxBytes, sessions, discardObject };
 
   return {
     name: "gcs",
@@ -198,60 +157,13 @@ export function createGcsBackend(options: GcsBackendOptions): GcsBackend {
       return infoOf(key, resource);
     },
 
-    /**
-     * https://cloud.google.com/storage/docs/json_api/v1/objects/get (alt=media)
-     * https://cloud.google.com/storage/docs/downloading-objects#downloading-an-object-portion
-     */
-    async get(key, getOptions = {}): Promise<StoredObject | null> {
-      const name = objectName(key);
-      const range = getOptions.range;
-      if (range) assertRequestable(range);
-      const action = `downloading ${name}`;
-      const response = await transport.request(
-        `${objectUrl(name)}?alt=media`,
-        {
-          method: "GET",
-          headers: range ? { range: rangeHeader(range) } : {},
-          ...(getOptions.signal ? { signal: getOptions.signal } : {}),
-        },
-        action,
-      );
-      if (response.status === 404) return missingObject(response, action);
-      if (response.status === 416) {
-        const size = /\/(\d+)/.exec(response.headers.get("content-range") ?? "")?.[1];
-        await discard(response);
-        throw rangeError(range?.offset ?? 0, size === undefined ? undefined : Number(size));
-      }
-      if (!response.ok) throw await transport.failure(response, action);
-      const generation = response.headers.get("x-goog-generation") ?? undefined;
-      const modified = response.headers.get("last-modified");
-      const described = {
-        key,
-        ...(generation ? { etag: `"${generation}"`, generation } : {}),
-        ...(modified ? { lastModified: new Date(modified) } : {}),
-      };
-      const body = response.body ?? new Blob([]).stream();
-      if (response.status === 206) {
-        const match = /bytes (\d+)-(\d+)\/(\d+)/.exec(response.headers.get("content-range") ?? "");
-        if (!match) throw new ArtifactStoreError("E_BACKEND", `[gcs] ${action}: a 206 reply without Content-Range`);
-        const [, start, end, total] = match.map(Number) as [number, number, number, number];
-        return { ...described, size: total, body, range: { start, end } };
-      }
-      const size = await sizeOf(response, name);
-      if (!range) return { ...described, size, body };
-      // The whole object came back (the emulator ignores unsatisfiable ranges): cut it here.
-      if (range.offset >= size) {
-        await body.cancel().catch(() => {});
-        throw rangeError(range.offset, size);
-      }
-      const end = range.length === undefined ? size - 1 : Math.min(size - 1, range.offset + range.length - 1);
-      const sliced = body.pipeThrough(sliceStream(range.offset, end - range.offset + 1));
-      return { ...described, size, body: sliced, range: { start: range.offset, end } };
+    async get(key, getOptions = {}) {
+      return downloadObject(objects, key, objectName(key), getOptions);
     },
 
     async head(key) {
       const name = objectName(key);
-      const resource = await readResource(name, `reading the metadata of ${name}`);
+      const resource = await readResource(objects, name, `reading the metadata of ${name}`);
       return resource ? infoOf(key, resource) : null;
     },
 
@@ -259,32 +171,16 @@ export function createGcsBackend(options: GcsBackendOptions): GcsBackend {
     async delete(key) {
       const name = objectName(key);
       const action = `deleting ${name}`;
-      const response = await transport.request(objectUrl(name), { method: "DELETE" }, action);
+      const response = await transport.request(objectUrl(objects, name), { method: "DELETE" }, action);
       if (response.status === 404) {
-        await missingObject(response, action);
+        await missingObject(objects, response, action);
         return;
       }
       if (!response.ok) throw await transport.failure(response, action);
       await discard(response);
     },
 
-    /** https://cloud.google.com/storage/docs/json_api/v1/objects/list */
-    async list(listOptions = {}): Promise<ListPage> {
-      const query = new URLSearchParams({
-        prefix: prefix + (listOptions.prefix ?? ""),
-        maxResults: String(listOptions.limit ?? 1000),
-        fields: "items(name,size,generation,updated),nextPageToken",
-      });
-      if (listOptions.cursor) query.set("pageToken", listOptions.cursor);
-      const action = `listing objects under ${query.get("prefix") || "the bucket root"}`;
-      const response = await transport.request(`${objectsUrl}?${query}`, { method: "GET" }, action);
-      if (!response.ok) throw await transport.failure(response, action);
-      const page = (await response.json()) as { items?: GcsObjectResource[]; nextPageToken?: string };
-      const objects = (page.items ?? [])
-        .filter((item) => item.name.startsWith(prefix))
-        .map((item) => infoOf(item.name.slice(prefix.length), item));
-      return { objects, ...(page.nextPageToken ? { cursor: page.nextPageToken } : {}) };
-    },
+    list: async (listOptions = {}) => listObjects(objects, listOptions),
 
     uriFor(key) {
       return `gs://${bucket}/${objectName(key)}`;
@@ -324,23 +220,5 @@ function resolveAccess(
   throw new ArtifactStoreError(
     "E_CONFIG",
     "[gcs] no credentials: pass a service-account key (credentials), an accessToken, or emulatorHost for the emulator",
-  );
-}
-
-function assertRequestable(range: ByteRange): void {
-  if (!Number.isSafeInteger(range.offset) || range.offset < 0 || (range.length !== undefined && range.length < 1)) {
-    throw rangeError(range.offset, undefined);
-  }
-}
-
-function rangeHeader(range: ByteRange): string {
-  return `bytes=${range.offset}-${range.length === undefined ? "" : range.offset + range.length - 1}`;
-}
-
-function rangeError(offset: number, size: number | undefined): ArtifactStoreError {
-  return new ArtifactStoreError(
-    "E_RANGE",
-    `[gcs] range starting at ${offset} is outside an object of ${size ?? "unknown"} bytes`,
-    size === undefined ? {} : { details: { size } },
   );
 }
