@@ -24,7 +24,7 @@ const fake = (rule: string): FakeSecret => (FAKE_SECRET_MAKERS[rule] as (r: type
 const slack = fake("slack-token");
 const pem = fake("private-key");
 const DEPLOY_KEY = "dk-edge-binding-value-0123";
-const LOG = `start\nSLACK=${slack.text}\n${pem.text}\nkey ${DEPLOY_KEY}\nend\n`;
+const LOG = `start ✓ café\nSLACK=${slack.text}\n${pem.text}\nkey ${DEPLOY_KEY}\nend\n`;
 
 const workers: RunningWorker[] = [];
 async function start(extra: Record<string, unknown> = {}): Promise<RunningWorker> {
@@ -86,7 +86,7 @@ describe("redaction on the Worker", () => {
         await fetch(url(`/v1/artifacts/edge/${task}/log`), { headers: { ...auth, "Accept-Encoding": "identity" } })
       ).text();
       expect(served).toBe(
-        "start\nSLACK=[REDACTED:slack-token]\n[REDACTED:private-key]\nkey [REDACTED:env:DEPLOY_KEY]\nend\n",
+        "start ✓ café\nSLACK=[REDACTED:slack-token]\n[REDACTED:private-key]\nkey [REDACTED:env:DEPLOY_KEY]\nend\n",
       );
     }
     expect(worker.logs.join("\n")).not.toContain(pemLine);
