@@ -196,8 +196,15 @@ function describeRedactedUploads(name: string, open: (config: RedactionConfig) =
     test("reject refuses the upload naming rule and line, never the value, and stores nothing", async () => {
       const store = await open(redaction({ mode: "reject" }));
       const { text, planted } = plantedLog(6, 5000);
-      for (const content of [text, streamOf(new TextEncoder().encode(text), 1000)]) {
-        const error = await failure(store.upload({ specName: "ci", taskId: "reject", type: "log", content }));
+      const gzipped = gzipSync(new TextEncoder().encode(text));
+      for (const [content, encoding] of [
+        [text, "identity"],
+        [streamOf(new TextEncoder().encode(text), 1000), "identity"],
+        [streamOf(gzipped, 1000), "gzip"],
+      ] as const) {
+        const error = await failure(
+          store.upload({ specName: "ci", taskId: "reject", type: "log", content, contentEncoding: encoding }),
+        );
         expect(error.code).toBe("E_SECRET_DETECTED");
         expect(error.message).toContain(`rule ${planted[0]?.rule}`);
         expect(error.message).toContain("line 26");
