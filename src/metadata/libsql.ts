@@ -11,8 +11,9 @@ import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-r
 import type { ArtifactRef } from "../contracts/types.ts";
 import { expiryFor } from "../lib/time.ts";
 import { createLiveLogQueries } from "./libsql-live.ts";
+import { prepareStatement } from "./libsql-prepared.ts";
 import { createRepairQueries } from "./libsql-repair.ts";
-import { isCommitted, rawRowToRecord, selection, toRecord } from "./libsql-rows.ts";
+import { isCommitted, rawRowToRecord, type SelectedRow, selection, toRecord } from "./libsql-rows.ts";
 import { createSearchQuery } from "./libsql-search.ts";
 import { removeSecretsStatements, secretsStatements } from "./libsql-secrets.ts";
 import { createStructureQueries, removeStructureStatements, structureStatements } from "./libsql-structure.ts";
@@ -48,13 +49,99 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
   const writes = createWriteBatcher(db, options.afterCommit, options.groupCommits ?? true);
   const selectRecords = () => db.select(selection).from(artifacts);
 
-  const findById = async (id: number): Promise<ArtifactRecord | null> => {
-    const rows = await selectRecords().where(eq(artifacts.id, id)).limit(1);
-    return rows[0] ? toRecord(rows[0]) : null;
-  };
-
   const seriesOf = (ref: { specName: string; taskId: string; type: string }) =>
     and(eq(artifacts.specName, ref.specName), eq(artifacts.taskId, ref.taskId), eq(artifacts.type, ref.type));
+
+  // The statements every upload and download runs, built once (see libsql-prepared.ts).
+  const value = sql.placeholder;
+  const prepare = <T = unknown>(query: Parameters<typeof prepareStatement>[1]) => prepareStatement<T>(client, query);
+  const inSeries = and(
+    eq(artifacts.specName, value("specName")),
+    eq(artifacts.taskId, value("taskId")),
+    eq(artifacts.type, value("type")),
+  );
+  const byId = prepare<SelectedRow>(
+    selectRecords()
+      .where(eq(artifacts.id, value("id")))
+      .limit(1),
+  );
+  const byUri = prepare<SelectedRow>(
+    selectRecords()
+      .where(and(eq(artifacts.uri, value("uri")), isCommitted))
+      .limit(1),
+  );
+  const newestInSeries = prepare<SelectedRow>(
+    selectRecords().where(and(inSeries, isCommitted)).orderBy(desc(artifacts.version)).limit(1),
+  );
+  const versionInSeries = prepare<SelectedRow>(
+    selectRecords()
+      .where(and(inSeries, isCommitted, eq(artifacts.version, value("version"))))
+      .limit(1),
+  );
+  const nextVersion = prepare(
+    db
+      .insert(artifactSeries)
+      .values({ specName: value("specName"), taskId: value("taskId"), type: value("type"), lastVersion: 1 })
+      .onConflictDoUpdate({
+        target: [artifactSeries.specName, artifactSeries.taskId, artifactSeries.type],
+        set: { lastVersion: sql`${artifactSeries.lastVersion} + 1` },
+      }),
+  );
+  const usageFits = sql`(SELECT ${storeUsage.storedBytes} FROM ${storeUsage} WHERE ${storeUsage.id} = 1) + ${value("reserveBytes")} <= ${value("maxBytes")}`;
+  const insertPending = (fits: SQL) =>
+    prepare(
+      db.all<Record<string, unknown>>(sql`
+        INSERT INTO ${artifacts} (spec_name, task_id, type, version, uri, storage_key, size, compressed, mime_type, metadata, state, created_at, expires_at)
+        SELECT ${value("specName")}, ${value("taskId")}, ${value("type")}, s.last_version,
+          ${value("uriKeyPrefix")} || s.last_version || ${value("keySuffix")}, ${value("keyPrefix")} || s.last_version || ${value("keySuffix")},
+          CASE WHEN ${fits} THEN ${value("reserveBytes")} ELSE 0 END,
+          ${value("compressed")}, ${value("mimeType")}, ${value("metadata")}, 'pending', ${value("createdAt")}, ${value("expiresAt")}
+        FROM ${artifactSeries} s
+        WHERE s.spec_name = ${value("specName")} AND s.task_id = ${value("taskId")} AND s.type = ${value("type")}
+        RETURNING *`),
+    );
+  const insertPendingUnlimited = insertPending(sql`1`);
+  const insertPendingWithinQuota = insertPending(usageFits);
+  const commitRow = prepare(
+    db
+      .update(artifacts)
+      .set({
+        state: "committed",
+        size: sql`${value("size")}`,
+        checksum: sql`${value("checksum")}`,
+        originalSize: sql`${value("originalSize")}`,
+        originalChecksum: sql`${value("originalChecksum")}`,
+      })
+      .where(and(eq(artifacts.id, value("id")), eq(artifacts.state, "pending")))
+      .returning({ id: artifacts.id }),
+  );
+  const insertTag = prepare(
+    db
+      .insert(artifactTags)
+      .values({ artifactId: value("id"), tag: value("tag"), createdAt: value("createdAt") })
+      .onConflictDoNothing(),
+  );
+  // Without versioning, every committed version but the newest goes; the newest may be
+  // another upload's that committed first, in which case this one is superseded at once.
+  const supersedeOlder = prepare<typeof artifacts.$inferSelect>(
+    db
+      .update(artifacts)
+      .set({ state: "deleting" })
+      .where(
+        and(
+          inSeries,
+          isCommitted,
+          lt(
+            artifacts.version,
+            sql`(SELECT max(a2.version) FROM ${artifacts} a2 WHERE a2.spec_name = ${value("specName")} AND a2.task_id = ${value("taskId")} AND a2.type = ${value("type")} AND a2.state = 'committed')`,
+          ),
+        ),
+      )
+      .returning(),
+  );
+
+  const first = (rows: SelectedRow[]) => (rows[0] ? toRecord(rows[0]) : null);
+  const findById = async (id: number): Promise<ArtifactRecord | null> => first(await byId.all({ id }));
 
   return {
     ...createRepairQueries(db, writes),
@@ -66,28 +153,23 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
     async reserveVersion(input) {
       const { keyPrefix, keySuffix, uriPrefix } = input.location;
       const expiresAt = expiryFor(input.createdAt, input.retentionDays);
-      const fits =
-        input.maxBytes === null
-          ? sql`1`
-          : sql`(SELECT ${storeUsage.storedBytes} FROM ${storeUsage} WHERE ${storeUsage.id} = 1) + ${input.reserveBytes} <= ${input.maxBytes}`;
+      const series = { specName: input.specName, taskId: input.taskId, type: input.type };
       // One transaction: hand out the next number, insert the pending row that holds it.
       const [, inserted] = await writes.run([
-        db
-          .insert(artifactSeries)
-          .values({ specName: input.specName, taskId: input.taskId, type: input.type, lastVersion: 1 })
-          .onConflictDoUpdate({
-            target: [artifactSeries.specName, artifactSeries.taskId, artifactSeries.type],
-            set: { lastVersion: sql`${artifactSeries.lastVersion} + 1` },
-          }),
-        db.all<Record<string, unknown>>(sql`
-          INSERT INTO ${artifacts} (spec_name, task_id, type, version, uri, storage_key, size, compressed, mime_type, metadata, state, created_at, expires_at)
-          SELECT ${input.specName}, ${input.taskId}, ${input.type}, s.last_version,
-            ${uriPrefix + keyPrefix} || s.last_version || ${keySuffix}, ${keyPrefix} || s.last_version || ${keySuffix},
-            CASE WHEN ${fits} THEN ${input.reserveBytes} ELSE 0 END,
-            ${input.compressed ? 1 : 0}, ${input.mimeType}, ${JSON.stringify(input.metadata)}, 'pending', ${input.createdAt}, ${expiresAt}
-          FROM ${artifactSeries} s
-          WHERE s.spec_name = ${input.specName} AND s.task_id = ${input.taskId} AND s.type = ${input.type}
-          RETURNING *`),
+        nextVersion.bind(series),
+        (input.maxBytes === null ? insertPendingUnlimited : insertPendingWithinQuota).bind({
+          ...series,
+          uriKeyPrefix: uriPrefix + keyPrefix,
+          keyPrefix,
+          keySuffix,
+          reserveBytes: input.reserveBytes,
+          maxBytes: input.maxBytes,
+          compressed: input.compressed ? 1 : 0,
+          mimeType: input.mimeType,
+          metadata: JSON.stringify(input.metadata),
+          createdAt: input.createdAt,
+          expiresAt,
+        }),
       ]);
       const row = (inserted as Record<string, unknown>[])[0];
       if (!row) throw new ArtifactStoreError("E_INTERNAL", "[metadata] the pending row was not inserted");
@@ -111,39 +193,24 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
 
     async commit(pending, input) {
       const id = pending.id;
-      const commitRow = db
-        .update(artifacts)
-        .set({
-          state: "committed",
-          size: input.size,
-          checksum: input.checksum,
-          originalSize: input.originalSize,
-          originalChecksum: input.originalChecksum,
-        })
-        .where(and(eq(artifacts.id, id), eq(artifacts.state, "pending")))
-        .returning({ id: artifacts.id });
-      const tagInserts = input.tags.map((tag) =>
-        db
-          .insert(artifactTags)
-          .values({ artifactId: id, tag, createdAt: Date.parse(pending.createdAt) })
-          .onConflictDoNothing(),
-      );
-      // Without versioning, every committed version but the newest goes; the newest may be
-      // another upload's that committed first, in which case this one is superseded at once.
-      const newest = sql`(SELECT max(a2.version) FROM ${artifacts} a2 WHERE a2.spec_name = ${pending.specName} AND a2.task_id = ${pending.taskId} AND a2.type = ${pending.type} AND a2.state = 'committed')`;
-      const supersede = db
-        .update(artifacts)
-        .set({ state: "deleting" })
-        .where(and(seriesOf(pending), isCommitted, lt(artifacts.version, newest)))
-        .returning();
+      const commitStatement = commitRow.bind({
+        id,
+        size: input.size,
+        checksum: input.checksum,
+        originalSize: input.originalSize,
+        originalChecksum: input.originalChecksum,
+      });
+      const createdAt = Date.parse(pending.createdAt);
+      const tagInserts = input.tags.map((tag) => insertTag.bind({ id, tag, createdAt }));
+      const supersede = supersedeOlder.bind({ specName: pending.specName, taskId: pending.taskId, type: pending.type });
       const structureRows = [
         ...(input.structure ? structureStatements(db, id, input.structure) : []),
         ...(input.secrets ? secretsStatements(db, id, input.secrets) : []),
       ];
       const results = await writes.run(
         input.supersedeOlder
-          ? [commitRow, ...tagInserts, ...structureRows, supersede]
-          : [commitRow, ...tagInserts, ...structureRows],
+          ? [commitStatement, ...tagInserts, ...structureRows, supersede]
+          : [commitStatement, ...tagInserts, ...structureRows],
       );
       if ((results[0] as unknown[]).length !== 1) {
         // The reservation vanished while uploading (a gc sweep took it for a crashed upload).
@@ -191,20 +258,16 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
     },
 
     async findByUri(uri) {
-      const rows = await selectRecords()
-        .where(and(eq(artifacts.uri, uri), isCommitted))
-        .limit(1);
-      return rows[0] ? toRecord(rows[0]) : null;
+      return first(await byUri.all({ uri }));
     },
 
     async findVersion(ref) {
-      const conditions = [seriesOf(ref), isCommitted];
-      if (ref.version !== undefined) conditions.push(eq(artifacts.version, ref.version));
-      const rows = await selectRecords()
-        .where(and(...conditions))
-        .orderBy(desc(artifacts.version))
-        .limit(1);
-      return rows[0] ? toRecord(rows[0]) : null;
+      const series = { specName: ref.specName, taskId: ref.taskId, type: ref.type };
+      return first(
+        await (ref.version === undefined
+          ? newestInSeries.all(series)
+          : versionInSeries.all({ ...series, version: ref.version })),
+      );
     },
 
     async findForDelete(target) {

@@ -6,12 +6,16 @@
  */
 import type { BatchItem } from "drizzle-orm/batch";
 import { isDiskFull, storageFullError } from "../contracts/errors.ts";
+import { type BoundStatement, bindQuery, isBound } from "./libsql-prepared.ts";
 import type { Database } from "./libsql-rows.ts";
 
 type Results = unknown[];
 
+/** A drizzle query, or a statement built once with its values bound (see `libsql-prepared.ts`). */
+export type WriteItem = BatchItem<"sqlite"> | BoundStatement;
+
 interface Job {
-  queries: BatchItem<"sqlite">[];
+  queries: BoundStatement[];
   resolve(results: Results): void;
   reject(error: unknown): void;
 }
@@ -40,7 +44,7 @@ function isStatementError(error: unknown): boolean {
 
 export interface WriteBatcher {
   /** Runs `queries` in one transaction, possibly together with other callers'; resolves with their results. */
-  run(queries: BatchItem<"sqlite">[]): Promise<Results>;
+  run(queries: WriteItem[]): Promise<Results>;
 }
 
 /**
@@ -52,11 +56,17 @@ export function createWriteBatcher(db: Database, afterCommit?: () => Promise<voi
   const queue: Job[] = [];
   let scheduled = false;
   let running = false;
+  const client = db.$client;
+  /** One transaction, as drizzle's `db.batch` runs it, minus building the statements again. */
+  const batch = async (statements: BoundStatement[]): Promise<Results> => {
+    const results = await client.batch(statements.map((bound) => bound.statement));
+    return results.map((result, index) => (statements[index] as BoundStatement).map(result));
+  };
 
   const runAlone = async (job: Job) => {
     let results: Results;
     try {
-      results = (await db.batch(job.queries as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as Results;
+      results = await batch(job.queries);
       await afterCommit?.();
     } catch (error) {
       job.reject(named(error));
@@ -88,9 +98,7 @@ export function createWriteBatcher(db: Database, afterCommit?: () => Promise<voi
   const runJoined = async (jobs: Job[]) => {
     let results: Results;
     try {
-      results = (await db.batch(
-        jobs.flatMap((job) => job.queries) as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]],
-      )) as Results;
+      results = await batch(jobs.flatMap((job) => job.queries));
     } catch (error) {
       if (!isStatementError(error)) {
         // A transport failure (a remote server's answer lost) leaves it unknown whether the
@@ -123,7 +131,8 @@ export function createWriteBatcher(db: Database, afterCommit?: () => Promise<voi
   };
 
   return {
-    run(queries) {
+    run(items) {
+      const queries = items.map((item) => (isBound(item) ? item : bindQuery(item)));
       if (!join) {
         return new Promise<Results>((resolve, reject) => void runAlone({ queries, resolve, reject }));
       }
