@@ -82,6 +82,8 @@ describe("secret rules", () => {
       "password=changeme",
       ["password: $", "{{ secrets.DB_PASSWORD }}"].join(""),
       "token=refresh_token_expired",
+      "tokenizer: bert-base-uncased-v2x9",
+      "passwords: Zq8vX29fjQ0pLm3Nab",
       "https://user:password@example.com",
       "git@github.com:necrocode/app.git",
     ];

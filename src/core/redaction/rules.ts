@@ -111,12 +111,12 @@ export function genericAssignmentRule(options: GenericRuleOptions = GENERIC_DEFA
     name: "generic-secret",
     precision: "generic",
     description:
-      "A key naming a password, secret, token or API key assigned (`=`, `:`, `=>`) a value of at least min_length characters with at least min_entropy bits per character and both letters and digits.",
+      "A key that ends in a password, secret, token, API key or credentials keyword (or goes on after _ . -: SECRET_KEY, not tokenizer) assigned (`=`, `:`, `=>`) a value of at least min_length characters with at least min_entropy bits per character and both letters and digits.",
     // The keyword is the anchor (DB_PASSWORD, client_secret, githubToken all hold one). Short
     // anchors make a short search pattern; the pattern checks the whole keyword where one is.
     anchors: ["pass", "secret", "token", "api", "access", "private", "auth", "credential"],
     caseless: true,
-    pattern: String.raw`(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|auth[_-]?key|credentials?)[A-Za-z0-9_.-]{0,24}["']?[ \t]{0,4}(?:=>|=|:)[ \t]{0,4}["']?${value}(?![A-Za-z0-9_+/=.~-])`,
+    pattern: String.raw`(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|auth[_-]?key|credentials?)(?:[_.-][A-Za-z0-9_.-]{0,23})?["']?[ \t]{0,4}(?:=>|=|:)[ \t]{0,4}["']?${value}(?![A-Za-z0-9_+/=.~-])`,
     maxLength: 320,
     accept: (secret) =>
       /[0-9]/.test(secret) &&
