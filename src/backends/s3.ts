@@ -7,32 +7,18 @@
  * closed cleanly (see `s3-upload.ts`), so a failed upload never becomes visible.
  */
 import {
-  AbortMultipartUploadCommand,
   DeleteObjectCommand,
-  GetObjectCommand,
-  type GetObjectCommandOutput,
   HeadBucketCommand,
   HeadObjectCommand,
-  ListMultipartUploadsCommand,
-  type ListMultipartUploadsCommandOutput,
-  ListObjectsV2Command,
-  type ListObjectsV2CommandOutput,
   S3Client,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
-import { mapStreamErrors, sliceStream } from "../codec/streams.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type {
-  ByteRange,
-  ListPage,
-  MaintenanceOptions,
-  ObjectInfo,
-  StorageBackend,
-  StoredObject,
-} from "../contracts/storage-backend.ts";
-import { assertValidKey, resolveRange } from "./keys.ts";
+import type { MaintenanceOptions, ObjectInfo, StorageBackend } from "../contracts/storage-backend.ts";
+import { assertValidKey } from "./keys.ts";
 import { isMissingObject, statusOf, toS3StoreError } from "./s3-errors.ts";
+import { abortIncompleteUploads, downloadObject, listObjects, type S3Bucket } from "./s3-objects.ts";
 import { MAX_PART_SIZE, MIN_PART_SIZE, uploadObject } from "./s3-upload.ts";
 
 export interface S3BackendOptions {
@@ -114,24 +100,8 @@ export function createS3Backend(options: S3BackendOptions): S3Backend {
     assertValidKey(key, "s3");
     return `${prefix}${key}`;
   };
-  // A 404 on HEAD has no body, so a missing key and a missing bucket look alike; the first
-  // such answer is checked once with HeadBucket (a 404 there means the bucket is missing).
-  let bucketConfirmed = false;
-  const confirmBucket = async () => {
-    if (bucketConfirmed) return;
-    try {
-      // https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html
-      await client.send(new HeadBucketCommand({ Bucket: bucket }));
-    } catch (error) {
-      if (statusOf(error) === 404) {
-        const message = `[s3] bucket "${bucket}" does not exist (HeadBucket answered 404); create it or fix s3.bucket`;
-        throw new ArtifactStoreError("E_BACKEND", message, { cause: error });
-      }
-      if (statusOf(error) === undefined) throw describe(error, `checking bucket ${bucket}`);
-      // Any other answer (403 for key-scoped tokens…) means the bucket is there.
-    }
-    bucketConfirmed = true;
-  };
+  const place: S3Bucket = { client, bucket, prefix, describe };
+  const confirmBucket = createBucketCheck(client, bucket, describe);
 
   return {
     name: "s3",
@@ -158,52 +128,8 @@ export function createS3Backend(options: S3BackendOptions): S3Backend {
       return { key, size: result.size, ...(result.etag ? { etag: result.etag } : {}) };
     },
 
-    async get(key, getOptions = {}): Promise<StoredObject | null> {
-      const target = objectKey(key);
-      const range = getOptions.range;
-      if (range) assertRangeShape(range);
-      let output: GetObjectCommandOutput;
-      try {
-        // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
-        output = await client.send(
-          new GetObjectCommand({ Bucket: bucket, Key: target, ...(range ? { Range: rangeHeader(range) } : {}) }),
-          getOptions.signal ? { abortSignal: getOptions.signal } : {},
-        );
-      } catch (error) {
-        if (isMissingObject(error)) return null;
-        throw describe(error, `reading s3://${bucket}/${target}`);
-      }
-      let body = output.Body ? output.Body.transformToWebStream() : emptyStream();
-      let size = output.ContentLength ?? 0;
-      let returned: { start: number; end: number } | undefined;
-      if (range) {
-        const parsed = parseContentRange(output.ContentRange);
-        if (parsed) {
-          ({ size } = parsed);
-          returned = { start: parsed.start, end: parsed.end };
-        } else {
-          // The service ignored Range and sent the whole object: cut the range out here.
-          try {
-            returned = resolveRange(range, size, "s3");
-          } catch (error) {
-            await body.cancel().catch(() => {});
-            throw error;
-          }
-          body = body.pipeThrough(sliceStream(returned.start, returned.end - returned.start + 1));
-        }
-      }
-      return {
-        key,
-        size,
-        ...(output.ETag ? { etag: output.ETag } : {}),
-        ...(output.LastModified ? { lastModified: output.LastModified } : {}),
-        body: mapStreamErrors(body, (error) => {
-          if (error instanceof ArtifactStoreError) return error;
-          const message = `[s3] reading s3://${bucket}/${target} broke off: ${errorText(error)}`;
-          return new ArtifactStoreError("E_BACKEND", message, { cause: error });
-        }),
-        ...(returned ? { range: returned } : {}),
-      };
+    async get(key, getOptions = {}) {
+      return downloadObject(place, key, objectKey(key), getOptions);
     },
 
     async head(key): Promise<ObjectInfo | null> {
@@ -224,45 +150,8 @@ export function createS3Backend(options: S3BackendOptions): S3Backend {
       }
     },
 
-    async abortIncompleteUploads(olderThanMs, abortOptions = {}) {
-      const now = abortOptions.now ?? Date.now();
-      const aborted: string[] = [];
-      let keyMarker: string | undefined;
-      let uploadIdMarker: string | undefined;
-      do {
-        let page: ListMultipartUploadsCommandOutput;
-        try {
-          // https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html
-          page = await client.send(
-            new ListMultipartUploadsCommand({
-              Bucket: bucket,
-              ...(prefix ? { Prefix: prefix } : {}),
-              ...(keyMarker ? { KeyMarker: keyMarker } : {}),
-              ...(uploadIdMarker ? { UploadIdMarker: uploadIdMarker } : {}),
-            }),
-          );
-        } catch (error) {
-          throw describe(error, `listing incomplete multipart uploads in s3://${bucket}/${prefix}`);
-        }
-        for (const upload of page.Uploads ?? []) {
-          if (!upload.Key || !upload.UploadId || !upload.Initiated) continue;
-          if (now - upload.Initiated.getTime() < olderThanMs) continue;
-          if (!abortOptions.dryRun) {
-            // https://docs.aws.amazon.com/AmazonS3/latest/API/API_AbortMultipartUpload.html
-            await client
-              .send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }))
-              .catch((error: unknown) => {
-                if (!isMissingObject(error))
-                  throw describe(error, `aborting an upload of s3://${bucket}/${upload.Key}`);
-              });
-          }
-          aborted.push(upload.Key.slice(prefix.length));
-        }
-        keyMarker = page.IsTruncated ? page.NextKeyMarker : undefined;
-        uploadIdMarker = page.IsTruncated ? page.NextUploadIdMarker : undefined;
-      } while (keyMarker);
-      return aborted;
-    },
+    abortIncompleteUploads: async (olderThanMs, abortOptions = {}) =>
+      abortIncompleteUploads(place, olderThanMs, abortOptions),
 
     async delete(key) {
       const target = objectKey(key);
@@ -276,39 +165,7 @@ export function createS3Backend(options: S3BackendOptions): S3Backend {
       }
     },
 
-    async list(listOptions = {}): Promise<ListPage> {
-      const limit = listOptions.limit ?? 1000;
-      if (!Number.isSafeInteger(limit) || limit < 1) {
-        throw new ArtifactStoreError("E_INVALID_INPUT", `[s3] list limit must be a positive integer, got ${limit}`);
-      }
-      let output: ListObjectsV2CommandOutput;
-      try {
-        // https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
-        output = await client.send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: `${prefix}${listOptions.prefix ?? ""}`,
-            // S3 never returns more than 1000 keys a page; asking for more is asking for 1000.
-            MaxKeys: Math.min(limit, 1000),
-            ...(listOptions.cursor ? { ContinuationToken: listOptions.cursor } : {}),
-          }),
-        );
-      } catch (error) {
-        throw describe(error, `listing s3://${bucket}/${prefix}${listOptions.prefix ?? ""}`);
-      }
-      const objects: ObjectInfo[] = [];
-      for (const entry of output.Contents ?? []) {
-        if (!entry.Key?.startsWith(prefix)) continue;
-        objects.push({
-          key: entry.Key.slice(prefix.length),
-          size: entry.Size ?? 0,
-          ...(entry.ETag ? { etag: entry.ETag } : {}),
-          ...(entry.LastModified ? { lastModified: entry.LastModified } : {}),
-        });
-      }
-      const cursor = output.IsTruncated ? output.NextContinuationToken : undefined;
-      return { objects, ...(cursor ? { cursor } : {}) };
-    },
+    list: async (listOptions = {}) => listObjects(place, listOptions),
 
     uriFor(key) {
       return `s3://${bucket}/${objectKey(key)}`;
@@ -345,33 +202,25 @@ function normalizePrefix(prefix: string): string {
   return prefix.endsWith("/") ? prefix : `${prefix}/`;
 }
 
-/** Refuses ranges no object could satisfy before asking the service. */
-function assertRangeShape(range: ByteRange): void {
-  const { offset, length } = range;
-  if (
-    !Number.isSafeInteger(offset) ||
-    offset < 0 ||
-    (length !== undefined && (!Number.isSafeInteger(length) || length < 1))
-  ) {
-    throw new ArtifactStoreError("E_RANGE", `[s3] invalid range: offset ${offset}, length ${length}`);
-  }
-}
-
-function rangeHeader({ offset, length }: ByteRange): string {
-  return `bytes=${offset}-${length === undefined ? "" : offset + length - 1}`;
-}
-
-/** `bytes <start>-<end>/<size>` → numbers; `undefined` when absent or not in that form. */
-function parseContentRange(header: string | undefined): { start: number; end: number; size: number } | undefined {
-  const match = header ? /^bytes (\d+)-(\d+)\/(\d+)$/.exec(header.trim()) : null;
-  if (!match?.[1] || !match[2] || !match[3]) return undefined;
-  return { start: Number(match[1]), end: Number(match[2]), size: Number(match[3]) };
-}
-
-function emptyStream(): ReadableStream<Uint8Array> {
-  return new ReadableStream({ start: (controller) => controller.close() });
-}
-
-function errorText(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/**
+ * A 404 on HEAD has no body, so a missing key and a missing bucket look alike; the first
+ * such answer is checked once with HeadBucket (a 404 there means the bucket is missing).
+ */
+function createBucketCheck(client: S3Client, bucket: string, describe: S3Bucket["describe"]): () => Promise<void> {
+  let bucketConfirmed = false;
+  return async () => {
+    if (bucketConfirmed) return;
+    try {
+      // https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html
+      await client.send(new HeadBucketCommand({ Bucket: bucket }));
+    } catch (error) {
+      if (statusOf(error) === 404) {
+        const message = `[s3] bucket "${bucket}" does not exist (HeadBucket answered 404); create it or fix s3.bucket`;
+        throw new ArtifactStoreError("E_BACKEND", message, { cause: error });
+      }
+      if (statusOf(error) === undefined) throw describe(error, `checking bucket ${bucket}`);
+      // Any other answer (403 for key-scoped tokens…) means the bucket is there.
+    }
+    bucketConfirmed = true;
+  };
 }
