@@ -583,8 +583,18 @@ export const cases: ConformanceCase[] = [
         }
       }
       // A whole store over WebSocket with the token: migrations, writes, reads.
-      const client = library.createWebClient({ url: sqld.wsUrl, authToken: sqld.authToken });
-      await dropAllTables(client);
+      // Right after the refused upgrades above, workerd on a loaded machine now and then loses the
+      // next WebSocket before its first statement ("Network connection lost", seen in 3 of ~10 full
+      // runs, never twice in a row): that first connection gets one more try with a new client.
+      let client = library.createWebClient({ url: sqld.wsUrl, authToken: sqld.authToken });
+      try {
+        await dropAllTables(client);
+      } catch (error) {
+        if (!/connection lost/i.test(describeError(error))) throw error;
+        client.close();
+        client = library.createWebClient({ url: sqld.wsUrl, authToken: sqld.authToken });
+        await dropAllTables(client);
+      }
       const store = library.createArtifactStore({
         backend: library.createMemoryBackend(),
         metadata: await library.createLibsqlMetadata({ client: client as never }),
