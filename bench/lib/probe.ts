@@ -28,7 +28,11 @@ export type ProbeOp =
   | "files-4k-c1"
   | "files-4k-c16"
   | "libsql-commit-full"
-  | "libsql-commit-normal";
+  | "libsql-commit-normal"
+  | "libsql-prepared-read"
+  | "libsql-prepared-upload"
+  | "metadata-read"
+  | "metadata-upload";
 
 export interface ProbeRequest {
   /** File with the content bytes (the byte ops read it into memory first, untimed). */
@@ -163,6 +167,96 @@ async function libsqlCommits(path: string, count: number, synchronous: "FULL" | 
   client.close();
 }
 
+/**
+ * The limit of the metadata layer: `libsql` statements prepared once and reused in a loop, on a
+ * WAL file with synchronous=NORMAL (the store's setting), over `count` rows shaped like the
+ * store's. `read`: one row by its key, as a download looks its version up. `upload`: two
+ * transactions per upload (reserve a row, then commit it), as an upload writes.
+ */
+async function preparedLoop(path: string, count: number, work: "read" | "upload"): Promise<Timed> {
+  const { default: Database } = await import("libsql");
+  const db = new Database(path);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL");
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, spec TEXT, task TEXT, version INTEGER, state TEXT, size INTEGER, checksum TEXT, UNIQUE (spec, task, version))",
+  );
+  const insert = db.prepare(
+    "INSERT INTO rows (spec, task, version, state, size) VALUES (?, ?, 1, 'pending', ?) RETURNING *",
+  );
+  const commit = db.prepare(
+    "UPDATE rows SET state = 'committed', checksum = ? WHERE id = ? AND state = 'pending' RETURNING id",
+  );
+  const begin = db.prepare("BEGIN");
+  const end = db.prepare("COMMIT");
+  const upload = (index: number) => {
+    begin.run();
+    const row = insert.get("bench", `t${index}`, 4096) as { id: number };
+    end.run();
+    begin.run();
+    commit.get("0".repeat(64), row.id);
+    end.run();
+  };
+  const started = performance.now();
+  for (let index = 0; index < count; index++) upload(index);
+  const uploaded = performance.now();
+  if (work === "read") {
+    const read = db.prepare(
+      "SELECT * FROM rows WHERE spec = ? AND task = ? AND state = 'committed' ORDER BY version DESC LIMIT 1",
+    );
+    for (let index = 0; index < count; index++) read.get("bench", `t${(index * 7919) % count}`);
+  }
+  const done = performance.now();
+  db.close();
+  return { timedSeconds: (work === "read" ? done - uploaded : uploaded - started) / 1000 };
+}
+
+/** The store's metadata repository doing what `preparedLoop` does (durability relaxed: no fsync). */
+async function repositoryLoop(path: string, count: number, work: "read" | "upload"): Promise<Timed> {
+  // Not bundled: the Node bundle of this script never runs the store's own loops (Bun only).
+  const local = new URL("../../src/metadata/local.ts", import.meta.url).href;
+  const { openLocalMetadata } = (await import(local)) as typeof import("../../src/metadata/local.ts");
+  const metadata = await openLocalMetadata({ url: path, durability: "relaxed" });
+  const upload = async (index: number) => {
+    const pending = await metadata.reserveVersion({
+      specName: "bench",
+      taskId: `t${index}`,
+      type: "log",
+      compressed: true,
+      mimeType: "text/plain",
+      metadata: {},
+      createdAt: Date.now(),
+      retentionDays: 30,
+      location: { keyPrefix: `bench/t${index}/log/v`, keySuffix: ".log.gz", uriPrefix: "artifact://" },
+      reserveBytes: 4096,
+      maxBytes: null,
+    });
+    await metadata.commit(pending, {
+      size: 1200,
+      checksum: "0".repeat(64),
+      originalSize: 4096,
+      originalChecksum: "1".repeat(64),
+      tags: [],
+      supersedeOlder: true,
+    });
+  };
+  const started = performance.now();
+  for (let index = 0; index < count; index++) await upload(index);
+  const uploaded = performance.now();
+  if (work === "read") {
+    for (let index = 0; index < count; index++) {
+      await metadata.findVersion({ specName: "bench", taskId: `t${(index * 7919) % count}`, type: "log" });
+    }
+  }
+  const done = performance.now();
+  await metadata.close();
+  return { timedSeconds: (work === "read" ? done - uploaded : uploaded - started) / 1000 };
+}
+
+/** An op that times only part of what it does (its setup is not the figure). */
+interface Timed {
+  timedSeconds: number;
+}
+
 async function main(request: ProbeRequest): Promise<ProbeResult> {
   const data = request.contentFile ? new Uint8Array(await readFile(request.contentFile)) : new Uint8Array(0);
   const gzipped = gzipSync(data, { level: request.level });
@@ -186,6 +280,10 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
     "files-4k-c16": () => manySmallFiles(join(scratch, randomUUID()), count, 16),
     "libsql-commit-full": () => libsqlCommits(join(scratch, `${randomUUID()}.db`), count, "FULL"),
     "libsql-commit-normal": () => libsqlCommits(join(scratch, `${randomUUID()}.db`), count, "NORMAL"),
+    "libsql-prepared-read": () => preparedLoop(join(scratch, `${randomUUID()}.db`), count, "read"),
+    "libsql-prepared-upload": () => preparedLoop(join(scratch, `${randomUUID()}.db`), count, "upload"),
+    "metadata-read": () => repositoryLoop(join(scratch, `${randomUUID()}.db`), count, "read"),
+    "metadata-upload": () => repositoryLoop(join(scratch, `${randomUUID()}.db`), count, "upload"),
   };
   if (pool) await pool.gzip(data.subarray(0, PIECE * 2)); // start both workers before timing
   if (request.ops.includes("gzip-parallel"))
@@ -195,8 +293,9 @@ async function main(request: ProbeRequest): Promise<ProbeResult> {
     const runs: number[] = [];
     for (let repetition = 0; repetition < request.repetitions; repetition++) {
       const started = performance.now();
-      await actions[op]();
-      runs.push((performance.now() - started) / 1000);
+      const result = await actions[op]();
+      const timed = (result as Partial<Timed> | undefined)?.timedSeconds;
+      runs.push(typeof timed === "number" ? timed : (performance.now() - started) / 1000);
     }
     seconds[op] = runs.sort((left, right) => left - right)[Math.floor((runs.length - 1) / 2)] as number;
   }

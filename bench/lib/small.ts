@@ -4,7 +4,7 @@
  * Limits from the same run: 4 KiB files created and fsync'd (1 and 16 in flight), durable
  * libSQL single-row commits, and a trivial Bun server taking the same PUTs and GETs.
  */
-import { writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runJsonChild } from "./children.ts";
 import { logBytes } from "./data.ts";
@@ -71,6 +71,26 @@ function downloadSmall(
   );
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux; NaN elsewhere). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+  // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/** Runs `phase` and returns its result with the server's CPU milliseconds per operation. */
+async function withServerCpu(
+  pid: number,
+  phase: () => Promise<LoadResult>,
+): Promise<{ result: LoadResult; cpuMsPerOp: number }> {
+  const before = await cpuSeconds(pid);
+  const result = await phase();
+  const used = (await cpuSeconds(pid)) - before;
+  return { result, cpuMsPerOp: (used * 1000) / Math.max(1, result.operations) };
+}
+
 function loadData(result: LoadResult): Record<string, number | string> {
   return {
     operations: result.operations,
@@ -82,30 +102,36 @@ function loadData(result: LoadResult): Record<string, number | string> {
   };
 }
 
-async function trivialServerLimits(context: BenchContext): Promise<{ put: LoadResult; get: LoadResult }> {
+async function trivialServerLimits(
+  context: BenchContext,
+): Promise<{ put: LoadResult; get: LoadResult; putCpuMs: number; getCpuMs: number }> {
   const file = join(context.workDir, "small.txt");
   await writeFile(file, template);
   const server = await startStaticServer("bun", join(import.meta.dir, "static-server.ts"));
   try {
     const { smallCount, concurrency } = context.sizes;
-    const put = await runLoad(
-      smallCount,
-      concurrency,
-      async (index) => {
-        await expectStatus(await fetch(`${server.url}/sink`, { method: "PUT", body: smallContent(index) }), 201);
-      },
-      context.sizes.smallMaxSeconds,
+    const { result: put, cpuMsPerOp: putCpuMs } = await withServerCpu(server.pid, () =>
+      runLoad(
+        smallCount,
+        concurrency,
+        async (index) => {
+          await expectStatus(await fetch(`${server.url}/sink`, { method: "PUT", body: smallContent(index) }), 201);
+        },
+        context.sizes.smallMaxSeconds,
+      ),
     );
     const target = `${server.url}/file?path=${encodeURIComponent(file)}`;
-    const get = await runLoad(
-      smallCount,
-      concurrency,
-      async () => {
-        await expectStatus(await fetch(target, { headers: { "Accept-Encoding": "identity" } }), 200);
-      },
-      context.sizes.smallMaxSeconds,
+    const { result: get, cpuMsPerOp: getCpuMs } = await withServerCpu(server.pid, () =>
+      runLoad(
+        smallCount,
+        concurrency,
+        async () => {
+          await expectStatus(await fetch(target, { headers: { "Accept-Encoding": "identity" } }), 200);
+        },
+        context.sizes.smallMaxSeconds,
+      ),
     );
-    return { put, get };
+    return { put, get, putCpuMs, getCpuMs };
   } finally {
     await server.stop();
   }
@@ -117,23 +143,41 @@ async function fileAndCommitLimits(context: BenchContext): Promise<ProbeResult> 
     level: 6,
     repetitions: 1,
     count: Math.min(2000, context.sizes.smallCount),
-    ops: ["files-4k-c1", "files-4k-c16", "libsql-commit-full", "libsql-commit-normal"],
+    ops: [
+      "files-4k-c1",
+      "files-4k-c16",
+      "libsql-commit-full",
+      "libsql-commit-normal",
+      "libsql-prepared-read",
+      "metadata-read",
+      "libsql-prepared-upload",
+      "metadata-upload",
+    ],
   };
   return runJsonChild<ProbeResult>("bun", join(import.meta.dir, "probe.ts"), ["--request", JSON.stringify(request)]);
 }
 
 /** Uploads, then decoded and passthrough downloads of them, on a fresh Bun store server. */
-async function measureStore(context: BenchContext, fsyncLimit: Limit, getLimit: Limit): Promise<Row[]> {
+async function measureStore(
+  context: BenchContext,
+  fsyncLimit: Limit,
+  getLimit: Limit,
+  cpuLimits: { put: Limit; get: Limit },
+): Promise<Row[]> {
   const { smallCount, smallWarmup, concurrency } = context.sizes;
   context.progress(`small: up to ${smallCount} uploads and 2 × ${smallCount} downloads on the bun server`);
   const server = await startStoreServer("bun", join(context.workDir, "small"), context.nodeScripts.serverCli);
   try {
     await uploadSmall(server.url, "warmup", smallWarmup, concurrency);
-    const uploads = await uploadSmall(server.url, "small", smallCount, concurrency, context.sizes.smallMaxSeconds);
+    const { result: uploads, cpuMsPerOp: uploadCpuMs } = await withServerCpu(server.pid, () =>
+      uploadSmall(server.url, "small", smallCount, concurrency, context.sizes.smallMaxSeconds),
+    );
     // Downloads pick among the uploads that completed (the time cap may have cut the phase short).
     const stored = Math.max(1, uploads.operations);
     const decoded = await downloadSmall(server.url, "small", stored, context.sizes, false);
-    const gzip = await downloadSmall(server.url, "small", stored, context.sizes, true);
+    const { result: gzip, cpuMsPerOp: downloadCpuMs } = await withServerCpu(server.pid, () =>
+      downloadSmall(server.url, "small", stored, context.sizes, true),
+    );
     const failed = [uploads, decoded, gzip].find((result) => result.failures > 0);
     if (failed) context.facts["small failures"] = `${failed.failures} failed requests, first: ${failed.firstFailure}`;
     const loadFigure = (name: string, result: LoadResult, limit: Limit, atLeast: number) =>
@@ -147,6 +191,14 @@ async function measureStore(context: BenchContext, fsyncLimit: Limit, getLimit: 
       loadFigure(`4 KiB uploads, HTTP bun, c${concurrency}, durable`, uploads, fsyncLimit, 5000),
       loadFigure(`4 KiB downloads decoded, HTTP bun, c${concurrency}`, decoded, getLimit, 10_000),
       loadFigure(`4 KiB downloads gzip passthrough, HTTP bun, c${concurrency}`, gzip, getLimit, 10_000),
+      figure(SECTION, "server CPU per 4 KiB upload (durable)", uploadCpuMs, "ms", {
+        limit: cpuLimits.put,
+        atMost: 0.5,
+      }),
+      figure(SECTION, "server CPU per 4 KiB download (gzip passthrough, verified)", downloadCpuMs, "ms", {
+        limit: cpuLimits.get,
+        atMost: 0.25,
+      }),
     ];
   } finally {
     await server.stop();
@@ -161,6 +213,20 @@ export async function runSmall(context: BenchContext): Promise<Row[]> {
   const trivial = await trivialServerLimits(context);
   const fsyncLimit: Limit = { name: "4 KiB file+fsync c16", value: perSecond("files-4k-c16"), unit: "/s" };
   const getLimit: Limit = { name: "trivial bun server GET", value: trivial.get.perSecond, unit: "/s" };
+  const cpuLimits = {
+    put: { name: "trivial bun server CPU per PUT", value: trivial.putCpuMs, unit: "ms" },
+    get: { name: "trivial bun server CPU per GET", value: trivial.getCpuMs, unit: "ms" },
+  };
+  const preparedRead: Limit = {
+    name: "prepared libSQL read loop",
+    value: perSecond("libsql-prepared-read"),
+    unit: "/s",
+  };
+  const preparedUpload: Limit = {
+    name: "prepared libSQL reserve+commit loop",
+    value: perSecond("libsql-prepared-upload"),
+    unit: "/s",
+  };
   const rows: Row[] = [
     limitRow(SECTION, "4 KiB file create+write+fsync, 1 in flight", perSecond("files-4k-c1"), "/s"),
     limitRow(SECTION, `4 KiB file create+write+fsync, ${concurrency} in flight`, perSecond("files-4k-c16"), "/s"),
@@ -181,6 +247,23 @@ export async function runSmall(context: BenchContext): Promise<Row[]> {
       describeLatency(trivial.get),
     ),
   ];
-  rows.push(...(await measureStore(context, fsyncLimit, getLimit)));
+  rows.push(
+    limitRow(SECTION, "libSQL one-row read, statement prepared once (loop)", preparedRead.value, "/s"),
+    figure(SECTION, "metadata: version lookup (findVersion), in process", perSecond("metadata-read"), "/s", {
+      limit: preparedRead,
+    }),
+    limitRow(
+      SECTION,
+      "libSQL reserve+commit (2 transactions), statements prepared once (loop)",
+      preparedUpload.value,
+      "/s",
+    ),
+    figure(SECTION, "metadata: reserveVersion + commit, in process, relaxed", perSecond("metadata-upload"), "/s", {
+      limit: preparedUpload,
+    }),
+    limitRow(SECTION, "trivial bun server CPU per PUT", trivial.putCpuMs, "ms"),
+    limitRow(SECTION, "trivial bun server CPU per GET", trivial.getCpuMs, "ms"),
+  );
+  rows.push(...(await measureStore(context, fsyncLimit, getLimit, cpuLimits)));
   return rows;
 }
