@@ -5,7 +5,8 @@
  * clean corpus (test/corpus/); and the cost of a 64 MiB log upload with redaction on against
  * the same upload with it off, in the same run.
  *
- * Usage: bun bench/redaction.ts [--recall-mib 100] [--upload-mib 64] [--rounds 3] [--json out.json]
+ * Usage: bun bench/redaction.ts [--recall-mib 100] [--upload-mib 64] [--rounds 3] [--on-mode mask|flag]
+ *        [--json out.json]
  */
 import { createReadStream, createWriteStream, readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -172,7 +173,7 @@ async function uploadCost(mib: number, rounds: number) {
         env: {},
         overrides: { base_path: join(workDir, name), redaction: { mode } },
       });
-    const stores = { off: await open("off", "off"), on: await open("mask", "on") };
+    const stores = { off: await open("off", "off"), on: await open(option("on-mode", "mask"), "on") };
     const seconds: Record<"on" | "off", number[]> = { on: [], off: [] };
     // CPU seconds of the whole process (every thread, gzip workers included): on a shared,
     // loaded machine wall time swings with the neighbours, the CPU an upload costs does not.
