@@ -134,6 +134,15 @@ describe("redaction over the HTTP API", () => {
     expect(page).toMatch(/<mark class="redacted"[^>]*>\[REDACTED:github-token\]<\/mark>/);
   });
 
+  test("the diff viewer highlights the markers too", async () => {
+    const { app } = await makeApp();
+    const diff = `diff --git a/.env b/.env\n--- a/.env\n+++ b/.env\n@@ -1 +1,2 @@\n APP=demo\n+GITHUB_TOKEN=${github.text}\n`;
+    expect((await app.request("/v1/artifacts/ci/1/diff", { method: "PUT", body: diff })).status).toBe(201);
+    const page = await (await app.request("/ui/s/ci/1/diff")).text();
+    expectClean(page);
+    expect(page).toMatch(/<mark class="redacted"[^>]*>\[REDACTED:github-token\]<\/mark>/);
+  });
+
   test("live appends are masked before a follower reads them", async () => {
     const { app } = await makeApp();
     const append = await app.request("/v1/artifacts/ci/1/log:append", {

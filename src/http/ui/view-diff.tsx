@@ -11,7 +11,7 @@ import type { ArtifactMetadata } from "../../contracts/types.ts";
 import { formatBytes } from "../../core/format.ts";
 import type { DiffCommit, DiffFileEntry } from "../../core/structure/types.ts";
 import { artifactPath, Notice } from "./layout.tsx";
-import { scanLines } from "./view-log.tsx";
+import { scanLines, withMarkers } from "./view-log.tsx";
 
 /** Files rendered per page. */
 export const DIFF_FILES_PER_PAGE = 20;
@@ -207,7 +207,7 @@ const FileRows: FC<{ file: RenderedFile }> = ({ file }) => (
             <td class="sign" aria-label={row.kind === "add" ? "added" : row.kind === "del" ? "removed" : undefined}>
               {row.kind === "add" ? "+" : row.kind === "del" ? "−" : " "}
             </td>
-            <td>{row.words ?? row.text}</td>
+            <td>{row.words ?? withMarkers(row.text)}</td>
           </tr>
         ),
       )}

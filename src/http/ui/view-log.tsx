@@ -56,7 +56,7 @@ function foldGroups(lines: LogLine[]): LogBlock[] {
 /** `[REDACTED:<rule>]` markers the store put where it masked a secret, highlighted. */
 const MARKER = /\[REDACTED:[a-z0-9:_-]{1,80}\]/g;
 
-function withMarkers(text: string): Child {
+export function withMarkers(text: string): Child {
   if (!text.includes("[REDACTED:")) return text;
   const parts: Child[] = [];
   let last = 0;
