@@ -3,10 +3,11 @@
 import type { Child } from "hono/jsx";
 import { ArtifactStoreError } from "../../contracts/errors.ts";
 import type { ArtifactRef } from "../../contracts/types.ts";
+import { DIFF_FILES_PER_PAGE, loadDiff } from "./diff-read.ts";
 import { pageParameter, refFrom, render, type UiKit } from "./frame.tsx";
 import { Age, artifactPath, Bytes, Notice, Page } from "./layout.tsx";
 import { compareHref } from "./page-compare.tsx";
-import { DIFF_FILES_PER_PAGE, DiffView, loadDiff } from "./view-diff.tsx";
+import { DiffView } from "./view-diff.tsx";
 import { LOG_SCRIPT, LogLines, LogView, loadLogView, splitLines, TAIL_BYTES } from "./view-log.tsx";
 import { countSuites, parseTestFilter, TEST_PAGE_SIZE, TestView } from "./view-test.tsx";
 
