@@ -4,34 +4,52 @@
  * `IN (subquery)` that SQLite answers from one of the partial or path indexes.
  */
 import { and, asc, count, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
-import type { BatchItem } from "drizzle-orm/batch";
 import type { SearchQuery, StructureQueries } from "../contracts/metadata-repository.ts";
 import type { ExtractedStructure, TestCaseEntry, TestCaseOrder } from "../core/structure/types.ts";
+import { type PreparedStatement, prepareStatement } from "./libsql-prepared.ts";
 import { type Database, isCommitted } from "./libsql-rows.ts";
 import { artifactDiffFiles, artifactSummaries, artifacts, artifactTestCases } from "./schema.ts";
-import type { WriteBatcher } from "./write-batcher.ts";
+import type { WriteBatcher, WriteItem } from "./write-batcher.ts";
 
 /** Rows per multi-row INSERT (13 columns each stays far below SQLite's bound-parameter limit of 32,766). */
 const ROWS_PER_INSERT = 200;
 /** The highest code point: `path < prefix + this` bounds a prefix range for the index. */
 const PREFIX_END = "\u{10FFFF}";
 
+/** Every commit of a diff, log or test report stores a summary: its statement is built once per database. */
+const summaryInserts = new WeakMap<Database, PreparedStatement<unknown>>();
+
+function summaryInsert(db: Database): PreparedStatement<unknown> {
+  let prepared = summaryInserts.get(db);
+  if (!prepared) {
+    const value = sql.placeholder;
+    prepared = prepareStatement(
+      db.$client,
+      db.run(sql`INSERT OR REPLACE INTO ${artifactSummaries} (artifact_id, kind, error_count, failed_count, parse_error, summary)
+        SELECT ${value("id")}, ${value("kind")}, ${value("errors")}, ${value("failed")}, ${value("parseError")}, ${value("summary")}
+        WHERE EXISTS (SELECT 1 FROM ${artifacts} WHERE ${artifacts.id} = ${value("id")} AND ${artifacts.state} = 'committed')`),
+    );
+    summaryInserts.set(db, prepared);
+  }
+  return prepared;
+}
+
 /**
  * Statements storing a version's structure. Each inserts only if the version is committed, so
  * placed after the commit's UPDATE in one transaction they store nothing when the commit did not happen.
  */
-export function structureStatements(
-  db: Database,
-  artifactId: number,
-  structure: ExtractedStructure,
-): BatchItem<"sqlite">[] {
+export function structureStatements(db: Database, artifactId: number, structure: ExtractedStructure): WriteItem[] {
   const { summary } = structure;
   const committed = sql`EXISTS (SELECT 1 FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId} AND ${artifacts.state} = 'committed')`;
-  const statements: BatchItem<"sqlite">[] = [
-    db.run(sql`INSERT OR REPLACE INTO ${artifactSummaries} (artifact_id, kind, error_count, failed_count, parse_error, summary)
-      SELECT ${artifactId}, ${summary.kind}, ${summary.kind === "log" ? summary.errors : 0}, ${summary.kind === "test" ? summary.failed : 0},
-        ${summary.parseError === null ? 0 : 1}, ${JSON.stringify(summary)}
-      WHERE ${committed}`),
+  const statements: WriteItem[] = [
+    summaryInsert(db).bind({
+      id: artifactId,
+      kind: summary.kind,
+      errors: summary.kind === "log" ? summary.errors : 0,
+      failed: summary.kind === "test" ? summary.failed : 0,
+      parseError: summary.parseError === null ? 0 : 1,
+      summary: JSON.stringify(summary),
+    }),
   ];
   for (let start = 0; start < structure.files.length; start += ROWS_PER_INSERT) {
     const rows = structure.files.slice(start, start + ROWS_PER_INSERT).map(
@@ -61,7 +79,7 @@ export function structureStatements(
 }
 
 /** Deletes a version's structure rows (before re-storing it, or when its commit did not happen). */
-export function removeStructureStatements(db: Database, artifactId: number): BatchItem<"sqlite">[] {
+export function removeStructureStatements(db: Database, artifactId: number): WriteItem[] {
   return [
     db.delete(artifactSummaries).where(eq(artifactSummaries.artifactId, artifactId)),
     db.delete(artifactDiffFiles).where(eq(artifactDiffFiles.artifactId, artifactId)),

@@ -1,6 +1,7 @@
 /** What the quota and `stats` count: the trigger-maintained totals and the per-type/spec usage. */
 import { asc, eq, sql } from "drizzle-orm";
 import type { MetadataRepository, UsageByGroup, UsageSummary } from "../contracts/metadata-repository.ts";
+import { prepareStatement } from "./libsql-prepared.ts";
 import { type Database, isCommitted } from "./libsql-rows.ts";
 import { artifacts, storeUsage } from "./schema.ts";
 
@@ -25,8 +26,13 @@ export function createUsageQueries(db: Database): Pick<MetadataRepository, "rese
     }));
   };
 
+  // Read before every upload when a quota is set: built once.
+  const usedBytes = prepareStatement<{ bytes: number }>(
+    db.$client,
+    db.select({ bytes: storeUsage.storedBytes }).from(storeUsage).where(eq(storeUsage.id, 1)),
+  );
   async function reservedBytes(): Promise<number> {
-    const [row] = await db.select({ bytes: storeUsage.storedBytes }).from(storeUsage).where(eq(storeUsage.id, 1));
+    const [row] = await usedBytes.all();
     return Number(row?.bytes ?? 0);
   }
 
