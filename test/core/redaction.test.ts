@@ -174,6 +174,53 @@ describe("streaming", () => {
     expect(run(scanner, bytes, [65536, 333])).toEqual(bytes);
   });
 
+  test("secrets after long clean stretches and right after non-ASCII text are masked, with their lines", () => {
+    // Clean blocks are passed on without being decoded: findings after many of them, next to
+    // UTF-8 letters and invalid bytes, and values with non-ASCII characters must still be found.
+    const random = createRandom(1818);
+    const later = { rule: "env:UNICODE_PASSWORD", value: "Xk9-päss-wörd-7Q2x" };
+    const first = { rule: "env:LATIN_HEAD", value: "éclair-8fK2mPq9Zt" };
+    const cleanLine = "2026-12-07T04:00:00Z INFO résumé ✓ step compiled module.ts in 12 ms\n";
+    const clean = encoder.encode(cleanLine.repeat(3000)); // ~210 KB: more than one scan block
+    const join = (chunks: Uint8Array[]) => {
+      const out = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
+      let at = 0;
+      for (const chunk of chunks) {
+        out.set(chunk, at);
+        at += chunk.length;
+      }
+      return out;
+    };
+    for (const values of [[later], [later, first]]) {
+      const secrets = [
+        ...Object.keys(FAKE_SECRET_MAKERS).map((rule) =>
+          (FAKE_SECRET_MAKERS[rule] as (r: typeof random) => FakeSecret)(random),
+        ),
+        ...values.map((value) => ({ rule: value.rule, secret: value.value, text: value.value })),
+      ];
+      const parts: Uint8Array[] = [];
+      const expected: Uint8Array[] = [];
+      const lines = new Map<string, number[]>();
+      let line = 1;
+      for (const [index, secret] of secrets.entries()) {
+        parts.push(clean);
+        expected.push(clean);
+        line += 3000;
+        // Right after a UTF-8 letter, or after a lone invalid byte.
+        const before = index % 2 === 0 ? encoder.encode("é ") : Uint8Array.of(0xff, 0x20);
+        parts.push(before, encoder.encode(`${secret.text}\n`));
+        expected.push(before, encoder.encode(`${secret.text.replace(secret.secret, `[REDACTED:${secret.rule}]`)}\n`));
+        lines.set(secret.rule, [...(lines.get(secret.rule) ?? []), line]);
+        line += secret.text.split("\n").length;
+      }
+      for (const sizes of [[65536], [7, 65536, 1000]]) {
+        const scanner = masker(values);
+        expect(decoder.decode(run(scanner, join(parts), sizes))).toBe(decoder.decode(join(expected)));
+        expect(new Map(scanner.findings().map((finding) => [finding.rule, finding.lines]))).toEqual(lines);
+      }
+    }
+  });
+
   test("a private key without its footer is masked up to the bound; the rest of the log survives", () => {
     const random = createRandom(3);
     const header = "-----BEGIN RSA PRIVATE KEY-----\n";

@@ -14,6 +14,10 @@
  * rules are bounded, so such a match ends inside the block). A PEM private-key block may be
  * far longer than the window: a small state machine masks from its header until its footer,
  * or until {@link PEM_MAX_LENGTH} when the footer never comes.
+ *
+ * Most content holds no anchor at all: each block is first searched for the anchors on its bytes
+ * (a trigram bitmap, see {@link Prefilter}); a block without one is passed on undecoded, and a
+ * block with one is decoded and searched from that anchor on.
  */
 import { ArtifactStoreError } from "../../contracts/errors.ts";
 import type { SecretFinding } from "../../contracts/types.ts";
@@ -113,6 +117,19 @@ interface AnchorIndex {
   /** Anchors by their first character, lowercased. */
   byFirst: Map<string, Anchor[]>;
   longest: number;
+  /** The same anchors found on the bytes (null when one is shorter than a trigram). */
+  prefilter: Prefilter | null;
+}
+
+/**
+ * Every anchor spelling the search pattern looks for, found on the bytes without decoding them:
+ * a bit per trigram (7 bits per byte) that starts a spelling, and the spellings by trigram to
+ * confirm a hit. Most blocks hold no anchor at all; they are passed on without being decoded
+ * or searched, which is most of what scanning clean content costs.
+ */
+interface Prefilter {
+  trigrams: Uint32Array;
+  spellings: Map<number, Uint8Array[]>;
 }
 
 /**
@@ -164,13 +181,24 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
     const block = concat([carry, ...pending], carry.length + pendingLength);
     pending = [];
     pendingLength = 0;
-    const text = readAsText(block, decoder);
-    const limit = final ? text.length : text.length - window;
+    const limit = final ? block.length : block.length - window;
     let position = carryDecided;
     if (limit <= position) {
       carry = block;
       return EMPTY;
     }
+    // Where the first anchor starts: nothing before it can match.
+    let searchFrom = position;
+    if (!pem && anchors.prefilter) {
+      const first = firstAnchor(anchors.prefilter, block, position, limit);
+      if (first.at === -1) {
+        line += first.newlines;
+        keepCarry(block, limit, limit);
+        return masking ? block.subarray(position, limit) : EMPTY;
+      }
+      searchFrom = first.at;
+    }
+    const text = readAsText(block, decoder);
     const out: Uint8Array[] = [];
     let outLength = 0;
     const emit = (from: number, to: number) => {
@@ -207,7 +235,7 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
         position = to;
         continue;
       }
-      const match = nextMatch(anchors, text, position, limit, markerRules);
+      const match = nextMatch(anchors, text, Math.max(position, searchFrom), limit, markerRules);
       if (!match) {
         emit(position, limit);
         position = limit;
@@ -224,11 +252,14 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
       if (match.pemHeader) pem = { masked: 0 };
     }
     lineOf(position);
-    // Keep the undecided tail plus some context for lookbehinds.
+    keepCarry(block, position, limit);
+    return outLength === 0 ? EMPTY : concat(out, outLength);
+  };
+  /** Keeps the undecided tail (from `position`) plus some context for lookbehinds. */
+  const keepCarry = (block: Uint8Array, position: number, limit: number) => {
     const keepFrom = Math.max(0, Math.min(position, limit) - CONTEXT);
     carry = block.slice(keepFrom);
     carryDecided = position - keepFrom;
-    return outLength === 0 ? EMPTY : concat(out, outLength);
   };
 
   return {
@@ -313,6 +344,7 @@ function buildAnchorIndex(options: Omit<ScannerOptions, "mode" | "compiled">, de
     search: new RegExp(searchPattern(anchors), "g"),
     byFirst,
     longest: Math.max(0, ...literals.map((literal) => literal.length)),
+    prefilter: buildPrefilter(anchors),
   };
 }
 
@@ -342,17 +374,7 @@ function searchPattern(anchors: readonly Anchor[]): string {
     }
     node.end = true;
   };
-  for (const anchor of anchors) {
-    if (!anchor.caseless) add(anchor.literal);
-    else {
-      // A caseless anchor is searched as it is written in practice: token, Token, TOKEN
-      // (camelCase and SNAKE_CASE keys included). Three literals search about twice as fast as
-      // character classes; the rule's own pattern then takes any case.
-      const { literal } = anchor;
-      for (const spelling of [literal, `${literal.charAt(0).toUpperCase()}${literal.slice(1)}`, literal.toUpperCase()])
-        add(spelling);
-    }
-  }
+  for (const anchor of anchors) for (const spelling of spellingsOf(anchor)) add(spelling);
   // A shorter anchor ends the search where a longer one continues: the hit is checked anyway.
   const emit = (node: TrieNode): string => {
     if (node.end) return "";
@@ -360,6 +382,74 @@ function searchPattern(anchors: readonly Anchor[]): string {
     return branches.length === 1 ? (branches[0] as string) : `(?:${branches.join("|")})`;
   };
   return root.children.size === 0 ? "(?!)" : emit(root);
+}
+
+/**
+ * The literals an anchor is searched as. A caseless anchor is searched as it is written in
+ * practice: token, Token, TOKEN (camelCase and SNAKE_CASE keys included). Three literals search
+ * about twice as fast as character classes; the rule's own pattern then takes any case.
+ */
+function spellingsOf(anchor: Anchor): string[] {
+  const { literal } = anchor;
+  if (!anchor.caseless) return [literal];
+  return [...new Set([literal, `${literal.charAt(0).toUpperCase()}${literal.slice(1)}`, literal.toUpperCase()])];
+}
+
+/** A trigram's index in {@link Prefilter}: 7 bits per byte (every byte is folded to 0x7F or below). */
+const TRIGRAM_MASK = 0x1fffff;
+
+function buildPrefilter(anchors: readonly Anchor[]): Prefilter | null {
+  const trigrams = new Uint32Array((TRIGRAM_MASK + 1) / 32);
+  const spellings = new Map<number, Uint8Array[]>();
+  for (const anchor of anchors) {
+    for (const spelling of spellingsOf(anchor)) {
+      // Spellings are one character per byte, folded like the content (see the module comment).
+      const bytes = Uint8Array.from(spelling, (char) => Math.min(char.charCodeAt(0), 0x7f));
+      // Bytes above 0x7F are not folded while searching (see `firstAnchor`).
+      if (bytes.length < 3 || bytes.subarray(0, 3).includes(0x7f)) return null;
+      const trigram = ((bytes[0] as number) << 14) | ((bytes[1] as number) << 7) | (bytes[2] as number);
+      trigrams[trigram >>> 5] = (trigrams[trigram >>> 5] as number) | (1 << (trigram & 31));
+      spellings.set(trigram, [...(spellings.get(trigram) ?? []), bytes]);
+    }
+  }
+  return { trigrams, spellings };
+}
+
+/**
+ * Where the first anchor spelling starts in `block` at or after `from` and before `limit`
+ * (-1 for none), and the newlines before it (before `limit` when none): the search pattern's
+ * first hit, found on the bytes.
+ */
+function firstAnchor(prefilter: Prefilter, block: Uint8Array, from: number, limit: number) {
+  const { trigrams } = prefilter;
+  let newlines = 0;
+  // A byte above 0x7F only spills into the bits of the byte before it in the trigram, and no
+  // spelling's trigram has one: a hit it causes is false, and `spelledAt` drops it.
+  let trigram = ((block[from] as number) << 7) | (block[from + 1] as number);
+  const last = Math.min(limit, block.length - 2);
+  let start = from;
+  for (; start < last; start++) {
+    const byte = block[start + 2] as number;
+    trigram = ((trigram << 7) | byte) & TRIGRAM_MASK;
+    if (((trigrams[trigram >>> 5] as number) >>> (trigram & 31)) & 1 && spelledAt(prefilter, trigram, block, start))
+      return { at: start, newlines };
+    if (block[start] === 10) newlines++;
+  }
+  // The last two bytes of the content start no spelling (each is three bytes or more).
+  for (; start < limit; start++) if (block[start] === 10) newlines++;
+  return { at: -1, newlines };
+}
+
+function spelledAt(prefilter: Prefilter, trigram: number, block: Uint8Array, start: number): boolean {
+  next: for (const spelling of prefilter.spellings.get(trigram) ?? []) {
+    if (start + spelling.length > block.length) continue;
+    for (let offset = 0; offset < spelling.length; offset++) {
+      const byte = block[start + offset] as number;
+      if (Math.min(byte, 0x7f) !== spelling[offset]) continue next;
+    }
+    return true;
+  }
+  return false;
 }
 
 /**
