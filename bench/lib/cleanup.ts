@@ -8,7 +8,6 @@
 import { spawnSync } from "node:child_process";
 import { rmdir, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { sidecarKey } from "../../src/core/layout.ts";
 import { runJsonChild } from "./children.ts";
 import { describeLatency } from "./load.ts";
 import type { BenchContext } from "./options.ts";
@@ -34,9 +33,6 @@ async function unlinkSample(basePath: string, artifacts: readonly SeededArtifact
         const artifact = artifacts[next++] as SeededArtifact;
         const blob = join(basePath, artifact.storageKey);
         await unlink(blob);
-        await unlink(
-          join(basePath, sidecarKey(artifact.specName, artifact.taskId, artifact.version, artifact.type.name)),
-        );
         for (let directory = dirname(blob); directory.startsWith(`${basePath}/`); directory = dirname(directory)) {
           if (
             !(await rmdir(directory).then(

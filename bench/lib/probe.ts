@@ -230,12 +230,19 @@ async function repositoryLoop(path: string, count: number, work: "read" | "uploa
       reserveBytes: 4096,
       maxBytes: null,
     });
-    await metadata.commit(pending, {
+    // What an upload's publish writes: the row publishing with its figures, then committed.
+    const values = {
       size: 1200,
       checksum: "0".repeat(64),
       originalSize: 4096,
       originalChecksum: "1".repeat(64),
       tags: [],
+    };
+    await metadata.beginPublish(pending, values);
+    await metadata.finishPublish(pending, {
+      storageKey: pending.storageKey,
+      previous: null,
+      inheritPin: false,
       supersedeOlder: true,
     });
   };

@@ -18,7 +18,7 @@ import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import type { InArgs } from "@libsql/client";
 import { BUILT_IN_TYPES } from "../../src/config/schema.ts";
-import { blobKey, sidecarKey } from "../../src/core/layout.ts";
+import { encodeTaskMetadata, taskMetadataKey, versionKey } from "../../src/core/layout.ts";
 import { createLibsqlMetadata } from "../../src/metadata/libsql.ts";
 import { openLibsqlClient } from "../../src/metadata/local.ts";
 import { logBytes } from "./data.ts";
@@ -132,7 +132,7 @@ export function* generateArtifacts(plan: SeedPlan): Generator<SeededArtifact> {
     const seriesKey = `${spec}\u0000${taskId}\u0000${type.name}`;
     const version = (versions.get(seriesKey) ?? 0) + 1;
     versions.set(seriesKey, version);
-    const storageKey = blobKey(spec, taskId, version, type, true);
+    const storageKey = versionKey(spec, taskId, version, type, true);
     const createdAt = Math.floor(start + index * step);
     const expired = index < plan.expired;
     yield {
@@ -262,35 +262,46 @@ export async function seedMetadata(
   }
 }
 
-/** The sidecar the store writes next to a blob (`writeSidecar` in src/core/upload.ts). */
-function sidecarBytes(artifact: SeededArtifact): Uint8Array {
-  const { blob } = artifact;
-  const metadata = {
-    formatVersion: 1,
-    uri: artifact.uri,
-    taskId: artifact.taskId,
-    specName: artifact.specName,
-    type: artifact.type.name,
-    version: artifact.version,
-    size: blob.size,
-    checksum: blob.checksum,
-    originalSize: blob.originalSize,
-    originalChecksum: blob.originalChecksum,
-    compressed: true,
-    mimeType: artifact.type.mimeType,
-    tags: [...artifact.tags].sort(),
-    metadata: JSON.parse(artifact.metadata) as unknown,
-    createdAt: new Date(artifact.createdAt).toISOString(),
-    expiresAt: artifact.pinned ? null : new Date(artifact.expiresAt).toISOString(),
-    lastAccessedAt: null,
-    pinned: artifact.pinned,
-    state: "committed",
-    integrity: "ok",
-  };
-  return new TextEncoder().encode(`${JSON.stringify(metadata, null, 2)}\n`);
+/** Each task's `metadata.json` as the store writes it (`encodeTaskMetadata` in src/core/layout.ts). */
+function taskMetadataFiles(artifacts: readonly SeededArtifact[]): Map<string, Uint8Array> {
+  const tasks = new Map<string, SeededArtifact[]>();
+  for (const artifact of artifacts) {
+    const key = taskMetadataKey(artifact.specName, artifact.taskId);
+    tasks.set(key, [...(tasks.get(key) ?? []), artifact]);
+  }
+  const files = new Map<string, Uint8Array>();
+  for (const [key, members] of tasks) {
+    const first = members[0] as SeededArtifact;
+    const entries = members.map((artifact) => ({
+      storageKey: artifact.storageKey,
+      metadata: {
+        uri: artifact.uri,
+        taskId: artifact.taskId,
+        specName: artifact.specName,
+        type: artifact.type.name,
+        version: artifact.version,
+        size: artifact.blob.size,
+        checksum: artifact.blob.checksum,
+        originalSize: artifact.blob.originalSize,
+        originalChecksum: artifact.blob.originalChecksum,
+        compressed: true,
+        mimeType: artifact.type.mimeType,
+        tags: [...artifact.tags].sort(),
+        metadata: JSON.parse(artifact.metadata) as Record<string, unknown>,
+        createdAt: new Date(artifact.createdAt).toISOString(),
+        expiresAt: null,
+        lastAccessedAt: null,
+        pinned: artifact.pinned,
+        state: "committed" as const,
+        integrity: "ok" as const,
+      },
+    }));
+    files.set(key, encodeTaskMetadata(first.specName, first.taskId, entries));
+  }
+  return files;
 }
 
-/** Writes each artifact's blob and sidecar under `basePath` (no fsync: the caller syncs once). */
+/** Writes each artifact's blob, and each task's metadata.json, under `basePath` (no fsync: the caller syncs once). */
 export async function writeArtifactFiles(basePath: string, artifacts: readonly SeededArtifact[]): Promise<void> {
   let next = 0;
   await Promise.all(
@@ -300,11 +311,8 @@ export async function writeArtifactFiles(basePath: string, artifacts: readonly S
         const blobPath = join(basePath, artifact.storageKey);
         await mkdir(dirname(blobPath), { recursive: true });
         await writeFile(blobPath, artifact.blob.stored);
-        await writeFile(
-          join(basePath, sidecarKey(artifact.specName, artifact.taskId, artifact.version, artifact.type.name)),
-          sidecarBytes(artifact),
-        );
       }
     }),
   );
+  for (const [key, bytes] of taskMetadataFiles(artifacts)) await writeFile(join(basePath, key), bytes);
 }

@@ -45,6 +45,8 @@ export interface FsBackendOptions {
 
 /** Name of the directory under the root that holds the store's own files (database, staging). */
 export const STORE_DIRECTORY = ".store";
+/** Keys of uploads in progress: inside the store's directory, on the same filesystem as the seed paths. */
+const UPLOADS_PREFIX = `${STORE_DIRECTORY}/uploads/`;
 
 /** Extends {@link StorageBackend} with what only a filesystem has. */
 export interface FsBackend extends StorageBackend {
@@ -113,6 +115,46 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       return stats ? objectInfoOf(key, stats) : null;
     },
 
+    async copy(from, to) {
+      const source = pathOf(from);
+      const target = pathOf(to);
+      await refuseLinks(root, source, from);
+      await refuseLinks(root, target, to);
+      await stagingReady();
+      // A hard link: no bytes copied, and the name appears whole (linked in staging, then renamed).
+      const stagingPath = join(stagingDir, `${randomUUID()}.tmp`);
+      try {
+        await link(source, stagingPath);
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw wrapFsError(error, `copying ${from}`);
+      }
+      try {
+        await publisher.publish(stagingPath, target, true, false);
+      } catch (error) {
+        await rm(stagingPath, { force: true }).catch(() => {});
+        throw wrapFsError(error, `copying ${from} to ${to}`);
+      }
+      return true;
+    },
+
+    async move(from, to) {
+      const source = pathOf(from);
+      const target = pathOf(to);
+      await refuseLinks(root, source, from);
+      await refuseLinks(root, target, to);
+      if (!(await lstat(source).catch(() => null))?.isFile()) return false;
+      // rename() replaces the target atomically: a reader holding the old file keeps its bytes.
+      try {
+        await publisher.publish(source, target, true, false);
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw wrapFsError(error, `moving ${from} to ${to}`);
+      }
+      await removeEmptyParents(root, source);
+      return true;
+    },
+
     async delete(key) {
       const path = pathOf(key);
       try {
@@ -131,7 +173,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
         {
           readDirectory: (relativeDirectory) => readdir(join(root, ...relativeDirectory.split("/").filter(Boolean))),
           statEntry: (key) => lstat(join(root, ...key.split("/"))).catch(() => null),
-          hidden: STORE_DIRECTORY,
+          // The store's own directory is listed only for uploads in progress, when asked by prefix.
+          hidden: (listOptions.prefix ?? "").startsWith(UPLOADS_PREFIX) ? "" : STORE_DIRECTORY,
         },
         listOptions,
       );
@@ -170,10 +213,13 @@ function createFsHeadroom(root: string, reserveBytes: number) {
   });
 }
 
-/** The file that holds `key` under `root`; the store's own directory is no key's. */
+/**
+ * The file that holds `key` under `root`; the store's own directory is no key's, except uploads
+ * in progress (the layout's `.store/uploads/`), which must be on the seed paths' filesystem.
+ */
 function objectPath(root: string, key: string): string {
   assertValidKey(key, "fs");
-  if (key === STORE_DIRECTORY || key.startsWith(`${STORE_DIRECTORY}/`)) {
+  if ((key === STORE_DIRECTORY || key.startsWith(`${STORE_DIRECTORY}/`)) && !key.startsWith(UPLOADS_PREFIX)) {
     throw new ArtifactStoreError("E_INVALID_INPUT", `[fs] key ${JSON.stringify(key)} is reserved for the store`);
   }
   return join(root, ...key.split("/"));

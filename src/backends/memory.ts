@@ -72,6 +72,25 @@ export function createMemoryBackend(options: MemoryBackendOptions = {}): Storage
       return object ? info(key, object) : null;
     },
 
+    async copy(from, to) {
+      assertValidKey(from, "memory");
+      assertValidKey(to, "memory");
+      const object = objects.get(from);
+      if (!object) return false;
+      objects.set(to, { ...object, etag: `"m${++generation}"` });
+      return true;
+    },
+
+    async move(from, to) {
+      assertValidKey(from, "memory");
+      assertValidKey(to, "memory");
+      const object = objects.get(from);
+      if (!object) return false;
+      objects.set(to, object);
+      objects.delete(from);
+      return true;
+    },
+
     async delete(key) {
       assertValidKey(key, "memory");
       objects.delete(key);

@@ -34,7 +34,7 @@ export interface ReserveVersionInput {
   createdAt: number;
   /** Days until expiry, or `null` to keep until deleted. */
   retentionDays: number | null;
-  /** Where the version's blob goes: key = `keyPrefix + version + keySuffix`, URI = `uriPrefix + key`. */
+  /** Where the version's upload goes: key = `keyPrefix + version + keySuffix`; the legacy `uri` column gets `uriPrefix + key`. */
   location: { keyPrefix: string; keySuffix: string; uriPrefix: string };
   /**
    * Stored bytes to reserve against the quota right away (an upper bound of the final size),
@@ -46,18 +46,50 @@ export interface ReserveVersionInput {
   maxBytes: number | null;
 }
 
-export interface CommitInput {
+/** The final figures of an uploaded version, recorded when it starts publishing. */
+export interface PublishValues {
   size: number;
   checksum: string;
   originalSize: number;
   originalChecksum: string;
   tags: string[];
+}
+
+export interface FinishPublishInput {
+  /** Where the version's bytes now are (the seed path, or its kept-version key). */
+  storageKey: string;
+  /**
+   * The row that held `storageKey` before: kept at `keptAt` (versioning on), or removed with its
+   * bytes replaced (`keptAt` null). Changed only while it still names `storageKey`.
+   */
+  previous: { id: number; keptAt: string | null } | null;
+  /** The replaced version was pinned: the pin carries over. */
+  inheritPin: boolean;
   /** Mark every older committed version of the series `deleting` (versioning off). */
   supersedeOlder: boolean;
-  /** Structure extracted from the content, stored in the same transaction as the commit. */
   structure?: ExtractedStructure;
   /** Secrets found at upload, stored in the same transaction. */
   secrets?: ArtifactSecrets | null;
+}
+
+/**
+ * The current retention policy for one type: its versions expire `retentionDays` after upload.
+ * Types without a rule (`null` in config, or no longer configured) are kept forever.
+ */
+export interface RetentionRule {
+  type: string;
+  retentionDays: number;
+}
+
+/** One series in `metadata-index.json`. */
+export interface IndexTaskSummary {
+  specName: string;
+  taskId: string;
+  type: string;
+  latestVersion: number;
+  versions: number;
+  storedBytes: number;
+  lastUploadAt: number;
 }
 
 /** {@link SearchFilters} checked and compiled: times in ms, the page size and the keyset cursor decoded. */
@@ -101,27 +133,41 @@ export interface MetadataRepository extends StructureQueries, LiveLogQueries {
    * (`maxBytes` null: no quota). Returns false, changing nothing, when it would overshoot.
    */
   reserveStoredBytes(id: number, size: number, maxBytes: number | null): Promise<boolean>;
-  /** Pending → committed with the final checksums and tags; returns the committed row and the superseded ones. */
-  commit(
-    pending: ArtifactRecord,
-    input: CommitInput,
-  ): Promise<{ record: ArtifactRecord; superseded: ArtifactRecord[] } | null>;
   /** Removes a pending row (and its tags); false when it was no longer pending (it committed meanwhile, or is gone). */
   abandon(id: number): Promise<boolean>;
-  /** A committed version by URI. */
-  findByUri(uri: string): Promise<ArtifactRecord | null>;
+  /**
+   * Pending → publishing with the final figures and tags: `"busy"` while another version of the
+   * series is publishing (the caller waits), `"gone"` when the row is no longer pending.
+   */
+  beginPublish(pending: ArtifactRecord, values: PublishValues): Promise<"ok" | "busy" | "gone">;
+  /** Publishing → committed at its final key; null when the row is no longer publishing. */
+  finishPublish(
+    publishing: ArtifactRecord,
+    input: FinishPublishInput,
+  ): Promise<{ record: ArtifactRecord; superseded: ArtifactRecord[] } | null>;
+  /**
+   * A reader's check after opening `record.storageKey`: the row is still committed at that key
+   * and no version of its series is publishing, so the opened bytes are that version's.
+   */
+  confirmRead(record: ArtifactRecord): Promise<boolean>;
+  /** Moves a row to another key, only while it still names `from`; false otherwise. */
+  rekey(id: number, from: string, to: string): Promise<boolean>;
+  /** Committed versions of one task (for its `metadata.json`). */
+  listTask(specName: string, taskId: string): Promise<ArtifactRecord[]>;
+  /** Per spec, task and type: latest version, count, stored bytes, last upload (for `metadata-index.json`). */
+  indexSummary(): Promise<IndexTaskSummary[]>;
   /** A committed version; the latest when `ref.version` is absent. */
   findVersion(ref: ArtifactRef): Promise<ArtifactRecord | null>;
   /** Committed versions of a (spec, task, type?) or of one version, in any state but pending. */
-  findForDelete(ref: ArtifactRef | { uri: string }): Promise<ArtifactRecord[]>;
+  findForDelete(ref: ArtifactRef): Promise<ArtifactRecord[]>;
   search(query: SearchQuery): Promise<ArtifactRecord[]>;
-  /** Committed, unpinned versions with `expires_at <= now`, oldest expiry first. */
-  listExpired(now: number, limit: number): Promise<ArtifactRecord[]>;
-  countExpired(now: number): Promise<number>;
+  /** Committed, unpinned versions older than the current policy for their type allows, oldest first. */
+  listExpired(now: number, limit: number, policy: RetentionRule[]): Promise<ArtifactRecord[]>;
+  countExpired(now: number, policy: RetentionRule[]): Promise<number>;
   /** Rows in `state` created before `before` (pending rows of crashed uploads, stuck deletes). */
-  listStale(state: "pending" | "deleting", before: number, limit: number): Promise<ArtifactRecord[]>;
+  listStale(state: "pending" | "publishing" | "deleting", before: number, limit: number): Promise<ArtifactRecord[]>;
   /** Marks rows `deleting`; returns those that were still committed or pending (others are gone or already deleting). */
-  markDeleting(ids: number[], options?: { expiredBy?: number }): Promise<number[]>;
+  markDeleting(ids: number[], options?: { expiredBy?: number; policy?: RetentionRule[] }): Promise<number[]>;
   /** Deletes rows and their tags. */
   remove(ids: number[]): Promise<void>;
   setIntegrity(id: number, integrity: ArtifactIntegrity): Promise<void>;

@@ -110,6 +110,19 @@ export interface StorageBackend {
    * Aborts multipart uploads started more than `olderThanMs` ago (a process killed mid-upload
    * leaves its parts billed until then); returns their keys. Object stores with multipart (S3).
    */
+  /**
+   * Copies `from` to `to` inside the backend, `to` appearing whole (fs: a hard link). False when
+   * `from` does not exist. Without it the core copies through `get` and `put`.
+   */
+  copy?(from: string, to: string): Promise<boolean>;
+
+  /**
+   * Moves `from` to `to`, replacing `to` atomically for its readers (fs: rename, so a reader
+   * holding the old file keeps its bytes). False when `from` does not exist. Without it the core
+   * copies, then deletes `from`.
+   */
+  move?(from: string, to: string): Promise<boolean>;
+
   abortIncompleteUploads?(olderThanMs: number, options?: MaintenanceOptions): Promise<string[]>;
 
   /**

@@ -11,7 +11,7 @@ export type BuiltInArtifactType = "diff" | "log" | "test";
 export interface ArtifactTypeDefinition {
   /** Type name used in the API, e.g. `"diff"`. */
   name: string;
-  /** File name inside `<spec>/<task>/v<N>/`, e.g. `"diff.txt"` (`.gz` is appended when compressed). */
+  /** File name inside `<spec>/<task>/`, e.g. `"diff.txt"` (`.gz` is appended when compressed). */
   fileName: string;
   /** MIME type served on download, e.g. `"text/x-diff"`. */
   mimeType: string;
@@ -20,7 +20,7 @@ export interface ArtifactTypeDefinition {
 }
 
 /** Lifecycle of one artifact version's metadata row. */
-export type ArtifactState = "pending" | "committed" | "deleting";
+export type ArtifactState = "pending" | "publishing" | "committed" | "deleting";
 
 /** Result of the latest verification of the stored bytes. */
 export type ArtifactIntegrity = "ok" | "corrupt";
@@ -131,9 +131,22 @@ export interface SearchFilters extends SearchCriteria {
   limit?: number;
   /** `nextCursor` of the previous page. */
   cursor?: string;
-  /** The seed's snake_case spellings are accepted too. */
+  /** The seed's snake_case spellings are accepted too (any other key is refused). */
   spec_name?: string;
   task_id?: string;
+  any_tags?: string[];
+  /** Same as `since`. */
+  created_after?: Date | string | number;
+  /** Same as `until`. */
+  created_before?: Date | string | number;
+  latest_only?: boolean;
+  failed_test?: string;
+  touched_path?: string;
+  has_errors?: boolean;
+  has_failures?: boolean;
+  parse_error?: boolean;
+  has_secrets?: boolean;
+  secret_rule?: string;
 }
 
 export interface SearchPage {

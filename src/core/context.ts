@@ -7,6 +7,7 @@ import type { StoreMetrics } from "./metrics.ts";
 import type { Redaction } from "./redaction/settings.ts";
 import type { StoreSettings } from "./settings.ts";
 import type { ExtractionOptions } from "./structure/types.ts";
+import type { TaskFiles } from "./task-files.ts";
 
 /** What the pipelines share. Internal. */
 export interface StoreContext {
@@ -20,6 +21,8 @@ export interface StoreContext {
   accessLog: AccessLog;
   /** Secret scanning of uploaded content (`settings.redaction` with the values to mask). */
   redaction: Redaction;
+  /** Each task's `metadata.json` and the root `metadata-index.json`. */
+  files: TaskFiles;
   now(): number;
   /** Structure extraction at upload; absent means on with the default cap. */
   extraction?: ExtractionOptions;

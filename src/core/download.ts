@@ -7,9 +7,12 @@ import { toHex } from "../codec/engines.ts";
 import { collectBytes, mapStreamErrors, observeStream, sliceStream, streamFromBytes } from "../codec/streams.ts";
 import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import type { StoredObject } from "../contracts/storage-backend.ts";
 import type { ArtifactMetadata, ArtifactTarget } from "../contracts/types.ts";
 import type { StoreContext } from "./context.ts";
-import { flagCorrupt, notFound, publicMetadata, requireRecord } from "./records.ts";
+import { parseKey } from "./layout.ts";
+import { findRecord, flagCorrupt, notFound, publicMetadata, requireRecord } from "./records.ts";
+import { finishStalledPublishes, STALLED_PUBLISH_MS } from "./upload-publish.ts";
 
 /** A byte range of the decoded content: from `offset` (`length` bytes), or the last `suffixLength` bytes. */
 export type ContentRange = { offset: number; length?: number } | { suffixLength: number };
@@ -82,16 +85,10 @@ export async function prepareDownload(
   return {
     ...described,
     async open() {
-      const object = await ctx.backend.get(record.storageKey, {
+      const object = await openStored(ctx, record, target, {
         ...(range && !record.compressed ? { range: { offset: range.start, length: range.end - range.start + 1 } } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      if (!object) {
-        // Deleted or superseded since the lookup: gone, not damaged.
-        if (!(await ctx.metadata.findByUri(record.uri))) throw notFound(target);
-        await flagCorrupt(ctx, record, `stored object ${record.storageKey} is missing`);
-        throw new ArtifactStoreError("E_CORRUPT", `${record.uri} is recorded but its stored object is missing`);
-      }
       if (record.compressed && !passthrough && !range && ctx.codecs.gunzipSync && record.size <= SMALL_STORED_SIZE) {
         return { ...described, body: await decodeInMemory(ctx, record, object.body, verify), verified: verify };
       }
@@ -121,7 +118,119 @@ export async function openArtifact(
   target: ArtifactTarget,
   options: OpenOptions = {},
 ): Promise<ArtifactDownload> {
-  return (await prepareDownload(ctx, target, options)).open();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await prepareDownload(ctx, target, options)).open();
+    } catch (error) {
+      // Replaced between the lookup and the open: look it up again (the new version is complete).
+      if (!isReplacedError(error) || attempt >= MAX_REPLACED_RETRIES) throw error;
+    }
+  }
+}
+
+/**
+ * The whole content, for `download()`: when reading broke off (E_BACKEND) because a new version
+ * replaced the object meanwhile (some S3-compatible servers cut a started GET on overwrite),
+ * the new version is read instead (a few times at most).
+ */
+export async function downloadWhole(
+  ctx: StoreContext,
+  target: ArtifactTarget,
+  options: OpenOptions = {},
+): Promise<Uint8Array> {
+  let brokenOff = 0;
+  for (let attempt = 1; ; attempt++) {
+    const prepared = await prepareDownload(ctx, target, options);
+    try {
+      return await collectBytes((await prepared.open()).body);
+    } catch (error) {
+      if (isReplacedError(error) && attempt < MAX_REPLACED_RETRIES) continue;
+      if (!isArtifactStoreError(error) || error.code !== "E_BACKEND" || ++brokenOff > 3) throw error;
+      // Replaced meanwhile (a new version committed, or one publishing over the seed path)?
+      const now = await findRecord(ctx, target).catch(() => null);
+      if (!now || (now.version === prepared.metadata.version && (await ctx.metadata.confirmRead(now)))) throw error;
+    }
+  }
+}
+
+/** The same stream, its first chunk already read (so the source is open). */
+async function withFirstChunkRead(body: ReadableStream<Uint8Array>): Promise<ReadableStream<Uint8Array>> {
+  const reader = body.getReader();
+  const first = await reader.read();
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        if (first.done) controller.close();
+        else controller.enqueue(first.value);
+      },
+      async pull(controller) {
+        const next = await reader.read();
+        if (next.done) controller.close();
+        else controller.enqueue(next.value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Looking up again after a replacement: a few times at most (each replacement is a complete version). */
+export const MAX_REPLACED_RETRIES = 20;
+
+/** The version looked up was replaced before its bytes were opened: prepare the read again. */
+export function isReplacedError(error: unknown): boolean {
+  return isArtifactStoreError(error) && error.code === "E_CONFLICT" && error.details?.replaced === true;
+}
+
+/**
+ * Opens a version's stored object, making sure the bytes opened are that version's: the seed
+ * path changes when a new version is published, so after opening it the reader confirms that
+ * the row still names it and that no version of the series is publishing (fs keeps an opened
+ * file's bytes across the rename; S3 and GCS serve a started GET from the object it started on).
+ * While a publish is in flight it waits and opens again; when the row changed it throws a
+ * replaced error (never a false corruption).
+ */
+async function openStored(
+  ctx: StoreContext,
+  record: ArtifactRecord,
+  target: ArtifactTarget,
+  getOptions: { range?: { offset: number; length: number }; signal?: AbortSignal },
+): Promise<StoredObject> {
+  const mutable = parseKey(record.storageKey)?.kind === "current";
+  let stalledSince = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    const object = await ctx.backend.get(record.storageKey, getOptions);
+    if (object && !mutable) return object;
+    // The first chunk is read before confirming: by then the bytes are pinned (an open file
+    // descriptor, a started GET), so a confirmation covers what the rest of the body yields.
+    if (object) object.body = await withFirstChunkRead(object.body);
+    if (object && (await ctx.metadata.confirmRead(record))) return object;
+    await object?.body.cancel().catch(() => {});
+    const now = await findRecord(ctx, target);
+    // Deleted or superseded since the lookup: gone, not damaged.
+    if (!now) throw notFound(target);
+    if (now.id !== record.id || now.storageKey !== record.storageKey) {
+      throw new ArtifactStoreError("E_CONFLICT", `${record.uri} was replaced while being opened; retry`, {
+        details: { replaced: true },
+      });
+    }
+    if (!object) {
+      await flagCorrupt(ctx, record, `stored object ${record.storageKey} is missing`);
+      throw new ArtifactStoreError("E_CORRUPT", `${record.uri} is recorded but its stored object is missing`);
+    }
+    // A version of the series is publishing: its seed path may be changing under us. A publish
+    // stalled that long was left by a process that died: finishing it is idempotent.
+    if (Date.now() - stalledSince > STALLED_PUBLISH_MS) {
+      await finishStalledPublishes(ctx, record);
+      stalledSince = Date.now();
+    }
+    if (attempt > 2_000) {
+      throw new ArtifactStoreError("E_CONFLICT", `${record.uri} is being replaced; retry`, {
+        details: { replaced: true },
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.min(20, 1 + attempt)));
+  }
 }
 
 /** Stored sizes up to this are read whole and gunzipped in one step (see `decodeInMemory`). */

@@ -1,89 +1,154 @@
 /**
- * The storage layout, in one place: where a version's blob and its metadata file go, how an
- * object key is read back, where live-log chunks go, and the metadata file's format.
+ * The storage layout, in one place: where a version's blob goes while it uploads, while it is
+ * the current version and once an older version is kept; the per-task `metadata.json`, the
+ * root `metadata-index.json`; how an object key is read back; URIs; live-log chunk keys.
  *
- * Today's layout: `<spec>/<task>/v<N>/<file>[.gz]` for the blob and
- * `<spec>/<task>/v<N>/<type>.metadata.json` beside it; live chunks under `.live/`.
- * A change of layout is a change of this file (and a conversion command), nothing else: the
- * metadata database builds keys from {@link blobLocation}, gc and reindex read them with
- * {@link parseKey}, and reindex reads sidecars with {@link parseSidecar}.
+ * The seed's tree (DESIGN.md, "Storage layout"):
+ * - `<spec>/<task>/<file>[.gz]`: the current version of each type (`diff.txt.gz`, …);
+ * - `<spec>/<task>/versions/v<N>/<file>[.gz]`: older versions, kept when versioning is on;
+ * - `<spec>/<task>/metadata.json`: the task's committed versions with the seed's field names;
+ * - `metadata-index.json`: a per spec and task summary;
+ * - `.store/`: the store's own files (database, staging, uploads in progress under
+ *   `.store/uploads/`, live-log chunks under `.live/`).
+ * URIs are never stored: {@link uriFor} computes them from the backend's current location and
+ * {@link refFromUri} reads them back.
  */
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type { RestoreInput } from "../contracts/metadata-repository.ts";
+import type { IndexTaskSummary, RestoreInput } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
-import type { ArtifactMetadata, ArtifactSecrets, ArtifactTypeDefinition, SecretFinding } from "../contracts/types.ts";
-import { expiryFor } from "../lib/time.ts";
+import type {
+  ArtifactMetadata,
+  ArtifactRef,
+  ArtifactSecrets,
+  ArtifactTypeDefinition,
+  SecretFinding,
+} from "../contracts/types.ts";
 import { assertValidName } from "./names.ts";
 
-/** The sidecar format this store writes; sidecars with another version are not read. */
-export const SIDECAR_FORMAT_VERSION = 1;
-const SIDECAR_SUFFIX = ".metadata.json";
+/** The `metadata.json` format this store writes; files with another `format_version` are not read. */
+export const TASK_METADATA_FORMAT_VERSION = 1;
+/** Name of each task's metadata file. */
+export const TASK_METADATA_FILE = "metadata.json";
+/** Key of the store-wide summary. */
+export const INDEX_KEY = "metadata-index.json";
+/** Folder, inside a task's folder, that keeps older versions (`versions/v<N>/<file>`). */
+export const VERSIONS_FOLDER = "versions";
+/** Uploads in progress (pending rows) put their bytes under this prefix. */
+export const UPLOADS_PREFIX = ".store/uploads/";
 /** Live-log chunks live under this prefix, outside every artifact's folder. */
 export const LIVE_PREFIX = ".live/";
 
-/** Object key of a version's blob: `<spec>/<task>/v<N>/<file>[.gz]`. */
-export function blobKey(
+function fileOf(type: ArtifactTypeDefinition, compressed: boolean): string {
+  return `${type.fileName}${compressed ? ".gz" : ""}`;
+}
+
+/** Key of the current version (the seed path): `<spec>/<task>/<file>[.gz]`. */
+export function currentKey(
+  specName: string,
+  taskId: string,
+  type: ArtifactTypeDefinition,
+  compressed: boolean,
+): string {
+  return `${specName}/${taskId}/${fileOf(type, compressed)}`;
+}
+
+/** Key of a kept older version: `<spec>/<task>/versions/v<N>/<file>[.gz]`. */
+export function versionKey(
   specName: string,
   taskId: string,
   version: number,
   type: ArtifactTypeDefinition,
   compressed: boolean,
 ): string {
-  return `${specName}/${taskId}/v${version}/${type.fileName}${compressed ? ".gz" : ""}`;
+  return `${specName}/${taskId}/${VERSIONS_FOLDER}/v${version}/${fileOf(type, compressed)}`;
 }
 
 /**
- * Where the versions of one artifact go, as the metadata layer needs it to build a key and URI
- * from a version number in SQL: key = `keyPrefix + version + keySuffix`, URI = `uriPrefix + key`.
+ * Key of an upload in progress: `.store/uploads/<spec>/<task>/v<N>/<keep|replace>/<file>[.gz]`.
+ * The middle folder records the intent (keep the current version as an older one, or replace
+ * it), so a publish a crash interrupted is finished as it was meant, whatever the config is now.
+ */
+export function uploadKey(
+  specName: string,
+  taskId: string,
+  version: number,
+  type: ArtifactTypeDefinition,
+  compressed: boolean,
+  keepOlder: boolean,
+): string {
+  return `${UPLOADS_PREFIX}${specName}/${taskId}/v${version}/${keepOlder ? "keep" : "replace"}/${fileOf(type, compressed)}`;
+}
+
+/** Key of a task's `metadata.json`. */
+export function taskMetadataKey(specName: string, taskId: string): string {
+  return `${specName}/${taskId}/${TASK_METADATA_FILE}`;
+}
+
+/**
+ * Where a new version's upload goes, as the metadata layer needs it to build the key from a
+ * version number in SQL: key = `keyPrefix + version + keySuffix`. (The database's legacy `uri`
+ * column gets the same unique text; URIs are computed, see {@link uriFor}.)
  */
 export function blobLocation(
-  backend: Pick<StorageBackend, "name" | "uriFor">,
   specName: string,
   taskId: string,
   type: ArtifactTypeDefinition,
   compressed: boolean,
+  keepOlder: boolean,
 ): { keyPrefix: string; keySuffix: string; uriPrefix: string } {
-  const keyPrefix = `${specName}/${taskId}/v`;
-  const keySuffix = `/${type.fileName}${compressed ? ".gz" : ""}`;
-  const sample = `${keyPrefix}1${keySuffix}`;
-  const uri = backend.uriFor(sample);
-  if (!uri.endsWith(sample)) {
-    throw new ArtifactStoreError(
-      "E_CONFIG",
-      `[${backend.name}] uriFor must end with the key it names (got ${uri} for ${sample})`,
-    );
-  }
-  return { keyPrefix, keySuffix, uriPrefix: uri.slice(0, uri.length - sample.length) };
+  return {
+    keyPrefix: `${UPLOADS_PREFIX}${specName}/${taskId}/v`,
+    keySuffix: `/${keepOlder ? "keep" : "replace"}/${fileOf(type, compressed)}`,
+    uriPrefix: "",
+  };
 }
 
-/** Object key of a version's sidecar (its metadata file): `<spec>/<task>/v<N>/<type>.metadata.json`. */
-export function sidecarKey(specName: string, taskId: string, version: number, typeName: string): string {
-  return `${specName}/${taskId}/v${version}/${typeName}${SIDECAR_SUFFIX}`;
-}
-
-/** A key the store wrote for a version, read back. */
+/** A key the store wrote, read back. */
 export type KeyLayout =
-  | { kind: "blob"; specName: string; taskId: string; version: number; fileName: string }
-  | { kind: "sidecar"; specName: string; taskId: string; version: number; type: string };
+  | { kind: "current"; specName: string; taskId: string; fileName: string }
+  | { kind: "version"; specName: string; taskId: string; version: number; fileName: string }
+  | { kind: "upload"; specName: string; taskId: string; version: number; keepOlder: boolean; fileName: string }
+  | { kind: "task-metadata"; specName: string; taskId: string }
+  | { kind: "index" };
 
-/** What a key names under this layout, or null for keys the store did not write (or live chunks). */
-export function parseKey(key: string): KeyLayout | null {
-  const parts = key.split("/");
-  if (parts.length !== 4) return null;
-  const [specName, taskId, versionPart, fileName] = parts as [string, string, string, string];
-  const version = /^v(\d{1,15})$/.exec(versionPart)?.[1];
-  if (!version) return null;
+function validNames(specName: string, taskId: string): boolean {
   try {
     assertValidName("specName", specName);
     assertValidName("taskId", taskId);
+    return true;
   } catch {
-    return null;
+    return false;
   }
-  if (fileName.endsWith(SIDECAR_SUFFIX)) {
-    const type = fileName.slice(0, -SIDECAR_SUFFIX.length);
-    return { kind: "sidecar", specName, taskId, version: Number(version), type };
+}
+
+/** What a key names under this layout, or null for keys the store did not write (or live chunks). */
+export function parseKey(key: string): KeyLayout | null {
+  if (key === INDEX_KEY) return { kind: "index" };
+  const upload = key.startsWith(UPLOADS_PREFIX);
+  const parts = (upload ? key.slice(UPLOADS_PREFIX.length) : key).split("/");
+  const number = (part: string | undefined) => {
+    const digits = /^v(\d{1,15})$/.exec(part ?? "")?.[1];
+    return digits === undefined ? undefined : Number(digits);
+  };
+  const [specName, taskId] = parts as [string, string];
+  if (parts.length < 3 || !validNames(specName, taskId)) return null;
+  if (upload) {
+    const version = number(parts[2]);
+    const intent = parts[3];
+    return parts.length === 5 && version !== undefined && (intent === "keep" || intent === "replace")
+      ? { kind: "upload", specName, taskId, version, keepOlder: intent === "keep", fileName: parts[4] as string }
+      : null;
   }
-  return { kind: "blob", specName, taskId, version: Number(version), fileName };
+  if (parts.length === 3) {
+    const fileName = parts[2] as string;
+    if (fileName === TASK_METADATA_FILE) return { kind: "task-metadata", specName, taskId };
+    return { kind: "current", specName, taskId, fileName };
+  }
+  const version = number(parts[3]);
+  if (parts.length === 5 && parts[2] === VERSIONS_FOLDER && version !== undefined) {
+    return { kind: "version", specName, taskId, version, fileName: parts[4] as string };
+  }
+  return null;
 }
 
 /** The type whose blob file name this is (with or without `.gz`), if any. */
@@ -93,6 +158,62 @@ export function typeOfBlobFile(
 ): ArtifactTypeDefinition | undefined {
   for (const type of types) if (fileName === type.fileName || fileName === `${type.fileName}.gz`) return type;
   return undefined;
+}
+
+/** What a URI is built from: the artifact, and its version when the URI names one. */
+export interface UriSubject {
+  specName: string;
+  taskId: string;
+  type: ArtifactTypeDefinition;
+  compressed: boolean;
+  version?: number;
+}
+
+/**
+ * The URI of an artifact at the store's current location: `<backend URI of the seed path>`
+ * (always the current version) or, with a version, `…?version=N` (that version, wherever it is
+ * kept). Computed on every call, never stored: a store moved elsewhere names its new place.
+ */
+export function uriFor(backend: Pick<StorageBackend, "uriFor">, subject: UriSubject): string {
+  const base = backend.uriFor(currentKey(subject.specName, subject.taskId, subject.type, subject.compressed));
+  return subject.version === undefined ? base : `${base}?version=${subject.version}`;
+}
+
+/**
+ * The artifact a URI names, or null when it is not one of this store's URIs. Accepted forms:
+ * the seed path (current version), the seed path with `?version=N`, and the location of a
+ * kept version (`…/versions/v<N>/<file>`).
+ */
+export function refFromUri(
+  backend: Pick<StorageBackend, "uriFor">,
+  types: Iterable<ArtifactTypeDefinition>,
+  uri: string,
+): ArtifactRef | null {
+  const sample = "s/t/f";
+  const sampleUri = backend.uriFor(sample);
+  const prefix = sampleUri.slice(0, sampleUri.length - sample.length);
+  if (!uri.startsWith(prefix)) return null;
+  const [path = "", query] = uri.slice(prefix.length).split("?", 2) as [string, string | undefined];
+  let version: number | undefined;
+  if (query !== undefined) {
+    const match = /^version=(\d{1,15})$/.exec(query);
+    if (!match) return null;
+    version = Number(match[1]);
+  }
+  const layout = parseKey(path);
+  if (!layout || (layout.kind !== "current" && layout.kind !== "version")) return null;
+  if (layout.kind === "version") {
+    if (version !== undefined && version !== layout.version) return null;
+    version = layout.version;
+  }
+  const type = typeOfBlobFile(types, layout.fileName);
+  if (!type) return null;
+  return {
+    specName: layout.specName,
+    taskId: layout.taskId,
+    type: type.name,
+    ...(version === undefined ? {} : { version }),
+  };
 }
 
 /** Key prefix of one live log's chunks. */
@@ -117,84 +238,158 @@ export function liveChunkSession(key: string): string | undefined {
   return key.slice(LIVE_PREFIX.length).split("/")[3];
 }
 
-/** The sidecar of a version: its public metadata and the format version, as pretty JSON. */
-export function encodeSidecar(metadata: ArtifactMetadata): Uint8Array {
-  return new TextEncoder().encode(
-    `${JSON.stringify({ formatVersion: SIDECAR_FORMAT_VERSION, ...metadata }, null, 2)}\n`,
-  );
+/** One version as `metadata.json` lists it: the metadata and the key its bytes are at. */
+export interface TaskMetadataEntry {
+  metadata: ArtifactMetadata;
+  storageKey: string;
 }
 
 /**
- * Reads a sidecar back for `reindex`: the row to restore, or why it cannot be used.
- * The caller checks the blob itself (that it exists with the recorded size).
+ * A task's `metadata.json`: the seed's `ArtifactMetadata` field names (snake_case) for every
+ * committed version of the task, plus the fields this store adds (`original_checksum`,
+ * `pinned`, `integrity`, `summary`, `location`: the key of the bytes under the store's root).
  */
-export function parseSidecar(
+export function encodeTaskMetadata(specName: string, taskId: string, entries: TaskMetadataEntry[]): Uint8Array {
+  const artifacts = entries.map(({ metadata, storageKey }) => ({
+    uri: metadata.uri,
+    task_id: metadata.taskId,
+    spec_name: metadata.specName,
+    type: metadata.type,
+    size: metadata.size,
+    checksum: metadata.checksum,
+    created_at: metadata.createdAt,
+    compressed: metadata.compressed,
+    original_size: metadata.originalSize,
+    mime_type: metadata.mimeType,
+    tags: metadata.tags,
+    version: metadata.version,
+    metadata: metadata.metadata,
+    original_checksum: metadata.originalChecksum,
+    pinned: metadata.pinned,
+    integrity: metadata.integrity,
+    location: storageKey,
+    summary: metadata.summary ?? null,
+    ...(metadata.secrets ? { secrets: metadata.secrets } : {}),
+  }));
+  const document = { format_version: TASK_METADATA_FORMAT_VERSION, spec_name: specName, task_id: taskId, artifacts };
+  return new TextEncoder().encode(`${JSON.stringify(document, null, 2)}\n`);
+}
+
+/**
+ * Reads a task's `metadata.json` back for `reindex`: one row to restore per version, or why an
+ * entry (or the whole file) cannot be used. The caller checks each blob (exists, recorded size).
+ */
+export function parseTaskMetadata(
   text: string,
-  expected: { specName: string; taskId: string; version: number; type: ArtifactTypeDefinition },
-  backend: Pick<StorageBackend, "uriFor">,
-): RestoreInput | string {
+  expected: { specName: string; taskId: string },
+  types: ReadonlyMap<string, ArtifactTypeDefinition>,
+): { restores: RestoreInput[]; problems: string[] } | string {
   let data: Record<string, unknown>;
   try {
     data = JSON.parse(text) as Record<string, unknown>;
   } catch {
-    return "sidecar is not valid JSON";
+    return "metadata.json is not valid JSON";
   }
-  if (typeof data !== "object" || data === null) return "sidecar is not valid JSON";
-  if (data.formatVersion !== SIDECAR_FORMAT_VERSION) {
-    return `sidecar format version ${JSON.stringify(data.formatVersion ?? null)} is not ${SIDECAR_FORMAT_VERSION}, the one this store reads`;
+  if (typeof data !== "object" || data === null) return "metadata.json is not valid JSON";
+  if (data.format_version !== TASK_METADATA_FORMAT_VERSION) {
+    return `metadata.json format_version ${JSON.stringify(data.format_version ?? null)} is not ${TASK_METADATA_FORMAT_VERSION}, the one this store reads`;
   }
+  if (!Array.isArray(data.artifacts)) return "metadata.json has no artifacts list";
   const hex = (value: unknown) => typeof value === "string" && /^[0-9a-f]{64}$/.test(value);
   const count = (value: unknown) => typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
-  const { type } = expected;
-  if (
-    data.specName !== expected.specName ||
-    data.taskId !== expected.taskId ||
-    data.type !== type.name ||
-    data.version !== expected.version ||
-    !hex(data.checksum) ||
-    !hex(data.originalChecksum) ||
-    !count(data.size) ||
-    !count(data.originalSize) ||
-    typeof data.compressed !== "boolean" ||
-    typeof data.createdAt !== "string" ||
-    !Number.isFinite(Date.parse(data.createdAt))
-  ) {
-    return "sidecar does not describe this version";
+  const restores: RestoreInput[] = [];
+  const problems: string[] = [];
+  for (const raw of data.artifacts as Record<string, unknown>[]) {
+    const type = typeof raw?.type === "string" ? types.get(raw.type) : undefined;
+    const label = `${expected.specName}/${expected.taskId}/${String(raw?.type)} v${String(raw?.version)}`;
+    if (!type) {
+      problems.push(`${label}: type ${String(raw?.type)} is not configured`);
+      continue;
+    }
+    const version = raw.version;
+    if (
+      raw.spec_name !== expected.specName ||
+      raw.task_id !== expected.taskId ||
+      typeof version !== "number" ||
+      !Number.isSafeInteger(version) ||
+      version < 1 ||
+      !hex(raw.checksum) ||
+      !hex(raw.original_checksum) ||
+      !count(raw.size) ||
+      !count(raw.original_size) ||
+      typeof raw.compressed !== "boolean" ||
+      typeof raw.created_at !== "string" ||
+      !Number.isFinite(Date.parse(raw.created_at))
+    ) {
+      problems.push(`${label}: the entry does not describe a version of this task`);
+      continue;
+    }
+    const compressed = raw.compressed;
+    const storageKey =
+      raw.location === versionKey(expected.specName, expected.taskId, version, type, compressed)
+        ? raw.location
+        : currentKey(expected.specName, expected.taskId, type, compressed);
+    restores.push({
+      specName: expected.specName,
+      taskId: expected.taskId,
+      type: type.name,
+      version,
+      uri: uploadKey(expected.specName, expected.taskId, version, type, compressed, false),
+      storageKey,
+      size: raw.size as number,
+      checksum: raw.checksum as string,
+      originalSize: raw.original_size as number,
+      originalChecksum: raw.original_checksum as string,
+      compressed,
+      mimeType: typeof raw.mime_type === "string" ? raw.mime_type : type.mimeType,
+      metadata:
+        typeof raw.metadata === "object" && raw.metadata !== null && !Array.isArray(raw.metadata)
+          ? (raw.metadata as Record<string, unknown>)
+          : {},
+      tags: Array.isArray(raw.tags) ? raw.tags.filter((tag): tag is string => typeof tag === "string") : [],
+      pinned: raw.pinned === true,
+      createdAt: Date.parse(raw.created_at),
+      expiresAt: null,
+      ...withSecrets(sidecarSecrets(raw.secrets)),
+    });
   }
-  const storageKey = blobKey(expected.specName, expected.taskId, expected.version, type, data.compressed);
-  const createdAt = Date.parse(data.createdAt);
-  const expiresAt =
-    typeof data.expiresAt === "string" && Number.isFinite(Date.parse(data.expiresAt))
-      ? Date.parse(data.expiresAt)
-      : expiryFor(createdAt, type.retentionDays);
-  return {
-    specName: expected.specName,
-    taskId: expected.taskId,
-    type: type.name,
-    version: expected.version,
-    uri: backend.uriFor(storageKey),
-    storageKey,
-    size: data.size as number,
-    checksum: data.checksum as string,
-    originalSize: data.originalSize as number,
-    originalChecksum: data.originalChecksum as string,
-    compressed: data.compressed,
-    mimeType: typeof data.mimeType === "string" ? data.mimeType : type.mimeType,
-    metadata:
-      typeof data.metadata === "object" && data.metadata !== null ? (data.metadata as Record<string, unknown>) : {},
-    tags: Array.isArray(data.tags) ? data.tags.filter((tag): tag is string => typeof tag === "string") : [],
-    pinned: data.pinned === true,
-    createdAt,
-    expiresAt,
-    ...withSecrets(sidecarSecrets(data.secrets)),
+  return { restores, problems };
+}
+
+/** `metadata-index.json`: `{ format_version, updated_at, specs: { <spec>: { <task>: { types, bytes, last_upload } } } }`. */
+export function encodeIndex(rows: IndexTaskSummary[], updatedAt: number): Uint8Array {
+  const specs: Record<
+    string,
+    Record<string, { types: Record<string, { version: number; versions: number }>; bytes: number; last_upload: string }>
+  > = {};
+  for (const row of rows) {
+    const tasks = specs[row.specName] ?? {};
+    specs[row.specName] = tasks;
+    const task = tasks[row.taskId] ?? { types: {}, bytes: 0, last_upload: new Date(0).toISOString() };
+    tasks[row.taskId] = task;
+    task.types[row.type] = { version: row.latestVersion, versions: row.versions };
+    task.bytes += row.storedBytes;
+    const last = new Date(row.lastUploadAt).toISOString();
+    if (last > task.last_upload) task.last_upload = last;
+  }
+  const document = {
+    format_version: TASK_METADATA_FORMAT_VERSION,
+    updated_at: new Date(updatedAt).toISOString(),
+    specs,
   };
+  return new TextEncoder().encode(`${JSON.stringify(document)}\n`);
+}
+
+/** A URI argument that is not one of this store's URIs. */
+export function unknownUri(uri: string): ArtifactStoreError {
+  return new ArtifactStoreError("E_NOT_FOUND", `no artifact ${uri}: not a URI of this store`);
 }
 
 function withSecrets(secrets: ArtifactSecrets | null): { secrets?: ArtifactSecrets } {
   return secrets ? { secrets } : {};
 }
 
-/** The sidecar's `secrets`, when it has the shape the store writes (rule names, counts, lines). */
+/** The `secrets` of a metadata.json entry, when it has the shape the store writes (rule names, counts, lines). */
 function sidecarSecrets(value: unknown): ArtifactSecrets | null {
   if (typeof value !== "object" || value === null) return null;
   const { mode, findings } = value as { mode?: unknown; findings?: unknown };

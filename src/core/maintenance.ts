@@ -1,85 +1,15 @@
-/**
- * Deletion, retention sweeps, pins and tags, and usage statistics.
- * Delete is: row → `deleting`, blob and sidecar deleted, row deleted. Every step is
- * idempotent, so a crash in between is finished by the next delete, sweep or gc.
- */
+/** Retention sweeps, pins and tags, and usage statistics (deletion itself is `delete.ts`). */
 
-import { ArtifactStoreError, isDiskFull } from "../contracts/errors.ts";
-import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { ArtifactRecord, RetentionRule } from "../contracts/metadata-repository.ts";
 import type { ArtifactMetadata, ArtifactTarget } from "../contracts/types.ts";
-import { forEachConcurrently } from "../lib/concurrency.ts";
 import type { StoreContext } from "./context.ts";
+import { deleteRecords } from "./delete.ts";
 import { type DiskReport, diskReport } from "./disk-space.ts";
 import type { StoreMetricsSnapshot } from "./metrics.ts";
 import { MAX_TAGS, normalizeTags } from "./names.ts";
 import { quotaWarnings } from "./quota.ts";
-import { checkRef, notFound, publicMetadata, removeObjects, requireRecord, writeSidecar } from "./records.ts";
-
-/** Blob deletions in flight at once during sweeps. */
-const DELETE_CONCURRENCY = 16;
-
-/**
- * Deletes one version (a URI, or a ref with `version`) or every version of an artifact
- * (a ref without `version`). Returns how many versions were deleted; 0 when there was nothing.
- */
-export async function deleteArtifacts(ctx: StoreContext, target: ArtifactTarget): Promise<number> {
-  const records =
-    typeof target === "string"
-      ? await ctx.metadata.findForDelete({ uri: target })
-      : await ctx.metadata.findForDelete(checkRef(target));
-  const deleted = (await deleteRecords(ctx, records)).length;
-  ctx.metrics.count("deletes", deleted);
-  return deleted;
-}
-
-/**
- * Marks, deletes objects, removes rows; returns the versions actually deleted. Rows whose
- * objects could not be deleted stay `deleting`; a sweep skips versions no longer expired
- * (pinned meanwhile).
- */
-export async function deleteRecords(
-  ctx: StoreContext,
-  candidates: ArtifactRecord[],
-  options: { expiredBy?: number } = {},
-): Promise<ArtifactRecord[]> {
-  if (candidates.length === 0) return [];
-  const ids = candidates.map((record) => record.id);
-  let marked: number[];
-  try {
-    marked = await ctx.metadata.markDeleting(ids, options);
-  } catch (error) {
-    // The disk is full and no headroom is left. An explicit delete then frees the objects' bytes
-    // first, so that its row writes find room (a sweep never does: a version pinned since it was
-    // listed must keep its bytes). A crash in between leaves rows without objects, which the
-    // next delete of them, or verify, finishes.
-    if (!isDiskFull(error) || options.expiredBy !== undefined) throw error;
-    ctx.logger.warn("the disk is full: deleting the objects before their rows", { versions: ids.length });
-    await forEachConcurrently(candidates, DELETE_CONCURRENCY, (record) => removeObjects(ctx, record));
-    marked = await ctx.metadata.markDeleting(ids, options);
-  }
-  // Rows another caller already marked are still ours to finish (deletion is idempotent); but a
-  // sweep deletes only what is still expired when it marks it.
-  const markedIds = new Set(marked);
-  const records =
-    options.expiredBy === undefined ? candidates : candidates.filter((record) => markedIds.has(record.id));
-  const done: ArtifactRecord[] = [];
-  const failures: unknown[] = [];
-  await forEachConcurrently(records, DELETE_CONCURRENCY, async (record) => {
-    try {
-      await removeObjects(ctx, record);
-      done.push(record);
-    } catch (error) {
-      failures.push(error);
-      ctx.logger.warn("could not delete stored objects; the version stays marked deleting and is retried", {
-        uri: record.uri,
-        error: String(error),
-      });
-    }
-  });
-  await ctx.metadata.remove(done.map((record) => record.id));
-  if (failures.length > 0 && done.length === 0) throw failures[0];
-  return done;
-}
+import { notFound, publicMetadata, requireRecord } from "./records.ts";
 
 export interface CleanupOptions {
   /** List what would be deleted, delete nothing. */
@@ -103,6 +33,8 @@ export interface CleanupCandidate {
   size: number;
   createdAt: string;
   expiresAt: string;
+  /** The rule that made it expire: `retention_policy.<type>` (the current config's). */
+  rule: string;
   /** Why it goes, in words. */
   reason: string;
 }
@@ -126,13 +58,13 @@ export async function cleanupExpired(ctx: StoreContext, options: CleanupOptions 
   const now = options.now ?? ctx.now();
   const batchSize = Math.max(1, Math.min(options.batchSize ?? 500, 10_000));
   if (options.dryRun) {
-    const listed = await ctx.metadata.listExpired(now, Math.max(0, options.limit ?? 1000));
+    const listed = await ctx.metadata.listExpired(now, Math.max(0, options.limit ?? 1000), retentionRules(ctx));
     const candidates = listed.map((record) => describeExpiry(ctx, record));
     return {
       dryRun: true,
       deleted: 0,
       freedBytes: candidates.reduce((sum, candidate) => sum + candidate.size, 0),
-      expiredTotal: await ctx.metadata.countExpired(now),
+      expiredTotal: await ctx.metadata.countExpired(now, retentionRules(ctx)),
       candidates,
       batches: 0,
       durationMs: Date.now() - started,
@@ -143,10 +75,10 @@ export async function cleanupExpired(ctx: StoreContext, options: CleanupOptions 
   let freedBytes = 0;
   let batches = 0;
   while (deleted < limit) {
-    const batch = await ctx.metadata.listExpired(now, Math.min(batchSize, limit - deleted));
+    const batch = await ctx.metadata.listExpired(now, Math.min(batchSize, limit - deleted), retentionRules(ctx));
     if (batch.length === 0) break;
     batches++;
-    const removed = await deleteRecords(ctx, batch, { expiredBy: now });
+    const removed = await deleteRecords(ctx, batch, { expiredBy: now, policy: retentionRules(ctx) });
     const count = removed.length;
     deleted += count;
     // Only what went: versions pinned meanwhile and failed deletes freed nothing.
@@ -160,15 +92,22 @@ export async function cleanupExpired(ctx: StoreContext, options: CleanupOptions 
     dryRun: false,
     deleted,
     freedBytes,
-    expiredTotal: await ctx.metadata.countExpired(now),
+    expiredTotal: await ctx.metadata.countExpired(now, retentionRules(ctx)),
     candidates: [],
     batches,
     durationMs: Date.now() - started,
   };
 }
 
+/** The current policy: one rule per configured type that does not keep forever. */
+export function retentionRules(ctx: StoreContext): RetentionRule[] {
+  return [...ctx.types.values()].flatMap((type) =>
+    type.retentionDays === null ? [] : [{ type: type.name, retentionDays: type.retentionDays }],
+  );
+}
+
 function describeExpiry(ctx: StoreContext, record: ArtifactRecord): CleanupCandidate {
-  const days = ctx.types.get(record.type)?.retentionDays;
+  const days = ctx.types.get(record.type)?.retentionDays ?? null;
   const expiresAt = record.expiresAt ?? "";
   return {
     uri: record.uri,
@@ -179,7 +118,8 @@ function describeExpiry(ctx: StoreContext, record: ArtifactRecord): CleanupCandi
     size: record.size,
     createdAt: record.createdAt,
     expiresAt,
-    reason: `uploaded ${record.createdAt}, expired ${expiresAt}: ${record.type} artifacts are kept ${days ?? "?"} days and this version is not pinned`,
+    rule: `retention_policy.${record.type}`,
+    reason: `retention_policy.${record.type} (current config) keeps ${record.type} artifacts ${days ?? "forever"} days; uploaded ${record.createdAt}, so it expired ${expiresAt}; it is not pinned`,
   };
 }
 
@@ -220,8 +160,8 @@ export async function updateArtifact(
     ...(removeTags === undefined ? {} : { removeTags }),
   });
   if (!updated) throw notFound(target);
-  // reindex rebuilds rows from the sidecar: pins and tags must outlive the database too.
-  await writeSidecar(ctx, updated, publicMetadata(updated));
+  // reindex rebuilds rows from metadata.json: pins and tags must outlive the database too.
+  await ctx.files.refreshTask(updated.specName, updated.taskId);
   return publicMetadata(updated);
 }
 

@@ -1,11 +1,12 @@
-/** A version's row as the core uses it: looked up from what a user names, made public, its objects written and removed. */
+/** A version's row as the core uses it: looked up from what a user names, made public, its objects moved and removed. */
 
-import { streamFromBytes } from "../codec/streams.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
-import type { ArtifactMetadata, ArtifactRef, ArtifactTarget } from "../contracts/types.ts";
+import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
+import type { StorageBackend } from "../contracts/storage-backend.ts";
+import type { ArtifactMetadata, ArtifactRef, ArtifactTarget, ArtifactTypeDefinition } from "../contracts/types.ts";
+import { DAY_MS } from "../lib/time.ts";
 import type { StoreContext } from "./context.ts";
-import { encodeSidecar, sidecarKey } from "./layout.ts";
+import { refFromUri, unknownUri, uriFor } from "./layout.ts";
 import { assertValidName, assertValidVersion } from "./names.ts";
 
 export function publicMetadata(record: ArtifactRecord): ArtifactMetadata {
@@ -13,35 +14,113 @@ export function publicMetadata(record: ArtifactRecord): ArtifactMetadata {
   return metadata;
 }
 
-/** Deletes a version's blob and sidecar (idempotent). */
-export async function removeObjects(ctx: StoreContext, record: ArtifactRecord): Promise<void> {
-  await ctx.backend.delete(record.storageKey);
-  await ctx.backend.delete(sidecarKey(record.specName, record.taskId, record.version, record.type));
+/** The type definition of a record's type, even when config no longer declares it. */
+function typeOf(types: ReadonlyMap<string, ArtifactTypeDefinition>, name: string): ArtifactTypeDefinition {
+  return types.get(name) ?? { name, fileName: name, mimeType: "application/octet-stream", retentionDays: null };
 }
 
-/** Writes (or replaces) the sidecar `reindex` rebuilds the version's row from. */
-export async function writeSidecar(
-  ctx: StoreContext,
-  record: ArtifactRecord,
-  metadata: ArtifactMetadata,
-): Promise<void> {
-  const bytes = encodeSidecar(metadata);
-  await ctx.backend.put(
-    sidecarKey(record.specName, record.taskId, record.version, record.type),
-    streamFromBytes(bytes),
-    // Only a rebuild after losing the database reads sidecars: their fsyncs may be grouped.
-    { contentType: "application/json", contentLength: bytes.length, durability: "deferred" },
-  );
+/**
+ * The metadata repository with two fields of every record computed, never read from a column:
+ * `uri`, from the backend's current location (the version-specific form when versioning is on,
+ * else the URI that always means the current version), and `expiresAt`, from the *current*
+ * retention policy (null when pinned or kept forever).
+ */
+export function withComputedFields(
+  metadata: MetadataRepository,
+  backend: Pick<StorageBackend, "uriFor">,
+  types: ReadonlyMap<string, ArtifactTypeDefinition>,
+  versioningEnabled: boolean,
+): MetadataRepository {
+  const isRecord = (value: unknown): value is ArtifactRecord =>
+    typeof value === "object" &&
+    value !== null &&
+    "storageKey" in value &&
+    "originalChecksum" in value &&
+    "version" in value &&
+    "specName" in value;
+  const present = (value: unknown, depth: number): unknown => {
+    if (depth > 2 || typeof value !== "object" || value === null) return value;
+    if (Array.isArray(value)) return value.map((item) => present(item, depth + 1));
+    if (isRecord(value)) {
+      value.uri = uriFor(backend, {
+        specName: value.specName,
+        taskId: value.taskId,
+        type: typeOf(types, value.type),
+        compressed: value.compressed,
+        ...(versioningEnabled ? { version: value.version } : {}),
+      });
+      const days = types.get(value.type)?.retentionDays ?? null;
+      value.expiresAt =
+        value.pinned || days === null ? null : new Date(Date.parse(value.createdAt) + days * DAY_MS).toISOString();
+      return value;
+    }
+    for (const key of ["record", "superseded"]) {
+      if (key in value) present((value as Record<string, unknown>)[key], depth + 1);
+    }
+    return value;
+  };
+  return new Proxy(metadata, {
+    get(target, property, receiver) {
+      const member = Reflect.get(target, property, receiver) as unknown;
+      if (typeof member !== "function") return member;
+      return (...args: unknown[]) => {
+        const result = (member as (...values: unknown[]) => unknown).apply(target, args);
+        return result instanceof Promise ? result.then((value) => present(value, 0)) : result;
+      };
+    },
+  });
 }
 
-export async function findRecord(ctx: StoreContext, target: ArtifactTarget): Promise<ArtifactRecord | null> {
+/** The current-version URI of an artifact (what the seed's positional `upload()` returns). */
+export function currentUri(ctx: StoreContext, record: ArtifactRecord): string {
+  return uriFor(ctx.backend, {
+    specName: record.specName,
+    taskId: record.taskId,
+    type: typeOf(ctx.types, record.type),
+    compressed: record.compressed,
+  });
+}
+
+/** A URI or ref, checked and read as a ref. */
+export function refOf(ctx: StoreContext, target: ArtifactTarget): ArtifactRef {
   if (typeof target === "string") {
     if (target.length === 0 || target.length > 4096) {
       throw new ArtifactStoreError("E_INVALID_INPUT", "uri must be a non-empty string of at most 4096 characters");
     }
-    return ctx.metadata.findByUri(target);
+    const ref = refFromUri(ctx.backend, ctx.types.values(), target);
+    if (!ref) throw unknownUri(target);
+    return ref;
   }
-  return ctx.metadata.findVersion(checkRef(target));
+  return checkRef(target);
+}
+
+/** Deletes a version's blob (idempotent). */
+export async function removeObjects(ctx: StoreContext, record: ArtifactRecord): Promise<void> {
+  await ctx.backend.delete(record.storageKey);
+}
+
+/**
+ * Copies an object within the backend (the backend's own `copy` when it has one: a hard link on
+ * the filesystem), leaving the source in place.
+ */
+export async function copyObject(ctx: StoreContext, from: string, to: string, contentType: string): Promise<boolean> {
+  if (ctx.backend.copy) return ctx.backend.copy(from, to);
+  const object = await ctx.backend.get(from);
+  if (!object) return false;
+  await ctx.backend.put(to, object.body, { contentLength: object.size, contentType });
+  return true;
+}
+
+/** Moves an object within the backend: atomic for readers of `to` (a rename, or one replacing put). */
+export async function moveObject(ctx: StoreContext, from: string, to: string, contentType: string): Promise<boolean> {
+  if (ctx.backend.move) return ctx.backend.move(from, to);
+  if (!(await copyObject(ctx, from, to, contentType))) return false;
+  await ctx.backend.delete(from);
+  return true;
+}
+
+export async function findRecord(ctx: StoreContext, target: ArtifactTarget): Promise<ArtifactRecord | null> {
+  return ctx.metadata.findVersion(refOf(ctx, target));
 }
 
 export function checkRef(ref: ArtifactRef): ArtifactRef {

@@ -1,8 +1,9 @@
 /**
  * Maintenance that keeps storage and metadata in agreement:
- * - `gc`: finishes crashed uploads and deletes, removes unreferenced objects and stale staging files;
+ * - `gc`: finishes crashed publishes and deletes, drops crashed uploads, removes unreferenced
+ *   objects and stale staging files;
  * - `verify`: scrubs every stored checksum, flags what fails, clears flags of what passes again;
- * - `reindex`: rebuilds metadata rows from the sidecars when the database was lost.
+ * - `reindex`: rebuilds metadata rows from each task's `metadata.json` when the database was lost.
  * Objects whose names do not follow the store's layout are never touched.
  */
 
@@ -12,11 +13,12 @@ import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import type { ObjectInfo } from "../contracts/storage-backend.ts";
 import { forEachConcurrently } from "../lib/concurrency.ts";
 import type { StoreContext } from "./context.ts";
-import { blobKey, type KeyLayout, parseKey, parseSidecar, sidecarKey, typeOfBlobFile } from "./layout.ts";
+import { deleteRecords } from "./delete.ts";
+import { parseKey, parseTaskMetadata, taskMetadataKey, typeOfBlobFile, UPLOADS_PREFIX } from "./layout.ts";
 import { expireLiveLogs } from "./live-log-expiry.ts";
-import { deleteRecords } from "./maintenance.ts";
 import { flagCorrupt, removeObjects } from "./records.ts";
 import { reextractStructure } from "./structure/reextract.ts";
+import { completePublish } from "./upload-publish.ts";
 
 const BATCH = 500;
 
@@ -32,11 +34,13 @@ export interface GcReport {
   dryRun: boolean;
   /** Reservations of uploads that never finished (their objects are removed with them). */
   stalePending: string[];
+  /** Publishes a crash interrupted (the upload was complete), finished now. */
+  finishedPublishes: string[];
   /** Deletes that were interrupted and are now finished. */
   finishedDeletes: number;
-  /** Objects no row refers to, without a sidecar that could bring them back: removed. */
+  /** Objects no row refers to, that no `metadata.json` lists either: removed. */
   orphanObjects: string[];
-  /** Complete versions (blob + sidecar) without a row: kept; `reindex` restores them. */
+  /** Versions without a row that their task's `metadata.json` lists: kept; `reindex` restores them. */
   recoverable: string[];
   /** Staging files of crashed uploads (filesystem backend). */
   stagingFiles: string[];
@@ -53,9 +57,12 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
   const now = options.now ?? ctx.now();
   const graceMs = options.graceMs ?? 3_600_000;
   const dryRun = options.dryRun ?? false;
+  // A scheduled metadata-index.json write is done now, not in the middle of the staging sweep.
+  await ctx.files.flush();
   const report: GcReport = {
     dryRun,
     stalePending: [],
+    finishedPublishes: [],
     finishedDeletes: 0,
     orphanObjects: [],
     recoverable: [],
@@ -67,6 +74,7 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
   };
 
   const window = { now, graceMs, dryRun };
+  await finishInterruptedPublishes(ctx, window, report);
   await removeStalePending(ctx, window, report);
   if (!dryRun) report.finishedDeletes = await finishInterruptedDeletes(ctx);
   await removeOrphanObjects(ctx, window, report, options.onProgress);
@@ -92,6 +100,7 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
   report.durationMs = Date.now() - started;
   const removed =
     report.stalePending.length +
+    report.finishedPublishes.length +
     report.orphanObjects.length +
     report.stagingFiles.length +
     report.finishedDeletes +
@@ -113,6 +122,32 @@ interface GcWindow {
   now: number;
   graceMs: number;
   dryRun: boolean;
+}
+
+/**
+ * Finishes every publish in flight now: for a server at start, when any such publish belongs to
+ * the process that died before it (the upload was complete; finishing is idempotent).
+ */
+export async function finishPublishesInFlight(ctx: StoreContext): Promise<string[]> {
+  const report = { finishedPublishes: [] as string[] } as GcReport;
+  await finishInterruptedPublishes(ctx, { now: ctx.now() + 1, graceMs: 0, dryRun: false }, report);
+  return report.finishedPublishes;
+}
+
+/** Publishes that a crash interrupted: the upload was complete, so they are finished. */
+async function finishInterruptedPublishes(ctx: StoreContext, { now, graceMs, dryRun }: GcWindow, report: GcReport) {
+  for (const record of await ctx.metadata.listStale("publishing", now - graceMs, 10_000)) {
+    if (dryRun) {
+      report.finishedPublishes.push(record.uri);
+      continue;
+    }
+    try {
+      await completePublish(ctx, record);
+      report.finishedPublishes.push(record.uri);
+    } catch (error) {
+      ctx.logger.warn("gc could not finish an interrupted publish", { uri: record.uri, error: String(error) });
+    }
+  }
 }
 
 /** Reservations older than the grace period belong to uploads that died: row first, then objects. */
@@ -147,55 +182,98 @@ async function finishInterruptedDeletes(ctx: StoreContext): Promise<number> {
   return total;
 }
 
-/** Objects under the store's layout that no row refers to: kept when reindex could restore them, else removed. */
+/**
+ * Objects under the store's layout that no row refers to: kept when their task's `metadata.json`
+ * lists them (reindex restores them), else removed. Uploads in progress are listed apart: the fs
+ * backend keeps them inside `.store/`.
+ */
 async function removeOrphanObjects(
   ctx: StoreContext,
   { now, graceMs, dryRun }: GcWindow,
   report: GcReport,
   onProgress: ((scannedObjects: number) => void) | undefined,
 ) {
-  for await (const page of listAll(ctx)) {
-    report.scannedObjects += page.length;
-    onProgress?.(report.scannedObjects);
-    const parsed = page
-      .map((object) => ({ object, layout: parseKey(object.key) }))
-      .filter((entry) => entry.layout !== null);
-    const referenced = await ctx.metadata.referencedKeys(
-      parsed.filter((entry) => entry.layout?.kind === "blob").map((entry) => entry.object.key),
-      parsed.flatMap((entry) => (entry.layout?.kind === "sidecar" ? [{ key: entry.object.key, ...entry.layout }] : [])),
-    );
-    for (const { object, layout } of parsed) {
-      if (!layout || referenced.has(object.key)) continue;
-      if (object.lastModified && now - object.lastModified.getTime() < graceMs) continue;
-      if (await isRecoverable(ctx, layout)) {
-        report.recoverable.push(object.key);
-        continue;
+  const recoverable = createRecoverableCheck(ctx);
+  for (const prefix of ["", UPLOADS_PREFIX]) {
+    for await (const page of listAll(ctx, prefix)) {
+      const objects = prefix === "" ? page.filter((object) => !object.key.startsWith(UPLOADS_PREFIX)) : page;
+      report.scannedObjects += objects.length;
+      onProgress?.(report.scannedObjects);
+      if (!dryRun) {
+        for (const object of objects) {
+          const layout = parseKey(object.key);
+          if (layout?.kind === "task-metadata") await refreshStaleTaskFile(ctx, layout.specName, layout.taskId);
+        }
       }
-      report.orphanObjects.push(object.key);
-      if (!dryRun) await ctx.backend.delete(object.key);
+      const blobs = objects.flatMap((object) => {
+        const layout = parseKey(object.key);
+        // Only files of a configured type: anything else in a task folder is not the store's.
+        return layout &&
+          (layout.kind === "current" || layout.kind === "version" || layout.kind === "upload") &&
+          typeOfBlobFile(ctx.types.values(), layout.fileName)
+          ? [{ object, layout }]
+          : [];
+      });
+      const referenced = await ctx.metadata.referencedKeys(
+        blobs.map((entry) => entry.object.key),
+        [],
+      );
+      for (const { object, layout } of blobs) {
+        if (referenced.has(object.key)) continue;
+        if (object.lastModified && now - object.lastModified.getTime() < graceMs) continue;
+        if (layout.kind !== "upload" && (await recoverable(layout.specName, layout.taskId, object.key))) {
+          report.recoverable.push(object.key);
+          continue;
+        }
+        report.orphanObjects.push(object.key);
+        if (!dryRun) await ctx.backend.delete(object.key);
+      }
     }
   }
 }
 
-/** A blob whose sidecar exists, or a sidecar whose blob exists: a whole version reindex can restore. */
-async function isRecoverable(ctx: StoreContext, layout: KeyLayout): Promise<boolean> {
-  if (layout.kind === "blob") {
-    const type = typeOfBlobFile(ctx.types.values(), layout.fileName);
-    if (!type) return false;
-    return (await ctx.backend.head(sidecarKey(layout.specName, layout.taskId, layout.version, type.name))) !== null;
+/**
+ * A task's `metadata.json` that lists a version with neither a row nor its bytes (a delete a
+ * crash interrupted after its row went) is rewritten from the database. Entries whose bytes
+ * are there stay listed: after losing the database, they are what `reindex` restores.
+ */
+async function refreshStaleTaskFile(ctx: StoreContext, specName: string, taskId: string): Promise<void> {
+  const object = await ctx.backend.get(taskMetadataKey(specName, taskId)).catch(() => null);
+  if (!object) return;
+  const parsed = parseTaskMetadata(await new Response(object.body).text(), { specName, taskId }, ctx.types);
+  if (typeof parsed === "string") return;
+  for (const entry of parsed.restores) {
+    if (await ctx.metadata.findVersion(entry)) continue;
+    if ((await ctx.backend.head(entry.storageKey))?.size === entry.size) continue;
+    await ctx.files.refreshTask(specName, taskId);
+    return;
   }
-  const type = ctx.types.get(layout.type);
-  if (!type) return false;
-  for (const compressed of [true, false]) {
-    if (await ctx.backend.head(blobKey(layout.specName, layout.taskId, layout.version, type, compressed))) return true;
-  }
-  return false;
 }
 
-async function* listAll(ctx: StoreContext): AsyncGenerator<ObjectInfo[]> {
+/** Whether a task's `metadata.json` lists a version at this key (each file read once per run). */
+function createRecoverableCheck(ctx: StoreContext) {
+  const listedByTask = new Map<string, Promise<Set<string>>>();
+  const read = async (specName: string, taskId: string): Promise<Set<string>> => {
+    const object = await ctx.backend.get(taskMetadataKey(specName, taskId)).catch(() => null);
+    if (!object) return new Set();
+    const parsed = parseTaskMetadata(await new Response(object.body).text(), { specName, taskId }, ctx.types);
+    return new Set(typeof parsed === "string" ? [] : parsed.restores.map((restore) => restore.storageKey));
+  };
+  return async (specName: string, taskId: string, key: string): Promise<boolean> => {
+    const task = `${specName}/${taskId}`;
+    let listed = listedByTask.get(task);
+    if (!listed) {
+      listed = read(specName, taskId);
+      listedByTask.set(task, listed);
+    }
+    return (await listed).has(key);
+  };
+}
+
+async function* listAll(ctx: StoreContext, prefix = ""): AsyncGenerator<ObjectInfo[]> {
   let cursor: string | undefined;
   do {
-    const page = await ctx.backend.list({ limit: 1000, ...(cursor ? { cursor } : {}) });
+    const page = await ctx.backend.list({ limit: 1000, ...(prefix ? { prefix } : {}), ...(cursor ? { cursor } : {}) });
     if (page.objects.length > 0) yield page.objects;
     cursor = page.cursor;
   } while (cursor);
@@ -259,8 +337,8 @@ async function checkRecord(
     return `stored object could not be read: ${String(error)}`;
   }
   if (!object) {
-    // Deleted or superseded while the scrub ran: nothing to flag.
-    if (!(await ctx.metadata.findByUri(record.uri))) return null;
+    // Deleted, superseded or moved while the scrub ran: nothing to flag.
+    if (!(await stillAt(ctx, record))) return null;
     return `stored object ${record.storageKey} is missing`;
   }
   const storedHash = ctx.codecs.createSha256();
@@ -295,6 +373,8 @@ async function checkRecord(
     return `stored bytes could not be decoded: ${error instanceof Error ? error.message : String(error)}`;
   }
   const storedChecksum = toHex(storedHash.digest());
+  // The seed path may have been replaced by a new version while it was read: not damage.
+  if ((storedSize !== record.size || storedChecksum !== record.checksum) && !(await stillAt(ctx, record))) return null;
   if (storedSize !== record.size || storedChecksum !== record.checksum) {
     return `stored bytes: ${storedSize} with SHA-256 ${storedChecksum}, expected ${record.size} with ${record.checksum}`;
   }
@@ -307,6 +387,11 @@ async function checkRecord(
   return null;
 }
 
+/** Whether the version's row still names the key it was read from, with nothing publishing over it. */
+async function stillAt(ctx: StoreContext, record: ArtifactRecord): Promise<boolean> {
+  return ctx.metadata.confirmRead(record);
+}
+
 export interface ReindexOptions {
   dryRun?: boolean;
   onProgress?: (scannedObjects: number) => void;
@@ -314,23 +399,23 @@ export interface ReindexOptions {
 
 export interface ReindexReport {
   dryRun: boolean;
-  /** Sidecars found. */
-  sidecars: number;
+  /** `metadata.json` files found (one per task). */
+  metadataFiles: number;
   /** Versions given a row again (or that would be, in a dry run). */
   restored: string[];
-  /** Sidecars whose version already has a row. */
+  /** Versions listed that already have a row. */
   present: number;
-  /** Sidecars that could not be used, and why. */
+  /** Files and entries that could not be used, and why. */
   skipped: { key: string; reason: string }[];
   durationMs: number;
 }
 
-/** Rebuilds missing metadata rows from sidecars whose blob exists with the recorded size. */
+/** Rebuilds missing metadata rows from each task's `metadata.json`, for versions whose blob exists with the recorded size. */
 export async function reindexStore(ctx: StoreContext, options: ReindexOptions = {}): Promise<ReindexReport> {
   const started = Date.now();
   const report: ReindexReport = {
     dryRun: options.dryRun ?? false,
-    sidecars: 0,
+    metadataFiles: 0,
     restored: [],
     present: 0,
     skipped: [],
@@ -340,50 +425,67 @@ export async function reindexStore(ctx: StoreContext, options: ReindexOptions = 
   for await (const page of listAll(ctx)) {
     scanned += page.length;
     options.onProgress?.(scanned);
-    const sidecars = page.flatMap((object) => {
+    for (const object of page) {
       const layout = parseKey(object.key);
-      return layout?.kind === "sidecar" ? [{ key: object.key, ...layout }] : [];
-    });
-    report.sidecars += sidecars.length;
-    const referenced = await ctx.metadata.referencedKeys([], sidecars);
-    for (const sidecar of sidecars) {
-      if (referenced.has(sidecar.key)) {
-        report.present++;
-        continue;
-      }
-      const outcome = await restoreFromSidecar(ctx, sidecar, report.dryRun);
-      if (typeof outcome === "string") report.skipped.push({ key: sidecar.key, reason: outcome });
-      else report.restored.push(outcome.uri);
+      if (layout?.kind !== "task-metadata") continue;
+      report.metadataFiles++;
+      await restoreTask(ctx, object.key, layout, report);
     }
   }
   report.durationMs = Date.now() - started;
   ctx.logger.info(report.dryRun ? "reindex dry run" : "reindex finished", {
-    sidecars: report.sidecars,
+    metadataFiles: report.metadataFiles,
     restored: report.restored.length,
     present: report.present,
     skipped: report.skipped.length,
   });
+  if (!report.dryRun && report.restored.length > 0) ctx.files.indexChanged();
   return report;
 }
 
-/** The restored version's URI, or why the sidecar cannot be used. */
-async function restoreFromSidecar(
+async function restoreTask(
   ctx: StoreContext,
-  sidecar: { key: string; specName: string; taskId: string; version: number; type: string },
-  dryRun: boolean,
-): Promise<{ uri: string } | string> {
-  const type = ctx.types.get(sidecar.type);
-  if (!type) return `type ${sidecar.type} is not configured`;
-  const object = await ctx.backend.get(sidecar.key);
-  if (!object) return "sidecar vanished";
-  const restore = parseSidecar(await new Response(object.body).text(), { ...sidecar, type }, ctx.backend);
-  if (typeof restore === "string") return restore;
-  const { storageKey, size, uri } = restore;
-  const blob = await ctx.backend.head(storageKey);
-  if (!blob) return `blob ${storageKey} is missing`;
-  if (blob.size !== size) return `blob ${storageKey} has ${blob.size} bytes, the sidecar says ${size}`;
-  if (dryRun) return { uri };
-  const restored = await ctx.metadata.restore(restore);
-  if (restored) await reextractStructure(ctx, restored);
-  return restored ? { uri } : "a row for this version appeared meanwhile";
+  key: string,
+  task: { specName: string; taskId: string },
+  report: ReindexReport,
+): Promise<void> {
+  const object = await ctx.backend.get(key);
+  if (!object) return;
+  const parsed = parseTaskMetadata(await new Response(object.body).text(), task, ctx.types);
+  if (typeof parsed === "string") {
+    report.skipped.push({ key, reason: parsed });
+    return;
+  }
+  for (const problem of parsed.problems) report.skipped.push({ key, reason: problem });
+  for (const restore of parsed.restores) {
+    const label = `${restore.specName}/${restore.taskId}/${restore.type} v${restore.version}`;
+    const exists = await ctx.metadata.findVersion(restore);
+    if (exists) {
+      report.present++;
+      continue;
+    }
+    const blob = await ctx.backend.head(restore.storageKey);
+    if (!blob) {
+      report.skipped.push({ key, reason: `${label}: blob ${restore.storageKey} is missing` });
+      continue;
+    }
+    if (blob.size !== restore.size) {
+      report.skipped.push({
+        key,
+        reason: `${label}: blob ${restore.storageKey} has ${blob.size} bytes, metadata.json says ${restore.size}`,
+      });
+      continue;
+    }
+    if (report.dryRun) {
+      report.restored.push(label);
+      continue;
+    }
+    const restored = await ctx.metadata.restore(restore);
+    if (!restored) {
+      report.present++;
+      continue;
+    }
+    await reextractStructure(ctx, restored);
+    report.restored.push(restored.uri);
+  }
 }

@@ -18,10 +18,77 @@ export async function searchArtifacts(ctx: StoreContext, filters: SearchFilters 
   };
 }
 
-function toQuery(filters: SearchFilters): SearchQuery {
-  if (typeof filters !== "object" || filters === null) throw invalid("filters", "search filters must be an object");
-  const specName = filters.specName ?? filters.spec_name;
-  const taskId = filters.taskId ?? filters.task_id;
+/**
+ * Every filter `search` takes, camelCase first, with the seed's snake_case spelling. A key that
+ * is not here is refused (naming it and listing these): a misspelt filter must not quietly
+ * return everything.
+ */
+const FILTER_KEYS: ReadonlyArray<readonly [keyof SearchFilters, string | undefined]> = [
+  ["specName", "spec_name"],
+  ["taskId", "task_id"],
+  ["type", undefined],
+  ["tags", undefined],
+  ["anyTags", "any_tags"],
+  ["since", "created_after"],
+  ["until", "created_before"],
+  ["latestOnly", "latest_only"],
+  ["integrity", undefined],
+  ["pinned", undefined],
+  ["failedTest", "failed_test"],
+  ["touchedPath", "touched_path"],
+  ["hasErrors", "has_errors"],
+  ["hasFailures", "has_failures"],
+  ["parseError", "parse_error"],
+  ["hasSecrets", "has_secrets"],
+  ["secretRule", "secret_rule"],
+  ["limit", undefined],
+  ["cursor", undefined],
+];
+
+/** The filters with snake_case keys read as their camelCase names; unknown keys refused. */
+function normalizeFilters(filters: SearchFilters): SearchFilters {
+  const spelled = new Map<string, keyof SearchFilters>();
+  for (const [camel, snake] of FILTER_KEYS) {
+    spelled.set(camel, camel);
+    if (snake) spelled.set(snake, camel);
+  }
+  const normalized: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(filters)) {
+    if (value === undefined) continue;
+    const name = spelled.get(key);
+    if (!name) {
+      const accepted = FILTER_KEYS.map(([camel, snake]) => (snake ? `${camel} (${snake})` : camel)).join(", ");
+      throw invalid(key, `unknown search filter ${JSON.stringify(key)}; accepted: ${accepted}`);
+    }
+    if (name in normalized && normalized[name] !== value) {
+      throw invalid(key, `search filter ${key} is given twice (camelCase and snake_case) with different values`);
+    }
+    normalized[name] = value;
+  }
+  return normalized as SearchFilters;
+}
+
+/**
+ * The seed's `search(filters)`: every match, however many (paged through internally), unless
+ * the caller sets `limit`, which is then the most it returns.
+ */
+export async function searchEverything(ctx: StoreContext, filters: SearchFilters = {}) {
+  const first = await searchArtifacts(ctx, { ...filters, ...(filters?.limit === undefined ? { limit: 1000 } : {}) });
+  if (filters?.limit !== undefined) return first.items;
+  const items = [...first.items];
+  for (let cursor = first.nextCursor; cursor; ) {
+    const page = await searchArtifacts(ctx, { ...filters, limit: 1000, cursor });
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  }
+  return items;
+}
+
+function toQuery(raw: SearchFilters): SearchQuery {
+  if (typeof raw !== "object" || raw === null) throw invalid("filters", "search filters must be an object");
+  const filters = normalizeFilters(raw);
+  const specName = filters.specName;
+  const taskId = filters.taskId;
   const limit = filters.limit ?? 100;
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1000)
     throw invalid("limit", "limit must be an integer from 1 to 1000");

@@ -1,6 +1,5 @@
 import type { CodecEngines } from "../codec/engines.ts";
 import { portableEngines } from "../codec/portable.ts";
-import { collectBytes } from "../codec/streams.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { MetadataRepository, SpecOverview, TaskOverview } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
@@ -13,9 +12,11 @@ import type {
 } from "../contracts/types.ts";
 import { createAccessLog } from "./access-log.ts";
 import { consoleWarningsLogger, type StoreContext } from "./context.ts";
+import { deleteArtifacts } from "./delete.ts";
 import { type DiskReport, diskReport, withHeadroom } from "./disk-space.ts";
 import {
   type ArtifactDownload,
+  downloadWhole,
   type OpenOptions,
   openArtifact,
   type PreparedDownload,
@@ -40,17 +41,17 @@ import {
   type CleanupReport,
   cleanupExpired,
   collectStats,
-  deleteArtifacts,
   type StoreStats,
   updateArtifact,
 } from "./maintenance.ts";
 import { createStoreMetrics, type StoreMetricsSnapshot } from "./metrics.ts";
 import { assertValidName } from "./names.ts";
-import { findRecord, publicMetadata, requireRecord } from "./records.ts";
+import { currentUri, findRecord, publicMetadata, requireRecord, withComputedFields } from "./records.ts";
 import type { KnownValue } from "./redaction/scanner.ts";
 import { createRedaction } from "./redaction/settings.ts";
 import {
   collectGarbage,
+  finishPublishesInFlight,
   type GcOptions,
   type GcReport,
   type ReindexOptions,
@@ -60,9 +61,10 @@ import {
   type VerifyReport,
   verifyStore,
 } from "./repair.ts";
-import { type SearchFilters, type SearchPage, searchArtifacts } from "./search.ts";
+import { type SearchFilters, type SearchPage, searchArtifacts, searchEverything } from "./search.ts";
 import { resolveStoreSettings, type StoreSettings } from "./settings.ts";
 import type { DiffFileEntry, ExtractionOptions, TestCaseEntry, TestCaseOrder, TestStatus } from "./structure/types.ts";
+import { createTaskFiles } from "./task-files.ts";
 import { type UploadInput, type UploadResult, uploadArtifact } from "./upload.ts";
 
 export interface CreateArtifactStoreOptions {
@@ -88,6 +90,11 @@ export interface CreateArtifactStoreOptions {
    * own credentials): `secretValuesFor(config, env)` from `@necrocode/artifact-store` builds them.
    */
   secretValues?: KnownValue[];
+  /**
+   * Told of every warning of a write (e.g. the quota is nearly used up). The seed's positional
+   * `upload()` returns only a URI, so its warnings reach the caller here and in the logger.
+   */
+  onWarning?: (warning: string, context: { uri: string }) => void;
 }
 
 /**
@@ -117,12 +124,13 @@ export interface ArtifactStore {
     metadata?: Record<string, unknown>,
   ): Promise<string>;
   /**
-   * The whole content of a version, verified against its checksum (unless `verifyChecksum: false`).
-   * For large artifacts use {@link ArtifactStore.open}, which streams.
+   * The whole content of a version, verified against its checksum (unless `verifyChecksum: false`,
+   * or the seed's positional `download(uri, false)`). For large artifacts use
+   * {@link ArtifactStore.open}, which streams.
    */
-  download(target: ArtifactTarget, options?: { verifyChecksum?: boolean }): Promise<Uint8Array>;
+  download(target: ArtifactTarget, options?: { verifyChecksum?: boolean } | boolean): Promise<Uint8Array>;
   /** {@link ArtifactStore.download} decoded as UTF-8. */
-  downloadText(target: ArtifactTarget, options?: { verifyChecksum?: boolean }): Promise<string>;
+  downloadText(target: ArtifactTarget, options?: { verifyChecksum?: boolean } | boolean): Promise<string>;
   /**
    * Streams a version: decoded or as stored gzip, whole or a range, verified as it streams.
    *
@@ -142,7 +150,11 @@ export interface ArtifactStore {
   /** Deletes a version (URI or ref with version) or all versions (ref without version); returns how many. */
   delete(target: ArtifactTarget): Promise<number>;
   /**
-   * Committed versions matching every given filter, newest first, up to `limit` (default 100).
+   * Every committed version matching every given filter, newest first: all of them (never cut
+   * off silently), or at most `limit` when given. Keys are camelCase or the seed's snake_case
+   * (`spec_name`, `task_id`, `type`, `tags`, `created_after`, `created_before`, …); an unknown key
+   * is refused with E_INVALID_INPUT naming it and listing the accepted ones. For pages, see
+   * {@link ArtifactStore.searchPage}.
    *
    * @example
    * const logs = await store.search({ specName: "chat-app", type: "log", tags: ["nightly"] });
@@ -163,7 +175,14 @@ export interface ArtifactStore {
   gc(options?: GcOptions): Promise<GcReport>;
   /** Scrubs every committed version's checksum; flags failures corrupt (their downloads fail closed). */
   verify(options?: VerifyOptions): Promise<VerifyReport>;
-  /** Rebuilds missing metadata rows from the sidecars (after losing the database). */
+  /**
+   * Finishes the publishes in flight (versions whose upload was complete when a process died
+   * before making them current) and returns their URIs. A server calls it at start; `gc` finishes
+   * those older than its grace period, and a reader or uploader waiting on one finishes it after
+   * a couple of seconds.
+   */
+  finishPublishesInFlight(): Promise<string[]>;
+  /** Rebuilds missing metadata rows from each task's metadata.json (after losing the database). */
   reindex(options?: ReindexOptions): Promise<ReindexReport>;
   /** Usage per type and spec, quota and its warning, counters. */
   stats(): Promise<StoreStats>;
@@ -238,13 +257,16 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
   const { settings } = ctx;
   const recordId = async (target: ArtifactTarget) => (await requireRecord(ctx, target)).id;
 
-  const download = async (target: ArtifactTarget, downloadOptions: { verifyChecksum?: boolean } = {}) => {
-    const opened = await openArtifact(ctx, target, downloadOptions);
-    return collectBytes(opened.body);
+  const download = async (target: ArtifactTarget, downloadOptions: { verifyChecksum?: boolean } | boolean = {}) => {
+    if (typeof downloadOptions !== "boolean" && (typeof downloadOptions !== "object" || downloadOptions === null)) {
+      throw new ArtifactStoreError("E_INVALID_INPUT", "download options must be { verifyChecksum } or a boolean");
+    }
+    const verifyChecksum = typeof downloadOptions === "boolean" ? downloadOptions : downloadOptions.verifyChecksum;
+    return downloadWhole(ctx, target, verifyChecksum === undefined ? {} : { verifyChecksum });
   };
 
   const store: ArtifactStore = {
-    upload: uploadEitherWay(ctx),
+    upload: uploadEitherWay(ctx, options.onWarning),
     download,
     async downloadText(target, downloadOptions) {
       return new TextDecoder().decode(await download(target, downloadOptions));
@@ -257,9 +279,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     },
     // Deletes, cleanup and gc work on a full disk: they may use the reserved headroom.
     delete: (target) => withHeadroom(ctx, () => deleteArtifacts(ctx, target)),
-    async search(filters) {
-      return (await searchArtifacts(ctx, filters)).items;
-    },
+    search: (filters) => searchEverything(ctx, filters),
     searchPage: (filters) => searchArtifacts(ctx, filters),
     update: (target, change) => updateArtifact(ctx, target, change),
     async cleanupExpired() {
@@ -273,6 +293,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     gc: (gcOptions) =>
       gcOptions?.dryRun ? collectGarbage(ctx, gcOptions) : withHeadroom(ctx, () => collectGarbage(ctx, gcOptions)),
     verify: (verifyOptions) => verifyStore(ctx, verifyOptions),
+    finishPublishesInFlight: () => finishPublishesInFlight(ctx),
     reindex: (reindexOptions) => reindexStore(ctx, reindexOptions),
     metrics: () => ctx.metrics.snapshot(),
     appendLog: (input) => appendLog(ctx, input),
@@ -303,6 +324,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     settings,
     async close() {
       await ctx.accessLog.flush();
+      await ctx.files.flush();
       await options.metadata.close();
       await options.backend.close?.();
     },
@@ -315,23 +337,33 @@ function createStoreContext(options: CreateArtifactStoreOptions): StoreContext {
   const settings = resolveStoreSettings(options.config);
   const logger = options.logger ?? consoleWarningsLogger;
   const now = options.now ?? Date.now;
+  const types = new Map(settings.types.map((type) => [type.name, type]));
+  // Every record's URI and expiry are computed from where the store is and its current policy.
+  const metadata = withComputedFields(options.metadata, options.backend, types, settings.versioningEnabled);
   return {
     backend: options.backend,
-    metadata: options.metadata,
+    metadata,
     codecs: options.codecs ?? portableEngines,
     settings,
-    types: new Map(settings.types.map((type) => [type.name, type])),
+    types,
     logger,
     metrics: createStoreMetrics(),
     accessLog: createAccessLog(options.metadata, logger, now, undefined, options.keepAlive),
     redaction: createRedaction(settings.redaction, options.secretValues),
+    files: createTaskFiles({ backend: options.backend, metadata, logger, now }),
     now,
     ...(options.extraction ? { extraction: options.extraction } : {}),
   };
 }
 
-/** `upload(input)` resolves to the result; the positional form `upload(taskId, specName, type, content, metadata?)` to the URI. */
-function uploadEitherWay(ctx: StoreContext): ArtifactStore["upload"] {
+/**
+ * The object form returns the metadata (with warnings); the seed's positional form returns the
+ * URI that always means the current version, and sends warnings to the logger and `onWarning`.
+ */
+function uploadEitherWay(
+  ctx: StoreContext,
+  onWarning: CreateArtifactStoreOptions["onWarning"],
+): ArtifactStore["upload"] {
   return ((...args: unknown[]) => {
     if (args.length === 1) return uploadArtifact(ctx, args[0] as UploadInput);
     const [taskId, specName, type, content, metadata] = args as [
@@ -347,7 +379,14 @@ function uploadEitherWay(ctx: StoreContext): ArtifactStore["upload"] {
       type,
       content,
       ...(metadata === undefined ? {} : { metadata }),
-    }).then((result) => result.uri);
+    }).then((result) => {
+      const uri = currentUri(ctx, { ...result, id: 0, storageKey: "" });
+      for (const warning of result.warnings) {
+        ctx.logger.warn(warning, { uri });
+        onWarning?.(warning, { uri });
+      }
+      return uri;
+    });
   }) as ArtifactStore["upload"];
 }
 

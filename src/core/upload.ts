@@ -4,8 +4,8 @@
  *    stored-size bound to reserve;
  * 2. **encode** (`upload-encode.ts`): body → size limit → SHA-256(original) → gzip →
  *    SHA-256 + count(stored), quota checked per chunk; measured as it runs;
- * 3. **publish** (`upload-publish.ts`): backend.put(key) → size check → one-member gzip →
- *    sidecar → row committed → superseded versions removed.
+ * 3. **publish** (`upload-publish.ts`): backend.put(upload key) → size check → one-member gzip →
+ *    row publishing → moved onto the seed path → `metadata.json` → row committed.
  * Between 1 and 2 the quota is reserved and the version's `pending` row inserted. Any check
  * that fails errors the stream before it closes, and `StorageBackend.put` publishes only
  * streams that close cleanly: nothing is published, and the reservation goes.
@@ -45,6 +45,7 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
   }
 
   let published = false;
+  let publishing = false;
   try {
     let encoded: EncodedUpload;
     if (small) {
@@ -59,6 +60,9 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
       onPublished: () => {
         published = true;
       },
+      onPublishing: () => {
+        publishing = true;
+      },
     });
     const { original, stored } = committed.measurement;
     ctx.metrics.count("uploads");
@@ -67,6 +71,11 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
     if (committed.measurement.secrets) ctx.metrics.secrets("secretsFound", committed.measurement.secrets.findings);
     return { ...publicMetadata(committed.record), warnings: await quota.warnings(stored.size) };
   } catch (error) {
+    if (publishing) {
+      // The row records the intent: gc finishes this publish (or a retry of it does).
+      await afterDiskFull(ctx, error);
+      throw countFailure(ctx, error);
+    }
     // The reservation goes first, and the objects only with it: when the row committed after all
     // (a commit whose answer was lost, a WAL fsync that failed afterwards), its bytes must stay.
     // When the row cannot be reached now, both stay for gc, which removes them together.
@@ -95,8 +104,9 @@ function reserveVersion(ctx: StoreContext, plan: UploadPlan, reserveBytes: numbe
     mimeType: plan.mimeType,
     metadata: plan.metadata,
     createdAt: ctx.now(),
-    retentionDays: plan.type.retentionDays,
-    location: blobLocation(ctx.backend, plan.specName, plan.taskId, plan.type, compressed),
+    // Expiry follows the policy current at each sweep, so nothing is fixed at upload.
+    retentionDays: null,
+    location: blobLocation(plan.specName, plan.taskId, plan.type, compressed, ctx.settings.versioningEnabled),
     reserveBytes,
     maxBytes: ctx.settings.storageQuota.maxBytes,
   });

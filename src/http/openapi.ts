@@ -302,7 +302,7 @@ export function openApiDocument(types: readonly string[]): Json {
       },
       "/v1/maintenance/reindex": {
         post: {
-          summary: "Rebuild missing metadata rows from the sidecars (admin).",
+          summary: "Rebuild missing metadata rows from each task's metadata.json (admin).",
           parameters: [query("dry_run", "1: report only.")],
           responses: {
             "200": json({ type: "object" }, "Sidecars found, versions restored, skipped ones and why."),

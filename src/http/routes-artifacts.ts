@@ -5,6 +5,7 @@
 import type { Context, Hono } from "hono";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRef } from "../contracts/types.ts";
+import { isReplacedError, MAX_REPLACED_RETRIES } from "../core/download.ts";
 import { assertJsonDepth } from "../core/names.ts";
 import type { ArtifactStore } from "../core/store.ts";
 import { IN_MEMORY_LIMIT } from "../core/upload-plan.ts";
@@ -135,7 +136,12 @@ function refFromRequest(c: Context<AppEnv>, allowVersion: boolean): ArtifactRef 
 }
 
 /** GET and HEAD: one lookup decides encoding, range and headers; only GET reads the bytes. */
-async function serveArtifact(c: Context<AppEnv>, store: ArtifactStore, withBody: boolean): Promise<Response> {
+async function serveArtifact(
+  c: Context<AppEnv>,
+  store: ArtifactStore,
+  withBody: boolean,
+  attempt = 1,
+): Promise<Response> {
   const ref = refFromRequest(c, true);
   authorize(c.get("principal"), "read", ref.specName);
   let range = parseRangeHeader(c.req.header("range"));
@@ -176,7 +182,14 @@ async function serveArtifact(c: Context<AppEnv>, store: ArtifactStore, withBody:
   headers["Content-Length"] = String(prepared.length);
   const status = prepared.range ? 206 : 200;
   if (!withBody) return new Response(null, { status, headers });
-  const opened = await prepared.open();
+  let opened: Awaited<ReturnType<typeof prepared.open>>;
+  try {
+    opened = await prepared.open();
+  } catch (error) {
+    // Replaced between the lookup and the open: answer for the new version instead.
+    if (isReplacedError(error) && attempt < MAX_REPLACED_RETRIES) return serveArtifact(c, store, withBody, attempt + 1);
+    throw error;
+  }
   return new Response(opened.body, { status, headers });
 }
 

@@ -53,7 +53,7 @@ export function createUsageQueries(db: Database): Pick<MetadataRepository, "rese
           committedCount: sql<number>`coalesce(sum(${artifacts.state} = 'committed'), 0)`,
           committedBytes: sql<number>`coalesce(sum(CASE WHEN ${artifacts.state} = 'committed' THEN ${artifacts.size} ELSE 0 END), 0)`,
           originalBytes: sql<number>`coalesce(sum(CASE WHEN ${artifacts.state} = 'committed' THEN ${artifacts.originalSize} ELSE 0 END), 0)`,
-          pendingCount: sql<number>`coalesce(sum(${artifacts.state} = 'pending'), 0)`,
+          pendingCount: sql<number>`coalesce(sum(${artifacts.state} IN ('pending', 'publishing')), 0)`,
           corruptCount: sql<number>`coalesce(sum(${artifacts.state} = 'committed' AND ${artifacts.integrity} = 'corrupt'), 0)`,
           pinnedCount: sql<number>`coalesce(sum(${artifacts.state} = 'committed' AND ${artifacts.pinned} = 1), 0)`,
         })

@@ -4,19 +4,18 @@
  * free of runtime-specific imports; `src/metadata/local.ts` opens `file:` databases.
  */
 import type { Client } from "@libsql/client";
-import { and, asc, desc, eq, inArray, lt, lte, type SQL, sql } from "drizzle-orm";
+import { and, asc, desc, eq, inArray, lt, type SQL, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/libsql/web";
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
-import type { ArtifactRef } from "../contracts/types.ts";
-import { expiryFor } from "../lib/time.ts";
+import type { ArtifactRecord, MetadataRepository, RetentionRule } from "../contracts/metadata-repository.ts";
+import { DAY_MS, expiryFor } from "../lib/time.ts";
 import { createLiveLogQueries } from "./libsql-live.ts";
 import { prepareStatement } from "./libsql-prepared.ts";
+import { createPublishQueries } from "./libsql-publish.ts";
 import { createRepairQueries } from "./libsql-repair.ts";
 import { isCommitted, rawRowToRecord, type SelectedRow, selection, toRecord } from "./libsql-rows.ts";
 import { createSearchQuery } from "./libsql-search.ts";
-import { removeSecretsStatements, secretsStatements } from "./libsql-secrets.ts";
-import { createStructureQueries, removeStructureStatements, structureStatements } from "./libsql-structure.ts";
+import { createStructureQueries } from "./libsql-structure.ts";
 import { createUsageQueries } from "./libsql-usage.ts";
 import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
@@ -34,6 +33,20 @@ export interface LibsqlMetadataOptions {
    * it off: there one request's I/O must not carry another request's statements.
    */
   groupCommits?: boolean;
+}
+
+/**
+ * Expired under the current policy: each rule is a range of the (type, created_at) index; a
+ * type without a rule never expires. (The stored `expires_at` is not consulted: the API offers
+ * no per-upload expiry, and a policy changed since upload must apply.)
+ */
+function expiredUnder(policy: RetentionRule[], now: number): SQL {
+  if (policy.length === 0) return sql`0`;
+  const rules = policy.map(
+    (rule) =>
+      sql`(${artifacts.type} = ${rule.type} AND ${artifacts.createdAt} <= ${now - rule.retentionDays * DAY_MS})`,
+  );
+  return sql`(${sql.join(rules, sql` OR `)})`;
 }
 
 /**
@@ -63,11 +76,6 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
   const byId = prepare<SelectedRow>(
     selectRecords()
       .where(eq(artifacts.id, value("id")))
-      .limit(1),
-  );
-  const byUri = prepare<SelectedRow>(
-    selectRecords()
-      .where(and(eq(artifacts.uri, value("uri")), isCommitted))
       .limit(1),
   );
   const newestInSeries = prepare<SelectedRow>(
@@ -102,44 +110,6 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
     );
   const insertPendingUnlimited = insertPending(sql`1`);
   const insertPendingWithinQuota = insertPending(usageFits);
-  const commitRow = prepare(
-    db
-      .update(artifacts)
-      .set({
-        state: "committed",
-        size: sql`${value("size")}`,
-        checksum: sql`${value("checksum")}`,
-        originalSize: sql`${value("originalSize")}`,
-        originalChecksum: sql`${value("originalChecksum")}`,
-      })
-      .where(and(eq(artifacts.id, value("id")), eq(artifacts.state, "pending")))
-      .returning({ id: artifacts.id }),
-  );
-  const insertTag = prepare(
-    db
-      .insert(artifactTags)
-      .values({ artifactId: value("id"), tag: value("tag"), createdAt: value("createdAt") })
-      .onConflictDoNothing(),
-  );
-  // Without versioning, every committed version but the newest goes; the newest may be
-  // another upload's that committed first, in which case this one is superseded at once.
-  const supersedeOlder = prepare<typeof artifacts.$inferSelect>(
-    db
-      .update(artifacts)
-      .set({ state: "deleting" })
-      .where(
-        and(
-          inSeries,
-          isCommitted,
-          lt(
-            artifacts.version,
-            sql`(SELECT max(a2.version) FROM ${artifacts} a2 WHERE a2.spec_name = ${value("specName")} AND a2.task_id = ${value("taskId")} AND a2.type = ${value("type")} AND a2.state = 'committed')`,
-          ),
-        ),
-      )
-      .returning(),
-  );
-
   const first = (rows: SelectedRow[]) => (rows[0] ? toRecord(rows[0]) : null);
   const findById = async (id: number): Promise<ArtifactRecord | null> => first(await byId.all({ id }));
 
@@ -147,6 +117,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
     ...createRepairQueries(db, writes),
     ...createStructureQueries(db, writes),
     ...createLiveLogQueries(db, writes),
+    ...createPublishQueries(db, writes),
     ...createSearchQuery(db),
     ...createUsageQueries(db),
 
@@ -191,52 +162,6 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       return (result as unknown[]).length === 1;
     },
 
-    async commit(pending, input) {
-      const id = pending.id;
-      const commitStatement = commitRow.bind({
-        id,
-        size: input.size,
-        checksum: input.checksum,
-        originalSize: input.originalSize,
-        originalChecksum: input.originalChecksum,
-      });
-      const createdAt = Date.parse(pending.createdAt);
-      const tagInserts = input.tags.map((tag) => insertTag.bind({ id, tag, createdAt }));
-      const supersede = supersedeOlder.bind({ specName: pending.specName, taskId: pending.taskId, type: pending.type });
-      const structureRows = [
-        ...(input.structure ? structureStatements(db, id, input.structure) : []),
-        ...(input.secrets ? secretsStatements(db, id, input.secrets) : []),
-      ];
-      const results = await writes.run(
-        input.supersedeOlder
-          ? [commitStatement, ...tagInserts, ...structureRows, supersede]
-          : [commitStatement, ...tagInserts, ...structureRows],
-      );
-      if ((results[0] as unknown[]).length !== 1) {
-        // The reservation vanished while uploading (a gc sweep took it for a crashed upload).
-        await writes.run([
-          db.delete(artifactTags).where(eq(artifactTags.artifactId, id)),
-          ...removeStructureStatements(db, id),
-          ...removeSecretsStatements(db, id),
-        ]);
-        return null;
-      }
-      const supersededRows = input.supersedeOlder ? (results.at(-1) as (typeof artifacts.$inferSelect)[]) : [];
-      const superseded = supersededRows.map((row) => toRecord({ row, tags: null }));
-      const record: ArtifactRecord = {
-        ...pending,
-        size: input.size,
-        checksum: input.checksum,
-        originalSize: input.originalSize,
-        originalChecksum: input.originalChecksum,
-        tags: [...input.tags].sort(),
-        summary: input.structure?.summary ?? null,
-        secrets: input.secrets ?? null,
-        state: superseded.some((old) => old.id === id) ? "deleting" : "committed",
-      };
-      return { record, superseded };
-    },
-
     async abandon(id) {
       // The row goes only while still pending, and its tags only with it: a commit that won the
       // race keeps both, and the caller learns it must not touch that version's objects.
@@ -257,10 +182,6 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       return (removed as unknown[]).length === 1;
     },
 
-    async findByUri(uri) {
-      return first(await byUri.all({ uri }));
-    },
-
     async findVersion(ref) {
       const series = { specName: ref.specName, taskId: ref.taskId, type: ref.type };
       return first(
@@ -271,46 +192,36 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
     },
 
     async findForDelete(target) {
-      const notPending = sql`${artifacts.state} != 'pending'`;
-      let condition: SQL | undefined;
-      if ("uri" in target) condition = and(eq(artifacts.uri, target.uri), notPending);
-      else {
-        const ref = target as ArtifactRef;
-        condition = and(
-          seriesOf(ref),
-          notPending,
-          ref.version === undefined ? undefined : eq(artifacts.version, ref.version),
-        );
-      }
+      const notPending = sql`${artifacts.state} NOT IN ('pending', 'publishing')`;
+      const condition = and(
+        seriesOf(target),
+        notPending,
+        target.version === undefined ? undefined : eq(artifacts.version, target.version),
+      );
       const rows = await selectRecords().where(condition).orderBy(asc(artifacts.version));
       return rows.map(toRecord);
     },
 
-    async listExpired(now, limit) {
+    async listExpired(now, limit, policy) {
       const rows = await selectRecords()
-        .where(and(isCommitted, sql`${artifacts.pinned} = 0`, lte(artifacts.expiresAt, now)))
-        .orderBy(asc(artifacts.expiresAt), asc(artifacts.id))
+        .where(and(isCommitted, sql`${artifacts.pinned} = 0`, expiredUnder(policy, now)))
+        .orderBy(asc(artifacts.createdAt), asc(artifacts.id))
         .limit(limit);
       return rows.map(toRecord);
     },
 
-    async countExpired(now) {
+    async countExpired(now, policy) {
       const [row] = await db
         .select({ count: sql<number>`count(*)` })
         .from(artifacts)
-        .where(and(isCommitted, sql`${artifacts.pinned} = 0`, lte(artifacts.expiresAt, now)));
+        .where(and(isCommitted, sql`${artifacts.pinned} = 0`, expiredUnder(policy, now)));
       return Number(row?.count ?? 0);
     },
 
     async listStale(state, before, limit) {
       const rows = await selectRecords()
         // A literal state, so the partial index of pending and deleting rows applies.
-        .where(
-          and(
-            sql`${artifacts.state} = ${sql.raw(state === "pending" ? "'pending'" : "'deleting'")}`,
-            lt(artifacts.createdAt, before),
-          ),
-        )
+        .where(and(sql`${artifacts.state} = ${sql.raw(`'${state}'`)}`, lt(artifacts.createdAt, before)))
         .orderBy(asc(artifacts.createdAt))
         .limit(limit);
       return rows.map(toRecord);
@@ -323,7 +234,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       const stillExpired =
         options.expiredBy === undefined
           ? sql`${artifacts.state} != 'deleting'`
-          : and(isCommitted, sql`${artifacts.pinned} = 0`, lte(artifacts.expiresAt, options.expiredBy));
+          : and(isCommitted, sql`${artifacts.pinned} = 0`, expiredUnder(options.policy ?? [], options.expiredBy));
       const [rows] = await writes.run([
         db
           .update(artifacts)

@@ -27,7 +27,7 @@ export const artifacts = sqliteTable(
     mimeType: text("mime_type").notNull(),
     /** User metadata, a JSON object. */
     metadata: text("metadata").notNull().default("{}"),
-    state: text("state", { enum: ["pending", "committed", "deleting"] }).notNull(),
+    state: text("state", { enum: ["pending", "publishing", "committed", "deleting"] }).notNull(),
     integrity: text("integrity", { enum: ["ok", "corrupt"] })
       .notNull()
       .default("ok"),

@@ -223,7 +223,7 @@ async function reindex({ values, target }: CommandInput): Promise<number> {
     .reindex({ dryRun: Boolean(values["dry-run"]), onProgress: progress.update })
     .finally(progress.done);
   const human = [
-    `${report.sidecars} sidecar(s): ${report.restored.length} version(s) ${report.dryRun ? "would be restored" : "restored"}, ${report.present} already indexed, ${report.skipped.length} skipped`,
+    `${report.metadataFiles} metadata.json file(s): ${report.restored.length} version(s) ${report.dryRun ? "would be restored" : "restored"}, ${report.present} already indexed, ${report.skipped.length} skipped`,
     ...report.skipped.map((entry) => `  skipped ${entry.key}: ${entry.reason}`),
   ].join("\n");
   print(human, report);

@@ -15,7 +15,7 @@ Commands:
   stats       usage per type and spec, and the quota
   gc          finish interrupted uploads and deletes, remove orphaned objects
   verify      check every stored checksum; flag and list corrupt versions
-  reindex     rebuild the metadata database from the sidecar files
+  reindex     rebuild the metadata database from each task's metadata.json
   config      show the configuration in effect (or every key with its default: --defaults)
 
 Options for every command:
@@ -75,9 +75,10 @@ downloads then fail closed) and listed; exit code 4 when any is corrupt. --deep 
 decompresses and checks the content's checksum. Shows progress on a terminal.`,
   reindex: `Usage: artifact-store reindex [--dry-run]
 
-Rebuilds missing metadata rows from the <type>.metadata.json sidecars stored next to each
-version, e.g. after the metadata database was lost. Versions that already have a row are left
-alone; a sidecar whose blob is missing or has the wrong size is skipped and reported.`,
+Rebuilds missing metadata rows from the metadata.json file in each task's folder
+(<spec>/<task>/metadata.json), e.g. after the metadata database was lost: versions, tags and
+pins come back. Versions that already have a row are left alone; an entry whose blob is
+missing or has the wrong size is skipped and reported.`,
   config: `Usage: artifact-store config [--defaults] [--config FILE]
 
 Prints this machine's configuration in effect after reading the config file and

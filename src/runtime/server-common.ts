@@ -60,6 +60,9 @@ export interface PreparedServer {
 export async function prepareServer(options: ServerOptions = {}): Promise<PreparedServer> {
   const logger = options.logger ?? createLineLogger(options.logLevel ?? "info");
   const store = await openArtifactStore({ ...options, logger });
+  // Versions a previous process had uploaded but not yet made current (it died mid-publish).
+  const finished = await store.finishPublishesInFlight();
+  if (finished.length > 0) logger.info("finished publishes a previous process left", { versions: finished.length });
   const { config } = store;
   let host = options.host ?? config.server.host;
   const port = options.port ?? config.server.port;

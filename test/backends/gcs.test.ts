@@ -524,7 +524,7 @@ describe("gcs sessions the service finishes early", () => {
       const content = randomBytes(20 * MiB); // incompressible: the stored gzip is larger still
       const result = await store.upload({ specName: "s", taskId: "t", type: "log", content });
       expect(result.size).toBeGreaterThan(content.length);
-      expect(await objectsIn(bucket)).toMatchObject({ "s/t/v1/log.txt.gz": result.size });
+      expect(await objectsIn(bucket)).toMatchObject({ "s/t/log.txt.gz": result.size });
       expect(await store.download(result.uri)).toEqual(content);
     } finally {
       await store.close();

@@ -74,7 +74,8 @@ describe("artifact-store CLI on the local store", () => {
       env,
     );
     expect(upload.status).toBe(0);
-    expect(upload.stdout.trim()).toBe(`file://${join(dir.path, "store")}/chat-app/1.1/v1/log.txt.gz`);
+    // With versioning on the CLI prints the version-specific URI of what it stored.
+    expect(upload.stdout.trim()).toBe(`file://${join(dir.path, "store")}/chat-app/1.1/log.txt.gz?version=1`);
     const out = join(dir.path, "out.log");
     const download = cli(["download", "--spec", "chat-app", "--task", "1.1", "--type", "log", "-o", out], env);
     expect(download.status).toBe(0);
@@ -175,7 +176,7 @@ describe("artifact-store CLI maintenance: verify, gc, reindex", () => {
     expect(cli(["search", "--json"], env).stdout).toContain('"items": []');
     const reindex = cli(["reindex"], env);
     expect(reindex.status).toBe(0);
-    expect(reindex.stdout).toContain("3 sidecar(s): 3 version(s) restored");
+    expect(reindex.stdout).toContain("metadata.json file(s): 3 version(s) restored");
     expect(JSON.parse(cli(["search", "--json"], env).stdout).items).toHaveLength(3);
 
     const gc = cli(["gc", "--dry-run", "--grace", "0"], env);

@@ -225,12 +225,13 @@ artifact_store:
     const store = await openArtifactStore({ path, env: {} });
     expect(store.configSource).toBe(path);
     const uri = await store.upload("1.1", "chat-app", "log", "hello\n");
-    expect(uri).toBe(`file://${base}/chat-app/1.1/v1/log.txt.gz`);
+    expect(uri).toBe(`file://${base}/chat-app/1.1/log.txt.gz`);
     expect(await store.downloadText(uri)).toBe("hello\n");
     await store.close();
     // Reopening finds what was stored: metadata lives in <base_path>/.store/metadata.db.
     const reopened = await openArtifactStore({ path, env: {} });
-    expect((await reopened.search({ specName: "chat-app" })).map((item) => item.uri)).toEqual([uri]);
+    // Search names the version (versioning is on); the positional upload's URI means the current one.
+    expect((await reopened.search({ specName: "chat-app" })).map((item) => item.uri)).toEqual([`${uri}?version=1`]);
     await reopened.close();
   });
 });

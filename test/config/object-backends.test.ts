@@ -37,7 +37,7 @@ describe("object storage from config", () => {
     });
     const log = makeLog(1000);
     const uri = await store.upload("1.1", "chat-app", "log", log);
-    expect(uri).toBe("s3://ci-artifacts/team-a/chat-app/1.1/v1/log.txt.gz");
+    expect(uri).toBe("s3://ci-artifacts/team-a/chat-app/1.1/log.txt.gz");
     expect(await store.downloadText(uri)).toBe(log);
     expect(store.backend.name).toBe("s3");
     await store.close();
@@ -55,7 +55,7 @@ describe("object storage from config", () => {
     });
     const log = makeLog(1000);
     const uri = await store.upload("1.1", "chat-app", "log", log);
-    expect(uri).toBe("gs://ci-artifacts/chat-app/1.1/v1/log.txt.gz");
+    expect(uri).toBe("gs://ci-artifacts/chat-app/1.1/log.txt.gz");
     expect(await store.downloadText(uri)).toBe(log);
     await store.close();
   });

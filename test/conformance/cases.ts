@@ -49,26 +49,28 @@ export const cases: ConformanceCase[] = [
           result.size < result.originalSize,
           `gzip should shrink a log (${result.size} >= ${result.originalSize})`,
         );
-        assertEqual(result.uri, backend.uriFor("chat-app/1.1/v1/log.txt.gz"), "URI");
+        assertEqual(result.uri, backend.uriFor("chat-app/1.1/log.txt.gz"), "URI (the seed path)");
         assertEqual(result.tags, ["ci", "nightly"], "tags");
         assertEqual(result.metadata, { runner: "gha-7" }, "metadata");
         assertEqual(await store.downloadText(result.uri), log, "download by URI");
 
         const uri = await store.upload("1.2", "chat-app", "diff", "--- a\n+++ b\n");
-        assertEqual(uri, backend.uriFor("chat-app/1.2/v1/diff.txt.gz"), "positional upload returns the URI");
+        assertEqual(uri, backend.uriFor("chat-app/1.2/diff.txt.gz"), "positional upload returns the URI");
         assertEqual(
           await store.downloadText({ specName: "chat-app", taskId: "1.2", type: "diff" }),
           "--- a\n+++ b\n",
           "download by ref",
         );
-        const stored = await backend.get("chat-app/1.1/v1/log.txt.gz");
+        const stored = await backend.get("chat-app/1.1/log.txt.gz");
         assert(stored, "the blob is where DESIGN.md puts it");
         const gz = await readAll(stored.body);
         assertEqual(await sha256Hex(gz), result.checksum, "checksum describes the stored gzip");
         assertEqual(new TextDecoder().decode(gunzipSync(gz)), log, "the stored blob is plain gzip");
-        const sidecar = await backend.get("chat-app/1.1/v1/log.metadata.json");
-        assert(sidecar, "the metadata sidecar is stored next to the blob");
-        assertEqual(JSON.parse(new TextDecoder().decode(await readAll(sidecar.body))).version, 1, "sidecar version");
+        const taskFile = await backend.get("chat-app/1.1/metadata.json");
+        assert(taskFile, "the task's metadata.json is stored next to the blob");
+        const described = JSON.parse(new TextDecoder().decode(await readAll(taskFile.body)));
+        assertEqual(described.artifacts[0]?.version, 1, "metadata.json lists the version");
+        assertEqual(described.artifacts[0]?.original_checksum, result.originalChecksum, "with the seed's field names");
       });
     },
   },
@@ -188,7 +190,7 @@ export const cases: ConformanceCase[] = [
   },
 
   {
-    name: "delete removes one version or every version with blob and sidecar; deleting again is harmless",
+    name: "delete removes one version or every version with its blob and metadata.json entry; deleting again is harmless",
     scope: "combination",
     async run(_context, combination) {
       await withStore(combination, { versioningEnabled: true }, async ({ store, backend }) => {
@@ -198,8 +200,7 @@ export const cases: ConformanceCase[] = [
         }
         const [first, second] = versions as [ArtifactMetadata, ArtifactMetadata, ArtifactMetadata];
         assertEqual(await store.delete(second.uri), 1, "deleting one version");
-        assertEqual(await backend.head(blobKeyOf(store, second)), null, "its blob is gone");
-        assertEqual(await backend.head("s/t/v2/log.metadata.json"), null, "its sidecar is gone");
+        assertEqual(await backend.head("s/t/versions/v2/log.txt.gz"), null, "its blob is gone");
         assertEqual(await store.downloadText(first.uri), "one", "other versions stay");
         assertEqual(await store.delete(second.uri), 0, "deleting it again");
         assertEqual(await store.delete({ specName: "s", taskId: "t", type: "log" }), 2, "deleting every version");
@@ -268,7 +269,7 @@ export const cases: ConformanceCase[] = [
       await withStore(combination, settings, async ({ store, backend }) => {
         const small = await store.upload({ specName: "q", taskId: "a", type: "log", content: new Uint8Array(1000) });
         assertEqual(small.warnings, [], "no warning below the threshold");
-        assertEqual(small.uri, backend.uriFor("q/a/v1/log.txt"), "uncompressed blobs have no .gz");
+        assertEqual(small.uri, backend.uriFor("q/a/log.txt"), "uncompressed blobs have no .gz");
         const big = await store.upload({ specName: "q", taskId: "b", type: "log", content: new Uint8Array(5000) });
         assert(big.warnings[0]?.includes("60.0% used"), `a warning above the threshold (${big.warnings})`);
         await assertRejectsWithCode(
@@ -309,10 +310,16 @@ export const cases: ConformanceCase[] = [
         const first = await store.upload({ specName: "s", taskId: "t", type: "log", content: "first" });
         const second = await store.upload({ specName: "s", taskId: "t", type: "log", content: "second" });
         assertEqual(second.version, 2, "the new version number");
-        assertEqual(await store.stat(first.uri), null, "the previous version is gone");
+        assertEqual(second.uri, first.uri, "the seed's URI names the artifact, not the version");
+        assertEqual(await store.downloadText(first.uri), "second", "the first URI gives the new version");
         assertEqual(
-          (await backend.list()).objects.map((object) => object.key).sort(),
-          ["s/t/v2/log.metadata.json", "s/t/v2/log.txt.gz"],
+          await store.stat({ specName: "s", taskId: "t", type: "log", version: 1 }),
+          null,
+          "the previous version is gone",
+        );
+        assertEqual(
+          (await backend.list({ prefix: "s/" })).objects.map((object) => object.key).sort(),
+          ["s/t/log.txt.gz", "s/t/metadata.json"],
           "only the new version's objects remain",
         );
         assertEqual(await store.downloadText({ specName: "s", taskId: "t", type: "log" }), "second", "latest");
@@ -629,9 +636,10 @@ async function withStore(
 }
 
 /** The object key of a version's blob, as DESIGN.md lays it out. */
+/** The key of an artifact's current version: the seed path. */
 function blobKeyOf(store: ArtifactStore, item: ArtifactMetadata): string {
   const fileName = store.types.find((type) => type.name === item.type)?.fileName;
-  return `${item.specName}/${item.taskId}/v${item.version}/${fileName}${item.compressed ? ".gz" : ""}`;
+  return `${item.specName}/${item.taskId}/${fileName}${item.compressed ? ".gz" : ""}`;
 }
 
 /** Rewrites a stored object with one bit flipped in its middle: silent damage the checksums must catch. */

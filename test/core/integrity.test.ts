@@ -156,7 +156,7 @@ describe("download verifies while streaming", () => {
   test("a stored object that disappeared is reported corrupt, not a silent empty body", async () => {
     const { store, backend } = await open();
     const result = await store.upload({ specName: "s", taskId: "t", type: "log", content: "gone soon" });
-    await backend.delete("s/t/v1/log.txt.gz");
+    await backend.delete("s/t/log.txt.gz");
     expect((await store.download(result.uri).catch((error) => error)).code).toBe("E_CORRUPT");
   });
 });

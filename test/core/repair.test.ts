@@ -2,6 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { streamFromBytes } from "../../src/codec/streams.ts";
+import type { ArtifactTypeDefinition } from "../../src/contracts/types.ts";
+import { blobLocation } from "../../src/core/layout.ts";
 import { createArtifactStore } from "../../src/core/store.ts";
 import { openLocalMetadata } from "../../src/metadata/local.ts";
 import { freshStorePerTest, makeLog, type TestStore } from "../helpers/store.ts";
@@ -22,7 +24,7 @@ async function crashedUpload(fixture: TestStore, taskId: string) {
     metadata: {},
     createdAt: fixture.clock.now,
     retentionDays: type?.retentionDays ?? null,
-    location: { keyPrefix: `s/${taskId}/v`, keySuffix: "/log.txt.gz", uriPrefix: `file://${fixture.backend.root}/` },
+    location: blobLocation("s", taskId, type as ArtifactTypeDefinition, true, false),
     reserveBytes: 0,
     maxBytes: null,
   });
@@ -35,10 +37,11 @@ describe("gc", () => {
     const fixture = await open();
     const record = await crashedUpload(fixture, "crashed");
     const dry = await fixture.store.gc({ dryRun: true, now: fixture.clock.now + 2 * HOUR });
-    expect(dry.stalePending).toEqual([record.uri]);
+    const uri = fixture.backend.uriFor("s/crashed/log.txt.gz");
+    expect(dry.stalePending).toEqual([uri]);
     expect(await fixture.backend.head(record.storageKey)).not.toBeNull();
     const report = await fixture.store.gc({ now: fixture.clock.now + 2 * HOUR });
-    expect(report.stalePending).toEqual([record.uri]);
+    expect(report.stalePending).toEqual([uri]);
     expect(await fixture.backend.head(record.storageKey)).toBeNull();
     expect((await fixture.store.stats()).pendingUploads).toBe(0);
     expect((await fixture.store.stats()).quota.usedBytes).toBe(0);
@@ -54,42 +57,44 @@ describe("gc", () => {
 
   test("finishes an interrupted delete", async () => {
     const fixture = await open();
-    const result = await fixture.store.upload({ specName: "s", taskId: "t", type: "log", content: "bye" });
-    const record = await fixture.metadata.findByUri(result.uri);
+    const _result = await fixture.store.upload({ specName: "s", taskId: "t", type: "log", content: "bye" });
+    const record = await fixture.metadata.findVersion({ specName: "s", taskId: "t", type: "log" });
     await fixture.metadata.markDeleting([record?.id as number]);
     expect(await fixture.store.search({})).toEqual([]);
     const report = await fixture.store.gc();
     expect(report.finishedDeletes).toBe(1);
-    expect((await fixture.backend.list()).objects).toEqual([]);
+    expect((await fixture.backend.list({ prefix: "s/" })).objects).toEqual([]);
   });
 
-  test("removes old objects nobody refers to, keeps recent ones, complete versions, and files it did not write", async () => {
+  test("removes old objects nobody refers to, keeps recent ones, versions metadata.json lists, and files it did not write", async () => {
     const fixture = await open();
-    await fixture.backend.put("s/orphan/v1/log.txt.gz", text("no row, no sidecar"));
-    await fixture.backend.put("s/orphan/v2/log.metadata.json", text("{}"));
+    await fixture.backend.put("s/orphan/log.txt.gz", text("no row, not in any metadata.json"));
+    await fixture.backend.put("s/orphan/versions/v2/log.txt.gz", text("no row either"));
+    await fixture.backend.put(".store/uploads/s/orphan/v3/replace/log.txt.gz", text("an upload without its row"));
     await fixture.backend.put("notes/readme.txt", text("not ours"));
     await fixture.backend.put("s/a/b/c/d", text("not our layout"));
-    const kept = await fixture.store.upload({
-      specName: "s",
-      taskId: "lost-row",
-      type: "log",
-      content: "complete version",
-    });
-    const keptRecord = await fixture.metadata.findByUri(kept.uri);
+    await fixture.backend.put("s/a/notes.txt", text("not a type's file name"));
+    await fixture.store.upload({ specName: "s", taskId: "lost-row", type: "log", content: "complete version" });
+    const keptRecord = await fixture.metadata.findVersion({ specName: "s", taskId: "lost-row", type: "log" });
     await fixture.metadata.remove([keptRecord?.id as number]);
 
     const early = await fixture.store.gc({ now: Date.now() + 60_000 });
     expect(early.orphanObjects).toEqual([]);
 
     const report = await fixture.store.gc({ now: Date.now() + 2 * HOUR });
-    expect(report.orphanObjects.sort()).toEqual(["s/orphan/v1/log.txt.gz", "s/orphan/v2/log.metadata.json"]);
-    expect(report.recoverable.sort()).toEqual(["s/lost-row/v1/log.metadata.json", "s/lost-row/v1/log.txt.gz"]);
+    expect(report.orphanObjects.sort()).toEqual([
+      ".store/uploads/s/orphan/v3/replace/log.txt.gz",
+      "s/orphan/log.txt.gz",
+      "s/orphan/versions/v2/log.txt.gz",
+    ]);
+    expect(report.recoverable).toEqual(["s/lost-row/log.txt.gz"]);
     const remaining = (await fixture.backend.list()).objects.map((object) => object.key).sort();
-    expect(remaining).toEqual([
+    expect(remaining.filter((key) => key !== "metadata-index.json")).toEqual([
       "notes/readme.txt",
       "s/a/b/c/d",
-      "s/lost-row/v1/log.metadata.json",
-      "s/lost-row/v1/log.txt.gz",
+      "s/a/notes.txt",
+      "s/lost-row/log.txt.gz",
+      "s/lost-row/metadata.json",
     ]);
   });
 
@@ -137,14 +142,14 @@ describe("verify", () => {
   test("a missing object is reported", async () => {
     const fixture = await open();
     const result = await fixture.store.upload({ specName: "s", taskId: "t", type: "log", content: "x" });
-    await fixture.backend.delete("s/t/v1/log.txt.gz");
+    await fixture.backend.delete("s/t/log.txt.gz");
     const report = await fixture.store.verify();
-    expect(report.corrupt).toEqual([{ uri: result.uri, reason: "stored object s/t/v1/log.txt.gz is missing" }]);
+    expect(report.corrupt).toEqual([{ uri: result.uri, reason: "stored object s/t/log.txt.gz is missing" }]);
   });
 });
 
 describe("reindex", () => {
-  test("after the database is deleted, reindex restores rows from sidecars and search answers as before", async () => {
+  test("after the database is deleted, reindex restores rows from each task's metadata.json and search answers as before", async () => {
     const fixture = await open({ versioningEnabled: true });
     for (let index = 0; index < 8; index++) {
       await fixture.store.upload({
@@ -168,7 +173,8 @@ describe("reindex", () => {
     expect(dry.restored).toHaveLength(8);
     expect(await store.search({})).toEqual([]);
     const report = await store.reindex();
-    expect(report).toMatchObject({ sidecars: 8, present: 0, skipped: [] });
+    expect(report).toMatchObject({ metadataFiles: 6, present: 0, skipped: [] });
+    expect(report.restored).toHaveLength(8);
     const after = await store.search({ limit: 100 });
     const comparable = (items: typeof before) =>
       items.map(({ lastAccessedAt: _lastAccessedAt, ...item }) => item).sort((a, b) => a.uri.localeCompare(b.uri));
@@ -204,32 +210,30 @@ describe("reindex", () => {
     await store.close();
   });
 
-  test("a sidecar whose blob is missing or the wrong size is skipped with the reason", async () => {
+  test("a metadata.json entry whose blob is missing or the wrong size is skipped with the reason", async () => {
     const fixture = await open();
-    const result = await fixture.store.upload({ specName: "s", taskId: "t", type: "log", content: makeLog(100) });
-    const record = await fixture.metadata.findByUri(result.uri);
+    await fixture.store.upload({ specName: "s", taskId: "t", type: "log", content: makeLog(100) });
+    const record = await fixture.metadata.findVersion({ specName: "s", taskId: "t", type: "log" });
     await fixture.metadata.remove([record?.id as number]);
-    await fixture.backend.put("s/t/v1/log.txt.gz", text("truncated"));
+    await fixture.backend.put("s/t/log.txt.gz", text("truncated"));
     const report = await fixture.store.reindex();
     expect(report.restored).toEqual([]);
     expect(report.skipped).toEqual([
-      { key: "s/t/v1/log.metadata.json", reason: expect.stringContaining("the sidecar says") },
+      { key: "s/t/metadata.json", reason: expect.stringContaining("metadata.json says") },
     ]);
   });
 
-  test("a sidecar of another format version is not read: skipped with the reason, nothing restored from it", async () => {
+  test("a metadata.json of another format version is not read: skipped with the reason, nothing restored from it", async () => {
     const fixture = await open();
     const result = await fixture.store.upload({ specName: "s", taskId: "t", type: "log", content: makeLog(100) });
-    const record = await fixture.metadata.findByUri(result.uri);
+    const record = await fixture.metadata.findVersion({ specName: "s", taskId: "t", type: "log" });
     await fixture.metadata.remove([record?.id as number]);
-    const sidecar = await fixture.backend.get("s/t/v1/log.metadata.json");
-    const fields = JSON.parse(await new Response(sidecar?.body).text()) as Record<string, unknown>;
-    await fixture.backend.put("s/t/v1/log.metadata.json", text(JSON.stringify({ ...fields, formatVersion: 2 })));
+    const file = await fixture.backend.get("s/t/metadata.json");
+    const fields = JSON.parse(await new Response(file?.body).text()) as Record<string, unknown>;
+    await fixture.backend.put("s/t/metadata.json", text(JSON.stringify({ ...fields, format_version: 2 })));
     const report = await fixture.store.reindex();
     expect(report.restored).toEqual([]);
-    expect(report.skipped).toEqual([
-      { key: "s/t/v1/log.metadata.json", reason: expect.stringContaining("format version 2") },
-    ]);
+    expect(report.skipped).toEqual([{ key: "s/t/metadata.json", reason: expect.stringContaining("format_version 2") }]);
     expect(await fixture.store.stat(result.uri)).toBeNull();
   });
 });

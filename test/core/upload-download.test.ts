@@ -14,7 +14,7 @@ describe("upload and download", () => {
     const { store, root } = await open();
     const log = makeLog(2000);
     const uri = await store.upload("1.1", "chat-app", "log", log, { runner: "gha-7" });
-    expect(uri).toBe(`file://${root}/chat-app/1.1/v1/log.txt.gz`);
+    expect(uri).toBe(`file://${root}/chat-app/1.1/log.txt.gz`);
     expect(await store.downloadText(uri)).toBe(log);
     const metadata = await store.stat(uri);
     expect(metadata?.metadata).toEqual({ runner: "gha-7" });
@@ -86,41 +86,60 @@ describe("upload and download", () => {
     expect(await store.search({})).toEqual([]);
   });
 
-  test("stored files are single-member gzip that gzip -t and zcat accept, laid out per version with a sidecar", async () => {
+  test("stored files are single-member gzip that gzip -t and zcat accept, in the seed's tree with metadata.json", async () => {
     const { store, root } = await open({ versioningEnabled: true });
     const log = makeLog(5000);
     await store.upload({ specName: "chat-app", taskId: "1.1", type: "log", content: log });
     await store.upload({ specName: "chat-app", taskId: "1.1", type: "log", content: `${log}more\n` });
     await store.upload({ specName: "chat-app", taskId: "1.1", type: "test", content: '{"passed":3}' });
-    // Version numbers count per type; each type keeps its own blob and sidecar in the version folder.
-    expect((await readdir(join(root, "chat-app", "1.1"))).sort()).toEqual(["v1", "v2"]);
-    expect((await readdir(join(root, "chat-app", "1.1", "v1"))).sort()).toEqual([
-      "log.metadata.json",
+    // The current version of each type at the seed path; older ones under versions/v<N>/.
+    expect((await readdir(join(root, "chat-app", "1.1"))).sort()).toEqual([
       "log.txt.gz",
+      "metadata.json",
       "test-result.json.gz",
-      "test.metadata.json",
+      "versions",
     ]);
-    expect((await readdir(join(root, "chat-app", "1.1", "v2"))).sort()).toEqual(["log.metadata.json", "log.txt.gz"]);
-    const file = join(root, "chat-app", "1.1", "v1", "log.txt.gz");
-    expect(spawnSync("gzip", ["-t", file]).status).toBe(0);
-    expect(spawnSync("zcat", [file], { maxBuffer: 1 << 26 }).stdout.toString()).toBe(log);
-    const sidecar = JSON.parse(await readFile(join(root, "chat-app", "1.1", "v1", "log.metadata.json"), "utf8"));
-    expect(sidecar).toMatchObject({
-      specName: "chat-app",
-      taskId: "1.1",
+    expect(await readdir(join(root, "chat-app", "1.1", "versions", "v1"))).toEqual(["log.txt.gz"]);
+    const current = join(root, "chat-app", "1.1", "log.txt.gz");
+    expect(spawnSync("gzip", ["-t", current]).status).toBe(0);
+    expect(spawnSync("zcat", [current], { maxBuffer: 1 << 26 }).stdout.toString()).toBe(`${log}more\n`);
+    const older = join(root, "chat-app", "1.1", "versions", "v1", "log.txt.gz");
+    expect(spawnSync("zcat", [older], { maxBuffer: 1 << 26 }).stdout.toString()).toBe(log);
+    const task = JSON.parse(await readFile(join(root, "chat-app", "1.1", "metadata.json"), "utf8"));
+    expect(task.format_version).toBe(1);
+    expect(task.artifacts).toHaveLength(3);
+    expect(task.artifacts[0]).toMatchObject({
+      spec_name: "chat-app",
+      task_id: "1.1",
       type: "log",
       version: 1,
-      originalChecksum: await sha256Hex(log),
+      original_checksum: await sha256Hex(log),
+      location: "chat-app/1.1/versions/v1/log.txt.gz",
     });
+    expect(Object.keys(task.artifacts[0]).slice(0, 13)).toEqual([
+      "uri",
+      "task_id",
+      "spec_name",
+      "type",
+      "size",
+      "checksum",
+      "created_at",
+      "compressed",
+      "original_size",
+      "mime_type",
+      "tags",
+      "version",
+      "metadata",
+    ]);
   });
 
   test("with compression off the content is stored as it is, without .gz", async () => {
     const { store, root } = await open({ compressionEnabled: false });
     const result = await store.upload({ specName: "plain", taskId: "t1", type: "test", content: '{"ok":true}' });
-    expect(result.uri.endsWith("/plain/t1/v1/test-result.json")).toBe(true);
+    expect(result.uri.endsWith("/plain/t1/test-result.json")).toBe(true);
     expect(result.compressed).toBe(false);
     expect(result.checksum).toBe(result.originalChecksum);
-    expect(await readFile(join(root, "plain", "t1", "v1", "test-result.json"), "utf8")).toBe('{"ok":true}');
+    expect(await readFile(join(root, "plain", "t1", "test-result.json"), "utf8")).toBe('{"ok":true}');
   });
 
   test("download by (spec, task, type) gives the latest version, or the one asked for", async () => {
@@ -196,7 +215,7 @@ describe("upload and download", () => {
       contentEncoding: "gzip",
     });
     expect(await store.downloadText(result.uri)).toBe("first part\nsecond part\n");
-    const stored = await readFile(join(root, "s", "t", "v1", "log.txt.gz"));
+    const stored = await readFile(join(root, "s", "t", "log.txt.gz"));
     expect(stored.length).toBe(result.size);
     expect(result.checksum).toBe(await sha256Hex(stored));
     // One member: the trailer's size field covers the whole content.
@@ -254,7 +273,7 @@ describe("upload and download", () => {
       ],
     });
     const result = await store.upload({ specName: "s", taskId: "t", type: "coverage", content: "{}" });
-    expect(result.uri.endsWith("/s/t/v1/coverage.json.gz")).toBe(true);
+    expect(result.uri.endsWith("/s/t/coverage.json.gz")).toBe(true);
     expect(result.mimeType).toBe("application/json");
     expect(result.expiresAt).toBeNull();
   });
@@ -277,6 +296,6 @@ describe("upload and download", () => {
     const { store, metadata } = await open();
     const result = await store.upload({ specName: "s", taskId: "t", type: "log", content: "durable" });
     expect((await stat(new URL(result.uri))).isFile()).toBe(true);
-    expect((await metadata.findByUri(result.uri))?.state).toBe("committed");
+    expect((await metadata.findVersion({ specName: "s", taskId: "t", type: "log" }))?.state).toBe("committed");
   });
 });

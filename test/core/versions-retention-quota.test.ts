@@ -21,8 +21,11 @@ describe("versioning", () => {
     const first = await store.upload({ specName: "s", taskId: "t", type: "log", content: "first" });
     const second = await store.upload({ specName: "s", taskId: "t", type: "log", content: "second" });
     expect(second.version).toBe(2);
-    expect(await store.stat(first.uri)).toBeNull();
-    expect(await readdir(join(root, "s", "t"))).toEqual(["v2"]);
+    // The seed's URI names (spec, task, type): the one the first upload returned now gives the new version.
+    expect(second.uri).toBe(first.uri);
+    expect(await store.downloadText(first.uri)).toBe("second");
+    expect(await store.stat({ specName: "s", taskId: "t", type: "log", version: 1 })).toBeNull();
+    expect((await readdir(join(root, "s", "t"))).sort()).toEqual(["log.txt.gz", "metadata.json"]);
     expect(await store.downloadText({ specName: "s", taskId: "t", type: "log" })).toBe("second");
     expect((await store.stats()).artifacts).toBe(1);
   });
@@ -60,8 +63,8 @@ describe("versioning", () => {
     expect(await store.downloadText({ specName: "s", taskId: "t", type: "log" })).toBe(
       contents[results.indexOf(newest)] as string,
     );
-    const keys = (await backend.list()).objects.map((object) => object.key);
-    expect(keys.sort()).toEqual([`s/t/v${newest.version}/log.metadata.json`, `s/t/v${newest.version}/log.txt.gz`]);
+    const keys = (await backend.list({ prefix: "s/" })).objects.map((object) => object.key);
+    expect(keys.sort()).toEqual(["s/t/log.txt.gz", "s/t/metadata.json"]);
   });
 
   test("a reader holding the old version keeps reading old bytes while a new version replaces it", async () => {
@@ -95,16 +98,16 @@ describe("retention", () => {
     expect(testResult.expiresAt).toBe(new Date(created + 14 * DAY).toISOString());
   });
 
-  test("cleanupExpired deletes blob, sidecar and row of expired versions and returns the count", async () => {
+  test("cleanupExpired deletes blob, metadata.json entry and row of expired versions and returns the count", async () => {
     const { store, clock, backend } = await open({ versioningEnabled: true });
     await store.upload({ specName: "s", taskId: "t", type: "log", content: "old log" });
     await store.upload({ specName: "s", taskId: "t", type: "diff", content: "diff kept" });
     clock.now += 8 * DAY;
     expect(await store.cleanupExpired()).toBe(1);
     expect((await store.search({})).map((item) => item.type)).toEqual(["diff"]);
-    expect((await backend.list()).objects.map((object) => object.key).sort()).toEqual([
-      "s/t/v1/diff.metadata.json",
-      "s/t/v1/diff.txt.gz",
+    expect((await backend.list({ prefix: "s/" })).objects.map((object) => object.key).sort()).toEqual([
+      "s/t/diff.txt.gz",
+      "s/t/metadata.json",
     ]);
     expect(await store.cleanupExpired()).toBe(0);
   });
@@ -117,7 +120,8 @@ describe("retention", () => {
     expect(report).toMatchObject({ dryRun: true, deleted: 0, expiredTotal: 1 });
     expect(report.candidates).toHaveLength(1);
     expect(report.candidates[0]?.uri).toBe(log.uri);
-    expect(report.candidates[0]?.reason).toContain("log artifacts are kept 7 days");
+    expect(report.candidates[0]?.reason).toContain("keeps log artifacts 7 days");
+    expect(report.candidates[0]?.rule).toBe("retention_policy.log");
     expect(await store.stat(log.uri)).not.toBeNull();
   });
 

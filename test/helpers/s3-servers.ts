@@ -20,6 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   CreateBucketCommand,
+  GetObjectCommand,
   ListObjectsV2Command,
   type ListObjectsV2CommandOutput,
   S3Client,
@@ -45,6 +46,8 @@ export interface S3TestServer {
   createBucket(name: string): Promise<void>;
   /** Every object in `bucket` (all pages), sorted by key: what the store left there. */
   listObjects(bucket: string): Promise<{ key: string; size: number }[]>;
+  /** One object's content as text, or null when there is none. */
+  readText(bucket: string, key: string): Promise<string | null>;
   /** `ARTIFACT_STORE_*` variables that point a store (library, server or CLI) at `bucket` here. */
   storeEnv(bucket: string): Record<string, string>;
   /** Stops the server; the port stays free until {@link S3TestServer.restart}. */
@@ -112,6 +115,16 @@ function describeServer(
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
       return objects.sort((left, right) => (left.key < right.key ? -1 : left.key > right.key ? 1 : 0));
+    },
+    async readText(bucket, key) {
+      try {
+        // https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+        const object = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+        return (await object.Body?.transformToString()) ?? null;
+      } catch (error) {
+        if ((error as { name?: string }).name === "NoSuchKey") return null;
+        throw error;
+      }
     },
     storeEnv(bucket) {
       return {

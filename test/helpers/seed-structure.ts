@@ -142,12 +142,18 @@ export async function seedStructuredVersions(
         reserveBytes: 0,
         maxBytes: null,
       });
-      await metadata.commit(record, {
+      const values = {
         size: 100,
         checksum: "0".repeat(64),
         originalSize: 1000,
         originalChecksum: "1".repeat(64),
         tags: index % 2 === 0 ? ["ci"] : [],
+      };
+      while ((await metadata.beginPublish(record, values)) === "busy") await new Promise((r) => setTimeout(r, 1));
+      await metadata.finishPublish(record, {
+        storageKey: record.storageKey,
+        previous: null,
+        inheritPin: false,
         supersedeOlder: false,
         structure: seededStructure(index),
       });

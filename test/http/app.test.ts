@@ -278,7 +278,7 @@ describe("search, maintenance and operations", () => {
     fixture.clock.now += 8 * 86_400_000;
     const dry = await (await app.request("/v1/maintenance/cleanup?dry_run=1", { method: "POST" })).json();
     expect(dry).toMatchObject({ dryRun: true, deleted: 0, expiredTotal: 1 });
-    expect(dry.candidates[0].reason).toContain("kept 7 days");
+    expect(dry.candidates[0].reason).toContain("keeps log artifacts 7 days");
     const stats = await (await app.request("/v1/stats")).json();
     expect(stats).toMatchObject({ artifacts: 1, quota: { maxBytes: 1_000_000, warning: null } });
     const swept = await (await app.request("/v1/maintenance/cleanup", { method: "POST" })).json();
@@ -289,13 +289,13 @@ describe("search, maintenance and operations", () => {
     const { app, fixture } = await makeApp();
     const stored = await (await app.request("/v1/artifacts/s/t/log", { method: "PUT", body: "content" })).json();
     const gc = await (await app.request("/v1/maintenance/gc?dry_run=1&grace=10m", { method: "POST" })).json();
-    expect(gc).toMatchObject({ dryRun: true, stalePending: [], orphanObjects: [], scannedObjects: 2 });
+    expect(gc).toMatchObject({ dryRun: true, stalePending: [], orphanObjects: [], scannedObjects: 3 }); // the blob, its task's metadata.json, metadata-index.json;
     const verify = await (await app.request("/v1/maintenance/verify?deep=1", { method: "POST" })).json();
     expect(verify).toMatchObject({ checked: 1, bytes: stored.size, corrupt: [] });
     const reindex = await (await app.request("/v1/maintenance/reindex", { method: "POST" })).json();
-    expect(reindex).toMatchObject({ sidecars: 1, present: 1, restored: [] });
+    expect(reindex).toMatchObject({ metadataFiles: 1, present: 1, restored: [] });
     expect((await app.request("/v1/maintenance/gc?grace=soon", { method: "POST" })).status).toBe(400);
-    expect((await fixture.backend.list()).objects).toHaveLength(2);
+    expect((await fixture.backend.list()).objects).toHaveLength(3);
   });
 
   test("healthz, metrics in Prometheus format, OpenAPI for every route, JSON 404 for unknown routes", async () => {

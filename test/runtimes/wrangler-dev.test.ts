@@ -90,7 +90,7 @@ describe("wrangler dev, from the README's recipe", () => {
     expect(put.status).toBe(201);
     stored = JSON.parse(new TextDecoder().decode(put.body));
     expect(stored.compressed).toBe(true);
-    expect(await s3.listObjects(BUCKET)).toContainEqual({ key: "chat-app/1.1/v1/log.txt.gz", size: stored.size });
+    expect(await s3.listObjects(BUCKET)).toContainEqual({ key: "chat-app/1.1/log.txt.gz", size: stored.size });
     const rows = await createClient({ url: sqld.url }).execute("SELECT state, size FROM artifacts");
     expect(rows.rows.map((row) => [row.state, row.size])).toEqual([["committed", stored.size]]);
   });

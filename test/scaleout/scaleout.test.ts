@@ -137,7 +137,9 @@ describe("two servers sharing one S3 bucket and one sqld", () => {
     // Every committed row has its blob with its size; no blob without a row.
     const objects = new Map((await s3.listObjects(BUCKET)).map((object) => [object.key, object.size]));
     const rowsWithoutBlob = committed.filter((row) => objects.get(String(row.storage_key)) !== Number(row.size));
-    const blobKeys = [...objects.keys()].filter((key) => !key.endsWith(".metadata.json"));
+    const blobKeys = [...objects.keys()].filter(
+      (key) => !key.endsWith("/metadata.json") && key !== "metadata-index.json" && !key.startsWith(".store/"),
+    );
     const referenced = new Set(rows.map((row) => String(row.storage_key)));
     const blobsWithoutRow = blobKeys.filter((key) => !referenced.has(key));
 

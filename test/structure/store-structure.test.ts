@@ -25,7 +25,7 @@ const diff = (path: string, oldPath = path) =>
   `diff --git a/${oldPath} b/${path}\n--- a/${oldPath}\n+++ b/${path}\n@@ -1,2 +1,3 @@\n keep\n-gone\n+new\n+newer\n`;
 
 describe("structure extracted at upload", () => {
-  test("the upload result, stat, search and the sidecar carry the summary", async () => {
+  test("the upload result, stat, search and the task's metadata.json carry the summary", async () => {
     const { store, backend } = await open();
     const log = `${makeLog(3000)}FATAL the end\n`;
     const uploaded = await store.upload({ specName: "chat", taskId: "1", type: "log", content: log });
@@ -34,8 +34,8 @@ describe("structure extracted at upload", () => {
     expect(uploaded.summary).toMatchObject({ errors });
     expect(await store.stat(uploaded.uri)).toEqual({ ...uploaded, warnings: undefined } as never);
     expect((await store.search({ specName: "chat" }))[0]?.summary).toEqual(uploaded.summary);
-    const sidecar = JSON.parse(await new Response((await backend.get("chat/1/v1/log.metadata.json"))?.body).text());
-    expect(sidecar.summary).toEqual(uploaded.summary);
+    const task = JSON.parse(await new Response((await backend.get("chat/1/metadata.json"))?.body).text());
+    expect(task.artifacts[0].summary).toEqual(uploaded.summary);
   });
 
   test("a gzip-encoded upload is extracted from its decoded bytes, exactly like a plain one", async () => {

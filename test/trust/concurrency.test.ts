@@ -13,14 +13,17 @@
  * (present, deleted by a client, superseded without versioning, or used by a refused
  * upload), the quota was never overshot in any sample, and storage, rows and stats agree.
  */
+
 import { afterAll, describe, expect, test } from "bun:test";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type S3TestServer, startS3Server } from "../helpers/s3-servers.ts";
 import { startServerProcess } from "../helpers/server-process.ts";
 import { makeTempDir, randomBytes, sha256Hex } from "../helpers/store.ts";
 import {
+  compareTaskFiles,
+  expectedStoredKeys,
   figure,
-  keyOfFileUri,
   listStagingFiles,
   listStoredKeys,
   pacedBody,
@@ -30,7 +33,6 @@ import {
   scaled,
   searchAll,
   seededRandom,
-  sidecarKeyOf,
   sleep,
 } from "./support.ts";
 
@@ -262,7 +264,8 @@ interface Variant {
   env: Record<string, string>;
   storedKeys(): Promise<string[]>;
   stagingFiles(): Promise<string[]>;
-  keyOf(uri: string): string;
+  /** A stored object's text (a task's metadata.json), or null. */
+  readText(key: string): Promise<string | null>;
 }
 
 async function runVariant(variant: Variant, home: string, versioning: boolean) {
@@ -300,8 +303,17 @@ async function runVariant(variant: Variant, home: string, versioning: boolean) {
       anomalies.push(
         `stats: ${stats.quota.usedBytes} bytes used, ${stats.pendingUploads} pending; search: ${storedBytes} bytes`,
       );
-    const expectedKeys = items.flatMap((item) => [variant.keyOf(item.uri), sidecarKeyOf(item)]).sort();
-    const storedKeys = await variant.storedKeys();
+    const expectedKeys = expectedStoredKeys(items);
+    const storedKeys = (await variant.storedKeys()).filter((key) => key !== "metadata-index.json");
+    const taskFiles = new Map<
+      string,
+      { artifacts: { type: string; version: number; checksum: string; size: number }[] }
+    >();
+    for (const key of expectedKeys.filter((candidate) => candidate.endsWith("/metadata.json"))) {
+      const text = await variant.readText(key);
+      if (text !== null) taskFiles.set(key, JSON.parse(text));
+    }
+    anomalies.push(...compareTaskFiles(items, taskFiles));
     const stray = storedKeys.filter((key) => !expectedKeys.includes(key));
     const missing = expectedKeys.filter((key) => !storedKeys.includes(key));
     if (stray.length > 0) anomalies.push(`objects without rows: ${stray.slice(0, 5).join(", ")}`);
@@ -336,7 +348,7 @@ function fsVariant(home: string): Variant {
     env: {},
     storedKeys: () => listStoredKeys(root),
     stagingFiles: () => listStagingFiles(root),
-    keyOf: (uri) => keyOfFileUri(root, uri),
+    readText: (key) => readFile(join(root, key), "utf8").catch(() => null),
   };
 }
 
@@ -344,9 +356,11 @@ function s3Variant(s3: S3TestServer, bucket: string): Variant {
   return {
     label: "s3",
     env: s3.storeEnv(bucket),
-    storedKeys: async () => (await s3.listObjects(bucket)).map((object) => object.key),
-    stagingFiles: async () => [],
-    keyOf: (uri) => uri.replace(`s3://${bucket}/`, ""),
+    storedKeys: async () =>
+      (await s3.listObjects(bucket)).map((object) => object.key).filter((key) => !key.startsWith(".store/")),
+    stagingFiles: async () =>
+      (await s3.listObjects(bucket)).map((object) => object.key).filter((key) => key.startsWith(".store/")),
+    readText: (key) => s3.readText(bucket, key),
   };
 }
 

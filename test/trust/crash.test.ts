@@ -13,14 +13,17 @@
  * Each client owns its keys, so operations on one key never overlap and the expected state
  * is exact. Versioning is off in two of three server lives and on in the third.
  */
+
 import { afterAll, describe, expect, test } from "bun:test";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startS3Server } from "../helpers/s3-servers.ts";
 import { type ServerProcess, startServerProcess } from "../helpers/server-process.ts";
 import { makeLog, makeTempDir, randomBytes, sha256Hex } from "../helpers/store.ts";
 import {
+  compareTaskFiles,
+  expectedStoredKeys,
   figure,
-  keyOfFileUri,
   listStagingFiles,
   listStoredKeys,
   pacedBody,
@@ -31,7 +34,6 @@ import {
   scaled,
   searchAll,
   seededRandom,
-  sidecarKeyOf,
   sleep,
 } from "./support.ts";
 
@@ -85,7 +87,8 @@ interface StorageView {
   env: Record<string, string>;
   storedKeys(): Promise<string[]>;
   stagingFiles(): Promise<string[]>;
-  keyOf(uri: string): string;
+  /** A stored object's text (a task's metadata.json), or null. */
+  readText(key: string): Promise<string | null>;
 }
 
 interface CampaignFigures {
@@ -356,8 +359,17 @@ async function checkAfterRestart(
       problems.push(`${where}: gc changed what search returns`);
   }
 
-  const expectedKeys = items.flatMap((item) => [view.keyOf(item.uri), sidecarKeyOf(item)]).sort();
-  const storedKeys = await view.storedKeys();
+  const expectedKeys = expectedStoredKeys(items);
+  const storedKeys = (await view.storedKeys()).filter((key) => key !== "metadata-index.json");
+  const taskFiles = new Map<
+    string,
+    { artifacts: { type: string; version: number; checksum: string; size: number }[] }
+  >();
+  for (const key of expectedKeys.filter((candidate) => candidate.endsWith("/metadata.json"))) {
+    const text = await view.readText(key);
+    if (text !== null) taskFiles.set(key, JSON.parse(text));
+  }
+  for (const problem of compareTaskFiles(items, taskFiles)) problems.push(`${where}: ${problem}`);
   const missing = expectedKeys.filter((key) => !storedKeys.includes(key));
   const extra = storedKeys.filter((key) => !expectedKeys.includes(key));
   if (missing.length > 0) problems.push(`${where}: rows without objects: ${missing.join(", ")}`);
@@ -427,7 +439,7 @@ describe("crash consistency under SIGKILL", () => {
         env: {},
         storedKeys: () => listStoredKeys(join(dir.path, "store")),
         stagingFiles: () => listStagingFiles(join(dir.path, "store")),
-        keyOf: (uri) => keyOfFileUri(join(dir.path, "store"), uri),
+        readText: (key) => readFile(join(dir.path, "store", key), "utf8").catch(() => null),
       };
       const random = seededRandom(runSeed("crash (fs)"));
       const { problems, figures } = await runCampaign(view, dir.path, FS_KILLS, random);
@@ -454,9 +466,11 @@ describe("crash consistency under SIGKILL", () => {
         // Uploads to S3 take longer to be acknowledged (buffered, then PutObject or multipart).
         killWindowMs: [20, 900],
         env: s3.storeEnv("crash"),
-        storedKeys: async () => (await s3.listObjects("crash")).map((object) => object.key),
-        stagingFiles: async () => [],
-        keyOf: (uri) => uri.replace(/^s3:\/\/crash\//, ""),
+        storedKeys: async () =>
+          (await s3.listObjects("crash")).map((object) => object.key).filter((key) => !key.startsWith(".store/")),
+        stagingFiles: async () =>
+          (await s3.listObjects("crash")).map((object) => object.key).filter((key) => key.startsWith(".store/")),
+        readText: (key) => s3.readText("crash", key),
       };
       const random = seededRandom(runSeed("crash (s3)"));
       const { problems, figures } = await runCampaign(view, dir.path, S3_KILLS, random);

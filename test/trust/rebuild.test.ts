@@ -112,7 +112,7 @@ describe("rebuilding lost metadata from storage", () => {
     await deleteDatabase();
     const reindex = await runCli(["reindex", "--json"], env);
     expect(reindex.status).toBe(0);
-    const report = JSON.parse(reindex.stdout) as { restored: string[]; skipped: unknown[]; sidecars: number };
+    const report = JSON.parse(reindex.stdout) as { restored: string[]; skipped: unknown[]; metadataFiles: number };
     expect(report.skipped).toEqual([]);
     expect(report.restored.length).toBe(versionCount);
     server = await startServerProcess({ runtime: "bun", basePath, env });
@@ -128,7 +128,7 @@ describe("rebuilding lost metadata from storage", () => {
     const path = "rebuild-0/task-0/log";
     const highest = Math.max(
       ...(before.everything ?? [])
-        .filter((item) => item.uri.includes("/rebuild-0/task-0/v"))
+        .filter((item) => item.uri.includes("/rebuild-0/task-0/log.txt"))
         .map((item) => item.version),
     );
     const response = await fetch(`${server.url}/v1/artifacts/${path}`, { method: "PUT", body: "after the rebuild\n" });

@@ -135,9 +135,9 @@ describe("path traversal over raw HTTP", () => {
     expect(await listFiles(dir.path, "store")).toEqual(outsideBefore);
     expect(await markedEntriesAbove(dir.path)).toEqual([]);
     // Inside base_path: only the one real artifact and the store's own files.
-    expect(await listStoredKeys(basePath)).toEqual([
-      `${SPEC}/${TASK}/v1/log.metadata.json`,
-      `${SPEC}/${TASK}/v1/log.txt.gz`,
+    expect((await listStoredKeys(basePath)).filter((key) => key !== "metadata-index.json")).toEqual([
+      `${SPEC}/${TASK}/log.txt.gz`,
+      `${SPEC}/${TASK}/metadata.json`,
     ]);
     const items = await searchAll(server.url);
     expect(items.map((item) => `${item.specName}/${item.taskId}/${item.type}`)).toEqual([`${SPEC}/${TASK}/log`]);
@@ -169,7 +169,7 @@ describe("path traversal over raw HTTP", () => {
     for (const uri of [
       `file://${dir.path}/secret.txt`,
       `file://${basePath}/../secret.txt`,
-      `file://${basePath}/../outside/${TASK}/v1/log.txt`,
+      `file://${basePath}/../outside/${TASK}/log.txt`,
       "file:///etc/passwd",
     ]) {
       const run = await runCli(["download", uri], { HOME: join(dir.path, "home"), ARTIFACT_STORE_BASE_PATH: basePath });

@@ -10,7 +10,6 @@ import { spawn } from "node:child_process";
 import { readdir, stat } from "node:fs/promises";
 import { connect } from "node:net";
 import { join, relative, sep } from "node:path";
-import { fileURLToPath } from "node:url";
 import { bunBinary, repoRoot } from "../helpers/server-process.ts";
 
 /** True under `npm run test:soak`. */
@@ -81,14 +80,11 @@ export async function listStoredKeys(root: string): Promise<string[]> {
   return keys.sort();
 }
 
-/** Files in the fs backend's staging directory. */
+/** Files in the fs backend's staging directory, and uploads left under `.store/uploads/`. */
 export async function listStagingFiles(root: string): Promise<string[]> {
-  return (await readdir(join(root, ".store", "staging")).catch(() => [] as string[])).sort();
-}
-
-/** The store key of a `file://` URI under `root`. */
-export function keyOfFileUri(root: string, uri: string): string {
-  return relative(root, fileURLToPath(uri)).split(sep).join("/");
+  const uploads = await listStoredKeys(join(root, ".store", "uploads"));
+  const staging = await readdir(join(root, ".store", "staging")).catch(() => [] as string[]);
+  return [...staging, ...uploads.map((key) => `uploads/${key}`)].sort();
 }
 
 /** What search returns per version (the fields the battery compares). */
@@ -131,9 +127,59 @@ export async function searchAll(url: string, query = "", token?: string): Promis
   return items;
 }
 
-/** `spec/task/vN/<type>.metadata.json` of a version. */
-export function sidecarKeyOf(item: Pick<SearchItem, "specName" | "taskId" | "version" | "type">): string {
-  return `${item.specName}/${item.taskId}/v${item.version}/${item.type}.metadata.json`;
+const FILE_NAMES: Record<string, string> = { diff: "diff.txt", log: "log.txt", test: "test-result.json" };
+
+/**
+ * The keys the seed's tree holds for these versions: the newest version of each artifact at
+ * `spec/task/<file>[.gz]`, older ones at `spec/task/versions/v<N>/<file>[.gz]`, and one
+ * `spec/task/metadata.json` per task. (`metadata-index.json` is left out: it is the store's summary.)
+ */
+export function expectedStoredKeys(
+  items: Pick<SearchItem, "specName" | "taskId" | "version" | "type" | "compressed">[],
+): string[] {
+  const newest = new Map<string, number>();
+  for (const item of items) {
+    const series = `${item.specName}/${item.taskId}/${item.type}`;
+    newest.set(series, Math.max(newest.get(series) ?? 0, item.version));
+  }
+  const keys = new Set<string>();
+  for (const item of items) {
+    const file = `${FILE_NAMES[item.type] ?? item.type}${item.compressed ? ".gz" : ""}`;
+    const current = newest.get(`${item.specName}/${item.taskId}/${item.type}`) === item.version;
+    keys.add(
+      current
+        ? `${item.specName}/${item.taskId}/${file}`
+        : `${item.specName}/${item.taskId}/versions/v${item.version}/${file}`,
+    );
+    keys.add(`${item.specName}/${item.taskId}/metadata.json`);
+  }
+  return [...keys].sort();
+}
+
+/**
+ * What each task's `metadata.json` says, compared with what search says: the problems found
+ * (a version listed in one and not the other, or described differently).
+ */
+export function compareTaskFiles(
+  items: SearchItem[],
+  files: Map<string, { artifacts: { type: string; version: number; checksum: string; size: number }[] }>,
+): string[] {
+  const problems: string[] = [];
+  const describe = (spec: string, task: string, type: string, version: number, checksum: string, size: number) =>
+    `${spec}/${task}/${type} v${version} ${checksum.slice(0, 12)} ${size}`;
+  const fromSearch = new Set(
+    items.map((item) => describe(item.specName, item.taskId, item.type, item.version, item.checksum, item.size)),
+  );
+  const fromFiles = new Set<string>();
+  for (const [key, file] of files) {
+    const [spec = "", task = ""] = key.split("/");
+    for (const entry of file.artifacts)
+      fromFiles.add(describe(spec, task, entry.type, entry.version, entry.checksum, entry.size));
+  }
+  for (const entry of fromSearch) if (!fromFiles.has(entry)) problems.push(`metadata.json lacks ${entry}`);
+  for (const entry of fromFiles)
+    if (!fromSearch.has(entry)) problems.push(`metadata.json lists ${entry}, search does not`);
+  return problems;
 }
 
 export interface CliRun {
