@@ -32,181 +32,214 @@ function isSpace(code: number): boolean {
   return code === 0x20 || code === 0x0a || code === 0x0d || code === 0x09;
 }
 
+/** Where the reader is in the document. */
+interface JsonReadState {
+  readonly events: JsonEvents;
+  readonly maxString: number;
+  mode: Mode;
+  readonly kinds: ("object" | "array")[];
+  readonly path: (string | number)[];
+  text: string;
+  textLength: number;
+  stringIsKey: boolean;
+  /** "\\" after a backslash, "u…" while reading \uXXXX. */
+  pendingEscape: string | null;
+  literal: string;
+  consumed: number;
+}
+
 export function createJsonReader(events: JsonEvents, maxString = 8192) {
-  let mode: Mode = Mode.Value;
-  const kinds: ("object" | "array")[] = [];
-  const path: (string | number)[] = [];
-  let text = "";
-  let textLength = 0;
-  let stringIsKey = false;
-  let pendingEscape: string | null = null; // "\\" after a backslash, "u…" while reading \uXXXX
-  let literal = "";
-  let consumed = 0;
-
-  const fail = (message: string): never => {
-    throw new Error(`invalid JSON near character ${consumed}: ${message}`);
+  const state: JsonReadState = {
+    events,
+    maxString,
+    mode: Mode.Value,
+    kinds: [],
+    path: [],
+    text: "",
+    textLength: 0,
+    stringIsKey: false,
+    pendingEscape: null,
+    literal: "",
+    consumed: 0,
   };
-
-  const afterValue = () => {
-    mode = kinds.length === 0 ? Mode.Done : Mode.AfterValue;
-  };
-
-  const beginValue = () => {
-    if (kinds.at(-1) === "array") path[path.length - 1] = (path.at(-1) as number) + 1;
-  };
-
-  const finishLiteral = () => {
-    let value: JsonScalar;
-    if (literal === "true") value = true;
-    else if (literal === "false") value = false;
-    else if (literal === "null") value = null;
-    else if (NUMBER.test(literal)) value = Number(literal);
-    else return fail(`unexpected ${JSON.stringify(literal.slice(0, 20))}`);
-    literal = "";
-    events.value(path, value);
-    afterValue();
-  };
-
-  const finishString = () => {
-    if (stringIsKey) {
-      path[path.length - 1] = text;
-      mode = Mode.Colon;
-    } else {
-      events.value(path, text);
-      afterValue();
-    }
-    text = "";
-    textLength = 0;
-  };
-
-  const append = (piece: string) => {
-    if (textLength < maxString)
-      text += piece.length + textLength > maxString ? piece.slice(0, maxString - textLength) : piece;
-    textLength += piece.length;
-  };
-
-  const close = (kind: "object" | "array") => {
-    if (kinds.pop() !== kind) fail(`unexpected ${kind === "object" ? "}" : "]"}`);
-    path.pop();
-    events.close(path, kind);
-    afterValue();
-  };
-
-  const write = (chunk: string) => {
-    let index = 0;
-    const length = chunk.length;
-    while (index < length) {
-      if (mode === Mode.String) {
-        if (pendingEscape !== null) {
-          const character = chunk[index] as string;
-          index++;
-          if (pendingEscape === "\\") {
-            if (character === "u") pendingEscape = "u";
-            else {
-              const replacement = ESCAPES[character];
-              if (replacement === undefined) fail(`bad pendingEscape \\${character}`);
-              append(replacement as string);
-              pendingEscape = null;
-            }
-          } else {
-            pendingEscape += character;
-            if (pendingEscape.length === 5) {
-              const code = Number.parseInt(pendingEscape.slice(1), 16);
-              if (!Number.isFinite(code)) fail("bad \\u pendingEscape");
-              append(String.fromCharCode(code));
-              pendingEscape = null;
-            }
-          }
-          continue;
-        }
-        SPECIAL_IN_STRING.lastIndex = index;
-        const match = SPECIAL_IN_STRING.exec(chunk);
-        if (!match) {
-          append(chunk.slice(index));
-          index = length;
-          break;
-        }
-        if (match.index > index) append(chunk.slice(index, match.index));
-        index = match.index + 1;
-        if (match[0] === '"') finishString();
-        else pendingEscape = "\\";
-        continue;
-      }
-      const code = chunk.charCodeAt(index);
-      if (mode === Mode.Literal) {
-        if (isSpace(code) || code === 0x2c || code === 0x5d || code === 0x7d) {
-          finishLiteral();
-          continue; // the delimiter is read in the new mode
-        }
-        literal += chunk[index];
-        if (literal.length > 64) fail("literal too long");
-        index++;
-        continue;
-      }
-      index++;
-      if (isSpace(code)) continue;
-      switch (mode) {
-        case Mode.Value:
-        case Mode.ArrayStart:
-          if (mode === Mode.ArrayStart && code === 0x5d /* ] */) {
-            close("array");
-            break;
-          }
-          beginValue();
-          if (code === 0x7b /* { */) {
-            events.open(path, "object");
-            kinds.push("object");
-            path.push("");
-            mode = Mode.ObjectStart;
-          } else if (code === 0x5b /* [ */) {
-            events.open(path, "array");
-            kinds.push("array");
-            path.push(-1);
-            mode = Mode.ArrayStart;
-          } else if (code === 0x22 /* " */) {
-            stringIsKey = false;
-            mode = Mode.String;
-          } else if (
-            code === 0x2d ||
-            (code >= 0x30 && code <= 0x39) ||
-            code === 0x74 ||
-            code === 0x66 ||
-            code === 0x6e
-          ) {
-            literal = chunk[index - 1] as string;
-            mode = Mode.Literal;
-          } else fail(`unexpected ${JSON.stringify(chunk[index - 1])}`);
-          break;
-        case Mode.ObjectStart:
-        case Mode.Key:
-          if (mode === Mode.ObjectStart && code === 0x7d /* } */) close("object");
-          else if (code === 0x22) {
-            stringIsKey = true;
-            mode = Mode.String;
-          } else fail("expected a key");
-          break;
-        case Mode.Colon:
-          if (code !== 0x3a) fail("expected :");
-          mode = Mode.Value;
-          break;
-        case Mode.AfterValue:
-          if (code === 0x2c /* , */) mode = kinds.at(-1) === "object" ? Mode.Key : Mode.Value;
-          else if (code === 0x7d) close("object");
-          else if (code === 0x5d) close("array");
-          else fail(`unexpected ${JSON.stringify(chunk[index - 1])}`);
-          break;
-        case Mode.Done:
-          fail("text after the end of the document");
-      }
-    }
-    consumed += length;
-  };
-
   return {
-    write,
+    write: (chunk: string) => write(state, chunk),
     end() {
-      if (mode === Mode.Literal && kinds.length === 0) finishLiteral();
-      if (mode !== Mode.Done) fail("the document ended early");
+      if (state.mode === Mode.Literal && state.kinds.length === 0) finishLiteral(state);
+      if (state.mode !== Mode.Done) fail(state, "the document ended early");
     },
   };
+}
+
+function fail(state: JsonReadState, message: string): never {
+  throw new Error(`invalid JSON near character ${state.consumed}: ${message}`);
+}
+
+function afterValue(state: JsonReadState): void {
+  state.mode = state.kinds.length === 0 ? Mode.Done : Mode.AfterValue;
+}
+
+function beginValue(state: JsonReadState): void {
+  const { kinds, path } = state;
+  if (kinds.at(-1) === "array") path[path.length - 1] = (path.at(-1) as number) + 1;
+}
+
+function finishLiteral(state: JsonReadState): void {
+  const literal = state.literal;
+  let value: JsonScalar;
+  if (literal === "true") value = true;
+  else if (literal === "false") value = false;
+  else if (literal === "null") value = null;
+  else if (NUMBER.test(literal)) value = Number(literal);
+  else fail(state, `unexpected ${JSON.stringify(literal.slice(0, 20))}`);
+  state.literal = "";
+  state.events.value(state.path, value);
+  afterValue(state);
+}
+
+function finishString(state: JsonReadState): void {
+  if (state.stringIsKey) {
+    state.path[state.path.length - 1] = state.text;
+    state.mode = Mode.Colon;
+  } else {
+    state.events.value(state.path, state.text);
+    afterValue(state);
+  }
+  state.text = "";
+  state.textLength = 0;
+}
+
+/** Adds to the string being read, keeping at most `maxString` characters of it. */
+function append(state: JsonReadState, piece: string): void {
+  const { maxString, textLength } = state;
+  if (textLength < maxString)
+    state.text += piece.length + textLength > maxString ? piece.slice(0, maxString - textLength) : piece;
+  state.textLength = textLength + piece.length;
+}
+
+function close(state: JsonReadState, kind: "object" | "array"): void {
+  if (state.kinds.pop() !== kind) fail(state, `unexpected ${kind === "object" ? "}" : "]"}`);
+  state.path.pop();
+  state.events.close(state.path, kind);
+  afterValue(state);
+}
+
+function write(state: JsonReadState, chunk: string): void {
+  let index = 0;
+  const length = chunk.length;
+  while (index < length) {
+    const mode = state.mode;
+    if (mode === Mode.String) {
+      index = readString(state, chunk, index);
+      continue;
+    }
+    const code = chunk.charCodeAt(index);
+    if (mode === Mode.Literal) {
+      if (isSpace(code) || code === 0x2c || code === 0x5d || code === 0x7d) {
+        finishLiteral(state);
+        continue; // the delimiter is read in the new mode
+      }
+      state.literal += chunk[index];
+      if (state.literal.length > 64) fail(state, "literal too long");
+      index++;
+      continue;
+    }
+    index++;
+    if (isSpace(code)) continue;
+    readStructural(state, mode, code, chunk[index - 1] as string);
+  }
+  state.consumed += length;
+}
+
+/** Inside a string from `index`: returns where reading goes on. */
+function readString(state: JsonReadState, chunk: string, index: number): number {
+  if (state.pendingEscape !== null) {
+    readEscape(state, chunk[index] as string);
+    return index + 1;
+  }
+  SPECIAL_IN_STRING.lastIndex = index;
+  const match = SPECIAL_IN_STRING.exec(chunk);
+  if (!match) {
+    append(state, chunk.slice(index));
+    return chunk.length;
+  }
+  if (match.index > index) append(state, chunk.slice(index, match.index));
+  if (match[0] === '"') finishString(state);
+  else state.pendingEscape = "\\";
+  return match.index + 1;
+}
+
+/** One character of an escape (`\n`, `\u00e9`) inside a string. */
+function readEscape(state: JsonReadState, character: string): void {
+  if (state.pendingEscape === "\\") {
+    if (character === "u") state.pendingEscape = "u";
+    else {
+      const replacement = ESCAPES[character];
+      if (replacement === undefined) fail(state, `bad pendingEscape \\${character}`);
+      append(state, replacement as string);
+      state.pendingEscape = null;
+    }
+    return;
+  }
+  const pending = `${state.pendingEscape}${character}`;
+  state.pendingEscape = pending;
+  if (pending.length === 5) {
+    const code = Number.parseInt(pending.slice(1), 16);
+    if (!Number.isFinite(code)) fail(state, "bad \\u pendingEscape");
+    append(state, String.fromCharCode(code));
+    state.pendingEscape = null;
+  }
+}
+
+/** A character outside strings and literals (`character` is `code` as text, for messages). */
+function readStructural(state: JsonReadState, mode: Mode, code: number, character: string): void {
+  switch (mode) {
+    case Mode.Value:
+    case Mode.ArrayStart:
+      if (mode === Mode.ArrayStart && code === 0x5d /* ] */) close(state, "array");
+      else startValue(state, code, character);
+      break;
+    case Mode.ObjectStart:
+    case Mode.Key:
+      if (mode === Mode.ObjectStart && code === 0x7d /* } */) close(state, "object");
+      else if (code === 0x22) {
+        state.stringIsKey = true;
+        state.mode = Mode.String;
+      } else fail(state, "expected a key");
+      break;
+    case Mode.Colon:
+      if (code !== 0x3a) fail(state, "expected :");
+      state.mode = Mode.Value;
+      break;
+    case Mode.AfterValue:
+      if (code === 0x2c /* , */) state.mode = state.kinds.at(-1) === "object" ? Mode.Key : Mode.Value;
+      else if (code === 0x7d) close(state, "object");
+      else if (code === 0x5d) close(state, "array");
+      else fail(state, `unexpected ${JSON.stringify(character)}`);
+      break;
+    case Mode.Done:
+      fail(state, "text after the end of the document");
+  }
+}
+
+/** The first character of a value: an object, an array, a string or a literal. */
+function startValue(state: JsonReadState, code: number, character: string): void {
+  beginValue(state);
+  if (code === 0x7b /* { */) {
+    state.events.open(state.path, "object");
+    state.kinds.push("object");
+    state.path.push("");
+    state.mode = Mode.ObjectStart;
+  } else if (code === 0x5b /* [ */) {
+    state.events.open(state.path, "array");
+    state.kinds.push("array");
+    state.path.push(-1);
+    state.mode = Mode.ArrayStart;
+  } else if (code === 0x22 /* " */) {
+    state.stringIsKey = false;
+    state.mode = Mode.String;
+  } else if (code === 0x2d || (code >= 0x30 && code <= 0x39) || code === 0x74 || code === 0x66 || code === 0x6e) {
+    state.literal = character;
+    state.mode = Mode.Literal;
+  } else fail(state, `unexpected ${JSON.stringify(character)}`);
 }
