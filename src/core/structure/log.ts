@@ -40,161 +40,209 @@ const STATED_WARNING = 1;
 const ERROR = 2;
 const WARNING = 4;
 
+/** What the extractor has counted, and the line it has not settled yet. */
+interface LogState {
+  /** One pass finds every kind: group 1 is a stated warning, group 2 an error, group 3 a warning. */
+  readonly pattern: RegExp;
+  readonly byteDecoder: TextDecoder | null;
+  readonly utf8: TextDecoder;
+  /** Complete lines seen. */
+  lines: number;
+  errors: number;
+  warnings: number;
+  firstErrorLine: number | null;
+  firstErrorOffset: number | null;
+  /** Bytes scanned before the current segment: byte offsets of lines are this plus their place in it. */
+  scanned: number;
+  readonly firstErrors: { line: number; text: string }[];
+  carry: Uint8Array;
+  bytes: number;
+  lastByte: number;
+  /** The line (0-based) with matches not yet counted, what they were, its text if it may be an error, and where it starts. */
+  pendingLine: number;
+  pendingKinds: number;
+  pendingText: string | null;
+  pendingOffset: number | null;
+}
+
 export function createLogExtractor(): StructureExtractor & { summary(): LogSummary } {
-  // One pass finds every kind: group 1 is a stated warning, group 2 an error, group 3 a warning.
-  const pattern = new RegExp(`(${LOG_STATED_WARNING_SOURCE})|(${LOG_ERROR_SOURCE})|(${LOG_WARNING_SOURCE})`, "gm");
-  const byteDecoder = createByteDecoder();
-  const utf8 = new TextDecoder("utf-8");
-  let lines = 0; // complete lines seen
-  let errors = 0;
-  let warnings = 0;
-  let firstErrorLine: number | null = null;
-  let firstErrorOffset: number | null = null;
-  // Bytes scanned before the current segment: byte offsets of lines are this plus their place in it.
-  let scanned = 0;
-  let pendingOffset: number | null = null;
-  const firstErrors: { line: number; text: string }[] = [];
-  let carry: Uint8Array = new Uint8Array(0);
-  let bytes = 0;
-  let lastByte = 0x0a;
-  // The line (0-based) with matches not yet counted, what they were, and its text if it may be an error.
-  let pendingLine = -1;
-  let pendingKinds = 0;
-  let pendingText: string | null = null;
-
-  /** Counts the pending line: a stated warning stays a warning, otherwise an error wins over a warning. */
-  const settle = () => {
-    if (pendingLine === -1) return;
-    if (pendingKinds & ERROR && !(pendingKinds & STATED_WARNING)) {
-      errors++;
-      if (firstErrorLine === null) {
-        firstErrorLine = pendingLine + 1;
-        firstErrorOffset = pendingOffset;
-      }
-      if (pendingText !== null && firstErrors.length < LIMITS.firstErrors)
-        firstErrors.push({ line: pendingLine + 1, text: pendingText });
-    } else warnings++;
-    pendingLine = -1;
-    pendingKinds = 0;
-    pendingText = null;
-    pendingOffset = null;
+  const state: LogState = {
+    pattern: new RegExp(`(${LOG_STATED_WARNING_SOURCE})|(${LOG_ERROR_SOURCE})|(${LOG_WARNING_SOURCE})`, "gm"),
+    byteDecoder: createByteDecoder(),
+    utf8: new TextDecoder("utf-8"),
+    lines: 0,
+    errors: 0,
+    warnings: 0,
+    firstErrorLine: null,
+    firstErrorOffset: null,
+    scanned: 0,
+    firstErrors: [],
+    carry: new Uint8Array(0),
+    bytes: 0,
+    lastByte: 0x0a,
+    pendingLine: -1,
+    pendingKinds: 0,
+    pendingText: null,
+    pendingOffset: null,
   };
+  return {
+    write: (chunk) => write(state, chunk),
+    finish() {
+      if (state.carry.length > 0) scan(state, state.carry);
+      state.carry = new Uint8Array(0);
+      return { summary: summarize(state), files: [], tests: [] };
+    },
+    summary: () => summarize(state),
+  };
+}
 
-  /** Scans whole lines (`data` ends at a line end, or is a line too long to wait for). */
-  const scan = (data: Uint8Array) => {
-    // Only complete lines are decoded, so UTF-8 never splits inside a character. Colour codes
-    // are removed first (they split words: ESC[31mERROR would not be a whole word).
-    const coloured = data.includes(0x1b);
-    const text = coloured
-      ? utf8.decode(data).replace(ANSI, "")
-      : byteDecoder
-        ? byteDecoder.decode(data)
-        : utf8.decode(data);
-    // With the byte decoder, offsets are byte offsets: error lines are decoded as UTF-8 from the bytes.
-    const lineText = (start: number, stop: number) =>
-      byteDecoder && !coloured ? utf8.decode(data.subarray(start, stop)) : text.slice(start, stop);
-    let position = 0;
-    let line = lines;
-    pattern.lastIndex = 0;
-    for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
-      for (
-        let next = text.indexOf("\n", position);
-        next !== -1 && next < match.index;
-        next = text.indexOf("\n", position)
-      ) {
-        line++;
-        position = next + 1;
-      }
-      if (line !== pendingLine) {
-        settle();
-        pendingLine = line;
-      }
-      const kind = match[1] !== undefined ? STATED_WARNING : match[2] !== undefined ? ERROR : WARNING;
-      pendingKinds |= kind;
-      if (kind === ERROR && pendingText === null && firstErrors.length < LIMITS.firstErrors) {
-        const start = text.lastIndexOf("\n", match.index) + 1;
-        const stop = text.indexOf("\n", match.index);
-        pendingText = cap(lineText(start, stop === -1 ? text.length : stop), LIMITS.errorText);
-      }
-      if (kind === ERROR && firstErrorLine === null && pendingOffset === null) {
-        // Where the first error line starts in the content: the viewer reads its context with a Range request.
-        pendingOffset =
-          scanned +
-          (byteDecoder && !coloured ? text.lastIndexOf("\n", match.index) + 1 : lineStartByte(data, line - lines));
-      }
-      if (match[0].length === 0) pattern.lastIndex++;
+function summarize(state: LogState): LogSummary {
+  settle(state);
+  return {
+    kind: "log",
+    lines: state.lines + (state.bytes > 0 && state.lastByte !== 0x0a ? 1 : 0),
+    errors: state.errors,
+    warnings: state.warnings,
+    firstErrorLine: state.firstErrorLine,
+    firstErrorOffset: state.firstErrorOffset,
+    firstErrors: state.firstErrors,
+    bytesExamined: state.bytes,
+    truncated: false,
+    parseError: null,
+  };
+}
+
+/** Counts the pending line: a stated warning stays a warning, otherwise an error wins over a warning. */
+function settle(state: LogState): void {
+  if (state.pendingLine === -1) return;
+  if (state.pendingKinds & ERROR && !(state.pendingKinds & STATED_WARNING)) {
+    state.errors++;
+    if (state.firstErrorLine === null) {
+      state.firstErrorLine = state.pendingLine + 1;
+      state.firstErrorOffset = state.pendingOffset;
     }
-    for (let next = text.indexOf("\n", position); next !== -1; next = text.indexOf("\n", position)) {
+    if (state.pendingText !== null && state.firstErrors.length < LIMITS.firstErrors)
+      state.firstErrors.push({ line: state.pendingLine + 1, text: state.pendingText });
+  } else state.warnings++;
+  state.pendingLine = -1;
+  state.pendingKinds = 0;
+  state.pendingText = null;
+  state.pendingOffset = null;
+}
+
+function write(state: LogState, chunk: Uint8Array): void {
+  if (chunk.length === 0) return;
+  state.bytes += chunk.length;
+  state.lastByte = chunk[chunk.length - 1] as number;
+  let start = 0;
+  if (state.carry.length > 0) {
+    start = finishCarriedLine(state, chunk);
+    if (start === -1) return;
+  }
+  // Then whole lines, in segments of about SEGMENT bytes.
+  const lastNewline = chunk.lastIndexOf(0x0a);
+  while (start <= lastNewline) {
+    let stop = lastNewline + 1;
+    if (stop - start > SEGMENT) {
+      const cut = chunk.lastIndexOf(0x0a, start + SEGMENT - 1);
+      stop = cut >= start ? cut + 1 : chunk.indexOf(0x0a, start + SEGMENT) + 1;
+    }
+    scan(state, chunk.subarray(start, stop));
+    start = stop;
+  }
+  if (start < chunk.length) state.carry = chunk.slice(start);
+  if (state.carry.length > MAX_CARRY) {
+    scan(state, state.carry);
+    state.carry = new Uint8Array(0);
+  }
+}
+
+/**
+ * Finishes the line carried over from the last chunk: only that line is copied, never the whole
+ * chunk. Returns where the chunk's own lines start, or -1 when the line goes on past the chunk.
+ */
+function finishCarriedLine(state: LogState, chunk: Uint8Array): number {
+  const first = chunk.indexOf(0x0a);
+  const end = first === -1 ? chunk.length : first + 1;
+  const joined = new Uint8Array(state.carry.length + end);
+  joined.set(state.carry, 0);
+  joined.set(chunk.subarray(0, end), state.carry.length);
+  state.carry = new Uint8Array(0);
+  if (first === -1) {
+    state.carry = joined;
+    if (joined.length > MAX_CARRY) {
+      // A huge line: count what it holds so far and keep its line open (no newline counted).
+      scan(state, joined);
+      state.carry = new Uint8Array(0);
+    }
+    return -1;
+  }
+  scan(state, joined);
+  return end;
+}
+
+/** Scans whole lines (`data` ends at a line end, or is a line too long to wait for). */
+function scan(state: LogState, data: Uint8Array): void {
+  const { pattern, byteDecoder, utf8 } = state;
+  // Only complete lines are decoded, so UTF-8 never splits inside a character. Colour codes
+  // are removed first (they split words: ESC[31mERROR would not be a whole word).
+  const coloured = data.includes(0x1b);
+  const text = coloured
+    ? utf8.decode(data).replace(ANSI, "")
+    : byteDecoder
+      ? byteDecoder.decode(data)
+      : utf8.decode(data);
+  let position = 0;
+  let line = state.lines;
+  pattern.lastIndex = 0;
+  for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
+    for (
+      let next = text.indexOf("\n", position);
+      next !== -1 && next < match.index;
+      next = text.indexOf("\n", position)
+    ) {
       line++;
       position = next + 1;
     }
-    lines = line;
-    scanned += data.length;
-  };
+    recordMatch(state, match, line, text, data, coloured);
+    if (match[0].length === 0) pattern.lastIndex++;
+  }
+  for (let next = text.indexOf("\n", position); next !== -1; next = text.indexOf("\n", position)) {
+    line++;
+    position = next + 1;
+  }
+  state.lines = line;
+  state.scanned += data.length;
+}
 
-  const summary = (): LogSummary => {
-    settle();
-    return {
-      kind: "log",
-      lines: lines + (bytes > 0 && lastByte !== 0x0a ? 1 : 0),
-      errors,
-      warnings,
-      firstErrorLine,
-      firstErrorOffset,
-      firstErrors,
-      bytesExamined: bytes,
-      truncated: false,
-      parseError: null,
-    };
-  };
-  return {
-    write(chunk) {
-      if (chunk.length === 0) return;
-      bytes += chunk.length;
-      lastByte = chunk[chunk.length - 1] as number;
-      let start = 0;
-      if (carry.length > 0) {
-        // Finish the line carried over: only that line is copied, never the whole chunk.
-        const first = chunk.indexOf(0x0a);
-        const end = first === -1 ? chunk.length : first + 1;
-        const joined = new Uint8Array(carry.length + end);
-        joined.set(carry, 0);
-        joined.set(chunk.subarray(0, end), carry.length);
-        carry = new Uint8Array(0);
-        if (first === -1) {
-          carry = joined;
-          if (carry.length > MAX_CARRY) {
-            // A huge line: count what it holds so far and keep its line open (no newline counted).
-            scan(carry);
-            carry = new Uint8Array(0);
-          }
-          return;
-        }
-        scan(joined);
-        start = end;
-      }
-      // Then whole lines, in segments of about SEGMENT bytes.
-      const lastNewline = chunk.lastIndexOf(0x0a);
-      while (start <= lastNewline) {
-        let stop = lastNewline + 1;
-        if (stop - start > SEGMENT) {
-          const cut = chunk.lastIndexOf(0x0a, start + SEGMENT - 1);
-          stop = cut >= start ? cut + 1 : chunk.indexOf(0x0a, start + SEGMENT) + 1;
-        }
-        scan(chunk.subarray(start, stop));
-        start = stop;
-      }
-      if (start < chunk.length) carry = chunk.slice(start);
-      if (carry.length > MAX_CARRY) {
-        scan(carry);
-        carry = new Uint8Array(0);
-      }
-    },
-    finish() {
-      if (carry.length > 0) scan(carry);
-      carry = new Uint8Array(0);
-      return { summary: summary(), files: [], tests: [] };
-    },
-    summary,
-  };
+/** A match on `line` of `text` (decoded from `data`): what kind, and the first error's text and offset. */
+function recordMatch(
+  state: LogState,
+  match: RegExpExecArray,
+  line: number,
+  text: string,
+  data: Uint8Array,
+  coloured: boolean,
+): void {
+  if (line !== state.pendingLine) {
+    settle(state);
+    state.pendingLine = line;
+  }
+  const kind = match[1] !== undefined ? STATED_WARNING : match[2] !== undefined ? ERROR : WARNING;
+  state.pendingKinds |= kind;
+  if (kind !== ERROR) return;
+  // With the byte decoder, offsets are byte offsets: error lines are decoded as UTF-8 from the bytes.
+  const byteOffsets = state.byteDecoder !== null && !coloured;
+  if (state.pendingText === null && state.firstErrors.length < LIMITS.firstErrors) {
+    const start = text.lastIndexOf("\n", match.index) + 1;
+    const found = text.indexOf("\n", match.index);
+    const stop = found === -1 ? text.length : found;
+    const lineText = byteOffsets ? state.utf8.decode(data.subarray(start, stop)) : text.slice(start, stop);
+    state.pendingText = cap(lineText, LIMITS.errorText);
+  }
+  if (state.firstErrorLine === null && state.pendingOffset === null) {
+    // Where the first error line starts in the content: the viewer reads its context with a Range request.
+    state.pendingOffset =
+      state.scanned + (byteOffsets ? text.lastIndexOf("\n", match.index) + 1 : lineStartByte(data, line - state.lines));
+  }
 }
