@@ -41,108 +41,138 @@ const OTHER_FORMATS: Record<string, string> = {
 
 type Capture = "details" | "stdout" | "stderr" | null;
 
+/** Where the reader is in the report. */
+interface JunitReadState {
+  readonly collector: TestCollector;
+  /** Names of the open `<testsuite>` elements. */
+  readonly suites: string[];
+  current: OpenCase | null;
+  /** What the text being read belongs to. */
+  capture: Capture;
+  sawRoot: boolean;
+  depth: number;
+}
+
 export function createJunitReader(collector: TestCollector) {
-  const suites: string[] = [];
-  let current: OpenCase | null = null;
-  let capture: Capture = null;
-  let sawRoot = false;
-  let depth = 0;
-
-  const finishCase = () => {
-    if (!current) return;
-    const details = current.details.trim();
-    const attribute = current.messageAttribute.trim();
-    // Playwright's message attribute is the test's path and the text holds the error: keep both.
-    const message =
-      attribute && details && !details.startsWith(attribute) ? `${attribute}\n\n${details}` : details || attribute;
-    collector.add({
-      suite: current.suite,
-      name: current.name,
-      status: current.status,
-      durationMs: current.durationMs,
-      message: message || null,
-      flaky: current.flaky && current.status === "passed",
-      retries: current.retries,
-      stdout: current.stdout,
-      stderr: current.stderr,
-    });
-    current = null;
-    capture = null;
-  };
-
+  const state: JunitReadState = { collector, suites: [], current: null, capture: null, sawRoot: false, depth: 0 };
   const reader = createXmlReader({
-    open(name, attributes, selfClosing) {
-      if (depth++ === 0 && OTHER_FORMATS[name]) {
-        throw new Error(
-          `${OTHER_FORMATS[name]} is not supported: upload JUnit XML (most runners write it, e.g. dotnet test --logger junit), Jest/Vitest JSON, pytest-json-report, CTRF JSON or TAP`,
-        );
-      }
-      if (name === "testsuites" || name === "testsuite") sawRoot = true;
-      if (name === "testsuite") suites.push(attributes.name ?? "");
-      else if (name === "testcase") {
-        finishCase();
-        sawRoot = true;
-        const className = attributes.classname ?? "";
-        const chain = [...suites];
-        if (className && className !== "test" && className !== chain.at(-1)) chain.push(className);
-        const seconds = Number(attributes.time);
-        current = {
-          suite: joinSuite(chain),
-          name: attributes.name ?? "",
-          status: "passed",
-          durationMs: attributes.time !== undefined && Number.isFinite(seconds) ? seconds * 1000 : null,
-          messageAttribute: "",
-          details: "",
-          flaky: false,
-          retries: 0,
-          stdout: "",
-          stderr: "",
-        };
-      } else if (current && capture === null) {
-        if (name === "failure" || name === "error") {
-          current.status = "failed";
-          current.messageAttribute ||= attributes.message ?? attributes.type ?? "";
-          capture = selfClosing ? null : "details";
-        } else if (name === "skipped") {
-          if (current.status !== "failed") current.status = "skipped";
-          const message = attributes.message;
-          if (message && message !== "true") current.messageAttribute ||= message;
-          capture = selfClosing ? null : "details";
-        } else if (name === "flakyFailure" || name === "flakyError") {
-          current.flaky = true;
-          current.retries++;
-        } else if (name === "rerunFailure" || name === "rerunError") {
-          current.retries++;
-        } else if (name === "system-out" && !selfClosing) capture = "stdout";
-        else if (name === "system-err" && !selfClosing) capture = "stderr";
-      }
-    },
-    close(name) {
-      depth--;
-      if (name === "testsuite") suites.pop();
-      else if (name === "testcase") finishCase();
-      else if (
-        (capture === "details" && (name === "failure" || name === "error" || name === "skipped")) ||
-        (capture === "stdout" && name === "system-out") ||
-        (capture === "stderr" && name === "system-err")
-      )
-        capture = null;
-    },
+    open: (name, attributes, selfClosing) => openElement(state, name, attributes, selfClosing),
+    close: (name) => closeElement(state, name),
     text(text) {
+      const { current, capture } = state;
       if (!current || capture === null) return;
       const limit = capture === "details" ? LIMITS.message : LIMITS.output;
       if (current[capture].length < limit) current[capture] += text;
     },
   });
-
   return {
     write: reader.write,
     /** "junit" once a JUnit element was seen, else null (another XML format). */
-    format: () => (sawRoot ? ("junit" as const) : null),
+    format: () => (state.sawRoot ? ("junit" as const) : null),
     end() {
       reader.end();
-      finishCase();
-      if (!sawRoot) throw new Error("XML without <testsuites>, <testsuite> or <testcase>: not a JUnit report");
+      finishCase(state);
+      if (!state.sawRoot) throw new Error("XML without <testsuites>, <testsuite> or <testcase>: not a JUnit report");
     },
   };
+}
+
+function finishCase(state: JunitReadState): void {
+  const current = state.current;
+  if (!current) return;
+  const details = current.details.trim();
+  const attribute = current.messageAttribute.trim();
+  // Playwright's message attribute is the test's path and the text holds the error: keep both.
+  const message =
+    attribute && details && !details.startsWith(attribute) ? `${attribute}\n\n${details}` : details || attribute;
+  state.collector.add({
+    suite: current.suite,
+    name: current.name,
+    status: current.status,
+    durationMs: current.durationMs,
+    message: message || null,
+    flaky: current.flaky && current.status === "passed",
+    retries: current.retries,
+    stdout: current.stdout,
+    stderr: current.stderr,
+  });
+  state.current = null;
+  state.capture = null;
+}
+
+function openElement(
+  state: JunitReadState,
+  name: string,
+  attributes: Record<string, string>,
+  selfClosing: boolean,
+): void {
+  if (state.depth++ === 0 && OTHER_FORMATS[name]) {
+    throw new Error(
+      `${OTHER_FORMATS[name]} is not supported: upload JUnit XML (most runners write it, e.g. dotnet test --logger junit), Jest/Vitest JSON, pytest-json-report, CTRF JSON or TAP`,
+    );
+  }
+  if (name === "testsuites" || name === "testsuite") state.sawRoot = true;
+  if (name === "testsuite") state.suites.push(attributes.name ?? "");
+  else if (name === "testcase") openCase(state, attributes);
+  else if (state.current && state.capture === null) openCaseChild(state, state.current, name, attributes, selfClosing);
+}
+
+function openCase(state: JunitReadState, attributes: Record<string, string>): void {
+  finishCase(state);
+  state.sawRoot = true;
+  const className = attributes.classname ?? "";
+  const chain = [...state.suites];
+  if (className && className !== "test" && className !== chain.at(-1)) chain.push(className);
+  const seconds = Number(attributes.time);
+  state.current = {
+    suite: joinSuite(chain),
+    name: attributes.name ?? "",
+    status: "passed",
+    durationMs: attributes.time !== undefined && Number.isFinite(seconds) ? seconds * 1000 : null,
+    messageAttribute: "",
+    details: "",
+    flaky: false,
+    retries: 0,
+    stdout: "",
+    stderr: "",
+  };
+}
+
+/** An element inside a `<testcase>`: its outcome, retries, and output. */
+function openCaseChild(
+  state: JunitReadState,
+  current: OpenCase,
+  name: string,
+  attributes: Record<string, string>,
+  selfClosing: boolean,
+): void {
+  if (name === "failure" || name === "error") {
+    current.status = "failed";
+    current.messageAttribute ||= attributes.message ?? attributes.type ?? "";
+    state.capture = selfClosing ? null : "details";
+  } else if (name === "skipped") {
+    if (current.status !== "failed") current.status = "skipped";
+    const message = attributes.message;
+    if (message && message !== "true") current.messageAttribute ||= message;
+    state.capture = selfClosing ? null : "details";
+  } else if (name === "flakyFailure" || name === "flakyError") {
+    current.flaky = true;
+    current.retries++;
+  } else if (name === "rerunFailure" || name === "rerunError") {
+    current.retries++;
+  } else if (name === "system-out" && !selfClosing) state.capture = "stdout";
+  else if (name === "system-err" && !selfClosing) state.capture = "stderr";
+}
+
+function closeElement(state: JunitReadState, name: string): void {
+  state.depth--;
+  const capture = state.capture;
+  if (name === "testsuite") state.suites.pop();
+  else if (name === "testcase") finishCase(state);
+  else if (
+    (capture === "details" && (name === "failure" || name === "error" || name === "skipped")) ||
+    (capture === "stdout" && name === "system-out") ||
+    (capture === "stderr" && name === "system-err")
+  )
+    state.capture = null;
 }
