@@ -130,43 +130,77 @@ function write(state: JsonReadState, chunk: string): void {
   while (index < length) {
     const mode = state.mode;
     if (mode === Mode.String) {
-      index = readString(state, chunk, index);
+      if (state.pendingEscape !== null) {
+        readEscape(state, chunk[index] as string);
+        index++;
+        continue;
+      }
+      SPECIAL_IN_STRING.lastIndex = index;
+      const match = SPECIAL_IN_STRING.exec(chunk);
+      if (!match) {
+        append(state, chunk.slice(index));
+        break;
+      }
+      if (match.index > index) append(state, chunk.slice(index, match.index));
+      index = match.index + 1;
+      if (match[0] === '"') finishString(state);
+      else state.pendingEscape = "\\";
+      continue;
+    }
+    if (mode === Mode.Literal) {
+      index = readLiteral(state, chunk, index);
       continue;
     }
     const code = chunk.charCodeAt(index);
-    if (mode === Mode.Literal) {
-      if (isSpace(code) || code === 0x2c || code === 0x5d || code === 0x7d) {
-        finishLiteral(state);
-        continue; // the delimiter is read in the new mode
-      }
-      state.literal += chunk[index];
-      if (state.literal.length > 64) fail(state, "literal too long");
-      index++;
-      continue;
-    }
     index++;
     if (isSpace(code)) continue;
-    readStructural(state, mode, code, chunk[index - 1] as string);
+    // A character outside strings and literals.
+    switch (mode) {
+      case Mode.Value:
+      case Mode.ArrayStart:
+        if (mode === Mode.ArrayStart && code === 0x5d /* ] */) close(state, "array");
+        else startValue(state, code, chunk, index - 1);
+        break;
+      case Mode.ObjectStart:
+      case Mode.Key:
+        if (mode === Mode.ObjectStart && code === 0x7d /* } */) close(state, "object");
+        else if (code === 0x22) {
+          state.stringIsKey = true;
+          state.mode = Mode.String;
+        } else fail(state, "expected a key");
+        break;
+      case Mode.Colon:
+        if (code !== 0x3a) fail(state, "expected :");
+        state.mode = Mode.Value;
+        break;
+      case Mode.AfterValue:
+        if (code === 0x2c /* , */) state.mode = state.kinds.at(-1) === "object" ? Mode.Key : Mode.Value;
+        else if (code === 0x7d) close(state, "object");
+        else if (code === 0x5d) close(state, "array");
+        else fail(state, `unexpected ${JSON.stringify(chunk[index - 1])}`);
+        break;
+      case Mode.Done:
+        fail(state, "text after the end of the document");
+    }
   }
   state.consumed += length;
 }
 
-/** Inside a string from `index`: returns where reading goes on. */
-function readString(state: JsonReadState, chunk: string, index: number): number {
-  if (state.pendingEscape !== null) {
-    readEscape(state, chunk[index] as string);
-    return index + 1;
+/**
+ * Inside a literal (`true`, `-1.5e3`) from `index`, up to its delimiter, which is read in the
+ * next mode: returns where reading goes on.
+ */
+function readLiteral(state: JsonReadState, chunk: string, index: number): number {
+  const length = chunk.length;
+  let end = index;
+  for (; end < length; end++) {
+    const code = chunk.charCodeAt(end);
+    if (isSpace(code) || code === 0x2c || code === 0x5d || code === 0x7d) break;
   }
-  SPECIAL_IN_STRING.lastIndex = index;
-  const match = SPECIAL_IN_STRING.exec(chunk);
-  if (!match) {
-    append(state, chunk.slice(index));
-    return chunk.length;
-  }
-  if (match.index > index) append(state, chunk.slice(index, match.index));
-  if (match[0] === '"') finishString(state);
-  else state.pendingEscape = "\\";
-  return match.index + 1;
+  state.literal += chunk.slice(index, end);
+  if (state.literal.length > 64) fail(state, "literal too long");
+  if (end < length) finishLiteral(state);
+  return end;
 }
 
 /** One character of an escape (`\n`, `\u00e9`) inside a string. */
@@ -191,39 +225,8 @@ function readEscape(state: JsonReadState, character: string): void {
   }
 }
 
-/** A character outside strings and literals (`character` is `code` as text, for messages). */
-function readStructural(state: JsonReadState, mode: Mode, code: number, character: string): void {
-  switch (mode) {
-    case Mode.Value:
-    case Mode.ArrayStart:
-      if (mode === Mode.ArrayStart && code === 0x5d /* ] */) close(state, "array");
-      else startValue(state, code, character);
-      break;
-    case Mode.ObjectStart:
-    case Mode.Key:
-      if (mode === Mode.ObjectStart && code === 0x7d /* } */) close(state, "object");
-      else if (code === 0x22) {
-        state.stringIsKey = true;
-        state.mode = Mode.String;
-      } else fail(state, "expected a key");
-      break;
-    case Mode.Colon:
-      if (code !== 0x3a) fail(state, "expected :");
-      state.mode = Mode.Value;
-      break;
-    case Mode.AfterValue:
-      if (code === 0x2c /* , */) state.mode = state.kinds.at(-1) === "object" ? Mode.Key : Mode.Value;
-      else if (code === 0x7d) close(state, "object");
-      else if (code === 0x5d) close(state, "array");
-      else fail(state, `unexpected ${JSON.stringify(character)}`);
-      break;
-    case Mode.Done:
-      fail(state, "text after the end of the document");
-  }
-}
-
 /** The first character of a value: an object, an array, a string or a literal. */
-function startValue(state: JsonReadState, code: number, character: string): void {
+function startValue(state: JsonReadState, code: number, chunk: string, at: number): void {
   beginValue(state);
   if (code === 0x7b /* { */) {
     state.events.open(state.path, "object");
@@ -239,7 +242,7 @@ function startValue(state: JsonReadState, code: number, character: string): void
     state.stringIsKey = false;
     state.mode = Mode.String;
   } else if (code === 0x2d || (code >= 0x30 && code <= 0x39) || code === 0x74 || code === 0x66 || code === 0x6e) {
-    state.literal = character;
+    state.literal = chunk[at] as string;
     state.mode = Mode.Literal;
-  } else fail(state, `unexpected ${JSON.stringify(character)}`);
+  } else fail(state, `unexpected ${JSON.stringify(chunk[at])}`);
 }
