@@ -12,6 +12,7 @@ import type {
 } from "../contracts/types.ts";
 import { createAccessLog } from "./access-log.ts";
 import { consoleWarningsLogger, type StoreContext } from "./context.ts";
+import { type ConvertOptions, type ConvertReport, convertLegacyLayout } from "./convert.ts";
 import { deleteArtifacts } from "./delete.ts";
 import { type DiskReport, diskReport, withHeadroom } from "./disk-space.ts";
 import {
@@ -182,6 +183,11 @@ export interface ArtifactStore {
    * a couple of seconds.
    */
   finishPublishesInFlight(): Promise<string[]>;
+  /**
+   * Converts a store written by the first layout (`<spec>/<task>/v<N>/` folders with
+   * `<type>.metadata.json` sidecars) to the seed's tree. Resumable, safe to interrupt.
+   */
+  convertLegacyLayout(options?: ConvertOptions): Promise<ConvertReport>;
   /** Rebuilds missing metadata rows from each task's metadata.json (after losing the database). */
   reindex(options?: ReindexOptions): Promise<ReindexReport>;
   /** Usage per type and spec, quota and its warning, counters. */
@@ -294,6 +300,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
       gcOptions?.dryRun ? collectGarbage(ctx, gcOptions) : withHeadroom(ctx, () => collectGarbage(ctx, gcOptions)),
     verify: (verifyOptions) => verifyStore(ctx, verifyOptions),
     finishPublishesInFlight: () => finishPublishesInFlight(ctx),
+    convertLegacyLayout: (convertOptions) => convertLegacyLayout(ctx, convertOptions),
     reindex: (reindexOptions) => reindexStore(ctx, reindexOptions),
     metrics: () => ctx.metrics.snapshot(),
     appendLog: (input) => appendLog(ctx, input),

@@ -230,6 +230,25 @@ async function reindex({ values, target }: CommandInput): Promise<number> {
   return 0;
 }
 
+async function convertLayout({ values, target }: CommandInput): Promise<number> {
+  const print = printer(values);
+  if (!target.convertLegacyLayout) {
+    throw new UsageError("convert-layout works on the local store (run it where base_path is), not with --server");
+  }
+  const progress = createProgress("converting versions", undefined, "");
+  const report = await target
+    .convertLegacyLayout({ dryRun: Boolean(values["dry-run"]), onProgress: progress.update })
+    .finally(progress.done);
+  const verb = report.dryRun ? "would move" : "moved";
+  const human = [
+    `${verb} ${report.converted} version(s) to the seed's tree, ${report.sidecarsRemoved} sidecar(s) ${report.dryRun ? "would be " : ""}removed, ` +
+      `metadata.json for ${report.tasks} task(s); ${report.skipped.length} skipped`,
+    ...report.skipped.map((entry) => `  skipped ${entry.key}: ${entry.reason}`),
+  ].join("\n");
+  print(human, report);
+  return report.skipped.length > 0 ? 1 : 0;
+}
+
 async function download({ values, positionals, target }: CommandInput): Promise<number> {
   const output = values.output;
   // Checked before anything is fetched: a missing directory is the user's to fix, not a failure.
@@ -309,4 +328,5 @@ export const STORE_COMMANDS: Record<string, Command> = {
   gc,
   verify,
   reindex,
+  "convert-layout": convertLayout,
 };

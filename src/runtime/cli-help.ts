@@ -16,6 +16,7 @@ Commands:
   gc          finish interrupted uploads and deletes, remove orphaned objects
   verify      check every stored checksum; flag and list corrupt versions
   reindex     rebuild the metadata database from each task's metadata.json
+  convert-layout  move a store of the first layout (v<N>/ folders, sidecars) to the seed's tree
   config      show the configuration in effect (or every key with its default: --defaults)
 
 Options for every command:
@@ -79,6 +80,15 @@ Rebuilds missing metadata rows from the metadata.json file in each task's folder
 (<spec>/<task>/metadata.json), e.g. after the metadata database was lost: versions, tags and
 pins come back. Versions that already have a row are left alone; an entry whose blob is
 missing or has the wrong size is skipped and reported.`,
+  "convert-layout": `Usage: artifact-store convert-layout [--dry-run]
+
+Converts a local store written by releases before the seed's tree (<spec>/<task>/v<N>/<file>
+blobs with <type>.metadata.json sidecars) in place: each artifact's latest version moves to
+<spec>/<task>/<file>, older versions to <spec>/<task>/versions/v<N>/<file>, every task gets its
+metadata.json and the sidecars go. Stop the server first. Resumable and safe to interrupt: run
+it again and it carries on where it stopped. --dry-run says what would move. A sidecar whose
+version has no metadata row (a lost database) is kept and reported: run reindex with the
+previous release first. Exit code 1 when anything was skipped.`,
   config: `Usage: artifact-store config [--defaults] [--config FILE]
 
 Prints this machine's configuration in effect after reading the config file and

@@ -8,6 +8,7 @@ import { Readable } from "node:stream";
 import { createHttpClient } from "../client/http-client.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRef, ArtifactTarget, ArtifactTypeDefinition } from "../contracts/types.ts";
+import type { ConvertReport } from "../core/convert.ts";
 import type { CleanupReport, StoreStats } from "../core/maintenance.ts";
 import type { GcReport, ReindexReport, VerifyReport } from "../core/repair.ts";
 import type { SearchFilters, SearchPage } from "../core/search.ts";
@@ -44,6 +45,8 @@ export interface CliTarget {
   gc(options: { dryRun: boolean; graceSeconds?: number; onProgress?: (scanned: number) => void }): Promise<GcReport>;
   verify(options: { deep: boolean; onProgress?: (checked: number, total: number) => void }): Promise<VerifyReport>;
   reindex(options: { dryRun: boolean; onProgress?: (scanned: number) => void }): Promise<ReindexReport>;
+  /** Local stores only: converts the first layout to the seed's tree. */
+  convertLegacyLayout?(options: { dryRun: boolean; onProgress?: (versions: number) => void }): Promise<ConvertReport>;
   close(): Promise<void>;
 }
 
@@ -115,6 +118,11 @@ export async function openLocalTarget(configPath: string | undefined): Promise<C
       }),
     reindex: (options) =>
       store.reindex({ dryRun: options.dryRun, ...(options.onProgress ? { onProgress: options.onProgress } : {}) }),
+    convertLegacyLayout: (options) =>
+      store.convertLegacyLayout({
+        dryRun: options.dryRun,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      }),
     close: () => store.close(),
   };
 }
@@ -162,14 +170,25 @@ export function openRemoteTarget(
   };
 }
 
-/** `…/<spec>/<task>/v<N>/<file>[.gz]` → the ref it names (URIs of any backend share this tail). */
+/**
+ * The ref an artifact URI names, from its tail (URIs of any backend share it):
+ * `…/<spec>/<task>/<file>[.gz]` (the current version), with `?version=N` (that version), or
+ * `…/<spec>/<task>/versions/v<N>/<file>[.gz]`.
+ */
 export function refFromUri(uri: string, types: readonly ArtifactTypeDefinition[]): ArtifactRef {
-  const segments = uri.split("/");
-  const [specName, taskId, versionSegment, fileName] = segments.slice(-4);
+  const [path = "", query] = uri.split("?", 2) as [string, string | undefined];
+  const segments = path.split("/");
+  const fileName = segments.at(-1);
   const type = types.find((candidate) => fileName === candidate.fileName || fileName === `${candidate.fileName}.gz`);
-  const version = Number(versionSegment?.slice(1));
-  if (!specName || !taskId || !versionSegment?.startsWith("v") || !Number.isSafeInteger(version) || !type) {
-    throw new ArtifactStoreError("E_INVALID_INPUT", `${uri} is not an artifact URI (…/<spec>/<task>/v<N>/<file>)`);
+  const kept = segments.at(-3) === "versions" ? /^v(\d{1,15})$/.exec(segments.at(-2) ?? "") : null;
+  const [specName, taskId] = kept ? segments.slice(-5, -3) : segments.slice(-3, -1);
+  const asked = query === undefined ? undefined : /^version=(\d{1,15})$/.exec(query);
+  if (!specName || !taskId || !type || asked === null) {
+    throw new ArtifactStoreError(
+      "E_INVALID_INPUT",
+      `${uri} is not an artifact URI (…/<spec>/<task>/<file>[?version=N] or …/<spec>/<task>/versions/v<N>/<file>)`,
+    );
   }
-  return { specName, taskId, type: type.name, version };
+  const version = kept ? Number(kept[1]) : asked ? Number(asked[1]) : undefined;
+  return { specName, taskId, type: type.name, ...(version === undefined ? {} : { version }) };
 }

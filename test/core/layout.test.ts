@@ -19,6 +19,7 @@ import {
   versionKey,
 } from "../../src/core/layout.ts";
 import { BUILT_IN_TYPES } from "../../src/core/settings.ts";
+import { refFromUri as cliRefFromUri } from "../../src/runtime/cli-target.ts";
 
 const log = BUILT_IN_TYPES.find((type) => type.name === "log") ?? BUILT_IN_TYPES[0];
 if (!log) throw new Error("no built-in types");
@@ -85,6 +86,15 @@ describe("storage layout", () => {
     });
     expect(refFromUri(backend, types.values(), "s3://other/prefix/s/t/log.txt.gz")).toBeNull();
     expect(refFromUri(backend, types.values(), `${current}?version=x`)).toBeNull();
+    // The CLI against a server reads the same forms from the URI's tail.
+    expect(cliRefFromUri(current, BUILT_IN_TYPES)).toEqual({ specName: "s", taskId: "t", type: "log" });
+    expect(cliRefFromUri(`${current}?version=3`, BUILT_IN_TYPES)).toMatchObject({ version: 3 });
+    expect(cliRefFromUri(backend.uriFor("s/t/versions/v2/log.txt.gz"), BUILT_IN_TYPES)).toEqual({
+      specName: "s",
+      taskId: "t",
+      type: "log",
+      version: 2,
+    });
   });
 
   test("metadata.json written is read back as the rows to restore, with the seed's field names", () => {
