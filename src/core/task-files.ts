@@ -9,7 +9,6 @@ import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-r
 import type { StorageBackend } from "../contracts/storage-backend.ts";
 import type { Logger } from "../contracts/types.ts";
 import { encodeIndex, encodeTaskMetadata, INDEX_KEY, taskMetadataKey } from "./layout.ts";
-import { publicMetadata } from "./records.ts";
 
 /** `metadata-index.json` is at most this late after a change (documented in the README). */
 export const INDEX_DELAY_MS = 1000;
@@ -76,7 +75,7 @@ export function createTaskFiles(options: {
         await backend.delete(key);
         return;
       }
-      const entries = records.map((record) => ({ metadata: publicMetadata(record), storageKey: record.storageKey }));
+      const entries = records.map(({ id: _id, storageKey, ...metadata }) => ({ metadata, storageKey }));
       await put(key, encodeTaskMetadata(specName, taskId, entries));
     },
 
