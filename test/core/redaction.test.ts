@@ -221,6 +221,16 @@ describe("streaming", () => {
     }
   });
 
+  test("a look-alike inside a longer word stays as it is when a chunk boundary cuts the word", () => {
+    const token = `ghp_${"aB3".repeat(12)}`;
+    for (const sizes of [[65536], [65536, 100], [1000]]) {
+      const content = `${"x".repeat(65533)}abc${token}\n${"y".repeat(70_000)}\n`;
+      const scanner = masker();
+      expect(decoder.decode(run(scanner, content, sizes))).toBe(content);
+      expect(scanner.findings()).toEqual([]);
+    }
+  });
+
   test("a private key without its footer is masked up to the bound; the rest of the log survives", () => {
     const random = createRandom(3);
     const header = "-----BEGIN RSA PRIVATE KEY-----\n";

@@ -1,7 +1,7 @@
 /**
  * The streaming secret scanner: finds every rule's matches in content that arrives in chunks of
  * any size, masks them (or only records them, or refuses the content), with memory bounded by
- * the scan block plus a carry-over window, whatever the content's size.
+ * the scan block plus a carry-over window (and one chunk held as it came), whatever the content's size.
  *
  * Content is read one byte per character, with every byte above 0x7F read as DEL (0x7F): every
  * rule is ASCII, a match's character offsets are byte offsets, unchanged bytes pass through as
@@ -15,9 +15,10 @@
  * far longer than the window: a small state machine masks from its header until its footer,
  * or until {@link PEM_MAX_LENGTH} when the footer never comes.
  *
- * Most content holds no anchor at all: each block is first searched for the anchors on its bytes
- * (a trigram bitmap, see {@link Prefilter}); a block without one is passed on undecoded, and a
- * block with one is decoded and searched from that anchor on.
+ * Most content holds no anchor at all: each chunk is held until the next one comes, searched for
+ * the anchors on its bytes (a trigram bitmap, see {@link Prefilter}) and, without one, passed on
+ * as it came, neither copied nor decoded. A chunk with one goes to the block scan, which is
+ * decoded and searched from its first anchor on.
  */
 import { ArtifactStoreError } from "../../contracts/errors.ts";
 import type { SecretFinding } from "../../contracts/types.ts";
@@ -149,10 +150,11 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
   let pending: Uint8Array[] = [];
   let pendingLength = 0;
   /** Bytes kept from the previous block: context, then the undecided tail. */
-  let carry: Uint8Array = EMPTY;
-  /** Where the undecided part of `carry` starts. */
-  let carryDecided = 0;
-  /** Line number at the start of the undecided part of `carry`. */
+  /** Decided bytes just before `undecided`, kept for lookbehinds (at most {@link CONTEXT}). */
+  let context: Uint8Array = EMPTY;
+  /** Bytes not yet passed on: the tail of the last block, or the last chunk as it came. */
+  let undecided: Uint8Array = EMPTY;
+  /** Line number at the start of `undecided`. */
   let line = 1;
   /** Inside a private-key block: where it started (line) and how much of it has been masked. */
   let pem: { masked: number } | null = null;
@@ -176,15 +178,16 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
     return bytes;
   };
 
-  /** Scans `carry + pending`, deciding everything that starts before the tail (everything when `final`). */
+  /** Scans `context + undecided + pending`, deciding everything that starts before the tail (everything when `final`). */
   const scan = (final: boolean): Uint8Array => {
-    const block = concat([carry, ...pending], carry.length + pendingLength);
+    const block = concat([context, undecided, ...pending], context.length + undecided.length + pendingLength);
     pending = [];
     pendingLength = 0;
     const limit = final ? block.length : block.length - window;
-    let position = carryDecided;
+    let position = context.length;
     if (limit <= position) {
-      carry = block;
+      context = block.subarray(0, position);
+      undecided = block.subarray(position);
       return EMPTY;
     }
     // Where the first anchor starts: nothing before it can match.
@@ -257,17 +260,46 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
   };
   /** Keeps the undecided tail (from `position`) plus some context for lookbehinds. */
   const keepCarry = (block: Uint8Array, position: number, limit: number) => {
-    const keepFrom = Math.max(0, Math.min(position, limit) - CONTEXT);
-    carry = block.slice(keepFrom);
-    carryDecided = position - keepFrom;
+    const kept = block.slice(Math.max(0, Math.min(position, limit) - CONTEXT));
+    const split = kept.length - (block.length - position);
+    context = kept.subarray(0, split);
+    undecided = kept.subarray(split);
+  };
+  /**
+   * The common case, without copying or decoding: when no anchor starts in `undecided` (the
+   * last chunk as it came), it is passed on as it is and `chunk` is held in its place. Returns
+   * null when an anchor may start there: the block scan decides.
+   */
+  const passClean = (prefilter: Prefilter, chunk: Uint8Array): Uint8Array | null => {
+    const held = undecided;
+    const reach = anchors.longest - 1;
+    if (chunk.length < reach) return null;
+    // Spellings that start in `held` and end in it, then those that run on into `chunk`.
+    const inside = Math.max(0, held.length - reach);
+    const first = firstAnchor(prefilter, held, 0, inside);
+    if (first.at !== -1) return null;
+    const edge = concat([held.subarray(inside), chunk.subarray(0, reach)], held.length - inside + reach);
+    const across = firstAnchor(prefilter, edge, 0, held.length - inside);
+    if (across.at !== -1) return null;
+    line += first.newlines + across.newlines;
+    context =
+      held.length >= CONTEXT
+        ? held.slice(held.length - CONTEXT)
+        : concat([context, held], context.length + held.length).slice(-CONTEXT);
+    undecided = chunk;
+    return held;
   };
 
   return {
     write(chunk) {
       if (chunk.length === 0) return masking ? EMPTY : chunk;
+      if (pendingLength === 0 && !pem && anchors.prefilter) {
+        const passed = passClean(anchors.prefilter, chunk);
+        if (passed) return masking ? passed : chunk;
+      }
       pending.push(chunk);
       pendingLength += chunk.length;
-      if (carry.length - carryDecided + pendingLength < SCAN_BLOCK + window) {
+      if (undecided.length + pendingLength < SCAN_BLOCK + window) {
         return masking ? EMPTY : chunk;
       }
       const out = scan(false);
@@ -275,8 +307,8 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
     },
     end() {
       const out = scan(true);
-      carry = EMPTY;
-      carryDecided = 0;
+      context = EMPTY;
+      undecided = EMPTY;
       return masking ? out : EMPTY;
     },
     findings() {
