@@ -129,6 +129,8 @@ interface AnchorIndex {
  * or searched, which is most of what scanning clean content costs.
  */
 interface Prefilter {
+  /** A byte per pair of bytes that ends a spelling's first trigram: small enough to stay in cache. */
+  pairs: Uint8Array;
   trigrams: Uint32Array;
   spellings: Map<number, Uint8Array[]>;
 }
@@ -429,8 +431,11 @@ function spellingsOf(anchor: Anchor): string[] {
 
 /** A trigram's index in {@link Prefilter}: 7 bits per byte (every byte is folded to 0x7F or below). */
 const TRIGRAM_MASK = 0x1fffff;
+/** A trigram's last two bytes. */
+const PAIR_MASK = 0x3fff;
 
 function buildPrefilter(anchors: readonly Anchor[]): Prefilter | null {
+  const pairs = new Uint8Array(PAIR_MASK + 1);
   const trigrams = new Uint32Array((TRIGRAM_MASK + 1) / 32);
   const spellings = new Map<number, Uint8Array[]>();
   for (const anchor of anchors) {
@@ -440,11 +445,12 @@ function buildPrefilter(anchors: readonly Anchor[]): Prefilter | null {
       // Bytes above 0x7F are not folded while searching (see `firstAnchor`).
       if (bytes.length < 3 || bytes.subarray(0, 3).includes(0x7f)) return null;
       const trigram = ((bytes[0] as number) << 14) | ((bytes[1] as number) << 7) | (bytes[2] as number);
+      pairs[trigram & PAIR_MASK] = 1;
       trigrams[trigram >>> 5] = (trigrams[trigram >>> 5] as number) | (1 << (trigram & 31));
       spellings.set(trigram, [...(spellings.get(trigram) ?? []), bytes]);
     }
   }
-  return { trigrams, spellings };
+  return { pairs, trigrams, spellings };
 }
 
 /**
@@ -453,7 +459,7 @@ function buildPrefilter(anchors: readonly Anchor[]): Prefilter | null {
  * first hit, found on the bytes.
  */
 function firstAnchor(prefilter: Prefilter, block: Uint8Array, from: number, limit: number) {
-  const { trigrams } = prefilter;
+  const { pairs, trigrams } = prefilter;
   let newlines = 0;
   // A byte above 0x7F only spills into the bits of the byte before it in the trigram, and no
   // spelling's trigram has one: a hit it causes is false, and `spelledAt` drops it.
@@ -463,7 +469,11 @@ function firstAnchor(prefilter: Prefilter, block: Uint8Array, from: number, limi
   for (; start < last; start++) {
     const byte = block[start + 2] as number;
     trigram = ((trigram << 7) | byte) & TRIGRAM_MASK;
-    if (((trigrams[trigram >>> 5] as number) >>> (trigram & 31)) & 1 && spelledAt(prefilter, trigram, block, start))
+    if (
+      pairs[trigram & PAIR_MASK] === 1 &&
+      ((trigrams[trigram >>> 5] as number) >>> (trigram & 31)) & 1 &&
+      spelledAt(prefilter, trigram, block, start)
+    )
       return { at: start, newlines };
     if (block[start] === 10) newlines++;
   }
