@@ -151,7 +151,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
         if (isNotFound(error)) return false;
         throw wrapFsError(error, `moving ${from} to ${to}`);
       }
-      await removeEmptyParents(root, source);
+      // The uploads folder of a task stays for its next upload (no folder to create and fsync each time).
+      if (!from.startsWith(UPLOADS_PREFIX)) await removeEmptyParents(root, source);
       return true;
     },
 

@@ -64,9 +64,10 @@ export function versionKey(
 }
 
 /**
- * Key of an upload in progress: `.store/uploads/<spec>/<task>/v<N>/<keep|replace>/<file>[.gz]`.
- * The middle folder records the intent (keep the current version as an older one, or replace
- * it), so a publish a crash interrupted is finished as it was meant, whatever the config is now.
+ * Key of an upload in progress: `.store/uploads/<spec>/<task>/v<N>.<keep|replace>.<file>[.gz]`.
+ * The name records the intent (keep the current version as an older one, or replace it), so a
+ * publish a crash interrupted is finished as it was meant, whatever the config is now. One file
+ * per upload in a folder per task: no folder to create (and fsync) per version.
  */
 export function uploadKey(
   specName: string,
@@ -76,7 +77,7 @@ export function uploadKey(
   compressed: boolean,
   keepOlder: boolean,
 ): string {
-  return `${UPLOADS_PREFIX}${specName}/${taskId}/v${version}/${keepOlder ? "keep" : "replace"}/${fileOf(type, compressed)}`;
+  return `${UPLOADS_PREFIX}${specName}/${taskId}/v${version}.${keepOlder ? "keep" : "replace"}.${fileOf(type, compressed)}`;
 }
 
 /** Key of a task's `metadata.json`. */
@@ -98,7 +99,7 @@ export function blobLocation(
 ): { keyPrefix: string; keySuffix: string; uriPrefix: string } {
   return {
     keyPrefix: `${UPLOADS_PREFIX}${specName}/${taskId}/v`,
-    keySuffix: `/${keepOlder ? "keep" : "replace"}/${fileOf(type, compressed)}`,
+    keySuffix: `.${keepOlder ? "keep" : "replace"}.${fileOf(type, compressed)}`,
     uriPrefix: "",
   };
 }
@@ -133,11 +134,10 @@ export function parseKey(key: string): KeyLayout | null {
   const [specName, taskId] = parts as [string, string];
   if (parts.length < 3 || !validNames(specName, taskId)) return null;
   if (upload) {
-    const version = number(parts[2]);
-    const intent = parts[3];
-    return parts.length === 5 && version !== undefined && (intent === "keep" || intent === "replace")
-      ? { kind: "upload", specName, taskId, version, keepOlder: intent === "keep", fileName: parts[4] as string }
-      : null;
+    const name = parts.length === 3 ? /^v(\d{1,15})\.(keep|replace)\.(.+)$/.exec(parts[2] as string) : null;
+    if (!name) return null;
+    const [, version, intent, fileName] = name as unknown as [string, string, string, string];
+    return { kind: "upload", specName, taskId, version: Number(version), keepOlder: intent === "keep", fileName };
   }
   if (parts.length === 3) {
     const fileName = parts[2] as string;

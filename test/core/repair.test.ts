@@ -70,7 +70,7 @@ describe("gc", () => {
     const fixture = await open();
     await fixture.backend.put("s/orphan/log.txt.gz", text("no row, not in any metadata.json"));
     await fixture.backend.put("s/orphan/versions/v2/log.txt.gz", text("no row either"));
-    await fixture.backend.put(".store/uploads/s/orphan/v3/replace/log.txt.gz", text("an upload without its row"));
+    await fixture.backend.put(".store/uploads/s/orphan/v3.replace.log.txt.gz", text("an upload without its row"));
     await fixture.backend.put("notes/readme.txt", text("not ours"));
     await fixture.backend.put("s/a/b/c/d", text("not our layout"));
     await fixture.backend.put("s/a/notes.txt", text("not a type's file name"));
@@ -83,7 +83,7 @@ describe("gc", () => {
 
     const report = await fixture.store.gc({ now: Date.now() + 2 * HOUR });
     expect(report.orphanObjects.sort()).toEqual([
-      ".store/uploads/s/orphan/v3/replace/log.txt.gz",
+      ".store/uploads/s/orphan/v3.replace.log.txt.gz",
       "s/orphan/log.txt.gz",
       "s/orphan/versions/v2/log.txt.gz",
     ]);
