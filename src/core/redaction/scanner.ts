@@ -262,7 +262,7 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
   };
   /** Keeps the undecided tail (from `position`) plus some context for lookbehinds. */
   const keepCarry = (block: Uint8Array, position: number, limit: number) => {
-    const kept = block.slice(Math.max(0, Math.min(position, limit) - CONTEXT));
+    const kept = copyOf(block.subarray(Math.max(0, Math.min(position, limit) - CONTEXT)));
     const split = kept.length - (block.length - position);
     context = kept.subarray(0, split);
     undecided = kept.subarray(split);
@@ -286,8 +286,8 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
     line += first.newlines + across.newlines;
     context =
       held.length >= CONTEXT
-        ? held.slice(held.length - CONTEXT)
-        : concat([context, held], context.length + held.length).slice(-CONTEXT);
+        ? copyOf(held.subarray(held.length - CONTEXT))
+        : copyOf(concat([context, held], context.length + held.length).subarray(-CONTEXT));
     undecided = chunk;
     return held;
   };
@@ -596,7 +596,7 @@ export function foldToAscii(bytes: Uint8Array): Uint8Array {
     }
   }
   if (first === -1) return bytes;
-  const folded = bytes.slice();
+  const folded = copyOf(bytes);
   for (let index = first; index < folded.length; index++) {
     if ((folded[index] as number) & 0x80) folded[index] = 0x7f;
   }
@@ -623,11 +623,18 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 }
 
+/** A copy (`slice` of a Node `Buffer`, which callers may pass, is a view). */
+function copyOf(bytes: Uint8Array): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
+/** The parts as one array: the only non-empty part itself when there is one (no copy). */
 function concat(parts: Uint8Array[], length: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
+  const filled = parts.filter((part) => part.length > 0);
+  if (filled.length <= 1) return filled[0] ?? EMPTY;
   const joined = new Uint8Array(length);
   let offset = 0;
-  for (const part of parts) {
+  for (const part of filled) {
     joined.set(part, offset);
     offset += part.length;
   }
