@@ -231,6 +231,22 @@ describe("streaming", () => {
     }
   });
 
+  test("a secret starting in the first bytes of a chunk, or of the content, is masked with its line", () => {
+    const token = `ghp_${"aB3".repeat(12)}`;
+    for (let offset = 0; offset < 6; offset++) {
+      const pad = " ".repeat(offset);
+      const cases = [
+        { content: `${"x".repeat(65535)}\n${pad}${token}\n${"y".repeat(70_000)}\n`, line: 2 },
+        { content: `${pad}${token}\n`, line: 1 },
+      ];
+      for (const { content, line } of cases) {
+        const scanner = masker();
+        expect(decoder.decode(run(scanner, content, [65536]))).toBe(content.replace(token, "[REDACTED:github-token]"));
+        expect(scanner.findings()).toEqual([{ rule: "github-token", count: 1, lines: [line] }]);
+      }
+    }
+  });
+
   test("a private key without its footer is masked up to the bound; the rest of the log survives", () => {
     const random = createRandom(3);
     const header = "-----BEGIN RSA PRIVATE KEY-----\n";

@@ -129,7 +129,7 @@ interface AnchorIndex {
  * or searched, which is most of what scanning clean content costs.
  */
 interface Prefilter {
-  /** A byte per pair of bytes that ends a spelling's first trigram: small enough to stay in cache. */
+  /** A byte per pair of bytes that starts or ends a spelling's first trigram: small enough to stay in cache. */
   pairs: Uint8Array;
   trigrams: Uint32Array;
   spellings: Map<number, Uint8Array[]>;
@@ -196,12 +196,12 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
     let searchFrom = position;
     if (!pem && anchors.prefilter) {
       const first = firstAnchor(anchors.prefilter, block, position, limit);
-      if (first.at === -1) {
-        line += first.newlines;
+      if (first === -1) {
+        line += countNewlineBytes(block, position, limit);
         keepCarry(block, limit, limit);
         return masking ? block.subarray(position, limit) : EMPTY;
       }
-      searchFrom = first.at;
+      searchFrom = first;
     }
     const text = readAsText(block, decoder);
     const out: Uint8Array[] = [];
@@ -278,12 +278,10 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
     if (chunk.length < reach) return null;
     // Spellings that start in `held` and end in it, then those that run on into `chunk`.
     const inside = Math.max(0, held.length - reach);
-    const first = firstAnchor(prefilter, held, 0, inside);
-    if (first.at !== -1) return null;
+    if (firstAnchor(prefilter, held, 0, inside) !== -1) return null;
     const edge = concat([held.subarray(inside), chunk.subarray(0, reach)], held.length - inside + reach);
-    const across = firstAnchor(prefilter, edge, 0, held.length - inside);
-    if (across.at !== -1) return null;
-    line += first.newlines + across.newlines;
+    if (firstAnchor(prefilter, edge, 0, held.length - inside) !== -1) return null;
+    line += countNewlineBytes(held, 0, held.length);
     context =
       held.length >= CONTEXT
         ? copyOf(held.subarray(held.length - CONTEXT))
@@ -445,6 +443,7 @@ function buildPrefilter(anchors: readonly Anchor[]): Prefilter | null {
       // Bytes above 0x7F are not folded while searching (see `firstAnchor`).
       if (bytes.length < 3 || bytes.subarray(0, 3).includes(0x7f)) return null;
       const trigram = ((bytes[0] as number) << 14) | ((bytes[1] as number) << 7) | (bytes[2] as number);
+      pairs[trigram >>> 7] = 1;
       pairs[trigram & PAIR_MASK] = 1;
       trigrams[trigram >>> 5] = (trigrams[trigram >>> 5] as number) | (1 << (trigram & 31));
       spellings.set(trigram, [...(spellings.get(trigram) ?? []), bytes]);
@@ -454,32 +453,41 @@ function buildPrefilter(anchors: readonly Anchor[]): Prefilter | null {
 }
 
 /**
- * Where the first anchor spelling starts in `block` at or after `from` and before `limit`
- * (-1 for none), and the newlines before it (before `limit` when none): the search pattern's
- * first hit, found on the bytes.
+ * Where the first anchor spelling starts in `block` at or after `from` and before `limit`, or
+ * -1: the search pattern's first hit, found on the bytes. A spelling starting at `s` has the
+ * pairs (s, s+1) and (s+1, s+2) of its first trigram, and one of them starts an even distance
+ * from `from`: only every other pair is looked up, in a table small enough to stay in cache.
  */
-function firstAnchor(prefilter: Prefilter, block: Uint8Array, from: number, limit: number) {
-  const { pairs, trigrams } = prefilter;
-  let newlines = 0;
-  // A byte above 0x7F only spills into the bits of the byte before it in the trigram, and no
-  // spelling's trigram has one: a hit it causes is false, and `spelledAt` drops it.
-  let trigram = ((block[from] as number) << 7) | (block[from + 1] as number);
+function firstAnchor(prefilter: Prefilter, block: Uint8Array, from: number, limit: number): number {
+  const { pairs } = prefilter;
   const last = Math.min(limit, block.length - 2);
-  let start = from;
-  for (; start < last; start++) {
-    const byte = block[start + 2] as number;
-    trigram = ((trigram << 7) | byte) & TRIGRAM_MASK;
-    if (
-      pairs[trigram & PAIR_MASK] === 1 &&
-      ((trigrams[trigram >>> 5] as number) >>> (trigram & 31)) & 1 &&
-      spelledAt(prefilter, trigram, block, start)
-    )
-      return { at: start, newlines };
-    if (block[start] === 10) newlines++;
+  for (let at = from; at <= last; at += 2) {
+    // A byte above 0x7F only spills into the bits of the byte before it, and no spelling's
+    // trigram has one: a hit it causes is false, and `spelledAt` drops it.
+    if (pairs[(((block[at] as number) << 7) | (block[at + 1] as number)) & PAIR_MASK] === 1) {
+      if (at > from && trigramAt(prefilter, block, at - 1)) return at - 1;
+      if (at < last && trigramAt(prefilter, block, at)) return at;
+    }
   }
-  // The last two bytes of the content start no spelling (each is three bytes or more).
-  for (; start < limit; start++) if (block[start] === 10) newlines++;
-  return { at: -1, newlines };
+  return -1;
+}
+
+/** Whether a spelling starts at `start` (which has two bytes after it). */
+function trigramAt(prefilter: Prefilter, block: Uint8Array, start: number): boolean {
+  const trigram =
+    (((block[start] as number) << 14) | ((block[start + 1] as number) << 7) | (block[start + 2] as number)) &
+    TRIGRAM_MASK;
+  return (
+    (((prefilter.trigrams[trigram >>> 5] as number) >>> (trigram & 31)) & 1) === 1 &&
+    spelledAt(prefilter, trigram, block, start)
+  );
+}
+
+function countNewlineBytes(bytes: Uint8Array, from: number, to: number): number {
+  let count = 0;
+  for (let index = bytes.indexOf(0x0a, from); index !== -1 && index < to; index = bytes.indexOf(0x0a, index + 1))
+    count++;
+  return count;
 }
 
 function spelledAt(prefilter: Prefilter, trigram: number, block: Uint8Array, start: number): boolean {
