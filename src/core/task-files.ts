@@ -14,6 +14,8 @@ import { encodeIndex, encodeTaskMetadata, INDEX_KEY, taskMetadataKey } from "./l
 export const INDEX_DELAY_MS = 1000;
 
 export interface TaskFiles {
+  /** Ids of the versions this process is publishing now (never taken for stalled ones). */
+  readonly publishing: Set<number>;
   /** Runs `work` with the task's files to itself (in this process): no two rewrites of one `metadata.json` interleave. */
   withTask<T>(specName: string, taskId: string, work: () => Promise<T>): Promise<T>;
   /** Writes the task's `metadata.json` listing `records` (the task's committed versions), or removes it when there are none. */
@@ -57,6 +59,7 @@ export function createTaskFiles(options: {
   };
 
   const files: TaskFiles = {
+    publishing: new Set<number>(),
     withTask(specName, taskId, work) {
       const key = `${specName}/${taskId}`;
       const previous = queues.get(key) ?? Promise.resolve();

@@ -49,7 +49,12 @@ export async function finishStalledPublishes(
   series: { specName: string; taskId: string; type: string },
 ): Promise<void> {
   const stalled = (await ctx.metadata.listStale("publishing", Number.MAX_SAFE_INTEGER, 100)).filter(
-    (row) => row.specName === series.specName && row.taskId === series.taskId && row.type === series.type,
+    (row) =>
+      row.specName === series.specName &&
+      row.taskId === series.taskId &&
+      row.type === series.type &&
+      // This process's own publishes are only waiting for their turn, not stalled.
+      !ctx.files.publishing.has(row.id),
   );
   for (const row of stalled) {
     await completePublish(ctx, row).catch((error: unknown) => {
@@ -112,7 +117,13 @@ export async function publishUpload(
     originalChecksum: original.checksum,
     tags: plan.tags,
   };
-  await beginPublishing(ctx, record, values);
+  ctx.files.publishing.add(record.id);
+  try {
+    await beginPublishing(ctx, record, values);
+  } catch (error) {
+    ctx.files.publishing.delete(record.id);
+    throw error;
+  }
   onPublishing();
   const publishing: ArtifactRecord = {
     ...record,
@@ -131,6 +142,8 @@ export async function publishUpload(
     await removeObjects(ctx, publishing).catch(() => {});
     await ctx.metadata.remove([publishing.id]);
     throw error;
+  } finally {
+    ctx.files.publishing.delete(record.id);
   }
 }
 
@@ -193,6 +206,9 @@ export async function completePublish(
   const intent = parseKey(publishing.storageKey);
   const versioning = intent?.kind === "upload" ? intent.keepOlder : ctx.settings.versioningEnabled;
   return ctx.files.withTask(specName, taskId, async () => {
+    // Finished meanwhile (by whoever found it stalled): nothing left to do.
+    const done = await ctx.metadata.findVersion({ specName, taskId, type: type.name, version: publishing.version });
+    if (done?.id === publishing.id) return done;
     const seedKey = currentKey(specName, taskId, type, publishing.compressed);
     const latest = await ctx.metadata.findVersion({ specName, taskId, type: type.name });
     const newest = !latest || latest.version < publishing.version;
