@@ -129,7 +129,7 @@ interface AnchorIndex {
  * or searched, which is most of what scanning clean content costs.
  */
 interface Prefilter {
-  /** A byte per pair of bytes that starts or ends a spelling's first trigram: small enough to stay in cache. */
+  /** A byte per pair of bytes (read as a Uint16) that starts or ends a spelling's first trigram. */
   pairs: Uint8Array;
   trigrams: Uint32Array;
   spellings: Map<number, Uint8Array[]>;
@@ -429,11 +429,17 @@ function spellingsOf(anchor: Anchor): string[] {
 
 /** A trigram's index in {@link Prefilter}: 7 bits per byte (every byte is folded to 0x7F or below). */
 const TRIGRAM_MASK = 0x1fffff;
-/** A trigram's last two bytes. */
-const PAIR_MASK = 0x3fff;
 
 function buildPrefilter(anchors: readonly Anchor[]): Prefilter | null {
-  const pairs = new Uint8Array(PAIR_MASK + 1);
+  const pairs = new Uint8Array(0x10000);
+  // A pair as a Uint16Array reads it on this platform (either byte order).
+  const pairBytes = new Uint8Array(2);
+  const pairWord = new Uint16Array(pairBytes.buffer);
+  const addPair = (one: number, two: number) => {
+    pairBytes[0] = one;
+    pairBytes[1] = two;
+    pairs[pairWord[0] as number] = 1;
+  };
   const trigrams = new Uint32Array((TRIGRAM_MASK + 1) / 32);
   const spellings = new Map<number, Uint8Array[]>();
   for (const anchor of anchors) {
@@ -443,8 +449,8 @@ function buildPrefilter(anchors: readonly Anchor[]): Prefilter | null {
       // Bytes above 0x7F are not folded while searching (see `firstAnchor`).
       if (bytes.length < 3 || bytes.subarray(0, 3).includes(0x7f)) return null;
       const trigram = ((bytes[0] as number) << 14) | ((bytes[1] as number) << 7) | (bytes[2] as number);
-      pairs[trigram >>> 7] = 1;
-      pairs[trigram & PAIR_MASK] = 1;
+      addPair(bytes[0] as number, bytes[1] as number);
+      addPair(bytes[1] as number, bytes[2] as number);
       trigrams[trigram >>> 5] = (trigrams[trigram >>> 5] as number) | (1 << (trigram & 31));
       spellings.set(trigram, [...(spellings.get(trigram) ?? []), bytes]);
     }
@@ -454,21 +460,25 @@ function buildPrefilter(anchors: readonly Anchor[]): Prefilter | null {
 
 /**
  * Where the first anchor spelling starts in `block` at or after `from` and before `limit`, or
- * -1: the search pattern's first hit, found on the bytes. A spelling starting at `s` has the
- * pairs (s, s+1) and (s+1, s+2) of its first trigram, and one of them starts an even distance
- * from `from`: only every other pair is looked up, in a table small enough to stay in cache.
+ * -1: the search pattern's first hit, found on the bytes. A spelling starting at `s` holds the
+ * pairs (s, s+1) and (s+1, s+2), one of them at an even address: only the pairs at even
+ * addresses are looked up, two bytes at a time, in a table small enough to stay in cache.
  */
 function firstAnchor(prefilter: Prefilter, block: Uint8Array, from: number, limit: number): number {
   const { pairs } = prefilter;
   const last = Math.min(limit, block.length - 2);
-  for (let at = from; at <= last; at += 2) {
-    // A byte above 0x7F only spills into the bits of the byte before it, and no spelling's
-    // trigram has one: a hit it causes is false, and `spelledAt` drops it.
-    if (pairs[(((block[at] as number) << 7) | (block[at + 1] as number)) & PAIR_MASK] === 1) {
+  if (last < from) return -1;
+  // The pair at `at` is `words[(block.byteOffset + at) / 2]`.
+  const first = from + ((block.byteOffset + from) & 1);
+  const words = new Uint16Array(block.buffer, block.byteOffset + first, (last + 2 - first) >>> 1);
+  for (let word = 0; word < words.length; word++) {
+    if (pairs[words[word] as number] === 1) {
+      const at = first + word * 2;
       if (at > from && trigramAt(prefilter, block, at - 1)) return at - 1;
       if (at < last && trigramAt(prefilter, block, at)) return at;
     }
   }
+  // A start at `from` whose pair is not at an even address has its next pair there: checked above.
   return -1;
 }
 
