@@ -17,8 +17,8 @@
  *
  * Most content holds no anchor at all: each chunk is held until the next one comes, searched for
  * the anchors on its bytes (a trigram bitmap, see {@link Prefilter}) and, without one, passed on
- * as it came, neither copied nor decoded. A chunk with one goes to the block scan, which is
- * decoded and searched from its first anchor on.
+ * as it came, neither copied nor decoded. A chunk with one goes to the block scan: the block is
+ * decoded, its anchors are found on its bytes the same way, and the rules' patterns run there.
  */
 import { ArtifactStoreError } from "../../contracts/errors.ts";
 import type { SecretFinding } from "../../contracts/types.ts";
@@ -240,7 +240,7 @@ export function createSecretScanner(options: ScannerOptions): SecretScanner {
         position = to;
         continue;
       }
-      const match = nextMatch(anchors, text, Math.max(position, searchFrom), limit, markerRules);
+      const match = nextMatch(anchors, block, text, Math.max(position, searchFrom), limit, markerRules);
       if (!match) {
         emit(position, limit);
         position = limit;
@@ -519,19 +519,25 @@ function spelledAt(prefilter: Prefilter, trigram: number, block: Uint8Array, sta
  */
 function nextMatch(
   index: AnchorIndex,
+  block: Uint8Array,
   text: string,
   position: number,
   limit: number,
   markerRules: ReadonlySet<string>,
 ): Match | null {
-  const { search } = index;
-  search.lastIndex = position;
+  const { search, prefilter } = index;
+  let from = position;
   let best: { match: Match; priority: number } | null = null;
   for (;;) {
-    const hit = search.exec(text);
-    if (!hit || hit.index >= limit || (best && hit.index > best.match.secretStart)) break;
-    const at = hit.index;
-    search.lastIndex = at + 1;
+    // The next anchor: on the bytes when they can be searched, with the search pattern otherwise.
+    let at = -1;
+    if (prefilter) at = firstAnchor(prefilter, block, from, limit);
+    else {
+      search.lastIndex = from;
+      at = search.exec(text)?.index ?? -1;
+    }
+    if (at === -1 || at >= limit || (best && at > best.match.secretStart)) break;
+    from = at + 1;
     const candidates = index.byFirst.get((text[at] as string).toLowerCase());
     if (!candidates) continue;
     const head = text.slice(at, at + index.longest);
