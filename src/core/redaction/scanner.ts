@@ -110,8 +110,9 @@ interface Anchor {
 }
 
 /**
- * Every rule's anchors in one case-insensitive regex: the content is searched once, whatever
- * the number of rules, and each hit is handed to the rules whose anchor is there.
+ * Every rule's anchors, found in one pass whatever the number of rules (on the bytes with the
+ * prefilter; with one regex when an anchor is too short or not ASCII), and each hit is handed to
+ * the rules whose anchor is there.
  */
 interface AnchorIndex {
   search: RegExp;
