@@ -49,10 +49,16 @@ export const cases: ConformanceCase[] = [
           result.size < result.originalSize,
           `gzip should shrink a log (${result.size} >= ${result.originalSize})`,
         );
-        assertEqual(result.uri, backend.uriFor("chat-app/1.1/log.txt.gz"), "URI (the seed path)");
+        // Versioning on: an upload's metadata names its own version; the seed path names the current one.
+        assertEqual(result.uri, `${backend.uriFor("chat-app/1.1/log.txt.gz")}?version=1`, "URI (the version's form)");
         assertEqual(result.tags, ["ci", "nightly"], "tags");
         assertEqual(result.metadata, { runner: "gha-7" }, "metadata");
         assertEqual(await store.downloadText(result.uri), log, "download by URI");
+        assertEqual(
+          await store.downloadText(backend.uriFor("chat-app/1.1/log.txt.gz")),
+          log,
+          "download by the seed path's URI (the current version)",
+        );
 
         const uri = await store.upload("1.2", "chat-app", "diff", "--- a\n+++ b\n");
         assertEqual(uri, backend.uriFor("chat-app/1.2/diff.txt.gz"), "positional upload returns the URI");
@@ -239,9 +245,10 @@ export const cases: ConformanceCase[] = [
             [log.uri],
             "the dry run lists the expired log",
           );
+          assertEqual(dryRun.candidates[0]?.rule, "retention_policy.log", "the rule that made it expire");
           assert(
-            dryRun.candidates[0]?.reason.includes("kept 7 days"),
-            `the reason names the retention (${dryRun.candidates[0]?.reason})`,
+            dryRun.candidates[0]?.reason.includes("retention_policy.log (current config) keeps log artifacts 7 days"),
+            `the reason names the current policy's rule (${dryRun.candidates[0]?.reason})`,
           );
           assert(await store.stat(log.uri), "still there after the dry run");
 

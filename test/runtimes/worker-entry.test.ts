@@ -228,19 +228,29 @@ describe("edge entry on workerd", () => {
   });
 
   test("scheduled() runs the retention sweep and logs how many versions it deleted", async () => {
-    // Logs kept for 0.000001 days (86 ms), so the version expires right after its upload.
-    const worker = await start({ ARTIFACT_STORE_RETENTION_POLICY__LOG: "0.000001" });
-    const put = await fetch(
-      new URL("/v1/artifacts/sweep/t/log", worker.url),
-      as(ADMIN, { method: "PUT", body: "short-lived" }),
-    );
-    const { expiresAt } = await put.json();
-    await Bun.sleep(Math.max(0, Date.parse(expiresAt) - Date.now()) + 50);
-    expect((await worker.scheduled("0 3 * * *")).outcome).toBe("ok");
-    const sweep = worker.logs.map((line) => line.match(/\{.*"message":"retention sweep".*\}/)?.[0]).find(Boolean);
-    expect(sweep).toBeDefined();
-    expect(JSON.parse(sweep as string)).toMatchObject({ cron: "0 3 * * *", deleted: 1 });
-    expect((await fetch(new URL("/v1/artifacts/sweep/t/log", worker.url), as(ADMIN))).status).toBe(404);
+    // A database of its own: retention follows the current policy, so with logs kept for
+    // 0.000001 days (86 ms) every log in the database expires, the other tests' too.
+    const own = await startSqld({ auth: true });
+    try {
+      const worker = await start({
+        ARTIFACT_STORE_RETENTION_POLICY__LOG: "0.000001",
+        ARTIFACT_STORE_METADATA__URL: own.url,
+        ARTIFACT_STORE_METADATA__AUTH_TOKEN: own.authToken,
+      });
+      const put = await fetch(
+        new URL("/v1/artifacts/sweep/t/log", worker.url),
+        as(ADMIN, { method: "PUT", body: "short-lived" }),
+      );
+      const { expiresAt } = await put.json();
+      await Bun.sleep(Math.max(0, Date.parse(expiresAt) - Date.now()) + 50);
+      expect((await worker.scheduled("0 3 * * *")).outcome).toBe("ok");
+      const sweep = worker.logs.map((line) => line.match(/\{.*"message":"retention sweep".*\}/)?.[0]).find(Boolean);
+      expect(sweep).toBeDefined();
+      expect(JSON.parse(sweep as string)).toMatchObject({ cron: "0 3 * * *", deleted: 1 });
+      expect((await fetch(new URL("/v1/artifacts/sweep/t/log", worker.url), as(ADMIN))).status).toBe(404);
+    } finally {
+      await own.stop();
+    }
   });
 });
 

@@ -8,10 +8,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { type ServerProcess, startServerProcess } from "../helpers/server-process.ts";
 import { makeLog, makeTempDir, randomBytes, sha256Hex } from "../helpers/store.ts";
-import { figure, isErrorShape, runCli, type SearchItem, scaled, searchAll } from "./support.ts";
+import { figure, isErrorShape, runCli, type SearchItem, scaled, searchAll, storedKeyOf } from "./support.ts";
 
 /** How each kind damages one stored file (`swap` damages two: see below). */
 const DAMAGE_KINDS: { kind: string; damage(bytes: Buffer): Buffer | null }[] = [
@@ -58,7 +57,7 @@ describe("corruption is caught by verify and fails closed", () => {
   let items: SearchItem[] = [];
   const planted: Planted[] = [];
   /** A victim's good bytes, to restore it at the end. */
-  let backup: { uri: string; bytes: Buffer } | undefined;
+  let backup: { uri: string; path: string; bytes: Buffer } | undefined;
 
   beforeAll(async () => {
     dir = await makeTempDir("trust-corruption");
@@ -89,6 +88,9 @@ describe("corruption is caught by verify and fails closed", () => {
     await dir?.cleanup();
   });
 
+  /** The file holding a version's bytes (the seed path for the current one, `versions/v<N>/` for older ones). */
+  const fileOf = (item: SearchItem) => join(basePath, storedKeyOf(item, items));
+
   /** Plants every kind on fresh victims (`VICTIMS_PER_KIND` of each); returns what was planted. */
   async function plant(phase: Planted["phase"]): Promise<Planted[]> {
     const used = new Set(planted.map((entry) => entry.uri));
@@ -103,9 +105,9 @@ describe("corruption is caught by verify and fails closed", () => {
     for (const { kind, damage } of DAMAGE_KINDS) {
       for (let count = 0; count < VICTIMS_PER_KIND; count++) {
         const victim = (freeKeys.shift() as SearchItem[])[0] as SearchItem;
-        const path = fileURLToPath(victim.uri);
+        const path = fileOf(victim);
         const good = await readFile(path);
-        if (!backup && kind === "byte flipped in the middle") backup = { uri: victim.uri, bytes: good };
+        if (!backup && kind === "byte flipped in the middle") backup = { uri: victim.uri, path, bytes: good };
         const damaged = damage(good);
         if (damaged === null) await rm(path);
         else await writeFile(path, damaged);
@@ -114,10 +116,10 @@ describe("corruption is caught by verify and fails closed", () => {
     }
     for (let count = 0; count < VICTIMS_PER_KIND; count++) {
       const [first, second] = freeKeys.shift() as [SearchItem, SearchItem];
-      const firstBytes = await readFile(fileURLToPath(first.uri));
-      const secondBytes = await readFile(fileURLToPath(second.uri));
-      await writeFile(fileURLToPath(first.uri), secondBytes);
-      await writeFile(fileURLToPath(second.uri), firstBytes);
+      const firstBytes = await readFile(fileOf(first));
+      const secondBytes = await readFile(fileOf(second));
+      await writeFile(fileOf(first), secondBytes);
+      await writeFile(fileOf(second), firstBytes);
       fresh.push({ uri: first.uri, kind: SWAP_KIND, phase }, { uri: second.uri, kind: SWAP_KIND, phase });
     }
     planted.push(...fresh);
@@ -225,8 +227,8 @@ describe("corruption is caught by verify and fails closed", () => {
   });
 
   test("a version restored from a good copy verifies again: its flag is cleared and it is served", async () => {
-    const restored = backup as { uri: string; bytes: Buffer };
-    await writeFile(fileURLToPath(restored.uri), restored.bytes);
+    const restored = backup as { uri: string; path: string; bytes: Buffer };
+    await writeFile(restored.path, restored.bytes);
     const report = (await (await fetch(`${server.url}/v1/maintenance/verify`, { method: "POST" })).json()) as {
       corrupt: { uri: string }[];
       recovered: string[];

@@ -134,26 +134,29 @@ const FILE_NAMES: Record<string, string> = { diff: "diff.txt", log: "log.txt", t
  * `spec/task/<file>[.gz]`, older ones at `spec/task/versions/v<N>/<file>[.gz]`, and one
  * `spec/task/metadata.json` per task. (`metadata-index.json` is left out: it is the store's summary.)
  */
-export function expectedStoredKeys(
-  items: Pick<SearchItem, "specName" | "taskId" | "version" | "type" | "compressed">[],
-): string[] {
-  const newest = new Map<string, number>();
-  for (const item of items) {
-    const series = `${item.specName}/${item.taskId}/${item.type}`;
-    newest.set(series, Math.max(newest.get(series) ?? 0, item.version));
-  }
+export function expectedStoredKeys(items: StoredItem[]): string[] {
   const keys = new Set<string>();
   for (const item of items) {
-    const file = `${FILE_NAMES[item.type] ?? item.type}${item.compressed ? ".gz" : ""}`;
-    const current = newest.get(`${item.specName}/${item.taskId}/${item.type}`) === item.version;
-    keys.add(
-      current
-        ? `${item.specName}/${item.taskId}/${file}`
-        : `${item.specName}/${item.taskId}/versions/v${item.version}/${file}`,
-    );
+    keys.add(storedKeyOf(item, items));
     keys.add(`${item.specName}/${item.taskId}/metadata.json`);
   }
   return [...keys].sort();
+}
+
+type StoredItem = Pick<SearchItem, "specName" | "taskId" | "version" | "type" | "compressed">;
+
+/**
+ * Where the seed's tree keeps one of these versions: the newest of its artifact at
+ * `spec/task/<file>[.gz]`, an older one at `spec/task/versions/v<N>/<file>[.gz]`.
+ */
+export function storedKeyOf(item: StoredItem, items: StoredItem[]): string {
+  const sameSeries = (other: StoredItem) =>
+    other.specName === item.specName && other.taskId === item.taskId && other.type === item.type;
+  const newest = Math.max(item.version, ...items.filter(sameSeries).map((other) => other.version));
+  const file = `${FILE_NAMES[item.type] ?? item.type}${item.compressed ? ".gz" : ""}`;
+  return newest === item.version
+    ? `${item.specName}/${item.taskId}/${file}`
+    : `${item.specName}/${item.taskId}/versions/v${item.version}/${file}`;
 }
 
 /**
