@@ -200,12 +200,21 @@ async function openStored(
   let stalledSince = Date.now();
   for (let attempt = 0; ; attempt++) {
     const object = await ctx.backend.get(record.storageKey, getOptions);
-    if (object && !mutable) return object;
     // The first chunk is read before confirming: by then the bytes are pinned (an open file
     // descriptor, a started GET), so a confirmation covers what the rest of the body yields.
-    if (object) object.body = await withFirstChunkRead(object.body);
-    if (object && (await ctx.metadata.confirmRead(record))) return object;
-    await object?.body.cancel().catch(() => {});
+    // Opening can find the object gone or changed since `get` looked (fs opens on the first
+    // read): a delete or replacement in between, told from damage by looking the row up again.
+    let readFailure: { error: unknown } | undefined;
+    if (object) {
+      try {
+        object.body = await withFirstChunkRead(object.body);
+      } catch (error) {
+        getOptions.signal?.throwIfAborted();
+        readFailure = { error };
+      }
+    }
+    if (object && !readFailure && (!mutable || (await ctx.metadata.confirmRead(record)))) return object;
+    if (!readFailure) await object?.body.cancel().catch(() => {});
     const now = await findRecord(ctx, target);
     // Deleted or superseded since the lookup: gone, not damaged.
     if (!now) throw notFound(target);
@@ -218,6 +227,8 @@ async function openStored(
       await flagCorrupt(ctx, record, `stored object ${record.storageKey} is missing`);
       throw new ArtifactStoreError("E_CORRUPT", `${record.uri} is recorded but its stored object is missing`);
     }
+    // The same version where it was, and nothing publishing over it: the failure is its own.
+    if (readFailure && (!mutable || (await ctx.metadata.confirmRead(record)))) throw readFailure.error;
     // A version of the series is publishing: its seed path may be changing under us. A publish
     // stalled that long was left by a process that died: finishing it is idempotent.
     if (Date.now() - stalledSince > STALLED_PUBLISH_MS) {
