@@ -9,7 +9,8 @@
  */
 import { and, asc, eq, lt, sql } from "drizzle-orm";
 import type { MetadataRepository } from "../contracts/metadata-repository.ts";
-import { type Database, isCommitted, selection, toRecord } from "./libsql-rows.ts";
+import { prepareStatement } from "./libsql-prepared.ts";
+import { type Database, isCommitted, type SelectedRow, selection, toRecord } from "./libsql-rows.ts";
 import { removeSecretsStatements, secretsStatements } from "./libsql-secrets.ts";
 import { removeStructureStatements, structureStatements } from "./libsql-structure.ts";
 import { artifacts, artifactTags } from "./schema.ts";
@@ -21,30 +22,91 @@ type PublishQueries = Pick<
 >;
 
 export function createPublishQueries(db: Database, writes: WriteBatcher): PublishQueries {
-  const series = (ref: { specName: string; taskId: string; type: string }) =>
-    and(eq(artifacts.specName, ref.specName), eq(artifacts.taskId, ref.taskId), eq(artifacts.type, ref.type));
+  // What every upload and download runs, built once (see libsql-prepared.ts).
+  const value = sql.placeholder;
+  const prepare = <T = unknown>(query: Parameters<typeof prepareStatement>[1]) =>
+    prepareStatement<T>(db.$client, query);
+  const publishingInSeries = sql`EXISTS (SELECT 1 FROM ${artifacts} a2 WHERE a2.spec_name = ${value("specName")} AND a2.task_id = ${value("taskId")} AND a2.type = ${value("type")} AND a2.state = 'publishing')`;
+  const startPublishing = prepare(
+    db
+      .update(artifacts)
+      .set({
+        state: "publishing",
+        size: sql`${value("size")}`,
+        checksum: sql`${value("checksum")}`,
+        originalSize: sql`${value("originalSize")}`,
+        originalChecksum: sql`${value("originalChecksum")}`,
+      })
+      .where(and(eq(artifacts.id, value("id")), eq(artifacts.state, "pending"), sql`NOT ${publishingInSeries}`))
+      .returning({ id: artifacts.id }),
+  );
+  const insertTag = prepare(
+    db
+      .insert(artifactTags)
+      .values({ artifactId: value("id"), tag: value("tag"), createdAt: value("createdAt") })
+      .onConflictDoNothing(),
+  );
+  const commitPublished = prepare(
+    db
+      .update(artifacts)
+      .set({
+        state: "committed",
+        storageKey: sql`${value("storageKey")}`,
+        pinned: sql`${artifacts.pinned} OR ${value("inheritPin")}`,
+      })
+      .where(and(eq(artifacts.id, value("id")), eq(artifacts.state, "publishing")))
+      .returning({ id: artifacts.id }),
+  );
+  const supersedeBelow = prepare(
+    db
+      .update(artifacts)
+      .set({ state: "deleting" })
+      .where(
+        and(
+          eq(artifacts.specName, value("specName")),
+          eq(artifacts.taskId, value("taskId")),
+          eq(artifacts.type, value("type")),
+          isCommitted,
+          lt(artifacts.version, value("version")),
+        ),
+      )
+      .returning(),
+  );
+  const recordById = prepare<SelectedRow>(
+    db
+      .select(selection)
+      .from(artifacts)
+      .where(eq(artifacts.id, value("id"))),
+  );
+  const readConfirmed = prepare<{ count: number }>(
+    db
+      .select({ count: sql<number>`count(*)` })
+      .from(artifacts)
+      .where(
+        and(
+          eq(artifacts.id, value("id")),
+          isCommitted,
+          eq(artifacts.storageKey, value("storageKey")),
+          sql`NOT ${publishingInSeries}`,
+        ),
+      ),
+  );
 
   return {
     async beginPublish(pending, values) {
-      const publishingInSeries = sql`EXISTS (SELECT 1 FROM ${artifacts} a2 WHERE a2.spec_name = ${pending.specName} AND a2.task_id = ${pending.taskId} AND a2.type = ${pending.type} AND a2.state = 'publishing')`;
+      const createdAt = Date.parse(pending.createdAt);
       const [updated] = await writes.run([
-        db
-          .update(artifacts)
-          .set({
-            state: "publishing",
-            size: values.size,
-            checksum: values.checksum,
-            originalSize: values.originalSize,
-            originalChecksum: values.originalChecksum,
-          })
-          .where(and(eq(artifacts.id, pending.id), eq(artifacts.state, "pending"), sql`NOT ${publishingInSeries}`))
-          .returning({ id: artifacts.id }),
-        ...values.tags.map((tag) =>
-          db
-            .insert(artifactTags)
-            .values({ artifactId: pending.id, tag, createdAt: Date.parse(pending.createdAt) })
-            .onConflictDoNothing(),
-        ),
+        startPublishing.bind({
+          id: pending.id,
+          specName: pending.specName,
+          taskId: pending.taskId,
+          type: pending.type,
+          size: values.size,
+          checksum: values.checksum,
+          originalSize: values.originalSize,
+          originalChecksum: values.originalChecksum,
+        }),
+        ...values.tags.map((tag) => insertTag.bind({ id: pending.id, tag, createdAt })),
       ]);
       if ((updated as unknown[]).length === 1) return "ok";
       const [row] = await db.select({ state: artifacts.state }).from(artifacts).where(eq(artifacts.id, pending.id));
@@ -64,15 +126,11 @@ export function createPublishQueries(db: Database, writes: WriteBatcher): Publis
 
     async finishPublish(publishing, input) {
       const id = publishing.id;
-      const commitRow = db
-        .update(artifacts)
-        .set({
-          state: "committed",
-          storageKey: input.storageKey,
-          pinned: sql`${artifacts.pinned} OR ${input.inheritPin ? 1 : 0}`,
-        })
-        .where(and(eq(artifacts.id, id), eq(artifacts.state, "publishing")))
-        .returning({ id: artifacts.id });
+      const commitRow = commitPublished.bind({
+        id,
+        storageKey: input.storageKey,
+        inheritPin: input.inheritPin ? 1 : 0,
+      });
       const statements = [];
       const previous = input.previous;
       if (previous && previous.keptAt !== null) {
@@ -91,11 +149,12 @@ export function createPublishQueries(db: Database, writes: WriteBatcher): Publis
           db.delete(artifacts).where(and(eq(artifacts.id, previous.id), eq(artifacts.storageKey, input.storageKey))),
         );
       }
-      const supersede = db
-        .update(artifacts)
-        .set({ state: "deleting" })
-        .where(and(series(publishing), isCommitted, lt(artifacts.version, publishing.version)))
-        .returning();
+      const supersede = supersedeBelow.bind({
+        specName: publishing.specName,
+        taskId: publishing.taskId,
+        type: publishing.type,
+        version: publishing.version,
+      });
       const structureRows = [
         ...(input.structure ? structureStatements(db, id, input.structure) : []),
         // After the commit row: the findings are stored only for a committed version.
@@ -108,23 +167,19 @@ export function createPublishQueries(db: Database, writes: WriteBatcher): Publis
       );
       if ((results[0] as unknown[]).length !== 1) return null;
       const supersededRows = input.supersedeOlder ? (results.at(-1) as (typeof artifacts.$inferSelect)[]) : [];
-      const [row] = await db.select(selection).from(artifacts).where(eq(artifacts.id, id));
+      const [row] = await recordById.all({ id });
       if (!row) return null;
       return { record: toRecord(row), superseded: supersededRows.map((old) => toRecord({ row: old, tags: null })) };
     },
 
     async confirmRead(record) {
-      const [row] = await db
-        .select({ count: sql<number>`count(*)` })
-        .from(artifacts)
-        .where(
-          and(
-            eq(artifacts.id, record.id),
-            isCommitted,
-            eq(artifacts.storageKey, record.storageKey),
-            sql`NOT EXISTS (SELECT 1 FROM ${artifacts} a2 WHERE a2.spec_name = ${record.specName} AND a2.task_id = ${record.taskId} AND a2.type = ${record.type} AND a2.state = 'publishing')`,
-          ),
-        );
+      const [row] = await readConfirmed.all({
+        id: record.id,
+        storageKey: record.storageKey,
+        specName: record.specName,
+        taskId: record.taskId,
+        type: record.type,
+      });
       return Number(row?.count ?? 0) === 1;
     },
 
