@@ -70,6 +70,8 @@ export interface FinishPublishInput {
   structure?: ExtractedStructure;
   /** Secrets found at upload, stored in the same transaction. */
   secrets?: ArtifactSecrets | null;
+  /** The task's lease held by this owner goes back in the same transaction (see `takeTaskLease`). */
+  releaseLease?: string;
 }
 
 /**
@@ -152,6 +154,15 @@ export interface MetadataRepository extends StructureQueries, LiveLogQueries {
   confirmRead(record: ArtifactRecord): Promise<boolean>;
   /** Moves a row to another key, only while it still names `from`; false otherwise. */
   rekey(id: number, from: string, to: string): Promise<boolean>;
+  /**
+   * A task's turn across every process sharing the database (publish, delete and `metadata.json`
+   * rewrite of the task): takes the lease of (spec, task) for `owner` until `ttlMs` from now by
+   * the database's clock, when it is free, expired (its holder died) or already `owner`'s (then
+   * it is extended). False while another owner holds it.
+   */
+  takeTaskLease(specName: string, taskId: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease back, if `owner` still holds it. */
+  releaseTaskLease(specName: string, taskId: string, owner: string): Promise<void>;
   /** Committed versions of one task (for its `metadata.json`). */
   listTask(specName: string, taskId: string): Promise<ArtifactRecord[]>;
   /** Per spec, task and type: latest version, count, stored bytes, last upload (for `metadata-index.json`). */

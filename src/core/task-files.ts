@@ -3,8 +3,14 @@
  * (rewritten, whole and atomically, with every upload, PATCH and delete in the task; what
  * `reindex` rebuilds the database from) and the root `metadata-index.json` (rewritten at most
  * once per {@link INDEX_DELAY_MS} after changes, so a burst of uploads costs one rewrite).
+ *
+ * A task's publishes, deletes and `metadata.json` rewrites take turns ({@link TaskFiles.withTask}):
+ * within a process on a queue per task, across the processes sharing one database on the task's
+ * lease row (taken with one conditional statement, given back with the commit that ends a
+ * publish; a holder that died loses it after {@link LEASE_TTL_MS}).
  */
 import { streamFromBytes } from "../codec/streams.ts";
+import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
 import type { Logger } from "../contracts/types.ts";
@@ -13,11 +19,32 @@ import { encodeIndex, encodeTaskMetadata, INDEX_KEY, taskMetadataKey } from "./l
 /** `metadata-index.json` is at most this late after a change (documented in the README). */
 export const INDEX_DELAY_MS = 1000;
 
+/**
+ * A task's lease lasts this long unless renewed (every quarter of it while work holds it): a
+ * holder that died (SIGKILL mid-publish) keeps the task's turn from others at most this long,
+ * the same bound as a stalled publish (`STALLED_PUBLISH_MS` in upload-publish.ts).
+ */
+export const LEASE_TTL_MS = 2_000;
+
+/** How long a turn waits for another process's lease on the task before it gives up (E_CONFLICT). */
+const LEASE_WAIT_MS = 60_000;
+
+/** The turn `work` runs in: the lease's owner, for a commit that gives the lease back itself. */
+export interface TaskTurn {
+  /** This process's lease owner id (see `FinishPublishInput.releaseLease`). */
+  readonly owner: string;
+  /** The lease went back with a commit: the turn's end gives nothing back. */
+  released(): void;
+}
+
 export interface TaskFiles {
   /** Ids of the versions this process is publishing now (never taken for stalled ones). */
   readonly publishing: Set<number>;
-  /** Runs `work` with the task's files to itself (in this process): no two rewrites of one `metadata.json` interleave. */
-  withTask<T>(specName: string, taskId: string, work: () => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` with the task's files to itself, in this process and in every other process on
+   * the same database: no publish, delete or rewrite of one `metadata.json` interleaves.
+   */
+  withTask<T>(specName: string, taskId: string, work: (turn: TaskTurn) => Promise<T>): Promise<T>;
   /** Writes the task's `metadata.json` listing `records` (the task's committed versions), or removes it when there are none. */
   writeTask(specName: string, taskId: string, records: ArtifactRecord[]): Promise<void>;
   /** Rewrites the task's `metadata.json` from the database (after a PATCH or delete). */
@@ -39,6 +66,52 @@ export function createTaskFiles(options: {
   const queues = new Map<string, Promise<unknown>>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let writing: Promise<void> | undefined;
+  const owner = crypto.randomUUID();
+
+  /** Waits for the task's lease, runs `work`, gives the lease back (renewed meanwhile if work is long). */
+  const leased = async <T>(specName: string, taskId: string, work: (turn: TaskTurn) => Promise<T>): Promise<T> => {
+    const started = Date.now();
+    for (let attempt = 0; !(await metadata.takeTaskLease(specName, taskId, owner, LEASE_TTL_MS)); attempt++) {
+      if (Date.now() - started > LEASE_WAIT_MS) {
+        throw new ArtifactStoreError(
+          "E_CONFLICT",
+          `another process has held ${specName}/${taskId} for over ${LEASE_WAIT_MS / 1000} s; retry later`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 + attempt * 2)));
+    }
+    let held = true;
+    let renewed = false;
+    let renewing: Promise<unknown> | undefined;
+    const renew = setInterval(() => {
+      if (!held) return;
+      renewed = true;
+      renewing = metadata.takeTaskLease(specName, taskId, owner, LEASE_TTL_MS).catch((error: unknown) => {
+        logger.warn("could not renew a task's lease", { task: `${specName}/${taskId}`, error: String(error) });
+      });
+    }, LEASE_TTL_MS / 4);
+    (renew as { unref?: () => void }).unref?.();
+    try {
+      return await work({
+        owner,
+        released() {
+          held = false;
+        },
+      });
+    } finally {
+      clearInterval(renew);
+      await renewing;
+      // A renewal may have raced the commit that gave the lease back: then give it back again.
+      if (held || renewed) {
+        await metadata.releaseTaskLease(specName, taskId, owner).catch((error: unknown) => {
+          logger.warn("could not give a task's lease back; it expires", {
+            task: `${specName}/${taskId}`,
+            error: String(error),
+          });
+        });
+      }
+    }
+  };
 
   const put = async (key: string, bytes: Uint8Array) => {
     await backend.put(key, streamFromBytes(bytes), {
@@ -63,7 +136,8 @@ export function createTaskFiles(options: {
     withTask(specName, taskId, work) {
       const key = `${specName}/${taskId}`;
       const previous = queues.get(key) ?? Promise.resolve();
-      const run = previous.then(work, work);
+      const turn = () => leased(specName, taskId, work);
+      const run = previous.then(turn, turn);
       const settled = run.catch(() => {});
       queues.set(key, settled);
       void settled.then(() => {

@@ -205,7 +205,7 @@ export async function completePublish(
   // As the upload meant it (recorded in its key), whatever the config is when a crash's publish is finished.
   const intent = parseKey(publishing.storageKey);
   const versioning = intent?.kind === "upload" ? intent.keepOlder : ctx.settings.versioningEnabled;
-  return ctx.files.withTask(specName, taskId, async () => {
+  return ctx.files.withTask(specName, taskId, async (turn) => {
     // Finished meanwhile (by whoever found it stalled): nothing left to do.
     const done = await ctx.metadata.findVersion({ specName, taskId, type: type.name, version: publishing.version });
     if (done?.id === publishing.id) return done;
@@ -277,7 +277,9 @@ export async function completePublish(
       return [record];
     });
     await ctx.files.writeTask(specName, taskId, [...task, committed]);
-    const finished = await ctx.metadata.finishPublish(publishing, input);
+    // The commit gives the task's lease back in its own transaction (no statement of its own).
+    const finished = await ctx.metadata.finishPublish(publishing, { ...input, releaseLease: turn.owner });
+    turn.released();
     if (!finished) {
       throw new ArtifactStoreError(
         "E_CONFLICT",

@@ -13,13 +13,34 @@ import { prepareStatement } from "./libsql-prepared.ts";
 import { type Database, isCommitted, type SelectedRow, selection, toRecord } from "./libsql-rows.ts";
 import { removeSecretsStatements, secretsStatements } from "./libsql-secrets.ts";
 import { removeStructureStatements, structureStatements } from "./libsql-structure.ts";
-import { artifacts, artifactTags } from "./schema.ts";
+import { artifacts, artifactTags, taskLeases } from "./schema.ts";
 import type { WriteBatcher } from "./write-batcher.ts";
 
 type PublishQueries = Pick<
   MetadataRepository,
-  "beginPublish" | "finishPublish" | "confirmRead" | "rekey" | "listTask" | "indexSummary"
+  | "beginPublish"
+  | "finishPublish"
+  | "confirmRead"
+  | "rekey"
+  | "takeTaskLease"
+  | "releaseTaskLease"
+  | "listTask"
+  | "indexSummary"
 >;
+
+/** The database's clock in ms: one clock for every process sharing it. */
+const DB_NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+
+/**
+ * One statement: a free lease is inserted, an expired or own one taken over or extended; a row
+ * comes back only when `owner` holds the lease afterwards. Run outside the write batcher: a
+ * lease needs no durability (a crash ends its holder too) and must not wait for a group commit.
+ */
+const TAKE_LEASE = `INSERT INTO task_leases (spec_name, task_id, owner, expires_at) VALUES (?, ?, ?, ${DB_NOW_MS} + ?)
+ON CONFLICT (spec_name, task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+WHERE task_leases.owner = excluded.owner OR task_leases.expires_at < ${DB_NOW_MS}
+RETURNING owner`;
+const RELEASE_LEASE = "DELETE FROM task_leases WHERE spec_name = ? AND task_id = ? AND owner = ?";
 
 export function createPublishQueries(db: Database, writes: WriteBatcher): PublishQueries {
   // What every upload and download runs, built once (see libsql-prepared.ts).
@@ -160,10 +181,23 @@ export function createPublishQueries(db: Database, writes: WriteBatcher): Publis
         // After the commit row: the findings are stored only for a committed version.
         ...(input.secrets ? secretsStatements(db, id, input.secrets) : []),
       ];
+      const release = input.releaseLease
+        ? [
+            db
+              .delete(taskLeases)
+              .where(
+                and(
+                  eq(taskLeases.specName, publishing.specName),
+                  eq(taskLeases.taskId, publishing.taskId),
+                  eq(taskLeases.owner, input.releaseLease),
+                ),
+              ),
+          ]
+        : [];
       const results = await writes.run(
         input.supersedeOlder
-          ? [commitRow, ...statements, ...structureRows, supersede]
-          : [commitRow, ...statements, ...structureRows],
+          ? [commitRow, ...statements, ...structureRows, ...release, supersede]
+          : [commitRow, ...statements, ...structureRows, ...release],
       );
       if ((results[0] as unknown[]).length !== 1) return null;
       const supersededRows = input.supersedeOlder ? (results.at(-1) as (typeof artifacts.$inferSelect)[]) : [];
@@ -192,6 +226,15 @@ export function createPublishQueries(db: Database, writes: WriteBatcher): Publis
           .returning({ id: artifacts.id }),
       ]);
       return (updated as unknown[]).length === 1;
+    },
+
+    async takeTaskLease(specName, taskId, owner, ttlMs) {
+      const result = await db.$client.execute({ sql: TAKE_LEASE, args: [specName, taskId, owner, Math.ceil(ttlMs)] });
+      return result.rows.length === 1;
+    },
+
+    async releaseTaskLease(specName, taskId, owner) {
+      await db.$client.execute({ sql: RELEASE_LEASE, args: [specName, taskId, owner] });
     },
 
     async listTask(specName, taskId) {

@@ -121,5 +121,13 @@ export const migrations: readonly Migration[] = [
     "statements": [
       "CREATE TABLE `artifact_secrets` (\n\t`artifact_id` integer PRIMARY KEY NOT NULL,\n\t`masked` integer NOT NULL,\n\t`total` integer NOT NULL,\n\t`rules` text NOT NULL,\n\t`findings` text NOT NULL,\n\tFOREIGN KEY (`artifact_id`) REFERENCES `artifacts`(`id`) ON UPDATE no action ON DELETE cascade\n);"
     ]
+  },
+  {
+    "tag": "0009_task_leases",
+    "when": 1796618075635,
+    "hash": "35742af216aa66d0f6f4cef15292bdf11a3bd4ae6311ee273e4eff3887e6bd92",
+    "statements": [
+      "CREATE TABLE `task_leases` (\n\t`spec_name` text NOT NULL,\n\t`task_id` text NOT NULL,\n\t`owner` text NOT NULL,\n\t`expires_at` integer NOT NULL,\n\tPRIMARY KEY(`spec_name`, `task_id`)\n);"
+    ]
   }
 ];

@@ -88,6 +88,22 @@ export const artifactSeries = sqliteTable(
   (table) => [primaryKey({ columns: [table.specName, table.taskId, table.type] })],
 );
 
+/**
+ * One row per task whose files a process is changing now (publish, delete, `metadata.json`
+ * rewrite): the task's turn across processes sharing the database. `expires_at` (the database's
+ * clock, ms) lets another process take over the lease of one that died.
+ */
+export const taskLeases = sqliteTable(
+  "task_leases",
+  {
+    specName: text("spec_name").notNull(),
+    taskId: text("task_id").notNull(),
+    owner: text("owner").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.specName, table.taskId] })],
+);
+
 /** Running totals kept by triggers (see the custom migration), so quota checks are O(1). */
 export const storeUsage = sqliteTable("store_usage", {
   id: integer("id").primaryKey(),
