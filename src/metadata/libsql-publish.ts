@@ -9,11 +9,11 @@
  */
 import { and, asc, eq, lt, sql } from "drizzle-orm";
 import type { MetadataRepository } from "../contracts/metadata-repository.ts";
-import { prepareStatement } from "./libsql-prepared.ts";
+import { type BoundStatement, prepareStatement } from "./libsql-prepared.ts";
 import { type Database, isCommitted, type SelectedRow, selection, toRecord } from "./libsql-rows.ts";
 import { removeSecretsStatements, secretsStatements } from "./libsql-secrets.ts";
 import { removeStructureStatements, structureStatements } from "./libsql-structure.ts";
-import { artifacts, artifactTags, taskLeases } from "./schema.ts";
+import { artifacts, artifactTags } from "./schema.ts";
 import type { WriteBatcher } from "./write-batcher.ts";
 
 type PublishQueries = Pick<
@@ -181,17 +181,12 @@ export function createPublishQueries(db: Database, writes: WriteBatcher): Publis
         // After the commit row: the findings are stored only for a committed version.
         ...(input.secrets ? secretsStatements(db, id, input.secrets) : []),
       ];
-      const release = input.releaseLease
+      const release: BoundStatement[] = input.releaseLease
         ? [
-            db
-              .delete(taskLeases)
-              .where(
-                and(
-                  eq(taskLeases.specName, publishing.specName),
-                  eq(taskLeases.taskId, publishing.taskId),
-                  eq(taskLeases.owner, input.releaseLease),
-                ),
-              ),
+            {
+              statement: { sql: RELEASE_LEASE, args: [publishing.specName, publishing.taskId, input.releaseLease] },
+              map: () => undefined,
+            },
           ]
         : [];
       const results = await writes.run(
