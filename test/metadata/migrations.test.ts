@@ -52,6 +52,7 @@ describe("metadata migrations", () => {
       "live_logs",
       "sqlite_sequence",
       "store_usage",
+      "task_leases",
     ]);
     const journal = await client.execute("PRAGMA journal_mode");
     expect(journal.rows[0]?.journal_mode).toBe("wal");
