@@ -10,7 +10,7 @@
  * publish; a holder that died loses it after {@link LEASE_TTL_MS}).
  */
 import { streamFromBytes } from "../codec/streams.ts";
-import { ArtifactStoreError } from "../contracts/errors.ts";
+import { ArtifactStoreError, isDiskFull } from "../contracts/errors.ts";
 import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
 import type { Logger } from "../contracts/types.ts";
@@ -71,7 +71,16 @@ export function createTaskFiles(options: {
   /** Waits for the task's lease, runs `work`, gives the lease back (renewed meanwhile if work is long). */
   const leased = async <T>(specName: string, taskId: string, work: (turn: TaskTurn) => Promise<T>): Promise<T> => {
     const started = Date.now();
-    for (let attempt = 0; !(await metadata.takeTaskLease(specName, taskId, owner, LEASE_TTL_MS)); attempt++) {
+    for (let attempt = 0, failures = 0; ; attempt++) {
+      try {
+        if (await metadata.takeTaskLease(specName, taskId, owner, LEASE_TTL_MS)) break;
+      } catch (error) {
+        // No room for the lease row on a full disk, where deletes must still free space: the
+        // turn is then this process's alone (see the README).
+        if (isDiskFull(error)) return work({ owner, released() {} });
+        // A busy database or a lost answer: taking is idempotent for its owner, so it is tried again.
+        if (++failures > 3) throw error;
+      }
       if (Date.now() - started > LEASE_WAIT_MS) {
         throw new ArtifactStoreError(
           "E_CONFLICT",
