@@ -28,25 +28,12 @@ interface Prepared {
   columnTypes: string[];
 }
 
-export interface FileClientOptions {
-  /** Milliseconds a statement waits for another process's lock before SQLITE_BUSY. */
-  timeout?: number;
-}
-
 /**
- * @example
- * const client = openFileClient("/var/lib/artifacts/.store/metadata.db", { timeout: 10_000 });
+ * Statements by SQL text, prepared once with their columns described; the least recently used
+ * goes when more than {@link CACHE_SIZE} are kept.
  */
-export function openFileClient(path: string, options: FileClientOptions = {}): Client {
-  let db: Database.Database;
-  try {
-    db = new Database(path, { timeout: options.timeout ?? 0 });
-  } catch (error) {
-    throw mapError(error);
-  }
+function createStatementCache(db: Database.Database) {
   const cache = new Map<string, Prepared>();
-  let closed = false;
-
   const prepare = (sql: string): Prepared => {
     const hit = cache.get(sql);
     if (hit) {
@@ -71,6 +58,29 @@ export function openFileClient(path: string, options: FileClientOptions = {}): C
     if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
     return prepared;
   };
+
+  return { prepare, clear: () => cache.clear() };
+}
+
+export interface FileClientOptions {
+  /** Milliseconds a statement waits for another process's lock before SQLITE_BUSY. */
+  timeout?: number;
+}
+
+/**
+ * @example
+ * const client = openFileClient("/var/lib/artifacts/.store/metadata.db", { timeout: 10_000 });
+ */
+export function openFileClient(path: string, options: FileClientOptions = {}): Client {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: options.timeout ?? 0 });
+  } catch (error) {
+    throw mapError(error);
+  }
+  let closed = false;
+
+  const { prepare, clear: clearCache } = createStatementCache(db);
 
   const execute = (stmt: InStatement): ResultSet => {
     const sql = typeof stmt === "string" ? stmt : stmt.sql;
@@ -165,7 +175,7 @@ export function openFileClient(path: string, options: FileClientOptions = {}): C
     close() {
       if (closed) return;
       closed = true;
-      cache.clear();
+      clearCache();
       db.close();
     },
   };

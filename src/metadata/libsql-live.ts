@@ -5,39 +5,51 @@ import { type Database, qualified } from "./libsql-rows.ts";
 import { liveLogChunks, liveLogs } from "./schema.ts";
 import type { WriteBatcher } from "./write-batcher.ts";
 
-export function createLiveLogQueries(db: Database, writes: WriteBatcher): LiveLogQueries {
-  const withTotals = {
-    specName: liveLogs.specName,
-    taskId: liveLogs.taskId,
-    type: liveLogs.type,
-    session: liveLogs.session,
-    state: liveLogs.state,
-    createdAt: liveLogs.createdAt,
-    updatedAt: liveLogs.updatedAt,
-    size: sql<number>`(SELECT coalesce(max(c.offset + c.size), 0) FROM ${liveLogChunks} c WHERE c.session = ${qualified(liveLogs.session)})`,
-    chunks: sql<number>`(SELECT count(*) FROM ${liveLogChunks} c WHERE c.session = ${qualified(liveLogs.session)})`,
-  };
-  const toRecord = (
-    row: Omit<LiveLogRecord, "size" | "chunks"> & { size: unknown; chunks: unknown },
-  ): LiveLogRecord => ({
-    ...row,
+/** A live log's row with its size and chunk count, summed from its chunks. */
+const withTotals = {
+  specName: liveLogs.specName,
+  taskId: liveLogs.taskId,
+  type: liveLogs.type,
+  session: liveLogs.session,
+  state: liveLogs.state,
+  createdAt: liveLogs.createdAt,
+  updatedAt: liveLogs.updatedAt,
+  size: sql<number>`(SELECT coalesce(max(c.offset + c.size), 0) FROM ${liveLogChunks} c WHERE c.session = ${qualified(liveLogs.session)})`,
+  chunks: sql<number>`(SELECT count(*) FROM ${liveLogChunks} c WHERE c.session = ${qualified(liveLogs.session)})`,
+};
+const toRecord = (row: Omit<LiveLogRecord, "size" | "chunks"> & { size: unknown; chunks: unknown }): LiveLogRecord => ({
+  ...row,
+  size: Number(row.size),
+  chunks: Number(row.chunks),
+});
+const toChunk = (row: typeof liveLogChunks.$inferSelect): LiveLogChunkRecord => ({
+  seq: row.seq,
+  offset: row.offset,
+  size: row.size,
+  checksum: row.checksum,
+  storageKey: row.storageKey,
+  createdAt: row.createdAt,
+});
+
+/** A chunk row as `RETURNING *` gives it (column names, not drizzle's field names). */
+function rawRowToChunk(row: Record<string, unknown>): LiveLogChunkRecord {
+  return {
+    seq: Number(row.seq),
+    offset: Number(row.offset),
     size: Number(row.size),
-    chunks: Number(row.chunks),
-  });
+    checksum: String(row.checksum),
+    storageKey: String(row.storage_key),
+    createdAt: Number(row.created_at),
+  };
+}
+
+export function createLiveLogQueries(db: Database, writes: WriteBatcher): LiveLogQueries {
   const find = async (where: SQL | undefined) => {
     const [row] = await db.select(withTotals).from(liveLogs).where(where).limit(1);
     return row ? toRecord(row) : null;
   };
   const ofRef = (ref: { specName: string; taskId: string; type: string }) =>
     and(eq(liveLogs.specName, ref.specName), eq(liveLogs.taskId, ref.taskId), eq(liveLogs.type, ref.type));
-  const toChunk = (row: typeof liveLogChunks.$inferSelect): LiveLogChunkRecord => ({
-    seq: row.seq,
-    offset: row.offset,
-    size: row.size,
-    checksum: row.checksum,
-    storageKey: row.storageKey,
-    createdAt: row.createdAt,
-  });
 
   return {
     findLiveLog: (ref) => find(ofRef(ref)),
@@ -80,15 +92,7 @@ export function createLiveLogQueries(db: Database, writes: WriteBatcher): LiveLo
           .where(and(eq(liveLogs.session, session), eq(liveLogs.state, "open"))),
       ]);
       const row = (inserted as Record<string, unknown>[])[0];
-      if (!row) return null;
-      return {
-        seq: Number(row.seq),
-        offset: Number(row.offset),
-        size: Number(row.size),
-        checksum: String(row.checksum),
-        storageKey: String(row.storage_key),
-        createdAt: Number(row.created_at),
-      };
+      return row ? rawRowToChunk(row) : null;
     },
 
     async listLiveLogChunks(session, fromOffset) {

@@ -7,43 +7,23 @@
  * seed path may be changing: readers confirm after opening that nothing was publishing and
  * that their row still names the key they opened ({@link PublishQueries.confirmRead}).
  */
-import { and, asc, eq, lt, sql } from "drizzle-orm";
-import type { MetadataRepository } from "../contracts/metadata-repository.ts";
+import { and, eq, lt, sql } from "drizzle-orm";
+import type { FinishPublishInput, MetadataRepository } from "../contracts/metadata-repository.ts";
 import { type BoundStatement, prepareStatement } from "./libsql-prepared.ts";
 import { type Database, isCommitted, type SelectedRow, selection, toRecord } from "./libsql-rows.ts";
 import { removeSecretsStatements, secretsStatements } from "./libsql-secrets.ts";
 import { removeStructureStatements, structureStatements } from "./libsql-structure.ts";
+import { RELEASE_LEASE } from "./libsql-tasks.ts";
 import { artifacts, artifactTags } from "./schema.ts";
-import type { WriteBatcher } from "./write-batcher.ts";
+import type { WriteBatcher, WriteItem } from "./write-batcher.ts";
 
-type PublishQueries = Pick<
-  MetadataRepository,
-  | "beginPublish"
-  | "finishPublish"
-  | "confirmRead"
-  | "rekey"
-  | "takeTaskLease"
-  | "releaseTaskLease"
-  | "listTask"
-  | "indexSummary"
->;
-
-/** The database's clock in ms: one clock for every process sharing it. */
-const DB_NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+type PublishQueries = Pick<MetadataRepository, "beginPublish" | "finishPublish" | "confirmRead" | "rekey">;
 
 /**
- * One statement: a free lease is inserted, an expired or own one taken over or extended; a row
- * comes back only when `owner` holds the lease afterwards. Run outside the write batcher: a
- * lease needs no durability (a crash ends its holder too) and must not wait for a group commit.
+ * The publish statements every upload runs, built once (see libsql-prepared.ts). While a version
+ * of a series is `publishing`, no other starts and no read of that series is confirmed.
  */
-const TAKE_LEASE = `INSERT INTO task_leases (spec_name, task_id, owner, expires_at) VALUES (?, ?, ?, ${DB_NOW_MS} + ?)
-ON CONFLICT (spec_name, task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-WHERE task_leases.owner = excluded.owner OR task_leases.expires_at < ${DB_NOW_MS}
-RETURNING owner`;
-const RELEASE_LEASE = "DELETE FROM task_leases WHERE spec_name = ? AND task_id = ? AND owner = ?";
-
-export function createPublishQueries(db: Database, writes: WriteBatcher): PublishQueries {
-  // What every upload and download runs, built once (see libsql-prepared.ts).
+function preparePublishStatements(db: Database) {
   const value = sql.placeholder;
   const prepare = <T = unknown>(query: Parameters<typeof prepareStatement>[1]) =>
     prepareStatement<T>(db.$client, query);
@@ -113,6 +93,47 @@ export function createPublishQueries(db: Database, writes: WriteBatcher): Publis
       ),
   );
 
+  return { startPublishing, insertTag, commitPublished, supersedeBelow, recordById, readConfirmed };
+}
+
+/**
+ * The version previously at the seed path: moved aside (`keptAt`), or, when its bytes were
+ * replaced there, removed with its row.
+ */
+function previousVersionStatements(db: Database, input: FinishPublishInput): WriteItem[] {
+  const statements: WriteItem[] = [];
+  const previous = input.previous;
+  if (previous && previous.keptAt !== null) {
+    statements.push(
+      db
+        .update(artifacts)
+        .set({ storageKey: previous.keptAt })
+        .where(and(eq(artifacts.id, previous.id), eq(artifacts.storageKey, input.storageKey))),
+    );
+  } else if (previous) {
+    // Its bytes were replaced at the seed path: the row goes with them.
+    statements.push(
+      db.delete(artifactTags).where(eq(artifactTags.artifactId, previous.id)),
+      ...removeStructureStatements(db, previous.id),
+      ...removeSecretsStatements(db, previous.id),
+      db.delete(artifacts).where(and(eq(artifacts.id, previous.id), eq(artifacts.storageKey, input.storageKey))),
+    );
+  }
+  return statements;
+}
+
+/** Gives the task's lease back in the commit's transaction. */
+function releaseLease(publishing: { specName: string; taskId: string }, owner: string): BoundStatement {
+  return {
+    statement: { sql: RELEASE_LEASE, args: [publishing.specName, publishing.taskId, owner] },
+    map: () => undefined,
+  };
+}
+
+export function createPublishQueries(db: Database, writes: WriteBatcher): PublishQueries {
+  const { startPublishing, insertTag, commitPublished, supersedeBelow, recordById, readConfirmed } =
+    preparePublishStatements(db);
+
   return {
     async beginPublish(pending, values) {
       const createdAt = Date.parse(pending.createdAt);
@@ -152,24 +173,7 @@ export function createPublishQueries(db: Database, writes: WriteBatcher): Publis
         storageKey: input.storageKey,
         inheritPin: input.inheritPin ? 1 : 0,
       });
-      const statements = [];
-      const previous = input.previous;
-      if (previous && previous.keptAt !== null) {
-        statements.push(
-          db
-            .update(artifacts)
-            .set({ storageKey: previous.keptAt })
-            .where(and(eq(artifacts.id, previous.id), eq(artifacts.storageKey, input.storageKey))),
-        );
-      } else if (previous) {
-        // Its bytes were replaced at the seed path: the row goes with them.
-        statements.push(
-          db.delete(artifactTags).where(eq(artifactTags.artifactId, previous.id)),
-          ...removeStructureStatements(db, previous.id),
-          ...removeSecretsStatements(db, previous.id),
-          db.delete(artifacts).where(and(eq(artifacts.id, previous.id), eq(artifacts.storageKey, input.storageKey))),
-        );
-      }
+      const statements = previousVersionStatements(db, input);
       const supersede = supersedeBelow.bind({
         specName: publishing.specName,
         taskId: publishing.taskId,
@@ -181,14 +185,7 @@ export function createPublishQueries(db: Database, writes: WriteBatcher): Publis
         // After the commit row: the findings are stored only for a committed version.
         ...(input.secrets ? secretsStatements(db, id, input.secrets) : []),
       ];
-      const release: BoundStatement[] = input.releaseLease
-        ? [
-            {
-              statement: { sql: RELEASE_LEASE, args: [publishing.specName, publishing.taskId, input.releaseLease] },
-              map: () => undefined,
-            },
-          ]
-        : [];
+      const release = input.releaseLease ? [releaseLease(publishing, input.releaseLease)] : [];
       const results = await writes.run(
         input.supersedeOlder
           ? [commitRow, ...statements, ...structureRows, ...release, supersede]
@@ -221,48 +218,6 @@ export function createPublishQueries(db: Database, writes: WriteBatcher): Publis
           .returning({ id: artifacts.id }),
       ]);
       return (updated as unknown[]).length === 1;
-    },
-
-    async takeTaskLease(specName, taskId, owner, ttlMs) {
-      const result = await db.$client.execute({ sql: TAKE_LEASE, args: [specName, taskId, owner, Math.ceil(ttlMs)] });
-      return result.rows.length === 1;
-    },
-
-    async releaseTaskLease(specName, taskId, owner) {
-      await db.$client.execute({ sql: RELEASE_LEASE, args: [specName, taskId, owner] });
-    },
-
-    async listTask(specName, taskId) {
-      const rows = await db
-        .select(selection)
-        .from(artifacts)
-        .where(and(eq(artifacts.specName, specName), eq(artifacts.taskId, taskId), isCommitted))
-        .orderBy(asc(artifacts.type), asc(artifacts.version));
-      return rows.map(toRecord);
-    },
-
-    async indexSummary() {
-      const rows = await db
-        .select({
-          specName: artifacts.specName,
-          taskId: artifacts.taskId,
-          type: artifacts.type,
-          latestVersion: sql<number>`max(${artifacts.version})`,
-          versions: sql<number>`count(*)`,
-          storedBytes: sql<number>`coalesce(sum(${artifacts.size}), 0)`,
-          lastUploadAt: sql<number>`max(${artifacts.createdAt})`,
-        })
-        .from(artifacts)
-        .where(isCommitted)
-        .groupBy(artifacts.specName, artifacts.taskId, artifacts.type)
-        .orderBy(asc(artifacts.specName), asc(artifacts.taskId), asc(artifacts.type));
-      return rows.map((row) => ({
-        ...row,
-        latestVersion: Number(row.latestVersion),
-        versions: Number(row.versions),
-        storedBytes: Number(row.storedBytes),
-        lastUploadAt: Number(row.lastUploadAt),
-      }));
     },
   };
 }

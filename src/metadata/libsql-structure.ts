@@ -7,7 +7,7 @@ import { and, asc, count, desc, eq, gte, inArray, lt, or, type SQL, sql } from "
 import type { SearchQuery, StructureQueries } from "../contracts/metadata-repository.ts";
 import type { ExtractedStructure, TestCaseEntry, TestCaseOrder } from "../core/structure/types.ts";
 import { type PreparedStatement, prepareStatement } from "./libsql-prepared.ts";
-import { type Database, isCommitted } from "./libsql-rows.ts";
+import type { Database } from "./libsql-rows.ts";
 import { artifactDiffFiles, artifactSummaries, artifacts, artifactTestCases } from "./schema.ts";
 import type { WriteBatcher, WriteItem } from "./write-batcher.ts";
 
@@ -146,7 +146,10 @@ function testOrder(order: TestCaseOrder): SQL[] {
   return [ordinal];
 }
 
-export function createStructureQueries(db: Database, writes: WriteBatcher): StructureQueries {
+export function createStructureQueries(
+  db: Database,
+  writes: WriteBatcher,
+): Pick<StructureQueries, "saveStructure" | "listDiffFiles" | "listTestCases"> {
   return {
     async saveStructure(artifactId, structure) {
       await writes.run([
@@ -210,65 +213,6 @@ export function createStructureQueries(db: Database, writes: WriteBatcher): Stru
         stderr: row.stderr,
       }));
       return { items, total: Number(total?.total ?? 0) };
-    },
-
-    async browseSpecs(specs) {
-      const conditions: (SQL | undefined)[] = [isCommitted];
-      if (specs) conditions.push(inArray(artifacts.specName, [...specs]));
-      const rows = await db
-        .select({
-          specName: artifacts.specName,
-          tasks: sql<number>`count(DISTINCT ${artifacts.taskId})`,
-          artifacts: count(),
-          storedBytes: sql<number>`coalesce(sum(${artifacts.size}), 0)`,
-          lastCreatedAt: sql<number>`max(${artifacts.createdAt})`,
-        })
-        .from(artifacts)
-        .where(and(...conditions))
-        .groupBy(artifacts.specName)
-        .orderBy(asc(artifacts.specName));
-      return rows.map((row) => ({
-        specName: row.specName,
-        tasks: Number(row.tasks),
-        artifacts: Number(row.artifacts),
-        storedBytes: Number(row.storedBytes),
-        lastCreatedAt: Number(row.lastCreatedAt),
-      }));
-    },
-
-    async browseTasks(specName, page) {
-      const where = and(eq(artifacts.specName, specName), isCommitted);
-      const lastCreatedAt = sql<number>`max(${artifacts.createdAt})`;
-      const [rows, [total]] = await Promise.all([
-        db
-          .select({
-            taskId: artifacts.taskId,
-            artifacts: count(),
-            storedBytes: sql<number>`coalesce(sum(${artifacts.size}), 0)`,
-            types: sql<string>`group_concat(DISTINCT ${artifacts.type})`,
-            lastCreatedAt,
-          })
-          .from(artifacts)
-          .where(where)
-          .groupBy(artifacts.taskId)
-          .orderBy(desc(lastCreatedAt), asc(artifacts.taskId))
-          .limit(page.limit)
-          .offset(page.offset),
-        db
-          .select({ total: sql<number>`count(DISTINCT ${artifacts.taskId})` })
-          .from(artifacts)
-          .where(where),
-      ]);
-      return {
-        items: rows.map((row) => ({
-          taskId: row.taskId,
-          artifacts: Number(row.artifacts),
-          storedBytes: Number(row.storedBytes),
-          types: (row.types ?? "").split(",").filter(Boolean).sort(),
-          lastCreatedAt: Number(row.lastCreatedAt),
-        })),
-        total: Number(total?.total ?? 0),
-      };
     },
   };
 }

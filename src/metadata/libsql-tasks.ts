@@ -1,0 +1,71 @@
+/**
+ * A task's turn and its records: the lease that serialises a task's uploads across processes
+ * (held in the database, on the database's clock), and the committed versions of a task or of
+ * every task (the seed layout's task files and metadata index are written from these).
+ */
+import { and, asc, eq, sql } from "drizzle-orm";
+import type { MetadataRepository } from "../contracts/metadata-repository.ts";
+import { type Database, isCommitted, selection, toRecord } from "./libsql-rows.ts";
+import { artifacts } from "./schema.ts";
+
+type TaskQueries = Pick<MetadataRepository, "takeTaskLease" | "releaseTaskLease" | "listTask" | "indexSummary">;
+
+/** The database's clock in ms: one clock for every process sharing it. */
+const DB_NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+
+/**
+ * One statement: a free lease is inserted, an expired or own one taken over or extended; a row
+ * comes back only when `owner` holds the lease afterwards. Run outside the write batcher: a
+ * lease needs no durability (a crash ends its holder too) and must not wait for a group commit.
+ */
+const TAKE_LEASE = `INSERT INTO task_leases (spec_name, task_id, owner, expires_at) VALUES (?, ?, ?, ${DB_NOW_MS} + ?)
+ON CONFLICT (spec_name, task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
+WHERE task_leases.owner = excluded.owner OR task_leases.expires_at < ${DB_NOW_MS}
+RETURNING owner`;
+export const RELEASE_LEASE = "DELETE FROM task_leases WHERE spec_name = ? AND task_id = ? AND owner = ?";
+
+export function createTaskQueries(db: Database): TaskQueries {
+  return {
+    async takeTaskLease(specName, taskId, owner, ttlMs) {
+      const result = await db.$client.execute({ sql: TAKE_LEASE, args: [specName, taskId, owner, Math.ceil(ttlMs)] });
+      return result.rows.length === 1;
+    },
+
+    async releaseTaskLease(specName, taskId, owner) {
+      await db.$client.execute({ sql: RELEASE_LEASE, args: [specName, taskId, owner] });
+    },
+
+    async listTask(specName, taskId) {
+      const rows = await db
+        .select(selection)
+        .from(artifacts)
+        .where(and(eq(artifacts.specName, specName), eq(artifacts.taskId, taskId), isCommitted))
+        .orderBy(asc(artifacts.type), asc(artifacts.version));
+      return rows.map(toRecord);
+    },
+
+    async indexSummary() {
+      const rows = await db
+        .select({
+          specName: artifacts.specName,
+          taskId: artifacts.taskId,
+          type: artifacts.type,
+          latestVersion: sql<number>`max(${artifacts.version})`,
+          versions: sql<number>`count(*)`,
+          storedBytes: sql<number>`coalesce(sum(${artifacts.size}), 0)`,
+          lastUploadAt: sql<number>`max(${artifacts.createdAt})`,
+        })
+        .from(artifacts)
+        .where(isCommitted)
+        .groupBy(artifacts.specName, artifacts.taskId, artifacts.type)
+        .orderBy(asc(artifacts.specName), asc(artifacts.taskId), asc(artifacts.type));
+      return rows.map((row) => ({
+        ...row,
+        latestVersion: Number(row.latestVersion),
+        versions: Number(row.versions),
+        storedBytes: Number(row.storedBytes),
+        lastUploadAt: Number(row.lastUploadAt),
+      }));
+    },
+  };
+}
