@@ -4,7 +4,8 @@
  * old state or the complete new file, never a partial one under its final name.
  * This file holds what needs `node:*`; the rest of the backend is Web-API modules beside it
  * that take the node functions they need: `fs-listing.ts` (the directory walk, etags),
- * `fs-read-stream.ts` (a download's body), `fs-headroom.ts` (free space and the disk reserve),
+ * `fs-read-stream.ts` (a download's body), `fs-publisher.ts` (a staged file put in place, with its
+ * fsyncs), `fs-headroom.ts` (free space and the disk reserve),
  * `fs-deferred-syncs.ts` (sidecar fsyncs batched) and `fs-errors.ts`.
  */
 import { randomUUID } from "node:crypto";
@@ -16,10 +17,10 @@ import { pathToFileURL } from "node:url";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { MaintenanceOptions, ObjectInfo, StorageBackend, StoredObject } from "../contracts/storage-backend.ts";
 import { createPathSyncer } from "../lib/path-syncer.ts";
-import { createDeferredSyncs } from "./fs-deferred-syncs.ts";
 import { isNotDirectory, isNotFound, wrapFsError } from "./fs-errors.ts";
 import { createDiskHeadroom } from "./fs-headroom.ts";
 import { listObjects, objectInfoOf } from "./fs-listing.ts";
+import { createPublisher, type Publisher } from "./fs-publisher.ts";
 import { createFileBody } from "./fs-read-stream.ts";
 import { assertValidKey, resolveRange } from "./keys.ts";
 
@@ -66,9 +67,10 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
   const fsyncEnabled = options.fsync ?? true;
   const readChunkSize = options.readChunkSize ?? 256 * 1024;
   const stagingReady = untilItWorks(() => mkdir(stagingDir, { recursive: true }));
-  const publisher = createPublisher(root, fsyncEnabled);
+  const publisher = createPublisher(root, fsyncEnabled, { mkdir, link, unlink, rename, dirname, sep, openForSync });
   const headroom = createFsHeadroom(root, options.reserveBytes ?? 0);
   const pathOf = (key: string): string => objectPath(root, key);
+  const objects: FsObjects = { root, stagingDir, stagingReady, publisher, pathOf };
 
   return {
     name: "fs",
@@ -115,46 +117,9 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       return stats ? objectInfoOf(key, stats) : null;
     },
 
-    async copy(from, to) {
-      const source = pathOf(from);
-      const target = pathOf(to);
-      await refuseLinks(root, source, from);
-      await refuseLinks(root, target, to);
-      await stagingReady();
-      // A hard link: no bytes copied, and the name appears whole (linked in staging, then renamed).
-      const stagingPath = join(stagingDir, `${randomUUID()}.tmp`);
-      try {
-        await link(source, stagingPath);
-      } catch (error) {
-        if (isNotFound(error)) return false;
-        throw wrapFsError(error, `copying ${from}`);
-      }
-      try {
-        await publisher.publish(stagingPath, target, true, false);
-      } catch (error) {
-        await rm(stagingPath, { force: true }).catch(() => {});
-        throw wrapFsError(error, `copying ${from} to ${to}`);
-      }
-      return true;
-    },
+    copy: (from, to) => copyObject(objects, from, to),
 
-    async move(from, to) {
-      const source = pathOf(from);
-      const target = pathOf(to);
-      await refuseLinks(root, source, from);
-      await refuseLinks(root, target, to);
-      if (!(await lstat(source).catch(() => null))?.isFile()) return false;
-      // rename() replaces the target atomically: a reader holding the old file keeps its bytes.
-      try {
-        await publisher.publish(source, target, true, false);
-      } catch (error) {
-        if (isNotFound(error)) return false;
-        throw wrapFsError(error, `moving ${from} to ${to}`);
-      }
-      // The uploads folder of a task stays for its next upload (no folder to create and fsync each time).
-      if (!from.startsWith(UPLOADS_PREFIX)) await removeEmptyParents(root, source);
-      return true;
-    },
+    move: (from, to) => moveObject(objects, from, to),
 
     async delete(key) {
       const path = pathOf(key);
@@ -195,6 +160,58 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
 
     cleanStaging: (olderThanMs, cleanOptions = {}) => cleanStagingFiles(stagingDir, olderThanMs, cleanOptions),
   };
+}
+
+/** What the object operations share: where objects and staging files live, and the publisher. */
+interface FsObjects {
+  root: string;
+  stagingDir: string;
+  stagingReady: () => Promise<unknown>;
+  publisher: Publisher;
+  pathOf: (key: string) => string;
+}
+
+/** A hard link: no bytes copied, and the name appears whole (linked in staging, then renamed). */
+async function copyObject(objects: FsObjects, from: string, to: string): Promise<boolean> {
+  const { root, stagingDir, stagingReady, publisher, pathOf } = objects;
+  const source = pathOf(from);
+  const target = pathOf(to);
+  await refuseLinks(root, source, from);
+  await refuseLinks(root, target, to);
+  await stagingReady();
+  const stagingPath = join(stagingDir, `${randomUUID()}.tmp`);
+  try {
+    await link(source, stagingPath);
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw wrapFsError(error, `copying ${from}`);
+  }
+  try {
+    await publisher.publish(stagingPath, target, true, false);
+  } catch (error) {
+    await rm(stagingPath, { force: true }).catch(() => {});
+    throw wrapFsError(error, `copying ${from} to ${to}`);
+  }
+  return true;
+}
+
+/** rename() replaces the target atomically: a reader holding the old file keeps its bytes. */
+async function moveObject(objects: FsObjects, from: string, to: string): Promise<boolean> {
+  const { root, publisher, pathOf } = objects;
+  const source = pathOf(from);
+  const target = pathOf(to);
+  await refuseLinks(root, source, from);
+  await refuseLinks(root, target, to);
+  if (!(await lstat(source).catch(() => null))?.isFile()) return false;
+  try {
+    await publisher.publish(source, target, true, false);
+  } catch (error) {
+    if (isNotFound(error)) return false;
+    throw wrapFsError(error, `moving ${from} to ${to}`);
+  }
+  // The uploads folder of a task stays for its next upload (no folder to create and fsync each time).
+  if (!from.startsWith(UPLOADS_PREFIX)) await removeEmptyParents(root, source);
+  return true;
 }
 
 /** Opening a file never follows a link in its last component where the platform offers it (ELOOP instead). */
@@ -314,97 +331,6 @@ async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
     const result = await handle.write(chunk, written, chunk.length - written);
     written += result.bytesWritten;
   }
-}
-
-/**
- * Moves staged files to their names under `root`, creating (and fsyncing) the folders on the
- * way; a deferred publish leaves its fsyncs to a round a moment later, which `flush` ends.
- */
-function createPublisher(root: string, fsyncEnabled: boolean) {
-  const directorySyncs = createPathSyncer(openForSync);
-  const syncDirectory = (path: string): Promise<void> => (fsyncEnabled ? directorySyncs.sync(path) : Promise.resolve());
-  const deferred = createDeferredSyncs(directorySyncs);
-  /** Directories created by a put whose entries are being fsynced, and that fsync. */
-  const unsyncedDirectories = new Map<string, Promise<unknown>>();
-
-  /**
-   * Creates the parent directories of `target`; fsyncs each new one's parent so the entry is
-   * durable. A put into a directory another put has just created waits for that fsync too:
-   * otherwise it could be acknowledged while the directory itself might still vanish.
-   */
-  const ensureParent = async (target: string, durable: boolean): Promise<void> => {
-    const parent = dirname(target);
-    const firstCreated = await mkdir(parent, { recursive: true });
-    if (!fsyncEnabled) return;
-    if (!firstCreated) {
-      if (!durable) return;
-      const pending: Promise<unknown>[] = [];
-      for (let directory = parent; directory.startsWith(root + sep); directory = dirname(directory)) {
-        const syncing = unsyncedDirectories.get(directory);
-        if (syncing) pending.push(syncing);
-      }
-      await Promise.all(pending);
-      return;
-    }
-    const created: string[] = [];
-    for (let directory = parent; ; directory = dirname(directory)) {
-      created.push(directory);
-      if (directory === firstCreated || directory === root) break;
-    }
-    const parents = created.map((directory) => dirname(directory));
-    if (!durable) {
-      for (const directory of parents) deferred.add(directory);
-      return;
-    }
-    const syncing = Promise.all(parents.map(syncDirectory));
-    for (const directory of created) unsyncedDirectories.set(directory, syncing);
-    try {
-      await syncing;
-    } finally {
-      for (const directory of created)
-        if (unsyncedDirectories.get(directory) === syncing) unsyncedDirectories.delete(directory);
-    }
-  };
-
-  return {
-    async publish(stagingPath: string, target: string, durable: boolean, createOnly: boolean): Promise<void> {
-      // A concurrent delete may remove the freshly created parent between mkdir and rename.
-      for (let attempt = 0; ; attempt++) {
-        await ensureParent(target, durable);
-        try {
-          if (createOnly) {
-            // link() fails when the name exists, where rename() would replace it; the staging
-            // name goes afterwards (a crash in between leaves a staging file for gc).
-            await link(stagingPath, target);
-            await unlink(stagingPath);
-          } else await rename(stagingPath, target);
-          break;
-        } catch (error) {
-          if ((error as { code?: string }).code === "EEXIST") {
-            throw new ArtifactStoreError(
-              "E_CONFLICT",
-              `[fs] an object already exists at ${relativeKey(root, target)}; the metadata database does not know it (lost or replaced?): run reindex before uploading`,
-            );
-          }
-          if (!isNotFound(error) || attempt >= 5) throw error;
-        }
-      }
-      if (durable) await syncDirectory(dirname(target));
-      else if (fsyncEnabled) {
-        deferred.add(target);
-        deferred.add(dirname(target));
-      }
-    },
-    /** Ends the pending deferred fsyncs. */
-    flush: () => deferred.flush(),
-  };
-}
-
-function relativeKey(root: string, path: string): string {
-  return path
-    .slice(root.length + 1)
-    .split(sep)
-    .join("/");
 }
 
 async function removeEmptyParents(root: string, path: string): Promise<void> {
