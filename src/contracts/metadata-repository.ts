@@ -2,13 +2,7 @@
  * What the store needs from its metadata database. One implementation today
  * (`createLibsqlMetadata`, drizzle over @libsql/client: local files, sqld, Turso).
  */
-import type {
-  DiffFileEntry,
-  ExtractedStructure,
-  TestCaseEntry,
-  TestCaseOrder,
-  TestStatus,
-} from "../core/structure/types.ts";
+import type { DiffFileEntry, ExtractedStructure, TestCaseEntry, TestCaseOrder, TestStatus } from "./structure.ts";
 import type {
   ArtifactIntegrity,
   ArtifactMetadata,

@@ -2,7 +2,7 @@
  * Public data types of the artifact store. JSON-friendly: dates are ISO-8601 strings,
  * checksums lowercase hex SHA-256.
  */
-import type { ArtifactSummary } from "../core/structure/types.ts";
+import type { ArtifactSummary } from "./structure.ts";
 
 /** Built-in artifact types. Config may declare more (see {@link ArtifactTypeDefinition}). */
 export type BuiltInArtifactType = "diff" | "log" | "test";

@@ -2,8 +2,8 @@
 import { type Column, getTableName, type SQL, sql } from "drizzle-orm";
 import type { drizzle } from "drizzle-orm/libsql/web";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import type { ArtifactSummary } from "../contracts/structure.ts";
 import type { ArtifactSecrets, SecretFinding } from "../contracts/types.ts";
-import type { ArtifactSummary } from "../core/structure/types.ts";
 import { artifactSecrets, artifactSummaries, artifacts, artifactTags } from "./schema.ts";
 
 export type Database = ReturnType<typeof drizzle>;

@@ -5,7 +5,7 @@
  */
 import { and, asc, count, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { SearchQuery, StructureQueries } from "../contracts/metadata-repository.ts";
-import type { ExtractedStructure, TestCaseEntry, TestCaseOrder } from "../core/structure/types.ts";
+import type { ExtractedStructure, TestCaseEntry, TestCaseOrder } from "../contracts/structure.ts";
 import { type PreparedStatement, prepareStatement } from "./libsql-prepared.ts";
 import type { Database } from "./libsql-rows.ts";
 import { artifactDiffFiles, artifactSummaries, artifacts, artifactTestCases } from "./schema.ts";

@@ -31,13 +31,7 @@ type Layer = keyof typeof LAYERS;
  * Files that belong to another layer than their folder says, each with its reason.
  * Everything else takes its layer from its first folder under src/.
  */
-const PLACED_ELSEWHERE: Record<string, { layer: Layer; reason: string }> = {
-  "core/structure/types.ts": {
-    layer: "contracts",
-    reason:
-      "the extracted-structure record types (no imports, no code): public types like contracts/types.ts, kept beside the extractors that produce them",
-  },
-};
+const PLACED_ELSEWHERE: Record<string, { layer: Layer; reason: string }> = {};
 
 /** Imports against the direction, each with its reason. Empty: there are none. */
 const EXCEPTIONS: Record<string, string> = {};

@@ -6,10 +6,10 @@
  * version.
  */
 import type { FC } from "hono/jsx";
+import type { DiffFileEntry, LogSummary, TestCaseEntry } from "../../contracts/structure.ts";
 import type { ArtifactMetadata } from "../../contracts/types.ts";
 import { assertValidName } from "../../core/names.ts";
 import type { ArtifactStore } from "../../core/store.ts";
-import type { DiffFileEntry, LogSummary, TestCaseEntry } from "../../core/structure/types.ts";
 import { authorize } from "../auth.ts";
 import { render, taskTrail, type UiKit } from "./frame.tsx";
 import { artifactPath, Bytes, Page } from "./layout.tsx";

@@ -4,8 +4,8 @@
  * of removed lines is followed by added ones, the changed words marked.
  */
 import type { Child, FC } from "hono/jsx";
+import type { DiffFileEntry } from "../../contracts/structure.ts";
 import { formatBytes } from "../../core/format.ts";
-import type { DiffFileEntry } from "../../core/structure/types.ts";
 import type { DiffRow, LineRow, RenderedFile } from "./diff-read.ts";
 import { withMarkers } from "./view-log.tsx";
 

@@ -7,8 +7,8 @@
  * page of a huge diff opens as fast as a small one.
  */
 import type { FC } from "hono/jsx";
+import type { DiffCommit, DiffFileEntry, DiffSummary } from "../../contracts/structure.ts";
 import type { ArtifactMetadata } from "../../contracts/types.ts";
-import type { DiffCommit, DiffFileEntry, DiffSummary } from "../../core/structure/types.ts";
 import { DIFF_FILES_PER_PAGE, MAX_DIFF_LINES, type RenderedFile } from "./diff-read.ts";
 import { artifactPath, Notice } from "./layout.tsx";
 import { DiffFileSection, describeFile } from "./view-diff-file.tsx";

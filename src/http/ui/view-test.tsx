@@ -1,10 +1,10 @@
 /** @jsxImportSource hono/jsx */
 /** Test results: totals and a table of tests, filtered by status and name through the query string. */
 import type { FC } from "hono/jsx";
+import type { TestCaseEntry, TestCaseOrder, TestStatus } from "../../contracts/structure.ts";
 import type { ArtifactMetadata } from "../../contracts/types.ts";
 import type { ArtifactStore } from "../../core/store.ts";
 import { classifyLogLine } from "../../core/structure/log-rules.ts";
-import type { TestCaseEntry, TestCaseOrder, TestStatus } from "../../core/structure/types.ts";
 import { artifactPath, highlight, Notice } from "./layout.tsx";
 
 export const TEST_PAGE_SIZE = 200;
