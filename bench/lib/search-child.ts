@@ -12,6 +12,7 @@ import type { SearchFilters } from "../../src/core/search.ts";
 import { openLibsqlClient } from "../../src/metadata/local.ts";
 import { openArtifactStore } from "../../src/runtime/local.ts";
 import { generateArtifacts, prCount, SPEC_COUNT, seedMetadata, specName } from "./seed.ts";
+import { FLAKY_COUNT, MODULE_COUNT } from "./seed-structure.ts";
 import { createRandom, quantile } from "./stats.ts";
 
 export interface SearchRequest {
@@ -34,6 +35,7 @@ export interface QueryLatency {
 export interface SeedResult {
   rows: number;
   tagRows: number;
+  structureRows: number;
   seedSeconds: number;
 }
 
@@ -85,6 +87,8 @@ async function seed(request: SearchRequest): Promise<SeedResult> {
       basePath: request.basePath,
       now: Date.now(),
     }),
+    undefined,
+    { structure: true },
   );
   return { ...seeded, seedSeconds: (performance.now() - started) / 1000 };
 }
@@ -104,6 +108,9 @@ async function query(request: SearchRequest): Promise<QueryResult> {
     "by common tag (nightly)": () => search({ tags: ["nightly"] }),
     "by rare tag (pr-N)": () => search({ tags: [`pr-${1 + Math.floor(random() * prCount(request.rows))}`] }),
     "latest only, by spec": () => search({ specName: popularSpec(), latestOnly: true }),
+    "failed test (flaky K)": () => search({ failedTest: `flaky ${Math.floor(random() * FLAKY_COUNT)}` }),
+    "touched path (src/module-M/)": () => search({ touchedPath: `src/module-${Math.floor(random() * MODULE_COUNT)}/` }),
+    "has errors": () => search({ hasErrors: true }),
     "second page, by spec": async () => {
       const spec = popularSpec();
       const first = await store.searchPage({ specName: spec, limit: PAGE });

@@ -22,6 +22,7 @@ import { encodeTaskMetadata, taskMetadataKey, versionKey } from "../../src/core/
 import { createLibsqlMetadata } from "../../src/metadata/libsql.ts";
 import { openLibsqlClient } from "../../src/metadata/local.ts";
 import { logBytes } from "./data.ts";
+import { DIFF_FILE_COLUMNS, SUMMARY_COLUMNS, structureRows, TEST_CASE_COLUMNS } from "./seed-structure.ts";
 import { createRandom } from "./stats.ts";
 
 const DAY_MS = 86_400_000;
@@ -157,11 +158,18 @@ export function* generateArtifacts(plan: SeedPlan): Generator<SeededArtifact> {
 
 const ARTIFACT_COLUMNS =
   "id, spec_name, task_id, type, version, uri, storage_key, size, checksum, original_size, original_checksum, compressed, mime_type, metadata, state, integrity, pinned, created_at, expires_at, last_accessed_at";
-const ROWS_PER_INSERT = 200;
-const TAGS_PER_INSERT = 1000;
+/** Rows per multi-row INSERT of each table (columns × rows stays below SQLite's 32,766 parameters). */
+const TABLES = {
+  artifacts: { columns: ARTIFACT_COLUMNS, width: 20, perInsert: 200 },
+  artifact_tags: { columns: "artifact_id, tag, created_at", width: 3, perInsert: 1000 },
+  artifact_summaries: { columns: SUMMARY_COLUMNS, width: 6, perInsert: 1000 },
+  artifact_diff_files: { columns: DIFF_FILE_COLUMNS, width: 7, perInsert: 1000 },
+  artifact_test_cases: { columns: TEST_CASE_COLUMNS, width: 7, perInsert: 1000 },
+} as const;
+type Table = keyof typeof TABLES;
 const ROWS_PER_TRANSACTION = 10_000;
 
-function artifactValues(artifact: SeededArtifact): InArgs {
+function artifactValues(artifact: SeededArtifact): unknown[] {
   const { blob } = artifact;
   return [
     artifact.id,
@@ -184,82 +192,103 @@ function artifactValues(artifact: SeededArtifact): InArgs {
     artifact.createdAt,
     artifact.expiresAt,
     null,
-  ] as InArgs;
+  ];
 }
 
-function multiRowInsert(table: string, columns: string, width: number, rows: unknown[][]) {
-  const placeholder = `(${Array.from({ length: width }, () => "?").join(", ")})`;
+/** Rows collected per table, turned into multi-row INSERTs. */
+function insertBuffers() {
+  const rows = new Map<Table, unknown[][]>();
   return {
-    sql: `INSERT INTO ${table} (${columns}) VALUES ${rows.map(() => placeholder).join(", ")}`,
-    args: rows.flat() as InArgs,
+    add(table: Table, values: unknown[]) {
+      const buffer = rows.get(table) ?? [];
+      buffer.push(values);
+      rows.set(table, buffer);
+    },
+    /** The INSERTs of every buffered row (artifacts first: the other tables refer to them). */
+    drain(): { sql: string; args: InArgs }[] {
+      const statements: { sql: string; args: InArgs }[] = [];
+      for (const [table, { columns, width, perInsert }] of Object.entries(TABLES) as [
+        Table,
+        (typeof TABLES)[Table],
+      ][]) {
+        const buffer = rows.get(table) ?? [];
+        const placeholder = `(${Array.from({ length: width }, () => "?").join(", ")})`;
+        for (let offset = 0; offset < buffer.length; offset += perInsert) {
+          const chunk = buffer.slice(offset, offset + perInsert);
+          statements.push({
+            sql: `INSERT INTO ${table} (${columns}) VALUES ${chunk.map(() => placeholder).join(", ")}`,
+            args: chunk.flat() as InArgs,
+          });
+        }
+      }
+      rows.clear();
+      return statements;
+    },
   };
+}
+
+export interface SeedOptions {
+  /** Also insert each version's structure (summary, diff files, test cases; see seed-structure.ts). */
+  structure?: boolean;
 }
 
 /**
  * Creates (migrates) the store's database at `dbPath` and inserts `artifacts` with their tags.
- * Calls `onArtifact` for each one (to write its files). Returns the number of rows.
+ * Calls `onArtifact` for each one (to write its files).
  */
 export async function seedMetadata(
   dbPath: string,
   artifacts: Iterable<SeededArtifact>,
   onArtifact?: (artifact: SeededArtifact) => void,
-): Promise<{ rows: number; tagRows: number }> {
+  options: SeedOptions = {},
+): Promise<{ rows: number; tagRows: number; structureRows: number }> {
   await mkdir(dirname(dbPath), { recursive: true });
   const client = await openLibsqlClient({ url: dbPath, durability: "relaxed" });
   try {
     await createLibsqlMetadata({ client });
     await client.execute("PRAGMA synchronous = OFF"); // seeding only; the store opens its own connection
     // Indexes are dropped for the bulk insert and rebuilt from their own definitions after it
-    // (a sorted build is many times faster than random inserts into eight indexes).
+    // (a sorted build is many times faster than random inserts into many indexes).
     const indexes = await client.execute(
-      "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ('artifacts', 'artifact_tags')",
+      `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN (${Object.keys(
+        TABLES,
+      )
+        .map((table) => `'${table}'`)
+        .join(", ")})`,
     );
     for (const index of indexes.rows) await client.execute(`DROP INDEX \`${String(index.name)}\``);
-    let rows = 0;
-    let tagRows = 0;
-    let artifactBuffer: unknown[][] = [];
-    let tagBuffer: unknown[][] = [];
-    let statements: { sql: string; args: InArgs }[] = [];
-    const flushInserts = () => {
-      if (artifactBuffer.length > 0) statements.push(multiRowInsert("artifacts", ARTIFACT_COLUMNS, 20, artifactBuffer));
-      for (let offset = 0; offset < tagBuffer.length; offset += TAGS_PER_INSERT) {
-        statements.push(
-          multiRowInsert(
-            "artifact_tags",
-            "artifact_id, tag, created_at",
-            3,
-            tagBuffer.slice(offset, offset + TAGS_PER_INSERT),
-          ),
-        );
-      }
-      artifactBuffer = [];
-      tagBuffer = [];
-    };
+    const buffers = insertBuffers();
+    const counts = { rows: 0, tagRows: 0, structureRows: 0 };
     for (const artifact of artifacts) {
       onArtifact?.(artifact);
-      artifactBuffer.push(artifactValues(artifact) as unknown[]);
-      for (const tag of artifact.tags) tagBuffer.push([artifact.id, tag, artifact.createdAt]);
-      rows++;
-      tagRows += artifact.tags.length;
-      if (artifactBuffer.length === ROWS_PER_INSERT) flushInserts();
-      if (rows % ROWS_PER_TRANSACTION === 0) {
-        flushInserts();
-        await client.batch(statements, "write");
-        statements = [];
-      }
+      buffers.add("artifacts", artifactValues(artifact));
+      for (const tag of artifact.tags) buffers.add("artifact_tags", [artifact.id, tag, artifact.createdAt]);
+      counts.tagRows += artifact.tags.length;
+      if (options.structure) counts.structureRows += addStructure(buffers, artifact);
+      if (++counts.rows % ROWS_PER_TRANSACTION === 0) await client.batch(buffers.drain(), "write");
     }
-    flushInserts();
-    statements.push({
-      sql: "INSERT INTO artifact_series (spec_name, task_id, type, last_version) SELECT spec_name, task_id, type, max(version) FROM artifacts GROUP BY spec_name, task_id, type",
-      args: [],
-    });
-    await client.batch(statements, "write");
+    await client.batch(
+      [
+        ...buffers.drain(),
+        "INSERT INTO artifact_series (spec_name, task_id, type, last_version) SELECT spec_name, task_id, type, max(version) FROM artifacts GROUP BY spec_name, task_id, type",
+      ],
+      "write",
+    );
     for (const index of indexes.rows) await client.execute(String(index.sql));
     await client.execute("PRAGMA wal_checkpoint(TRUNCATE)");
-    return { rows, tagRows };
+    return counts;
   } finally {
     client.close();
   }
+}
+
+/** Buffers the structure rows of `artifact`; returns how many. */
+function addStructure(buffers: ReturnType<typeof insertBuffers>, artifact: SeededArtifact): number {
+  const rows = structureRows(artifact.id, artifact.type.name);
+  buffers.add("artifact_summaries", rows.summary);
+  for (const file of rows.files) buffers.add("artifact_diff_files", file);
+  for (const test of rows.tests) buffers.add("artifact_test_cases", test);
+  return 1 + rows.files.length + rows.tests.length;
 }
 
 /** Each task's `metadata.json` as the store writes it (`encodeTaskMetadata` in src/core/layout.ts). */

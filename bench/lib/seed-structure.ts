@@ -1,0 +1,67 @@
+/**
+ * Structure rows for the seeded search databases (see seed.ts): every version has a summary,
+ * diffs their files, test reports their tests, so the structure searches (`failed_test`,
+ * `touched`, `has_errors`) run on as many rows as the store would hold. Derived from the
+ * version's id alone (no draws from the seed's random sequence), so the other columns stay
+ * what they were.
+ *
+ * Distributions: a diff touches 1–3 files under `src/module-<M>/` (M of 200, so one module is
+ * in ~1 % of diffs), every 50th diff also `src/payments/`; a quarter of the logs have errors;
+ * a test report has 4 tests, one of them `flaky <K>` (K of 25) which fails in every 10th report.
+ */
+
+export const MODULE_COUNT = 200;
+export const FLAKY_COUNT = 25;
+
+export const SUMMARY_COLUMNS = "artifact_id, kind, error_count, failed_count, parse_error, summary";
+export const DIFF_FILE_COLUMNS = "artifact_id, ordinal, path, old_path, status, added, removed";
+export const TEST_CASE_COLUMNS = "artifact_id, ordinal, suite, name, status, duration_ms, message";
+
+export interface StructureRows {
+  summary: unknown[];
+  files: unknown[][];
+  tests: unknown[][];
+}
+
+/** A multiplicative hash of the id: spreads consecutive ids over the modules and names. */
+function mix(id: number, salt: number): number {
+  return Math.imul(id ^ salt, 0x9e3779b1) >>> 0;
+}
+
+function diffRows(id: number): StructureRows {
+  const count = 1 + (mix(id, 1) % 3);
+  const files: unknown[][] = [];
+  for (let ordinal = 0; ordinal < count; ordinal++) {
+    const module = mix(id, 2 + ordinal) % MODULE_COUNT;
+    files.push([id, ordinal, `src/module-${module}/file-${ordinal}.ts`, null, "modified", 3, 1]);
+  }
+  if (id % 50 === 0) files.push([id, count, "src/payments/charge.ts", "src/billing/charge.ts", "renamed", 1, 1]);
+  const summary = { kind: "diff", files: files.length, added: 3 * count, removed: count, bytesExamined: 4096 };
+  return { summary: [id, "diff", 0, 0, 0, JSON.stringify(summary)], files, tests: [] };
+}
+
+function logRows(id: number): StructureRows {
+  const errors = mix(id, 3) % 4 === 0 ? 1 + (id % 13) : 0;
+  const summary = { kind: "log", lines: 80, errors, warnings: id % 7, firstErrorLine: errors ? 42 : null };
+  return { summary: [id, "log", errors, 0, 0, JSON.stringify(summary)], files: [], tests: [] };
+}
+
+function testRows(id: number): StructureRows {
+  const flaky = mix(id, 4) % FLAKY_COUNT;
+  const failed = mix(id, 5) % 10 === 0;
+  const tests: unknown[][] = [
+    [id, 0, "api", `flaky ${flaky}`, failed ? "failed" : "passed", 12, failed ? "expected 200, got 500" : null],
+    [id, 1, "api", "creates a session", "passed", 3, null],
+    [id, 2, "ui", `renders page ${id % 50}`, "passed", 40, null],
+    [id, 3, "ui", "slow path", "skipped", null, null],
+  ];
+  const summary = { kind: "test", format: "junit", total: 4, passed: failed ? 2 : 3, failed: failed ? 1 : 0 };
+  return { summary: [id, "test", 0, failed ? 1 : 0, 0, JSON.stringify(summary)], files: [], tests };
+}
+
+/** The summary, diff-file and test-case rows of version `id` of type `type`. */
+export function structureRows(id: number, type: string): StructureRows {
+  if (type === "diff") return diffRows(id);
+  if (type === "log") return logRows(id);
+  return testRows(id);
+}
