@@ -1,8 +1,9 @@
 /** The `redaction:` section: which secrets are masked, flagged or refused, per artifact type. */
 
 import type { Logger } from "../contracts/types.ts";
+import type { KnownValue } from "../core/redaction/anchors.ts";
 import { BUILT_IN_RULE_NAMES } from "../core/redaction/rules.ts";
-import type { KnownValue, RedactionMode } from "../core/redaction/scanner.ts";
+import type { RedactionMode } from "../core/redaction/scanner.ts";
 import {
   DEFAULT_REDACTION,
   knownValuesFrom,

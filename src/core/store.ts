@@ -48,7 +48,7 @@ import {
 import { createStoreMetrics, type StoreMetricsSnapshot } from "./metrics.ts";
 import { assertValidName } from "./names.ts";
 import { currentUri, findRecord, publicMetadata, requireRecord, withComputedFields } from "./records.ts";
-import type { KnownValue } from "./redaction/scanner.ts";
+import type { KnownValue } from "./redaction/anchors.ts";
 import { createRedaction } from "./redaction/settings.ts";
 import {
   collectGarbage,

@@ -3,14 +3,10 @@
  * scanner for an artifact type: every upload path (streamed, in memory, gzip, live appends)
  * asks {@link createRedaction} and nothing else.
  */
+
+import { compileScannerRules, type KnownValue } from "./anchors.ts";
 import { FIXED_RULES, GENERIC_DEFAULTS, genericAssignmentRule, PEM_RULE_NAME, type SecretRule } from "./rules.ts";
-import {
-  compileScannerRules,
-  createSecretScanner,
-  type KnownValue,
-  type RedactionMode,
-  type SecretScanner,
-} from "./scanner.ts";
+import { createSecretScanner, type RedactionMode, type SecretScanner } from "./scanner.ts";
 
 export interface RedactionConfig {
   /** The mode of every type not listed in `types`. */
