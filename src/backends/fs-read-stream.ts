@@ -70,3 +70,26 @@ export function createFileBody(options: FileBodyOptions): ReadableStream<Uint8Ar
     { highWaterMark: 0 },
   );
 }
+
+/**
+ * A body of bytes already read whole; when the file was shorter than its size the bytes that were
+ * there come first, then the body fails with E_CORRUPT, as a streamed read does.
+ */
+export function bodyOfBytes(key: string, bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
+  let sent = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (!sent && bytes.length > 0) {
+          sent = true;
+          controller.enqueue(bytes);
+        } else if (bytes.length < size) {
+          controller.error(new ArtifactStoreError("E_CORRUPT", `[fs] ${key} is shorter than its size`));
+        } else {
+          controller.close();
+        }
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}

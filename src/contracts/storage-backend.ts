@@ -28,6 +28,11 @@ export interface StoredObject extends ObjectInfo {
   body: ReadableStream<Uint8Array>;
   /** The range actually returned (inclusive `end`), when a range was asked for. */
   range?: { start: number; end: number };
+  /**
+   * The whole object, already read (a backend may read small objects in one step): the bytes are
+   * pinned, whatever happens to the key next, and `body` yields exactly these.
+   */
+  bytes?: Uint8Array;
 }
 
 export interface PutOptions {

@@ -31,6 +31,8 @@ export interface ArtifactDownload {
   metadata: ArtifactMetadata;
   /** The bytes, verified as they stream when `verified` is true. */
   body: ReadableStream<Uint8Array>;
+  /** The same bytes held whole (small versions read in one step), verified before this was returned when `verified`. */
+  bytes?: Uint8Array;
   /** Encoding of `body`: `"gzip"` only when the caller accepted it and the version is stored compressed. */
   contentEncoding: "identity" | "gzip";
   /** Number of bytes `body` yields. */
@@ -90,7 +92,12 @@ export async function prepareDownload(
         ...(options.signal ? { signal: options.signal } : {}),
       });
       if (record.compressed && !passthrough && !range && ctx.codecs.gunzipSync && record.size <= SMALL_STORED_SIZE) {
-        return { ...described, body: await decodeInMemory(ctx, record, object.body, verify), verified: verify };
+        const bytes = await decodeInMemory(ctx, record, object.bytes ?? object.body, verify);
+        return { ...described, body: streamFromBytes(bytes), bytes, verified: verify };
+      }
+      if (object.bytes && !range && (passthrough || !record.compressed)) {
+        await checkWhole(ctx, record, object.bytes, verify ? expected : undefined);
+        return { ...described, body: streamFromBytes(object.bytes), bytes: object.bytes, verified: verify };
       }
       let body = mapStreamErrors(object.body, (error) =>
         isArtifactStoreError(error)
@@ -205,7 +212,7 @@ async function openStored(
     // Opening can find the object gone or changed since `get` looked (fs opens on the first
     // read): a delete or replacement in between, told from damage by looking the row up again.
     let readFailure: { error: unknown } | undefined;
-    if (object) {
+    if (object && !object.bytes) {
       try {
         object.body = await withFirstChunkRead(object.body);
       } catch (error) {
@@ -254,12 +261,12 @@ const SMALL_STORED_SIZE = 256 * 1024;
 async function decodeInMemory(
   ctx: StoreContext,
   record: ArtifactRecord,
-  stored: ReadableStream<Uint8Array>,
+  stored: ReadableStream<Uint8Array> | Uint8Array,
   verify: boolean,
-): Promise<ReadableStream<Uint8Array>> {
+): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
-    bytes = await collectBytes(stored);
+    bytes = stored instanceof Uint8Array ? stored : await collectBytes(stored);
   } catch (error) {
     throw isArtifactStoreError(error)
       ? error
@@ -271,20 +278,35 @@ async function decodeInMemory(
   } catch (error) {
     throw await corruptError(ctx, record, `stored gzip is damaged (${errorText(error)})`);
   }
-  if (verify) {
+  await checkWhole(
+    ctx,
+    record,
+    decoded,
+    verify ? { size: record.originalSize, checksum: record.originalChecksum } : undefined,
+  );
+  return decoded;
+}
+
+/** Bytes about to be sent whole: checked against `expected` (E_CORRUPT and flagged on a mismatch), counted. */
+async function checkWhole(
+  ctx: StoreContext,
+  record: ArtifactRecord,
+  bytes: Uint8Array,
+  expected: { size: number; checksum: string } | undefined,
+): Promise<void> {
+  if (expected) {
     const hasher = ctx.codecs.createSha256();
-    hasher.update(decoded);
+    hasher.update(bytes);
     const actual = toHex(hasher.digest());
-    if (decoded.length !== record.originalSize || actual !== record.originalChecksum) {
-      const reason = `read ${decoded.length} bytes with SHA-256 ${actual}, expected ${record.originalSize} bytes with ${record.originalChecksum}`;
+    if (bytes.length !== expected.size || actual !== expected.checksum) {
+      const reason = `read ${bytes.length} bytes with SHA-256 ${actual}, expected ${expected.size} bytes with ${expected.checksum}`;
       await flagCorrupt(ctx, record, reason);
       throw new ArtifactStoreError("E_CORRUPT", `${record.uri} failed checksum verification: ${reason}`);
     }
   }
   ctx.metrics.count("downloads");
-  ctx.metrics.count("downloadedBytes", decoded.length);
+  ctx.metrics.count("downloadedBytes", bytes.length);
   touch(ctx, record);
-  return streamFromBytes(decoded);
 }
 
 /** Counts bytes handed out and, when `expected` is given, checks size and SHA-256 at the end. */

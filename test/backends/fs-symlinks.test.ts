@@ -6,6 +6,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { createFsBackend } from "../../src/backends/fs.ts";
 import { createApp } from "../../src/http/app.ts";
 import { makeFsStore, makeTempDir, type TestStore } from "../helpers/store.ts";
 
@@ -57,6 +58,7 @@ describe("the fs backend and symbolic links it did not create", () => {
     const { backend } = fixture;
     expect((await backend.list()).objects.map((object) => object.key)).toEqual([]);
     expect(await backend.get("evil/keep.txt")).toBeNull();
+    expect(await backend.get("evil/t1/v1/log.txt.gz")).toBeNull();
     expect(await backend.head("evil/t1/v1/log.txt.gz")).toBeNull();
     expect(await backend.get("spec/t1/v1/log.txt.gz")).toBeNull();
     await backend.delete("evil/t1/v1/log.txt.gz");
@@ -84,5 +86,13 @@ describe("the fs backend and symbolic links it did not create", () => {
     expect(await fixture.store.downloadText(stored.uri)).toBe("fine\n");
     expect((await fixture.store.gc({ graceMs: 0 })).orphanObjects).toEqual([]);
     expect(await fixture.store.downloadText(stored.uri)).toBe("fine\n");
+  });
+
+  test("a base_path reached through a link the operator made still serves its files", async () => {
+    await fixture.backend.put("real/t1/v1/log.txt", new Blob(["through the root's link\n"]).stream());
+    const linkedRoot = join(outside.path, "base-link");
+    await symlink(fixture.root, linkedRoot);
+    const object = await createFsBackend({ root: linkedRoot }).get("real/t1/v1/log.txt");
+    expect(await new Response(object?.body).text()).toBe("through the root's link\n");
   });
 });

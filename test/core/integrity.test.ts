@@ -136,10 +136,14 @@ describe("download verifies while streaming", () => {
     const result = await store.upload({ specName: "s", taskId: "t", type: "log", content: makeLog(5000) });
     // Flip a byte of the gzip trailer's size field: gunzip would notice, a raw byte copy would not.
     await flipOneByte(result.uri, (length) => length - 1);
-    const opened = await store.open(result.uri, { acceptEncoding: "gzip" });
-    expect(opened.contentEncoding).toBe("gzip");
-    const error = await collectBytes(opened.body).catch((caught) => caught);
+    expect((await store.prepareOpen(result.uri, { acceptEncoding: "gzip" })).contentEncoding).toBe("gzip");
+    // A small version is read whole and fails before a byte is handed out; a larger one while streaming.
+    const error = await store
+      .open(result.uri, { acceptEncoding: "gzip" })
+      .then((opened) => collectBytes(opened.body))
+      .catch((caught) => caught);
     expect(error.code).toBe("E_CORRUPT");
+    expect((await store.stat(result.uri))?.integrity).toBe("corrupt");
   });
 
   test("with verification off a flipped byte of uncompressed content is not checked", async () => {
