@@ -47,7 +47,8 @@ export type {
   StoreStats,
 } from "./core/maintenance.ts";
 export type { StoreMetricsSnapshot } from "./core/metrics.ts";
-export type { GcOptions, GcReport, ReindexOptions, ReindexReport, VerifyOptions, VerifyReport } from "./core/repair.ts";
+export type { ReindexOptions, ReindexReport } from "./core/reindex.ts";
+export type { GcOptions, GcReport } from "./core/repair.ts";
 export type { SearchFilters, SearchPage } from "./core/search.ts";
 export type { StoreSettings } from "./core/settings.ts";
 export { type ArtifactStore, type CreateArtifactStoreOptions, createArtifactStore } from "./core/store.ts";
@@ -55,4 +56,5 @@ export { createStructureExtractor } from "./core/structure/extract.ts";
 export { classifyLogLine } from "./core/structure/log-rules.ts";
 export type * from "./core/structure/types.ts";
 export type { UploadInput, UploadResult } from "./core/upload.ts";
+export type { VerifyOptions, VerifyReport } from "./core/verify.ts";
 export { createLibsqlMetadata, type LibsqlMetadataOptions } from "./metadata/libsql.ts";

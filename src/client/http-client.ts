@@ -7,9 +7,11 @@ import { ArtifactStoreError, ERROR_CODES, type ErrorCode } from "../contracts/er
 import { searchParametersOf } from "../contracts/http-parameters.ts";
 import type { ArtifactContent, ArtifactMetadata, ArtifactRef } from "../contracts/types.ts";
 import type { CleanupReport, StoreStats } from "../core/maintenance.ts";
-import type { GcReport, ReindexReport, VerifyReport } from "../core/repair.ts";
+import type { ReindexReport } from "../core/reindex.ts";
+import type { GcReport } from "../core/repair.ts";
 import type { SearchFilters, SearchPage } from "../core/search.ts";
 import type { UploadResult } from "../core/upload.ts";
+import type { VerifyReport } from "../core/verify.ts";
 
 export interface HttpClientOptions {
   /** Server root, e.g. `http://127.0.0.1:8787`. */

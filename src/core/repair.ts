@@ -1,23 +1,18 @@
 /**
- * Maintenance that keeps storage and metadata in agreement:
- * - `gc`: finishes crashed publishes and deletes, drops crashed uploads, removes unreferenced
- *   objects and stale staging files;
- * - `verify`: scrubs every stored checksum, flags what fails, clears flags of what passes again;
- * - `reindex`: rebuilds metadata rows from each task's `metadata.json` when the database was lost.
+ * Maintenance that keeps storage and metadata in agreement. `gc` (here) finishes crashed
+ * publishes and deletes, drops crashed uploads, removes unreferenced objects and stale staging
+ * files; `verify` (verify.ts) scrubs every stored checksum; `reindex` (reindex.ts) rebuilds
+ * metadata rows from each task's `metadata.json` when the database was lost.
  * Objects whose names do not follow the store's layout are never touched.
  */
 
-import { toHex } from "../codec/engines.ts";
-import { observeStream } from "../codec/streams.ts";
-import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import type { ObjectInfo } from "../contracts/storage-backend.ts";
-import { forEachConcurrently } from "../lib/concurrency.ts";
 import type { StoreContext } from "./context.ts";
 import { deleteRecords } from "./delete.ts";
-import { parseKey, parseTaskMetadata, taskMetadataKey, typeOfBlobFile, UPLOADS_PREFIX } from "./layout.ts";
+import { parseKey, taskMetadataKey, typeOfBlobFile, UPLOADS_PREFIX } from "./layout.ts";
+import { parseTaskMetadata } from "./layout-files.ts";
 import { expireLiveLogs } from "./live-log-expiry.ts";
-import { flagCorrupt, removeObjects } from "./records.ts";
-import { reextractStructure } from "./structure/reextract.ts";
+import { removeObjects } from "./records.ts";
 import { completePublish } from "./upload-publish.ts";
 
 const BATCH = 500;
@@ -270,222 +265,12 @@ function createRecoverableCheck(ctx: StoreContext) {
   };
 }
 
-async function* listAll(ctx: StoreContext, prefix = ""): AsyncGenerator<ObjectInfo[]> {
+/** Every object of the backend (under `prefix`), a page at a time. */
+export async function* listAll(ctx: StoreContext, prefix = ""): AsyncGenerator<ObjectInfo[]> {
   let cursor: string | undefined;
   do {
     const page = await ctx.backend.list({ limit: 1000, ...(prefix ? { prefix } : {}), ...(cursor ? { cursor } : {}) });
     if (page.objects.length > 0) yield page.objects;
     cursor = page.cursor;
   } while (cursor);
-}
-
-export interface VerifyOptions {
-  /** Also decompress and check the content's checksum (default: stored bytes only). */
-  deep?: boolean;
-  /** Versions checked at once (default 4). */
-  concurrency?: number;
-  onProgress?: (progress: { checked: number; total: number; bytes: number; corrupt: number }) => void;
-}
-
-export interface VerifyReport {
-  checked: number;
-  /** Stored bytes read. */
-  bytes: number;
-  corrupt: { uri: string; reason: string }[];
-  /** Versions flagged corrupt earlier that verify again (restored from elsewhere): flag cleared. */
-  recovered: string[];
-  durationMs: number;
-}
-
-export async function verifyStore(ctx: StoreContext, options: VerifyOptions = {}): Promise<VerifyReport> {
-  const started = Date.now();
-  const total = (await ctx.metadata.usage()).committedCount;
-  const report: VerifyReport = { checked: 0, bytes: 0, corrupt: [], recovered: [], durationMs: 0 };
-  for (let after = 0; ; ) {
-    const batch = await ctx.metadata.listCommittedAfter(after, BATCH);
-    if (batch.length === 0) break;
-    after = (batch.at(-1) as ArtifactRecord).id;
-    await forEachConcurrently(batch, options.concurrency ?? 4, async (record) => {
-      const problem = await checkRecord(ctx, record, options.deep ?? false, (bytes) => (report.bytes += bytes));
-      report.checked++;
-      if (problem) {
-        report.corrupt.push({ uri: record.uri, reason: problem });
-        if (record.integrity !== "corrupt") await flagCorrupt(ctx, record, problem);
-      } else if (record.integrity === "corrupt") {
-        await ctx.metadata.setIntegrity(record.id, "ok");
-        report.recovered.push(record.uri);
-        ctx.logger.info("artifact verifies again; corrupt flag cleared", { uri: record.uri });
-      }
-      options.onProgress?.({ checked: report.checked, total, bytes: report.bytes, corrupt: report.corrupt.length });
-    });
-  }
-  report.durationMs = Date.now() - started;
-  return report;
-}
-
-/** Reads one version and returns what is wrong with it, or null. */
-async function checkRecord(
-  ctx: StoreContext,
-  record: ArtifactRecord,
-  deep: boolean,
-  onBytes: (bytes: number) => void,
-): Promise<string | null> {
-  let object: Awaited<ReturnType<typeof ctx.backend.get>>;
-  try {
-    object = await ctx.backend.get(record.storageKey);
-  } catch (error) {
-    return `stored object could not be read: ${String(error)}`;
-  }
-  if (!object) {
-    // Deleted, superseded or moved while the scrub ran: nothing to flag.
-    if (!(await stillAt(ctx, record))) return null;
-    return `stored object ${record.storageKey} is missing`;
-  }
-  const storedHash = ctx.codecs.createSha256();
-  const originalHash = ctx.codecs.createSha256();
-  let storedSize = 0;
-  let originalSize = 0;
-  let stream = object.body.pipeThrough(
-    observeStream({
-      onChunk(chunk) {
-        storedSize += chunk.length;
-        onBytes(chunk.length);
-        storedHash.update(chunk);
-      },
-    }),
-  );
-  if (deep) {
-    if (record.compressed) stream = stream.pipeThrough(ctx.codecs.createGunzip());
-    stream = stream.pipeThrough(
-      observeStream({
-        onChunk(chunk) {
-          originalSize += chunk.length;
-          originalHash.update(chunk);
-        },
-      }),
-    );
-  }
-  try {
-    for await (const _chunk of stream) {
-      // draining: the observers do the work
-    }
-  } catch (error) {
-    return `stored bytes could not be decoded: ${error instanceof Error ? error.message : String(error)}`;
-  }
-  const storedChecksum = toHex(storedHash.digest());
-  // The seed path may have been replaced by a new version while it was read: not damage.
-  if ((storedSize !== record.size || storedChecksum !== record.checksum) && !(await stillAt(ctx, record))) return null;
-  if (storedSize !== record.size || storedChecksum !== record.checksum) {
-    return `stored bytes: ${storedSize} with SHA-256 ${storedChecksum}, expected ${record.size} with ${record.checksum}`;
-  }
-  if (deep) {
-    const originalChecksum = toHex(originalHash.digest());
-    if (originalSize !== record.originalSize || originalChecksum !== record.originalChecksum) {
-      return `content: ${originalSize} bytes with SHA-256 ${originalChecksum}, expected ${record.originalSize} with ${record.originalChecksum}`;
-    }
-  }
-  return null;
-}
-
-/** Whether the version's row still names the key it was read from, with nothing publishing over it. */
-async function stillAt(ctx: StoreContext, record: ArtifactRecord): Promise<boolean> {
-  return ctx.metadata.confirmRead(record);
-}
-
-export interface ReindexOptions {
-  dryRun?: boolean;
-  onProgress?: (scannedObjects: number) => void;
-}
-
-export interface ReindexReport {
-  dryRun: boolean;
-  /** `metadata.json` files found (one per task). */
-  metadataFiles: number;
-  /** Versions given a row again (or that would be, in a dry run). */
-  restored: string[];
-  /** Versions listed that already have a row. */
-  present: number;
-  /** Files and entries that could not be used, and why. */
-  skipped: { key: string; reason: string }[];
-  durationMs: number;
-}
-
-/** Rebuilds missing metadata rows from each task's `metadata.json`, for versions whose blob exists with the recorded size. */
-export async function reindexStore(ctx: StoreContext, options: ReindexOptions = {}): Promise<ReindexReport> {
-  const started = Date.now();
-  const report: ReindexReport = {
-    dryRun: options.dryRun ?? false,
-    metadataFiles: 0,
-    restored: [],
-    present: 0,
-    skipped: [],
-    durationMs: 0,
-  };
-  let scanned = 0;
-  for await (const page of listAll(ctx)) {
-    scanned += page.length;
-    options.onProgress?.(scanned);
-    for (const object of page) {
-      const layout = parseKey(object.key);
-      if (layout?.kind !== "task-metadata") continue;
-      report.metadataFiles++;
-      await restoreTask(ctx, object.key, layout, report);
-    }
-  }
-  report.durationMs = Date.now() - started;
-  ctx.logger.info(report.dryRun ? "reindex dry run" : "reindex finished", {
-    metadataFiles: report.metadataFiles,
-    restored: report.restored.length,
-    present: report.present,
-    skipped: report.skipped.length,
-  });
-  if (!report.dryRun && report.restored.length > 0) ctx.files.indexChanged();
-  return report;
-}
-
-async function restoreTask(
-  ctx: StoreContext,
-  key: string,
-  task: { specName: string; taskId: string },
-  report: ReindexReport,
-): Promise<void> {
-  const object = await ctx.backend.get(key);
-  if (!object) return;
-  const parsed = parseTaskMetadata(await new Response(object.body).text(), task, ctx.types);
-  if (typeof parsed === "string") {
-    report.skipped.push({ key, reason: parsed });
-    return;
-  }
-  for (const problem of parsed.problems) report.skipped.push({ key, reason: problem });
-  for (const restore of parsed.restores) {
-    const label = `${restore.specName}/${restore.taskId}/${restore.type} v${restore.version}`;
-    const exists = await ctx.metadata.findVersion(restore);
-    if (exists) {
-      report.present++;
-      continue;
-    }
-    const blob = await ctx.backend.head(restore.storageKey);
-    if (!blob) {
-      report.skipped.push({ key, reason: `${label}: blob ${restore.storageKey} is missing` });
-      continue;
-    }
-    if (blob.size !== restore.size) {
-      report.skipped.push({
-        key,
-        reason: `${label}: blob ${restore.storageKey} has ${blob.size} bytes, metadata.json says ${restore.size}`,
-      });
-      continue;
-    }
-    if (report.dryRun) {
-      report.restored.push(label);
-      continue;
-    }
-    const restored = await ctx.metadata.restore(restore);
-    if (!restored) {
-      report.present++;
-      continue;
-    }
-    await reextractStructure(ctx, restored);
-    report.restored.push(restored.uri);
-  }
 }

@@ -14,7 +14,8 @@ import { ArtifactStoreError, isDiskFull } from "../contracts/errors.ts";
 import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
 import type { Logger } from "../contracts/types.ts";
-import { encodeIndex, encodeTaskMetadata, INDEX_KEY, taskMetadataKey } from "./layout.ts";
+import { INDEX_KEY, taskMetadataKey } from "./layout.ts";
+import { encodeIndex, encodeTaskMetadata } from "./layout-files.ts";
 
 /** `metadata-index.json` is at most this late after a change (documented in the README). */
 export const INDEX_DELAY_MS = 1000;
@@ -53,6 +54,15 @@ export interface TaskFiles {
   indexChanged(): void;
   /** Writes a scheduled index now (close, tests). */
   flush(): Promise<void>;
+}
+
+/** Writes one of these JSON files. The database is the primary copy: their fsyncs may be grouped. */
+async function putJson(backend: StorageBackend, key: string, bytes: Uint8Array): Promise<void> {
+  await backend.put(key, streamFromBytes(bytes), {
+    contentType: "application/json",
+    contentLength: bytes.length,
+    durability: "deferred",
+  });
 }
 
 export function createTaskFiles(options: {
@@ -122,14 +132,7 @@ export function createTaskFiles(options: {
     }
   };
 
-  const put = async (key: string, bytes: Uint8Array) => {
-    await backend.put(key, streamFromBytes(bytes), {
-      contentType: "application/json",
-      contentLength: bytes.length,
-      // The database is the primary copy: these files' fsyncs may be grouped.
-      durability: "deferred",
-    });
-  };
+  const put = (key: string, bytes: Uint8Array) => putJson(backend, key, bytes);
 
   const writeIndex = async () => {
     timer = undefined;

@@ -10,9 +10,11 @@ import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRef, ArtifactTarget, ArtifactTypeDefinition } from "../contracts/types.ts";
 import type { ConvertReport } from "../core/convert.ts";
 import type { CleanupReport, StoreStats } from "../core/maintenance.ts";
-import type { GcReport, ReindexReport, VerifyReport } from "../core/repair.ts";
+import type { ReindexReport } from "../core/reindex.ts";
+import type { GcReport } from "../core/repair.ts";
 import type { SearchFilters, SearchPage } from "../core/search.ts";
 import type { UploadResult } from "../core/upload.ts";
+import type { VerifyReport } from "../core/verify.ts";
 import { type LocalArtifactStore, openArtifactStore } from "./local.ts";
 
 export interface UploadRequest {

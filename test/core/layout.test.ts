@@ -7,17 +7,16 @@ import type { ArtifactMetadata } from "../../src/contracts/types.ts";
 import {
   blobLocation,
   currentKey,
-  encodeTaskMetadata,
   liveChunkKey,
   liveChunkSession,
   parseKey,
-  parseTaskMetadata,
   refFromUri,
   taskMetadataKey,
   uploadKey,
   uriFor,
   versionKey,
 } from "../../src/core/layout.ts";
+import { encodeTaskMetadata, parseTaskMetadata } from "../../src/core/layout-files.ts";
 import { BUILT_IN_TYPES } from "../../src/core/settings.ts";
 import { refFromUri as cliRefFromUri } from "../../src/runtime/cli-target.ts";
 
