@@ -23,9 +23,15 @@ export interface StructureRows {
   tests: unknown[][];
 }
 
-/** A multiplicative hash of the id: spreads consecutive ids over the modules and names. */
+/** An integer hash of the id (murmur3's finaliser): independent draws per salt, same for every run. */
 function mix(id: number, salt: number): number {
-  return Math.imul(id ^ salt, 0x9e3779b1) >>> 0;
+  let hash = Math.imul(id ^ Math.imul(salt, 0x85ebca6b), 0xcc9e2d51);
+  hash ^= hash >>> 15;
+  hash = Math.imul(hash, 0x1b873593);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
+  return hash >>> 0;
 }
 
 function diffRows(id: number): StructureRows {

@@ -1,13 +1,14 @@
 /**
  * The structure tables (summaries, diff files, test cases): the rows a commit writes, the search
- * conditions over them, and the detail queries of the viewer. Every search condition is an
- * `IN (subquery)` that SQLite answers from one of the partial or path indexes.
+ * conditions over them, and the detail queries of the viewer. A search condition on something
+ * rare (a failed test's name, a path, a parse error) is an `IN (subquery)` answered from one of
+ * the partial or path indexes; one on something common (errors, failures) a lookup by id.
  */
 import { and, asc, count, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { SearchQuery, StructureQueries } from "../contracts/metadata-repository.ts";
 import type { ExtractedStructure, TestCaseEntry, TestCaseOrder } from "../contracts/structure.ts";
 import { type PreparedStatement, prepareStatement } from "./libsql-prepared.ts";
-import type { Database } from "./libsql-rows.ts";
+import { type Database, qualified } from "./libsql-rows.ts";
 import { artifactDiffFiles, artifactSummaries, artifacts, artifactTestCases } from "./schema.ts";
 import type { WriteBatcher, WriteItem } from "./write-batcher.ts";
 
@@ -121,12 +122,17 @@ export function structureConditions(db: Database, query: SearchQuery): SQL[] {
       ),
     );
   }
+  // Versions with errors or failures are common: walking the newest versions and looking each
+  // one's summary up by id finds a page after a few times `limit` steps, where `id IN` would
+  // first collect every such version of the store.
+  const withSummary = (where: SQL) =>
+    sql`EXISTS (SELECT 1 FROM ${artifactSummaries} WHERE ${qualified(artifactSummaries.artifactId)} = ${qualified(artifacts.id)} AND ${where})`;
   if (query.hasErrors !== undefined) {
-    const condition = summaryIds(sql`${artifactSummaries.errorCount} > 0`);
+    const condition = withSummary(sql`${qualified(artifactSummaries.errorCount)} > 0`);
     conditions.push(query.hasErrors ? condition : sql`NOT ${condition}`);
   }
   if (query.hasFailures !== undefined) {
-    const condition = summaryIds(sql`${artifactSummaries.failedCount} > 0`);
+    const condition = withSummary(sql`${qualified(artifactSummaries.failedCount)} > 0`);
     conditions.push(query.hasFailures ? condition : sql`NOT ${condition}`);
   }
   if (query.parseError !== undefined) {

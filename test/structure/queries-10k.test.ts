@@ -132,8 +132,12 @@ describe(`structure queries on ${VERSIONS.toLocaleString("en")} versions`, () =>
     expect(plans.failed_test).toContain("artifact_test_cases_failed_idx");
     expect(plans.touched).toContain("artifact_diff_files_path_idx");
     expect(plans.touched).toContain("artifact_diff_files_old_path_idx");
-    expect(plans.has_errors).toContain("artifact_summaries_errors_idx");
-    expect(plans.has_failures).toContain("artifact_summaries_failures_idx");
+    // Errors and failures are common: the newest versions are walked and each one's summary
+    // looked up by id, so a page never collects every such version first.
+    for (const plan of [plans.has_errors, plans.has_failures]) {
+      expect(plan).toContain("SCAN artifacts USING COVERING INDEX artifacts_created_idx");
+      expect(plan).toContain("SEARCH artifact_summaries USING INTEGER PRIMARY KEY");
+    }
     for (const plan of Object.values(plans)) {
       expect(plan).not.toMatch(/SCAN (artifact_test_cases|artifact_diff_files|artifact_summaries)\b(?! USING)/);
     }
