@@ -3,7 +3,8 @@
  * Publish is staging file → fsync → rename → directory fsync, so a crash leaves either the
  * old state or the complete new file, never a partial one under its final name.
  * This file holds what needs `node:*`; the rest of the backend is Web-API modules beside it
- * that take the node functions they need: `fs-listing.ts` (the directory walk, etags),
+ * that take the node functions they need: `fs-links.ts` (no link on the way to an object),
+ * `fs-listing.ts` (the directory walk, etags),
  * `fs-read-stream.ts` (a download's body), `fs-publisher.ts` (a staged file put in place, with its
  * fsyncs), `fs-headroom.ts` (free space and the disk reserve),
  * `fs-deferred-syncs.ts` (sidecar fsyncs batched) and `fs-errors.ts`.
@@ -26,8 +27,9 @@ import { pathToFileURL } from "node:url";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { MaintenanceOptions, ObjectInfo, StorageBackend, StoredObject } from "../contracts/storage-backend.ts";
 import { createPathSyncer } from "../lib/path-syncer.ts";
-import { isNotDirectory, isNotFound, wrapFsError } from "./fs-errors.ts";
+import { isNotFound, wrapFsError } from "./fs-errors.ts";
 import { createDiskHeadroom } from "./fs-headroom.ts";
+import { createLinkGuard } from "./fs-links.ts";
 import { listObjects, objectInfoOf } from "./fs-listing.ts";
 import { createPublisher, type Publisher } from "./fs-publisher.ts";
 import { bodyOfBytes, createFileBody } from "./fs-read-stream.ts";
@@ -256,39 +258,8 @@ function objectPath(root: string, key: string): string {
   return join(root, ...key.split("/"));
 }
 
-/**
- * The store never creates symbolic links, so it never follows one: a link anywhere between the
- * root and `path` (an `evil -> /outside` someone placed in base_path) would let a put write,
- * and gc or a delete remove, files outside the root. Each existing directory on the way is
- * lstat'ed; true when none is a link. The last component is checked by its own caller
- * (lstat, O_NOFOLLOW), since rename and unlink act on a link itself, never on its target.
- */
-async function linkFree(root: string, path: string): Promise<boolean> {
-  const segments = path
-    .slice(root.length + 1)
-    .split(sep)
-    .slice(0, -1);
-  let directory = root;
-  for (const segment of segments) {
-    directory = join(directory, segment);
-    const stats = await lstat(directory).catch((error: unknown) => {
-      if (isNotFound(error) || isNotDirectory(error)) return null;
-      throw error;
-    });
-    if (!stats) return true; // the rest does not exist yet: nothing to follow
-    if (!stats.isDirectory()) return false;
-  }
-  return true;
-}
-
-async function refuseLinks(root: string, path: string, key: string): Promise<void> {
-  if (!(await linkFree(root, path))) {
-    throw new ArtifactStoreError(
-      "E_BACKEND",
-      `[fs] ${key} leads through a symbolic link or a file inside the store's directory; the store never follows links it did not create: remove it`,
-    );
-  }
-}
+/** Link checks on the way to an object (see fs-links.ts), on node's lstat. */
+const { linkFree, refuseLinks, fileStats } = createLinkGuard({ lstat: (path: string) => lstat(path), join, sep });
 
 /** Runs `task` once and shares its outcome; a failure is not remembered, so the next call tries again. */
 function untilItWorks(task: () => Promise<unknown>): () => Promise<unknown> {
@@ -347,18 +318,6 @@ function readSmallFile(
     return undefined;
   } finally {
     closeSync(fd);
-  }
-}
-
-/** The lstat of the regular file at `path`, reached through no link; null when there is none. */
-async function fileStats(root: string, path: string, action: string) {
-  try {
-    if (!(await linkFree(root, path))) return null;
-    const stats = await lstat(path);
-    return stats.isFile() ? stats : null;
-  } catch (error) {
-    if (isNotFound(error) || isNotDirectory(error)) return null;
-    throw wrapFsError(error, action);
   }
 }
 
