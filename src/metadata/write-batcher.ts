@@ -57,9 +57,17 @@ export function createWriteBatcher(db: Database, afterCommit?: () => Promise<voi
   let scheduled = false;
   let running = false;
   const client = db.$client;
-  /** One transaction, as drizzle's `db.batch` runs it, minus building the statements again. */
+  /**
+   * One transaction, as drizzle's `db.batch` runs it, minus building the statements again. It
+   * begins IMMEDIATE (`"write"`): the write lock is waited for at BEGIN. A deferred one, with
+   * another process writing to the same database (two servers on one sqld), sometimes failed
+   * SQLITE_BUSY at its first statement instead of waiting — a 500 for an upload.
+   */
   const batch = async (statements: BoundStatement[]): Promise<Results> => {
-    const results = await client.batch(statements.map((bound) => bound.statement));
+    const results = await client.batch(
+      statements.map((bound) => bound.statement),
+      "write",
+    );
     return results.map((result, index) => (statements[index] as BoundStatement).map(result));
   };
 

@@ -105,6 +105,10 @@ describe("two servers sharing one S3 bucket and one sqld", () => {
         }
         if (round % 20 === 10) {
           const sweep = await fetch(`${url(id)}/v1/maintenance/cleanup`, { method: "POST" });
+          if (sweep.status !== 200) {
+            counts.unexpected.push(`sweep: ${sweep.status} ${await sweep.text()}`);
+            continue;
+          }
           counts.sweeps++;
           counts.swept += ((await sweep.json()) as { deleted: number }).deleted;
         }
@@ -160,6 +164,16 @@ describe("two servers sharing one S3 bucket and one sqld", () => {
         `${counts.unexpected.length} unexpected responses, ${duplicates} duplicate versions, ${missing.length} lost, ` +
         `${rowsWithoutBlob.length} rows without blob, ${blobsWithoutRow.length} blobs without row, usage ${usage?.stored_bytes} = sum ${sum}`,
     );
+    if (counts.unexpected.length > 0) {
+      // What the servers logged (warnings and errors) says why.
+      for (const [index, server] of servers.entries()) {
+        const lines = server
+          .output()
+          .split("\n")
+          .filter((line) => /warn|error/i.test(line));
+        console.log(`[scale-out] server ${index} warnings and errors:\n${lines.join("\n")}`);
+      }
+    }
     expect(counts.unexpected).toEqual([]);
     expect(counts.uploads).toBeGreaterThan(50);
     expect(counts.swept).toBeGreaterThan(0);
