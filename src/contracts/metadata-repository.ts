@@ -152,9 +152,12 @@ export interface MetadataRepository extends StructureQueries, LiveLogQueries {
    * A task's turn across every process sharing the database (publish, delete and `metadata.json`
    * rewrite of the task): takes the lease of (spec, task) for `owner` until `ttlMs` from now by
    * the database's clock, when it is free, expired (its holder died) or already `owner`'s (then
-   * it is extended). False while another owner holds it.
+   * it is extended), or held by `endedOwner` (a holder known to have ended). False while another
+   * owner holds it.
    */
-  takeTaskLease(specName: string, taskId: string, owner: string, ttlMs: number): Promise<boolean>;
+  takeTaskLease(specName: string, taskId: string, owner: string, ttlMs: number, endedOwner?: string): Promise<boolean>;
+  /** The owner of the task's lease (expired or not), or null when nobody holds it. */
+  taskLeaseHolder(specName: string, taskId: string): Promise<string | null>;
   /** Gives the lease back, if `owner` still holds it. */
   releaseTaskLease(specName: string, taskId: string, owner: string): Promise<void>;
   /** Committed versions of one task (for its `metadata.json`). */

@@ -156,6 +156,20 @@ export interface SearchPage {
   nextCursor: string | null;
 }
 
+/**
+ * Who holds a task's lease (see `MetadataRepository.takeTaskLease`). The default names nothing
+ * but a random id, so a dead holder's lease is waited out (2 s); the local runtimes' identity
+ * (`createProcessIdentity` in `runtime/process-identity.ts`) names host, boot, pid namespace,
+ * pid and the process's start time, so a process on the same host takes over at once the lease
+ * of one that has ended (a SIGKILLed predecessor).
+ */
+export interface ProcessIdentity {
+  /** A new owner id for one store of this process. */
+  ownerId(): string;
+  /** True only when `owner` surely names a process of this host that has ended; false when unsure (another host). */
+  ended(owner: string): boolean;
+}
+
 /** Structured log sink. Fields never carry tokens or content. */
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;

@@ -3,7 +3,7 @@ import { portableEngines } from "../codec/portable.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
-import type { ArtifactContent, ArtifactTarget, Logger } from "../contracts/types.ts";
+import type { ArtifactContent, ArtifactTarget, Logger, ProcessIdentity } from "../contracts/types.ts";
 import { createAccessLog } from "./access-log.ts";
 import type { ArtifactStore } from "./artifact-store.ts";
 import { consoleWarningsLogger, type StoreContext } from "./context.ts";
@@ -58,6 +58,12 @@ export interface CreateArtifactStoreOptions {
    * `upload()` returns only a URI, so its warnings reach the caller here and in the logger.
    */
   onWarning?: (warning: string, context: { uri: string }) => void;
+  /**
+   * Names this process in task leases and tells whether another one has ended, so a restart
+   * takes over a SIGKILLed predecessor's leases at once (the local runtimes pass
+   * `createProcessIdentity()`); by default a dead holder's lease is waited out (2 s).
+   */
+  identity?: ProcessIdentity;
 }
 
 /**
@@ -177,7 +183,13 @@ function createStoreContext(options: CreateArtifactStoreOptions): StoreContext {
     metrics: createStoreMetrics(),
     accessLog: createAccessLog(options.metadata, logger, now, undefined, options.keepAlive),
     redaction: createRedaction(settings.redaction, options.secretValues),
-    files: createTaskFiles({ backend: options.backend, metadata, logger, now }),
+    files: createTaskFiles({
+      backend: options.backend,
+      metadata,
+      logger,
+      now,
+      ...(options.identity ? { identity: options.identity } : {}),
+    }),
     now,
     ...(options.extraction ? { extraction: options.extraction } : {}),
   };

@@ -7,13 +7,14 @@
  * A task's publishes, deletes and `metadata.json` rewrites take turns ({@link TaskFiles.withTask}):
  * within a process on a queue per task, across the processes sharing one database on the task's
  * lease row (taken with one conditional statement, given back with the commit that ends a
- * publish; a holder that died loses it after {@link LEASE_TTL_MS}).
+ * publish; a holder that died loses it after {@link LEASE_TTL_MS}, or at once to a process on
+ * its host when the runtime's {@link ProcessIdentity} can tell it has ended).
  */
 import { streamFromBytes } from "../codec/streams.ts";
 import { ArtifactStoreError, isDiskFull } from "../contracts/errors.ts";
 import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
-import type { Logger } from "../contracts/types.ts";
+import type { Logger, ProcessIdentity } from "../contracts/types.ts";
 import { INDEX_KEY, taskMetadataKey } from "./layout.ts";
 import { encodeIndex, encodeTaskMetadata } from "./layout-files.ts";
 
@@ -29,6 +30,15 @@ export const LEASE_TTL_MS = 2_000;
 
 /** How long a turn waits for another process's lease on the task before it gives up (E_CONFLICT). */
 const LEASE_WAIT_MS = 60_000;
+
+/** While waiting, whether the holder has ended is asked at most this often. */
+const HOLDER_CHECK_MS = 100;
+
+/** Without a runtime that can tell: a random owner id, a holder's end never known (waited out). */
+export const anonymousIdentity: ProcessIdentity = {
+  ownerId: () => crypto.randomUUID(),
+  ended: () => false,
+};
 
 /** The turn `work` runs in: the lease's owner, for a commit that gives the lease back itself. */
 export interface TaskTurn {
@@ -71,19 +81,39 @@ export function createTaskFiles(options: {
   logger: Logger;
   now(): number;
   indexDelayMs?: number;
+  identity?: ProcessIdentity;
 }): TaskFiles {
   const { backend, metadata, logger } = options;
   const queues = new Map<string, Promise<unknown>>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let writing: Promise<void> | undefined;
-  const owner = crypto.randomUUID();
+  const identity = options.identity ?? anonymousIdentity;
+  const owner = identity.ownerId();
+
+  /** The holder of the task's lease when it is a process of this host that has ended. */
+  const endedHolder = async (specName: string, taskId: string): Promise<string | undefined> => {
+    const holder = await metadata.taskLeaseHolder(specName, taskId);
+    return holder !== null && holder !== owner && identity.ended(holder) ? holder : undefined;
+  };
 
   /** Waits for the task's lease, runs `work`, gives the lease back (renewed meanwhile if work is long). */
   const leased = async <T>(specName: string, taskId: string, work: (turn: TaskTurn) => Promise<T>): Promise<T> => {
     const started = Date.now();
+    let checked = 0;
     for (let attempt = 0, failures = 0; ; attempt++) {
       try {
         if (await metadata.takeTaskLease(specName, taskId, owner, LEASE_TTL_MS)) break;
+        if (Date.now() - checked >= HOLDER_CHECK_MS) {
+          checked = Date.now();
+          const ended = await endedHolder(specName, taskId);
+          if (ended && (await metadata.takeTaskLease(specName, taskId, owner, LEASE_TTL_MS, ended))) {
+            logger.info("took over a task's lease from a process that has ended", {
+              task: `${specName}/${taskId}`,
+              holder: ended,
+            });
+            break;
+          }
+        }
       } catch (error) {
         // No room for the lease row on a full disk, where deletes must still free space: the
         // turn is then this process's alone (see the README).

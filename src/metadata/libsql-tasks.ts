@@ -8,27 +8,39 @@ import type { MetadataRepository } from "../contracts/metadata-repository.ts";
 import { type Database, isCommitted, selection, toRecord } from "./libsql-rows.ts";
 import { artifacts } from "./schema.ts";
 
-type TaskQueries = Pick<MetadataRepository, "takeTaskLease" | "releaseTaskLease" | "listTask" | "indexSummary">;
+type TaskQueries = Pick<
+  MetadataRepository,
+  "takeTaskLease" | "releaseTaskLease" | "taskLeaseHolder" | "listTask" | "indexSummary"
+>;
 
 /** The database's clock in ms: one clock for every process sharing it. */
 const DB_NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 
 /**
- * One statement: a free lease is inserted, an expired or own one taken over or extended; a row
- * comes back only when `owner` holds the lease afterwards. Run outside the write batcher: a
+ * One statement: a free lease is inserted, an expired or own one (or one whose holder has ended,
+ * the last argument) taken over or extended; a row comes back only when `owner` holds the lease
+ * afterwards. Run outside the write batcher: a
  * lease needs no durability (a crash ends its holder too) and must not wait for a group commit.
  */
 const TAKE_LEASE = `INSERT INTO task_leases (spec_name, task_id, owner, expires_at) VALUES (?, ?, ?, ${DB_NOW_MS} + ?)
 ON CONFLICT (spec_name, task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-WHERE task_leases.owner = excluded.owner OR task_leases.expires_at < ${DB_NOW_MS}
+WHERE task_leases.owner = excluded.owner OR task_leases.expires_at < ${DB_NOW_MS} OR task_leases.owner = ?
 RETURNING owner`;
+const LEASE_HOLDER = "SELECT owner FROM task_leases WHERE spec_name = ? AND task_id = ?";
 export const RELEASE_LEASE = "DELETE FROM task_leases WHERE spec_name = ? AND task_id = ? AND owner = ?";
 
 export function createTaskQueries(db: Database): TaskQueries {
   return {
-    async takeTaskLease(specName, taskId, owner, ttlMs) {
-      const result = await db.$client.execute({ sql: TAKE_LEASE, args: [specName, taskId, owner, Math.ceil(ttlMs)] });
+    async takeTaskLease(specName, taskId, owner, ttlMs, endedOwner) {
+      // An ended holder's id, or one no owner has (ids are never empty).
+      const args = [specName, taskId, owner, Math.ceil(ttlMs), endedOwner ?? ""];
+      const result = await db.$client.execute({ sql: TAKE_LEASE, args });
       return result.rows.length === 1;
+    },
+
+    async taskLeaseHolder(specName, taskId) {
+      const result = await db.$client.execute({ sql: LEASE_HOLDER, args: [specName, taskId] });
+      return result.rows.length === 1 ? String(result.rows[0]?.owner) : null;
     },
 
     async releaseTaskLease(specName, taskId, owner) {

@@ -19,6 +19,7 @@ import { type ArtifactStore, createArtifactStore } from "../core/store.ts";
 import { openLocalMetadata } from "../metadata/local.ts";
 import { createNativeEngines } from "./engines.ts";
 import { gcsBackendOptions, s3BackendOptions, s3ConfigCredentials } from "./object-backends.ts";
+import { createProcessIdentity } from "./process-identity.ts";
 
 export interface OpenArtifactStoreOptions extends LoadConfigOptions {
   /** A parsed config to use instead of reading the file and environment. */
@@ -69,6 +70,7 @@ export async function openArtifactStore(options: OpenArtifactStoreOptions = {}):
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.now ? { now: options.now } : {}),
     secretValues: secretValuesFor(config, options.env ?? process.env, options.logger ?? consoleWarningsLogger),
+    identity: createProcessIdentity(),
   });
   return Object.assign(store, { config, configSource: loaded.source });
 }

@@ -1,14 +1,17 @@
 /**
  * A task's turn across processes: two repositories on one database file stand for two servers
  * on one database. One holds a task's lease, the other is refused until it is given back or
- * expires; the task files' turns of two stores on that database never overlap.
+ * expires (at once when its holder is a process of this host that has ended); the task files'
+ * turns of two stores on that database never overlap.
  */
 import { expect, test } from "bun:test";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { createMemoryBackend } from "../../src/backends/memory.ts";
 import { consoleWarningsLogger } from "../../src/core/context.ts";
 import { createTaskFiles } from "../../src/core/task-files.ts";
 import { openLocalMetadata } from "../../src/metadata/local.ts";
+import { createProcessIdentity } from "../../src/runtime/process-identity.ts";
 import { makeTempDir } from "../helpers/store.ts";
 
 async function twoProcesses() {
@@ -79,4 +82,75 @@ test("two stores on one database take turns on a task: a delete or publish in on
   await Promise.all([a, b]);
   expect(events).toEqual(["a starts", "other task", "a ends", "b starts"]);
   await close();
+});
+
+/** A real process on this host that names itself as the store's runtime does, until it is killed. */
+async function otherProcess() {
+  const child = spawn(
+    process.execPath,
+    [
+      "-e",
+      `const { createProcessIdentity } = await import(${JSON.stringify(join(import.meta.dir, "../../src/runtime/process-identity.ts"))});
+       console.log(createProcessIdentity().ownerId());
+       setInterval(() => {}, 1000);`,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const owner = await new Promise<string>((resolve) =>
+    child.stdout?.once("data", (chunk) => resolve(String(chunk).trim())),
+  );
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  return {
+    owner,
+    async kill() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+  };
+}
+
+test("a process on the same host takes over at once the lease of a holder that was SIGKILLed; a live holder's lease it waits for", async () => {
+  const { first, second, close } = await twoProcesses();
+  const identity = createProcessIdentity();
+  const files = createTaskFiles({
+    backend: createMemoryBackend(),
+    metadata: second,
+    logger: consoleWarningsLogger,
+    now: Date.now,
+    identity,
+  });
+  const holder = await otherProcess();
+  // The holder's lease would last a minute (the wait for a held lease gives up after one).
+  expect(await first.takeTaskLease("chat-app", "1.1", holder.owner, 60_000)).toBe(true);
+  expect(identity.ended(holder.owner)).toBe(false);
+  let ran = false;
+  const turn = files.withTask("chat-app", "1.1", async () => {
+    ran = true;
+    return first.taskLeaseHolder("chat-app", "1.1");
+  });
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  expect(ran).toBe(false);
+
+  await holder.kill();
+  expect(identity.ended(holder.owner)).toBe(true);
+  const heldBy = await turn;
+  expect(heldBy).not.toBe(holder.owner);
+  expect(heldBy?.startsWith("proc1|")).toBe(true);
+  // Given back at the end of the turn.
+  expect(await first.taskLeaseHolder("chat-app", "1.1")).toBe(null);
+  await close();
+});
+
+test("an owner id of another host, another boot, or a pid now used by a later process", () => {
+  const identity = createProcessIdentity();
+  const mine = identity.ownerId().split("|");
+  const variant = (index: number, value: string) => mine.map((part, at) => (at === index ? value : part)).join("|");
+  // This process itself, and a random id (another runtime's, or none): never said to have ended.
+  expect(identity.ended(mine.join("|"))).toBe(false);
+  expect(identity.ended(crypto.randomUUID())).toBe(false);
+  // Another host (or boot, or pid namespace): unknown, so its lease is waited out.
+  expect(identity.ended(variant(1, "elsewhere"))).toBe(false);
+  expect(identity.ended(variant(2, "another-boot"))).toBe(false);
+  // This pid with another start time: the process that held it has ended (the pid was reused).
+  expect(identity.ended(variant(5, "1"))).toBe(true);
 });
