@@ -2,7 +2,10 @@
  * The files beside the artifacts for people and other tools: each task's `metadata.json`
  * (rewritten, whole and atomically, with every upload, PATCH and delete in the task; what
  * `reindex` rebuilds the database from) and the root `metadata-index.json` (rewritten at most
- * once per {@link INDEX_DELAY_MS} after changes, so a burst of uploads costs one rewrite).
+ * once per {@link INDEX_DELAY_MS} after changes, so a burst of uploads costs one rewrite; on a
+ * store so large that a rewrite takes longer than {@link INDEX_DELAY_MS} / {@link INDEX_COST_FACTOR},
+ * {@link INDEX_COST_FACTOR} times as long as the last rewrite took, so rewrites never take more
+ * than 1/{@link INDEX_COST_FACTOR} of the time whatever the store's size).
  *
  * A task's publishes, deletes and `metadata.json` rewrites take turns ({@link TaskFiles.withTask}):
  * within a process on a queue per task, across the processes sharing one database on the task's
@@ -18,8 +21,10 @@ import type { Logger, ProcessIdentity } from "../contracts/types.ts";
 import { INDEX_KEY, taskMetadataKey } from "./layout.ts";
 import { encodeIndex, encodeTaskMetadata } from "./layout-files.ts";
 
-/** `metadata-index.json` is at most this late after a change (documented in the README). */
+/** `metadata-index.json` is at most this late after a change (documented in the README)... */
 export const INDEX_DELAY_MS = 1000;
+/** ...or this many times as long as its last rewrite took, when that is longer (a large store). */
+export const INDEX_COST_FACTOR = 50;
 
 /**
  * A task's lease lasts this long unless renewed (every quarter of it while work holds it): a
@@ -164,13 +169,17 @@ export function createTaskFiles(options: {
 
   const put = (key: string, bytes: Uint8Array) => putJson(backend, key, bytes);
 
+  /** How long the last rewrite of the index took (its query, encoding and write). */
+  let lastIndexMs = 0;
   const writeIndex = async () => {
     timer = undefined;
+    const started = Date.now();
     try {
       await put(INDEX_KEY, encodeIndex(await metadata.indexSummary(), options.now()));
     } catch (error) {
       logger.warn("could not write metadata-index.json; the next change rewrites it", { error: String(error) });
     }
+    lastIndexMs = Date.now() - started;
   };
 
   const files: TaskFiles = {
@@ -206,9 +215,10 @@ export function createTaskFiles(options: {
 
     indexChanged() {
       if (timer) return;
+      const delay = Math.max(options.indexDelayMs ?? INDEX_DELAY_MS, lastIndexMs * INDEX_COST_FACTOR);
       timer = setTimeout(() => {
         writing = writeIndex();
-      }, options.indexDelayMs ?? INDEX_DELAY_MS);
+      }, delay);
       // A pending rewrite does not keep a process alive; close() writes it.
       (timer as { unref?: () => void }).unref?.();
     },
