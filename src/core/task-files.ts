@@ -92,80 +92,7 @@ export function createTaskFiles(options: {
   const queues = new Map<string, Promise<unknown>>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let writing: Promise<void> | undefined;
-  const identity = options.identity ?? anonymousIdentity;
-  const owner = identity.ownerId();
-
-  /** The holder of the task's lease when it is a process of this host that has ended. */
-  const endedHolder = async (specName: string, taskId: string): Promise<string | undefined> => {
-    const holder = await metadata.taskLeaseHolder(specName, taskId);
-    return holder !== null && holder !== owner && identity.ended(holder) ? holder : undefined;
-  };
-
-  /** Waits for the task's lease, runs `work`, gives the lease back (renewed meanwhile if work is long). */
-  const leased = async <T>(specName: string, taskId: string, work: (turn: TaskTurn) => Promise<T>): Promise<T> => {
-    const started = Date.now();
-    let checked = 0;
-    for (let attempt = 0, failures = 0; ; attempt++) {
-      try {
-        if (await metadata.takeTaskLease(specName, taskId, owner, LEASE_TTL_MS)) break;
-        if (Date.now() - checked >= HOLDER_CHECK_MS) {
-          checked = Date.now();
-          const ended = await endedHolder(specName, taskId);
-          if (ended && (await metadata.takeTaskLease(specName, taskId, owner, LEASE_TTL_MS, ended))) {
-            logger.info("took over a task's lease from a process that has ended", {
-              task: `${specName}/${taskId}`,
-              holder: ended,
-            });
-            break;
-          }
-        }
-      } catch (error) {
-        // No room for the lease row on a full disk, where deletes must still free space: the
-        // turn is then this process's alone (see the README).
-        if (isDiskFull(error)) return work({ owner, released() {} });
-        // A busy database or a lost answer: taking is idempotent for its owner, so it is tried again.
-        if (++failures > 3) throw error;
-      }
-      if (Date.now() - started > LEASE_WAIT_MS) {
-        throw new ArtifactStoreError(
-          "E_CONFLICT",
-          `another process has held ${specName}/${taskId} for over ${LEASE_WAIT_MS / 1000} s; retry later`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 + attempt * 2)));
-    }
-    let held = true;
-    let renewed = false;
-    let renewing: Promise<unknown> | undefined;
-    const renew = setInterval(() => {
-      if (!held) return;
-      renewed = true;
-      renewing = metadata.takeTaskLease(specName, taskId, owner, LEASE_TTL_MS).catch((error: unknown) => {
-        logger.warn("could not renew a task's lease", { task: `${specName}/${taskId}`, error: String(error) });
-      });
-    }, LEASE_TTL_MS / 4);
-    (renew as { unref?: () => void }).unref?.();
-    try {
-      return await work({
-        owner,
-        released() {
-          held = false;
-        },
-      });
-    } finally {
-      clearInterval(renew);
-      await renewing;
-      // A renewal may have raced the commit that gave the lease back: then give it back again.
-      if (held || renewed) {
-        await metadata.releaseTaskLease(specName, taskId, owner).catch((error: unknown) => {
-          logger.warn("could not give a task's lease back; it expires", {
-            task: `${specName}/${taskId}`,
-            error: String(error),
-          });
-        });
-      }
-    }
-  };
+  const { leased } = createTaskLeases(metadata, logger, options.identity ?? anonymousIdentity);
 
   const put = (key: string, bytes: Uint8Array) => putJson(backend, key, bytes);
 
@@ -232,4 +159,88 @@ export function createTaskFiles(options: {
     },
   };
   return files;
+}
+
+/** A task's lease across processes, for {@link TaskFiles.withTask}: a turn of this process under it. */
+function createTaskLeases(metadata: MetadataRepository, logger: Logger, identity: ProcessIdentity) {
+  const owner = identity.ownerId();
+  const task = (specName: string, taskId: string) => `${specName}/${taskId}`;
+
+  /** The holder of the task's lease when it is a process of this host that has ended. */
+  const endedHolder = async (specName: string, taskId: string): Promise<string | undefined> => {
+    const holder = await metadata.taskLeaseHolder(specName, taskId);
+    return holder !== null && holder !== owner && identity.ended(holder) ? holder : undefined;
+  };
+
+  /** Waits for the lease: "held", or "alone" on a full disk where no lease row fits. */
+  const take = async (specName: string, taskId: string): Promise<"held" | "alone"> => {
+    const started = Date.now();
+    let checked = 0;
+    for (let attempt = 0, failures = 0; ; attempt++) {
+      try {
+        if (await metadata.takeTaskLease(specName, taskId, owner, LEASE_TTL_MS)) return "held";
+        if (Date.now() - checked >= HOLDER_CHECK_MS) {
+          checked = Date.now();
+          const ended = await endedHolder(specName, taskId);
+          if (ended && (await metadata.takeTaskLease(specName, taskId, owner, LEASE_TTL_MS, ended))) {
+            logger.info("took over a task's lease from a process that has ended", {
+              task: task(specName, taskId),
+              holder: ended,
+            });
+            return "held";
+          }
+        }
+      } catch (error) {
+        // No room for the lease row on a full disk, where deletes must still free space: the
+        // turn is then this process's alone (see the README).
+        if (isDiskFull(error)) return "alone";
+        // A busy database or a lost answer: taking is idempotent for its owner, so it is tried again.
+        if (++failures > 3) throw error;
+      }
+      if (Date.now() - started > LEASE_WAIT_MS) {
+        throw new ArtifactStoreError(
+          "E_CONFLICT",
+          `another process has held ${task(specName, taskId)} for over ${LEASE_WAIT_MS / 1000} s; retry later`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 + attempt * 2)));
+    }
+  };
+
+  /** Waits for the task's lease, runs `work`, gives the lease back (renewed meanwhile if work is long). */
+  const leased = async <T>(specName: string, taskId: string, work: (turn: TaskTurn) => Promise<T>): Promise<T> => {
+    if ((await take(specName, taskId)) === "alone") return work({ owner, released() {} });
+    let held = true;
+    let renewed = false;
+    let renewing: Promise<unknown> | undefined;
+    const renew = setInterval(() => {
+      if (!held) return;
+      renewed = true;
+      renewing = metadata.takeTaskLease(specName, taskId, owner, LEASE_TTL_MS).catch((error: unknown) => {
+        logger.warn("could not renew a task's lease", { task: task(specName, taskId), error: String(error) });
+      });
+    }, LEASE_TTL_MS / 4);
+    (renew as { unref?: () => void }).unref?.();
+    try {
+      return await work({
+        owner,
+        released() {
+          held = false;
+        },
+      });
+    } finally {
+      clearInterval(renew);
+      await renewing;
+      // A renewal may have raced the commit that gave the lease back: then give it back again.
+      if (held || renewed) {
+        await metadata.releaseTaskLease(specName, taskId, owner).catch((error: unknown) => {
+          logger.warn("could not give a task's lease back; it expires", {
+            task: task(specName, taskId),
+            error: String(error),
+          });
+        });
+      }
+    }
+  };
+  return { leased };
 }
