@@ -30,7 +30,7 @@ export function secretsConditions(db: Database, query: SearchQuery): SQL[] {
     conditions.push(query.hasSecrets ? withSecrets() : sql`NOT ${withSecrets()}`);
   }
   if (query.secretRule !== undefined) {
-    conditions.push(withSecrets(sql`instr(${artifactSecrets.rules}, ${`,${query.secretRule},`}) > 0`));
+    conditions.push(withSecrets(sql`instr(${artifactSecrets.rules}, ',' || ${query.secretRule} || ',') > 0`));
   }
   return conditions;
 }

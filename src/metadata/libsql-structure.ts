@@ -14,8 +14,8 @@ import type { WriteBatcher, WriteItem } from "./write-batcher.ts";
 
 /** Rows per multi-row INSERT (13 columns each stays far below SQLite's bound-parameter limit of 32,766). */
 const ROWS_PER_INSERT = 200;
-/** The highest code point: `path < prefix + this` bounds a prefix range for the index. */
-const PREFIX_END = "\u{10FFFF}";
+/** The highest code point: `path < prefix || char(this)` bounds a prefix range for the index. */
+const PREFIX_END_CODE = 0x10ffff;
 
 /** Every commit of a diff, log or test report stores a summary: its statement is built once per database. */
 const summaryInserts = new WeakMap<Database, PreparedStatement<unknown>>();
@@ -100,13 +100,15 @@ export function structureConditions(db: Database, query: SearchQuery): SQL[] {
         db
           .select({ id: artifactTestCases.artifactId })
           .from(artifactTestCases)
-          .where(and(eq(artifactTestCases.name, query.failedTest), eq(artifactTestCases.status, "failed"))),
+          // 'failed' as a literal, for SQLite to pick the partial index at prepare time.
+          .where(and(eq(artifactTestCases.name, query.failedTest), sql`${artifactTestCases.status} = 'failed'`)),
       ),
     );
   }
   if (query.touchedPath !== undefined) {
+    // The bound built in SQL, so the value may be a placeholder of a statement built once.
     const prefix = query.touchedPath;
-    const end = prefix + PREFIX_END;
+    const end = sql`(${prefix} || char(${sql.raw(String(PREFIX_END_CODE))}))`;
     conditions.push(
       inArray(
         artifacts.id,
