@@ -1,5 +1,5 @@
 /** How artifact rows are selected (with their tags) and turned into records. */
-import { type Column, getTableName, type SQL, sql } from "drizzle-orm";
+import { type Column, getTableColumns, getTableName, type SQL, sql } from "drizzle-orm";
 import type { drizzle } from "drizzle-orm/libsql/web";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import type { ArtifactSummary } from "../contracts/structure.ts";
@@ -82,6 +82,27 @@ export function toRecord({ row, tags, summary, secrets }: SelectedRow): Artifact
     state: row.state,
     integrity: row.integrity,
   };
+}
+
+/** The columns of `selection.row` in the order drizzle selects them, with their decoders. */
+const ROW_COLUMNS = Object.entries(getTableColumns(artifacts));
+
+/**
+ * A row of a statement selecting `selection`, from its values by position: what drizzle's own
+ * mapping gives (each column decoded by its schema type), without its per-field walk.
+ */
+export function selectedRowFromValues(values: ArrayLike<unknown>): SelectedRow {
+  if (values.length !== ROW_COLUMNS.length + 3) {
+    throw new Error(`expected ${ROW_COLUMNS.length + 3} columns of a selection, got ${values.length}`);
+  }
+  const row: Record<string, unknown> = {};
+  for (let index = 0; index < ROW_COLUMNS.length; index++) {
+    const [key, column] = ROW_COLUMNS[index] as [string, Column];
+    const value = values[index];
+    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  }
+  const extra = (offset: number) => (values[ROW_COLUMNS.length + offset] ?? null) as string | null;
+  return { row: row as SelectedRow["row"], tags: extra(0), summary: extra(1), secrets: extra(2) };
 }
 
 /** A row as `RETURNING *` of raw SQL gives it (snake_case columns, integers for booleans). */

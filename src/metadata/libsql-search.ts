@@ -7,7 +7,15 @@
 import { and, type Column, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { MetadataRepository, SearchQuery } from "../contracts/metadata-repository.ts";
 import { type PreparedStatement, prepareStatement } from "./libsql-prepared.ts";
-import { type Database, isCommitted, qualified, type SelectedRow, selection, toRecord } from "./libsql-rows.ts";
+import {
+  type Database,
+  isCommitted,
+  qualified,
+  type SelectedRow,
+  selectedRowFromValues,
+  selection,
+  toRecord,
+} from "./libsql-rows.ts";
 import { secretsConditions } from "./libsql-secrets.ts";
 import { structureConditions } from "./libsql-structure.ts";
 import { artifacts, artifactTags } from "./schema.ts";
@@ -127,8 +135,8 @@ export function createSearchQuery(db: Database): Pick<MetadataRepository, "searc
   return {
     async search(query) {
       const { key, shape, values } = placeholders(query);
-      const rows = await statementFor(key, shape).all(values);
-      return rows.map(toRecord);
+      const result = await db.$client.execute(statementFor(key, shape).bind(values).statement);
+      return result.rows.map((row) => toRecord(selectedRowFromValues(row)));
     },
   };
 }
