@@ -3,20 +3,11 @@
  * bindings (values from env are bindings there), blobs on S3 (fauxqs), metadata on sqld.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { gzipSync } from "fflate";
-import { buildWorkerBundle } from "../../scripts/build-worker.ts";
+import { startEdge } from "../helpers/edge.ts";
 import { createRandom, FAKE_SECRET_MAKERS, type FakeSecret } from "../helpers/fake-secrets.ts";
-import { startS3Server } from "../helpers/s3-servers.ts";
-import { startSqld } from "../helpers/sqld.ts";
-import { makeTempDir, sha256Hex } from "../helpers/store.ts";
-import { type RunningWorker, startWorker } from "../helpers/workerd.ts";
-
-const directory = await makeTempDir("redaction-edge");
-const bundle = await buildWorkerBundle({ outfile: join(directory.path, "worker.js") });
-const sqld = await startSqld({ auth: true });
-const s3 = await startS3Server("fauxqs");
-await s3.createBucket("edge");
+import { sha256Hex } from "../helpers/store.ts";
+import type { RunningWorker } from "../helpers/workerd.ts";
 
 const TOKEN = "edge-redaction-token-0123456789";
 const random = createRandom(19);
@@ -26,38 +17,12 @@ const pem = fake("private-key");
 const DEPLOY_KEY = "dk-edge-binding-value-0123";
 const LOG = `start ✓ café\nSLACK=${slack.text}\n${pem.text}\nkey ${DEPLOY_KEY}\nend\n`;
 
-const workers: RunningWorker[] = [];
-async function start(extra: Record<string, unknown> = {}): Promise<RunningWorker> {
-  const worker = await startWorker({
-    scriptPath: bundle.outfile,
-    bindings: {
-      ARTIFACT_STORE_BACKEND_TYPE: "s3",
-      ARTIFACT_STORE_S3__BUCKET: "edge",
-      ARTIFACT_STORE_S3__PREFIX: `run-${crypto.randomUUID()}/`,
-      ARTIFACT_STORE_S3__ENDPOINT: s3.endpoint,
-      ARTIFACT_STORE_S3__FORCE_PATH_STYLE: "true",
-      AWS_ACCESS_KEY_ID: s3.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-      ARTIFACT_STORE_METADATA__URL: sqld.url,
-      ARTIFACT_STORE_METADATA__AUTH_TOKEN: sqld.authToken,
-      ARTIFACT_STORE_SERVER__TOKENS: JSON.stringify([
-        { name: "ci", sha256: await sha256Hex(TOKEN), scopes: ["admin"] },
-      ]),
-      ARTIFACT_STORE_REDACTION__VALUES_FROM_ENV: '["DEPLOY_KEY"]',
-      DEPLOY_KEY,
-      ...extra,
-    },
-  });
-  workers.push(worker);
-  return worker;
-}
+const edge = await startEdge("redaction-edge", [{ name: "ci", sha256: await sha256Hex(TOKEN), scopes: ["admin"] }]);
+/** A Worker that also masks the value of its DEPLOY_KEY binding. */
+const start = (extra: Record<string, unknown> = {}): Promise<RunningWorker> =>
+  edge.start({ ARTIFACT_STORE_REDACTION__VALUES_FROM_ENV: '["DEPLOY_KEY"]', DEPLOY_KEY, ...extra });
 
-afterAll(async () => {
-  for (const worker of workers) await worker.dispose();
-  await sqld.stop();
-  await s3.dispose();
-  await directory.cleanup();
-});
+afterAll(() => edge.dispose());
 
 const auth = { Authorization: `Bearer ${TOKEN}` };
 const pemLine = pem.secret.split("\n")[1] as string;

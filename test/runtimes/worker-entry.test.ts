@@ -6,22 +6,13 @@
  * is part of the test.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { gunzipSync, gzipSync } from "fflate";
-import { buildWorkerBundle } from "../../scripts/build-worker.ts";
 import { configFromBindings } from "../../src/runtime/worker.ts";
+import { startEdge } from "../helpers/edge.ts";
 import { startGcsEmulator } from "../helpers/gcs-emulator.ts";
 import { rawRequest } from "../helpers/raw-http.ts";
-import { startS3Server } from "../helpers/s3-servers.ts";
 import { startSqld } from "../helpers/sqld.ts";
-import { makeLog, makeTempDir, sha256Hex } from "../helpers/store.ts";
-import { type RunningWorker, startWorker } from "../helpers/workerd.ts";
-
-const directory = await makeTempDir("worker-entry");
-const bundle = await buildWorkerBundle({ outfile: join(directory.path, "worker.js") });
-const sqld = await startSqld({ auth: true });
-const s3 = await startS3Server("fauxqs");
-await s3.createBucket("edge");
+import { makeLog, sha256Hex } from "../helpers/store.ts";
 
 const ADMIN = "edge-admin-token-0123456789";
 const READER = "edge-reader-token-0123456789";
@@ -30,38 +21,12 @@ const tokens = [
   { name: "reader", sha256: await sha256Hex(READER), scopes: ["read"], specs: ["chat-app"] },
 ];
 
-/** Bindings as wrangler.toml would give them: strings, with the token list as JSON. */
-function bindings(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  const all: Record<string, unknown> = {
-    ARTIFACT_STORE_BACKEND_TYPE: "s3",
-    ARTIFACT_STORE_S3__BUCKET: "edge",
-    ARTIFACT_STORE_S3__PREFIX: `run-${crypto.randomUUID()}/`,
-    ARTIFACT_STORE_S3__ENDPOINT: s3.endpoint,
-    ARTIFACT_STORE_S3__FORCE_PATH_STYLE: "true",
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    ARTIFACT_STORE_METADATA__URL: sqld.url,
-    ARTIFACT_STORE_METADATA__AUTH_TOKEN: sqld.authToken,
-    ARTIFACT_STORE_SERVER__TOKENS: JSON.stringify(tokens),
-    ...overrides,
-  };
-  // An override of undefined removes the binding.
-  return Object.fromEntries(Object.entries(all).filter(([, value]) => value !== undefined));
-}
+const edge = await startEdge("worker-entry", tokens);
+const { sqld } = edge;
+const bindings = edge.bindings;
+const start = edge.start;
 
-const running: RunningWorker[] = [];
-async function start(overrides: Record<string, unknown> = {}): Promise<RunningWorker> {
-  const worker = await startWorker({ scriptPath: bundle.outfile, bindings: bindings(overrides) });
-  running.push(worker);
-  return worker;
-}
-
-afterAll(async () => {
-  for (const worker of running) await worker.dispose();
-  await sqld.stop();
-  await s3.dispose();
-  await directory.cleanup();
-});
+afterAll(() => edge.dispose());
 
 const as = (token: string, init: RequestInit = {}): RequestInit => ({
   ...init,

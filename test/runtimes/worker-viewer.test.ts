@@ -6,42 +6,15 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { buildWorkerBundle } from "../../scripts/build-worker.ts";
+import { startEdge } from "../helpers/edge.ts";
 import { bigPatch, ciLog, junit } from "../helpers/reviewer-fixtures.ts";
-import { startS3Server } from "../helpers/s3-servers.ts";
-import { startSqld } from "../helpers/sqld.ts";
-import { makeTempDir, sha256Hex } from "../helpers/store.ts";
-import { startWorker } from "../helpers/workerd.ts";
+import { sha256Hex } from "../helpers/store.ts";
 
-const directory = await makeTempDir("worker-viewer");
-const bundle = await buildWorkerBundle({ outfile: join(directory.path, "worker.js") });
-const sqld = await startSqld({ auth: true });
-const s3 = await startS3Server("fauxqs");
-await s3.createBucket("edge");
 const TOKEN = "edge-viewer-token-0123456789";
-const worker = await startWorker({
-  scriptPath: bundle.outfile,
-  bindings: {
-    ARTIFACT_STORE_BACKEND_TYPE: "s3",
-    ARTIFACT_STORE_S3__BUCKET: "edge",
-    ARTIFACT_STORE_S3__PREFIX: `run-${crypto.randomUUID()}/`,
-    ARTIFACT_STORE_S3__ENDPOINT: s3.endpoint,
-    ARTIFACT_STORE_S3__FORCE_PATH_STYLE: "true",
-    ARTIFACT_STORE_VERSIONING_ENABLED: "true",
-    AWS_ACCESS_KEY_ID: s3.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
-    ARTIFACT_STORE_METADATA__URL: sqld.url,
-    ARTIFACT_STORE_METADATA__AUTH_TOKEN: sqld.authToken,
-    ARTIFACT_STORE_SERVER__TOKENS: JSON.stringify([{ name: "ci", sha256: await sha256Hex(TOKEN), scopes: ["admin"] }]),
-  },
-});
+const edge = await startEdge("worker-viewer", [{ name: "ci", sha256: await sha256Hex(TOKEN), scopes: ["admin"] }]);
+const worker = await edge.start({ ARTIFACT_STORE_VERSIONING_ENABLED: "true" });
 
-afterAll(async () => {
-  await worker.dispose();
-  await sqld.stop();
-  await s3.dispose();
-  await directory.cleanup();
-});
+afterAll(() => edge.dispose());
 
 const auth = { Authorization: `Bearer ${TOKEN}` };
 const url = (path: string) => new URL(path, worker.url);
