@@ -1,4 +1,5 @@
 /** Bytes as the scanner reads them: folded to ASCII, read as text, joined, and their lines counted. */
+import { concatBytes } from "../../codec/streams.ts";
 
 export const EMPTY = new Uint8Array(0);
 
@@ -76,12 +77,5 @@ export function copyOf(bytes: Uint8Array): Uint8Array {
 /** The parts as one array: the only non-empty part itself when there is one (no copy). */
 export function concat(parts: Uint8Array[], length: number): Uint8Array {
   const filled = parts.filter((part) => part.length > 0);
-  if (filled.length <= 1) return filled[0] ?? EMPTY;
-  const joined = new Uint8Array(length);
-  let offset = 0;
-  for (const part of filled) {
-    joined.set(part, offset);
-    offset += part.length;
-  }
-  return joined;
+  return filled.length === 0 ? EMPTY : concatBytes(filled, length);
 }

@@ -15,7 +15,7 @@
  */
 import { createJsonReader, type JsonPath, type JsonScalar } from "./json-stream.ts";
 import { joinSuite, type TestCollector } from "./test-collector.ts";
-import { LIMITS, type TestReportFormat, type TestStatus } from "./types.ts";
+import { LIMITS, type TestCaseEntry, type TestReportFormat, type TestStatus } from "./types.ts";
 
 type RecordKind = "jest-file" | "jest-test" | "pytest" | "ctrf";
 
@@ -71,14 +71,9 @@ interface OpenRecord {
   fields: Map<string, JsonScalar[]>;
 }
 
-interface PendingTest {
+/** A test being read: its suites so far, and the fields of its entry known yet. */
+interface PendingTest extends Pick<TestCaseEntry, "name" | "status" | "durationMs" | "message" | "flaky" | "retries"> {
   ancestors: string[];
-  name: string;
-  status: TestStatus;
-  durationMs: number | null;
-  message: string | null;
-  flaky?: boolean;
-  retries?: number;
 }
 
 function recordKind(path: JsonPath): RecordKind | null {

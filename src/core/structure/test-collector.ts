@@ -1,18 +1,8 @@
 /** Gathers test outcomes from any report reader: totals always, entries up to the cap. */
-import { cap, LIMITS, type TestCaseEntry, type TestReportFormat, type TestStatus, type TestSummary } from "./types.ts";
+import { cap, LIMITS, type TestCaseEntry, type TestReportFormat, type TestSummary } from "./types.ts";
 
 export interface TestCollector {
-  add(test: {
-    suite: string;
-    name: string;
-    status: TestStatus;
-    durationMs: number | null;
-    message: string | null;
-    flaky?: boolean;
-    retries?: number;
-    stdout?: string | null;
-    stderr?: string | null;
-  }): void;
+  add(test: TestCaseEntry): void;
   readonly tests: TestCaseEntry[];
   summary(
     format: TestReportFormat | null,

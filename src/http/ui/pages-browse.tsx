@@ -7,6 +7,34 @@ import type { LiveLogStatus } from "../../core/live-log.ts";
 import { Age, artifactPath, Bytes } from "./layout.tsx";
 import { TaskStatus } from "./task-status.tsx";
 
+/** The columns a spec's row and a task's row share: versions, stored bytes, last upload. */
+const UsageHeads: FC = () => (
+  <>
+    <th scope="col" class="num">
+      Versions
+    </th>
+    <th scope="col" class="num">
+      Stored
+    </th>
+    <th scope="col">Last upload</th>
+  </>
+);
+
+const UsageCells: FC<{ usage: { artifacts: number; storedBytes: number; lastCreatedAt: number }; now: number }> = ({
+  usage,
+  now,
+}) => (
+  <>
+    <td class="num">{usage.artifacts}</td>
+    <td class="num">
+      <Bytes value={usage.storedBytes} />
+    </td>
+    <td>
+      <Age at={usage.lastCreatedAt} now={now} />
+    </td>
+  </>
+);
+
 export const SpecList: FC<{ specs: SpecOverview[]; now: number }> = ({ specs, now }) =>
   specs.length === 0 ? (
     <p>No artifacts yet.</p>
@@ -19,13 +47,7 @@ export const SpecList: FC<{ specs: SpecOverview[]; now: number }> = ({ specs, no
           <th scope="col" class="num">
             Tasks
           </th>
-          <th scope="col" class="num">
-            Versions
-          </th>
-          <th scope="col" class="num">
-            Stored
-          </th>
-          <th scope="col">Last upload</th>
+          <UsageHeads />
         </tr>
       </thead>
       <tbody>
@@ -35,13 +57,7 @@ export const SpecList: FC<{ specs: SpecOverview[]; now: number }> = ({ specs, no
               <a href={`/ui/s/${encodeURIComponent(spec.specName)}`}>{spec.specName}</a>
             </td>
             <td class="num">{spec.tasks}</td>
-            <td class="num">{spec.artifacts}</td>
-            <td class="num">
-              <Bytes value={spec.storedBytes} />
-            </td>
-            <td>
-              <Age at={spec.lastCreatedAt} now={now} />
-            </td>
+            <UsageCells usage={spec} now={now} />
           </tr>
         ))}
       </tbody>
@@ -62,13 +78,7 @@ export const TaskList: FC<{
         <th scope="col">Task</th>
         {statuses ? <th scope="col">Status</th> : null}
         <th scope="col">Types</th>
-        <th scope="col" class="num">
-          Versions
-        </th>
-        <th scope="col" class="num">
-          Stored
-        </th>
-        <th scope="col">Last upload</th>
+        <UsageHeads />
       </tr>
     </thead>
     <tbody>
@@ -83,13 +93,7 @@ export const TaskList: FC<{
             </td>
           ) : null}
           <td>{task.types.join(", ")}</td>
-          <td class="num">{task.artifacts}</td>
-          <td class="num">
-            <Bytes value={task.storedBytes} />
-          </td>
-          <td>
-            <Age at={task.lastCreatedAt} now={now} />
-          </td>
+          <UsageCells usage={task} now={now} />
         </tr>
       ))}
     </tbody>
