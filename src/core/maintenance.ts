@@ -119,8 +119,18 @@ function describeExpiry(ctx: StoreContext, record: ArtifactRecord): CleanupCandi
     createdAt: record.createdAt,
     expiresAt,
     rule: `retention_policy.${record.type}`,
-    reason: `retention_policy.${record.type} (current config) keeps ${record.type} artifacts ${days ?? "forever"} days; uploaded ${record.createdAt}, so it expired ${expiresAt}; it is not pinned`,
+    reason: `retention_policy.${record.type} (current config) keeps ${record.type} artifacts ${keptFor(days)}; uploaded ${record.createdAt}, so it expired ${expiresAt}; it is not pinned`,
   };
+}
+
+/** A retention period in words: "forever", "1 day", "7 days", "0.5 days (12 hours)". */
+export function keptFor(days: number | null): string {
+  if (days === null) return "forever";
+  if (days === 1) return "1 day";
+  if (days >= 1) return `${days} days`;
+  const hours = days * 24;
+  const finer = hours >= 1 ? `${+hours.toFixed(2)} hours` : `${+(hours * 3600).toFixed(2)} seconds`;
+  return `${days} days (${finer})`;
 }
 
 export interface ArtifactChange {

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { createFsBackend } from "../../src/backends/fs.ts";
+import { keptFor } from "../../src/core/maintenance.ts";
 import type { StoreSettings } from "../../src/core/settings.ts";
 import { type ArtifactStore, createArtifactStore } from "../../src/core/store.ts";
 import { openLocalMetadata } from "../../src/metadata/local.ts";
@@ -167,6 +168,23 @@ describe("retention follows the current policy", () => {
     expect(dry.candidates[0]?.reason).toContain("keeps log artifacts 3 days");
     expect(await shorter.store.cleanupExpired()).toBe(1);
     expect((await shorter.store.search({ specName: "s" })).map((item) => item.taskId)).toEqual(["pinned"]);
+  });
+
+  test("the dry run's reason reads right for one day, under a day, and keep-forever", async () => {
+    const root = await tempRoot();
+    const clock = { now: Date.now() };
+    const first = await openAt(root, { types: typesWith({ log: 1 }) }, clock);
+    await first.store.upload({ specName: "s", taskId: "t", type: "log", content: "two days old\n" });
+    clock.now += 2 * DAY;
+    const [candidate] = (await first.store.cleanup({ dryRun: true })).candidates;
+    expect(candidate?.reason).toContain("keeps log artifacts 1 day;");
+    await first.store.close();
+    const hours = await openAt(root, { types: typesWith({ log: 0.5 }) }, clock);
+    expect((await hours.store.cleanup({ dryRun: true })).candidates[0]?.reason).toContain(
+      "keeps log artifacts 0.5 days (12 hours);",
+    );
+    await hours.store.close();
+    expect(["forever", "7 days", "0.00002 days (1.73 seconds)"]).toEqual([keptFor(null), keptFor(7), keptFor(0.00002)]);
   });
 });
 
