@@ -8,6 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { rmdir, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { BUILT_IN_TYPES } from "../../src/config/schema.ts";
 import { runJsonChild } from "./children.ts";
 import { describeLatency } from "./load.ts";
 import type { BenchContext } from "./options.ts";
@@ -18,6 +19,9 @@ import { startStoreServer } from "./servers.ts";
 import { uploadSmall } from "./small.ts";
 
 const SECTION = "cleanup";
+
+/** The retention periods the bench server runs with (the default config). */
+const DEFAULT_POLICY = Object.fromEntries(BUILT_IN_TYPES.map((type) => [type.name, type.retentionDays]));
 
 function syncFilesystems(): void {
   spawnSync("sync");
@@ -57,7 +61,15 @@ async function seedStore(
   const artifacts: SeededArtifact[] = [];
   await seedMetadata(
     join(basePath, ".store", "metadata.db"),
-    generateArtifacts({ rows: expired + live, expired, basePath, now: Date.now(), seed: 99 }),
+    // Aged against the default policy the bench server sweeps with, so exactly `expired` go.
+    generateArtifacts({
+      rows: expired + live,
+      expired,
+      basePath,
+      now: Date.now(),
+      seed: 99,
+      policyDays: DEFAULT_POLICY,
+    }),
     (artifact) => artifacts.push(artifact),
   );
   await writeArtifactFiles(basePath, artifacts);

@@ -33,6 +33,14 @@ export interface SeedPlan {
   rows: number;
   /** The oldest this many rows have expires_at in the past. */
   expired: number;
+  /**
+   * The retention policy the server sweeps with (days per type; what retention reads now is
+   * each version's age against it, not `expires_at`). Given, the `expired` rows are older than
+   * their type's period and every other row younger (created within it), so a sweep deletes
+   * exactly `expired` versions; `expires_at` still says the same. Without it, created_at is
+   * spread over 30 days (the search bench's distribution) and only `expires_at` marks the expired.
+   */
+  policyDays?: Readonly<Record<string, number | null>>;
   /** Store root the URIs and keys point into. */
   basePath: string;
   now: number;
@@ -135,8 +143,15 @@ export function* generateArtifacts(plan: SeedPlan): Generator<SeededArtifact> {
     const version = (versions.get(seriesKey) ?? 0) + 1;
     versions.set(seriesKey, version);
     const storageKey = versionKey(spec, taskId, version, type, true);
-    const createdAt = Math.floor(start + index * step);
     const expired = index < plan.expired;
+    const days = plan.policyDays?.[type.name];
+    const createdAt =
+      days === undefined || days === null
+        ? Math.floor(start + index * step)
+        : expired
+          ? plan.now - days * DAY_MS - (plan.expired - index) * 1000
+          : // Within the period, at least an hour from its end.
+            Math.floor(plan.now - random() * (days * DAY_MS - 3_600_000));
     yield {
       id: index + 1,
       specName: spec,
@@ -146,9 +161,12 @@ export function* generateArtifacts(plan: SeedPlan): Generator<SeededArtifact> {
       storageKey,
       uri: pathToFileURL(join(plan.basePath, storageKey)).href,
       createdAt,
-      expiresAt: expired
-        ? plan.now - (plan.expired - index) * 1000
-        : Math.max(plan.now + 3_600_000, createdAt + 30 * DAY_MS),
+      expiresAt:
+        days !== undefined && days !== null
+          ? createdAt + days * DAY_MS
+          : expired
+            ? plan.now - (plan.expired - index) * 1000
+            : Math.max(plan.now + 3_600_000, createdAt + 30 * DAY_MS),
       pinned: !expired && random() < 0.005,
       tags: tagsFor(random, plan.rows),
       metadata: JSON.stringify({ runner: `gha-${Math.floor(random() * 16)}` }),
