@@ -51,13 +51,45 @@ export async function diskReport(ctx: StoreContext): Promise<DiskReport | null> 
   };
 }
 
+/** How long a volume's figures answer small writes without asking the volume again. */
+const ROOM_CACHE_MS = 1000;
+/** Small writes answered from one statfs may take at most this much (and an eighth of the room above the floor). */
+const ROOM_BUDGET_BYTES = 64 * 1024 * 1024;
+
+/** Per backend: the room above the floor the last statfs saw, less what small writes took since. */
+const roomSeen = new WeakMap<object, { at: number; budget: number }>();
+
+/**
+ * True when a write of `bytes` fits in the budget of the last statfs (well above the floor, less
+ * than a second ago): then it is taken from the budget and no statfs is needed. A volume within
+ * 8 × 64 MiB of its floor is asked every time, so near the floor every write is checked.
+ */
+function fitsRoomSeen(ctx: StoreContext, bytes: number | undefined): boolean {
+  const seen = roomSeen.get(ctx.backend);
+  if (bytes === undefined || !seen || Date.now() - seen.at > ROOM_CACHE_MS || bytes > seen.budget) return false;
+  seen.budget -= bytes;
+  return true;
+}
+
+function rememberRoom(ctx: StoreContext, report: DiskReport): void {
+  const budget = Math.min(ROOM_BUDGET_BYTES, (report.freeBytes - report.minFreeBytes) / 8);
+  // Only with the reserve in place (else the next write takes it back first).
+  if (report.writable && report.reservedBytes > 0 && budget >= ROOM_BUDGET_BYTES)
+    roomSeen.set(ctx.backend, { at: Date.now(), budget });
+  else roomSeen.delete(ctx.backend);
+}
+
 /**
  * Refuses a content write (upload, live append) while the volume's free space is below the
  * floor. Runs before the version is reserved: a refused upload writes nothing anywhere.
+ * `bytes`, when known up front (a small upload), lets one statfs answer many small writes
+ * (see {@link fitsRoomSeen}); other writes always ask the volume.
  */
-export async function assertDiskRoom(ctx: StoreContext): Promise<void> {
+export async function assertDiskRoom(ctx: StoreContext, bytes?: number): Promise<void> {
+  if (fitsRoomSeen(ctx, bytes)) return;
   const report = await diskReport(ctx);
   if (!report) return;
+  rememberRoom(ctx, report);
   if (report.writable) {
     // Room again: the reserve deletes gave back is taken first (a file check when it is there).
     if (report.reservedBytes === 0) await ctx.backend.restoreHeadroom?.().catch(() => {});

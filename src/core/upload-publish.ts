@@ -227,7 +227,8 @@ export async function completePublish(
       ...(extracted.structure ? { structure: extracted.structure } : {}),
       ...(extracted.secrets ? { secrets: extracted.secrets } : {}),
     };
-    const uploaded = await ctx.backend.head(publishing.storageKey);
+    // The upload's own publish put it there and holds the task's turn since: nothing moved it.
+    const uploaded = fresh || (await ctx.backend.head(publishing.storageKey)) !== null;
     // (When finishing an interrupted publish, an object there is this upload's own half-done move.)
     if (fresh && newest && latest?.storageKey !== seedKey && (await ctx.backend.head(seedKey))) {
       // An object at the seed path that no row knows (a lost database): it may be the only copy
@@ -251,8 +252,8 @@ export async function completePublish(
         input.inheritPin = latest.pinned;
       }
     }
-    if (uploaded) await moveObject(ctx, publishing.storageKey, target, contentTypeOf(publishing));
-    else {
+    const moved = uploaded && (await moveObject(ctx, publishing.storageKey, target, contentTypeOf(publishing)));
+    if (!moved) {
       const there = await ctx.backend.head(target);
       if (!there || there.size !== publishing.size) {
         throw new ArtifactStoreError(

@@ -36,7 +36,7 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
   let quota: QuotaGuard;
   let record: ArtifactRecord;
   try {
-    await assertDiskRoom(ctx);
+    await assertDiskRoom(ctx, small?.measurement.stored.size);
     quota = await reserveQuota(ctx);
     record = await reserveVersion(ctx, plan, small ? small.measurement.stored.size : plan.reserveBound);
   } catch (error) {
