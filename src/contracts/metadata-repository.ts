@@ -122,7 +122,10 @@ export interface UsageSummary {
 }
 
 export interface MetadataRepository extends StructureQueries, LiveLogQueries {
-  /** Hands out the next version number of the series and inserts its `pending` row. */
+  /**
+   * Hands out the next version number of the series and inserts its `pending` row; may answer
+   * before the row is durable (a power failure may hand the number out again).
+   */
   reserveVersion(input: ReserveVersionInput): Promise<ArtifactRecord>;
   /**
    * Sets the pending row's size to the final stored size if the quota allows it

@@ -80,8 +80,10 @@ export async function publishUpload(
   ctx: StoreContext,
   { plan, record, encoded, signal, onPublished, onPublishing }: PublishInput,
 ): Promise<{ record: ArtifactRecord; measurement: UploadMeasurement }> {
+  // Replacing: the upload key names this pending row's version, which no other row holds. An
+  // object already there is a leftover of an upload whose pending row a power failure lost
+  // (reserved without waiting for the WAL fsync, see `reserveVersion`), never anyone's data.
   const info = await ctx.backend.put(record.storageKey, encoded.stream, {
-    ifNotExists: true,
     contentType: ctx.settings.compressionEnabled ? "application/gzip" : plan.mimeType,
     ...(encoded.knownStoredLength === undefined ? {} : { contentLength: encoded.knownStoredLength }),
     ...(signal ? { signal } : {}),

@@ -48,23 +48,29 @@ export function createPendingQueries(db: Database, writes: WriteBatcher): Pendin
       const { keyPrefix, keySuffix, uriPrefix } = input.location;
       const expiresAt = expiryFor(input.createdAt, input.retentionDays);
       const series = { specName: input.specName, taskId: input.taskId, type: input.type };
-      // One transaction: hand out the next number, insert the pending row that holds it.
-      const [, inserted] = await writes.run([
-        nextVersion.bind(series),
-        (input.maxBytes === null ? insertPendingUnlimited : insertPendingWithinQuota).bind({
-          ...series,
-          uriKeyPrefix: uriPrefix + keyPrefix,
-          keyPrefix,
-          keySuffix,
-          reserveBytes: input.reserveBytes,
-          maxBytes: input.maxBytes,
-          compressed: input.compressed ? 1 : 0,
-          mimeType: input.mimeType,
-          metadata: JSON.stringify(input.metadata),
-          createdAt: input.createdAt,
-          expiresAt,
-        }),
-      ]);
+      // One transaction: hand out the next number, insert the pending row that holds it. Not
+      // waiting for the WAL fsync: a power failure that loses the row loses only an upload not
+      // yet answered; its publish commits (durably) before anything leaves `.store/uploads/`, and
+      // a number handed out again overwrites the lost upload's leftover there (upload-publish.ts).
+      const [, inserted] = await writes.run(
+        [
+          nextVersion.bind(series),
+          (input.maxBytes === null ? insertPendingUnlimited : insertPendingWithinQuota).bind({
+            ...series,
+            uriKeyPrefix: uriPrefix + keyPrefix,
+            keyPrefix,
+            keySuffix,
+            reserveBytes: input.reserveBytes,
+            maxBytes: input.maxBytes,
+            compressed: input.compressed ? 1 : 0,
+            mimeType: input.mimeType,
+            metadata: JSON.stringify(input.metadata),
+            createdAt: input.createdAt,
+            expiresAt,
+          }),
+        ],
+        { durable: false },
+      );
       const row = (inserted as Record<string, unknown>[])[0];
       if (!row) throw new ArtifactStoreError("E_INTERNAL", "[metadata] the pending row was not inserted");
       return rawRowToRecord(row);

@@ -5,7 +5,8 @@
  */
 import { and, asc, eq, sql } from "drizzle-orm";
 import type { MetadataRepository } from "../contracts/metadata-repository.ts";
-import { type Database, isCommitted, selection, toRecord } from "./libsql-rows.ts";
+import { prepareStatement } from "./libsql-prepared.ts";
+import { type Database, isCommitted, type SelectedRow, selection, toRecord } from "./libsql-rows.ts";
 import { artifacts } from "./schema.ts";
 
 type TaskQueries = Pick<
@@ -30,6 +31,16 @@ const LEASE_HOLDER = "SELECT owner FROM task_leases WHERE spec_name = ? AND task
 export const RELEASE_LEASE = "DELETE FROM task_leases WHERE spec_name = ? AND task_id = ? AND owner = ?";
 
 export function createTaskQueries(db: Database): TaskQueries {
+  // Every upload rewrites its task's metadata.json from these rows: built once (libsql-prepared.ts).
+  const value = sql.placeholder;
+  const taskRows = prepareStatement<SelectedRow>(
+    db.$client,
+    db
+      .select(selection)
+      .from(artifacts)
+      .where(and(eq(artifacts.specName, value("specName")), eq(artifacts.taskId, value("taskId")), isCommitted))
+      .orderBy(asc(artifacts.type), asc(artifacts.version)),
+  );
   return {
     async takeTaskLease(specName, taskId, owner, ttlMs, endedOwner) {
       // An ended holder's id, or one no owner has (ids are never empty).
@@ -48,12 +59,7 @@ export function createTaskQueries(db: Database): TaskQueries {
     },
 
     async listTask(specName, taskId) {
-      const rows = await db
-        .select(selection)
-        .from(artifacts)
-        .where(and(eq(artifacts.specName, specName), eq(artifacts.taskId, taskId), isCommitted))
-        .orderBy(asc(artifacts.type), asc(artifacts.version));
-      return rows.map(toRecord);
+      return (await taskRows.all({ specName, taskId })).map(toRecord);
     },
 
     async indexSummary() {

@@ -16,6 +16,8 @@ export type WriteItem = BatchItem<"sqlite"> | BoundStatement;
 
 interface Job {
   queries: BoundStatement[];
+  /** False: answered once committed, without waiting for `afterCommit` (see {@link WriteOptions}). */
+  durable: boolean;
   resolve(results: Results): void;
   reject(error: unknown): void;
 }
@@ -42,9 +44,18 @@ function isStatementError(error: unknown): boolean {
   return false;
 }
 
+export interface WriteOptions {
+  /**
+   * False for a write whose loss in a power failure loses nothing acknowledged (an upload's
+   * pending row): it is answered once committed, before the WAL fsync. The log is written in
+   * order, so any later durable commit makes it durable too. Default true.
+   */
+  durable?: boolean;
+}
+
 export interface WriteBatcher {
   /** Runs `queries` in one transaction, possibly together with other callers'; resolves with their results. */
-  run(queries: WriteItem[]): Promise<Results>;
+  run(queries: WriteItem[], options?: WriteOptions): Promise<Results>;
 }
 
 /**
@@ -75,7 +86,7 @@ export function createWriteBatcher(db: Database, afterCommit?: () => Promise<voi
     let results: Results;
     try {
       results = await batch(job.queries);
-      await afterCommit?.();
+      if (job.durable) await afterCommit?.();
     } catch (error) {
       job.reject(named(error));
       return;
@@ -119,7 +130,7 @@ export function createWriteBatcher(db: Database, afterCommit?: () => Promise<voi
       return;
     }
     try {
-      await afterCommit?.();
+      if (jobs.some((job) => job.durable)) await afterCommit?.();
     } catch (error) {
       for (const job of jobs) job.reject(named(error));
       return;
@@ -139,13 +150,14 @@ export function createWriteBatcher(db: Database, afterCommit?: () => Promise<voi
   };
 
   return {
-    run(items) {
+    run(items, options = {}) {
       const queries = items.map((item) => (isBound(item) ? item : bindQuery(item)));
+      const durable = options.durable !== false;
       if (!join) {
-        return new Promise<Results>((resolve, reject) => void runAlone({ queries, resolve, reject }));
+        return new Promise<Results>((resolve, reject) => void runAlone({ queries, durable, resolve, reject }));
       }
       return new Promise<Results>((resolve, reject) => {
-        queue.push({ queries, resolve, reject });
+        queue.push({ queries, durable, resolve, reject });
         schedule();
       });
     },
