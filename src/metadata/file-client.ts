@@ -88,7 +88,7 @@ export function openFileClient(path: string, options: FileClientOptions = {}): C
     try {
       const { statement, columns, columnTypes } = prepare(sql);
       if (columns) {
-        const rows = (statement.all(args) as unknown[][]).map((values) => toRow(values, columns));
+        const rows = toRows(statement.all(args) as unknown[][], columns);
         return resultSet(columns, columnTypes, rows, 0, undefined);
       }
       const info = statement.run(args);
@@ -206,18 +206,60 @@ function toSqlValue(value: unknown): unknown {
   return value;
 }
 
-/** A row as `@libsql/client` gives it: values by index (not enumerable) and by column name. */
-function toRow(values: unknown[], columns: string[]): Row {
-  const row: Record<string | number, unknown> = {};
-  Object.defineProperty(row, "length", { value: values.length });
-  for (let i = 0; i < values.length; i++) {
-    let value = values[i];
-    if (value instanceof Uint8Array) value = value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength);
-    Object.defineProperty(row, i, { value });
-    const column = columns[i] as string;
-    if (!Object.hasOwn(row, column)) row[column] = value;
+type RowClass = new (values: unknown[]) => Row;
+
+/** One class per statement's column list (the cache keeps the list with the statement). */
+const rowClasses = new WeakMap<string[], RowClass>();
+
+/**
+ * Rows as `@libsql/client` gives them: values by column name (own, enumerable; the first of
+ * two equal names wins) and by index and `length` (not enumerable, so spreading or JSON gives
+ * the names alone). The names are set in the constructor and the indices are getters on the
+ * class's prototype, instead of a property definition per value of every row.
+ */
+function rowClass(columns: string[]): RowClass {
+  const existing = rowClasses.get(columns);
+  if (existing) return existing;
+  const named: [string, number][] = [];
+  const taken = new Set<string>(["length", ...columns.map((_, index) => String(index))]);
+  columns.forEach((name, index) => {
+    if (taken.has(name)) return;
+    taken.add(name);
+    named.push([name, index]);
+  });
+  class FileRow {
+    readonly #values: unknown[];
+    constructor(values: unknown[]) {
+      this.#values = values;
+      for (const [name, index] of named) (this as Record<string, unknown>)[name] = values[index];
+    }
+    static valueAt(row: FileRow, index: number): unknown {
+      return row.#values[index];
+    }
   }
-  return row as unknown as Row;
+  Object.defineProperty(FileRow.prototype, "length", { value: columns.length });
+  for (let index = 0; index < columns.length; index++) {
+    Object.defineProperty(FileRow.prototype, index, {
+      get(this: FileRow) {
+        return FileRow.valueAt(this, index);
+      },
+    });
+  }
+  const created = FileRow as unknown as RowClass;
+  rowClasses.set(columns, created);
+  return created;
+}
+
+function toRows(rows: unknown[][], columns: string[]): Row[] {
+  const Row = rowClass(columns);
+  return rows.map((values) => {
+    for (let index = 0; index < values.length; index++) {
+      const value = values[index];
+      if (value instanceof Uint8Array)
+        values[index] = value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength);
+    }
+    return new Row(values);
+  });
 }
 
 function resultSet(
