@@ -15,7 +15,7 @@ export const FLAKY_COUNT = 25;
 
 export const SUMMARY_COLUMNS = "artifact_id, kind, error_count, failed_count, parse_error, summary";
 export const DIFF_FILE_COLUMNS = "artifact_id, ordinal, path, old_path, status, added, removed";
-export const TEST_CASE_COLUMNS = "artifact_id, ordinal, suite, name, status, duration_ms, message";
+export const TEST_CASE_COLUMNS = "artifact_id, ordinal, suite, name, status, duration_ms, message, created_at";
 
 export interface StructureRows {
   summary: unknown[];
@@ -52,7 +52,7 @@ function logRows(id: number): StructureRows {
   return { summary: [id, "log", errors, 0, 0, JSON.stringify(summary)], files: [], tests: [] };
 }
 
-function testRows(id: number): StructureRows {
+function testRows(id: number, createdAt: number): StructureRows {
   const flaky = mix(id, 4) % FLAKY_COUNT;
   const failed = mix(id, 5) % 10 === 0;
   const tests: unknown[][] = [
@@ -60,14 +60,14 @@ function testRows(id: number): StructureRows {
     [id, 1, "api", "creates a session", "passed", 3, null],
     [id, 2, "ui", `renders page ${id % 50}`, "passed", 40, null],
     [id, 3, "ui", "slow path", "skipped", null, null],
-  ];
+  ].map((row) => [...row, createdAt]);
   const summary = { kind: "test", format: "junit", total: 4, passed: failed ? 2 : 3, failed: failed ? 1 : 0 };
   return { summary: [id, "test", 0, failed ? 1 : 0, 0, JSON.stringify(summary)], files: [], tests };
 }
 
-/** The summary, diff-file and test-case rows of version `id` of type `type`. */
-export function structureRows(id: number, type: string): StructureRows {
+/** The summary, diff-file and test-case rows of version `id` of type `type`, created at `createdAt`. */
+export function structureRows(id: number, type: string, createdAt: number): StructureRows {
   if (type === "diff") return diffRows(id);
   if (type === "log") return logRows(id);
-  return testRows(id);
+  return testRows(id, createdAt);
 }

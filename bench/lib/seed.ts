@@ -183,7 +183,7 @@ const TABLES = {
   artifact_tags: { columns: "artifact_id, tag, created_at", width: 3, perInsert: 1000 },
   artifact_summaries: { columns: SUMMARY_COLUMNS, width: 6, perInsert: 1000 },
   artifact_diff_files: { columns: DIFF_FILE_COLUMNS, width: 7, perInsert: 1000 },
-  artifact_test_cases: { columns: TEST_CASE_COLUMNS, width: 7, perInsert: 1000 },
+  artifact_test_cases: { columns: TEST_CASE_COLUMNS, width: 8, perInsert: 1000 },
 } as const;
 type Table = keyof typeof TABLES;
 const ROWS_PER_TRANSACTION = 10_000;
@@ -303,7 +303,7 @@ export async function seedMetadata(
 
 /** Buffers the structure rows of `artifact`; returns how many. */
 function addStructure(buffers: ReturnType<typeof insertBuffers>, artifact: SeededArtifact): number {
-  const rows = structureRows(artifact.id, artifact.type.name);
+  const rows = structureRows(artifact.id, artifact.type.name, artifact.createdAt);
   buffers.add("artifact_summaries", rows.summary);
   for (const file of rows.files) buffers.add("artifact_diff_files", file);
   for (const test of rows.tests) buffers.add("artifact_test_cases", test);

@@ -17,8 +17,8 @@ import {
   toRecord,
 } from "./libsql-rows.ts";
 import { secretsConditions } from "./libsql-secrets.ts";
-import { structureConditions } from "./libsql-structure.ts";
-import { artifacts, artifactTags } from "./schema.ts";
+import { failedTestNamed, structureConditions } from "./libsql-structure.ts";
+import { artifacts, artifactTags, artifactTestCases } from "./schema.ts";
 
 /** The conditions on the version itself (every filter but the leading tag and the cursor). */
 function versionConditions(db: Database, query: SearchQuery): (SQL | undefined)[] {
@@ -55,8 +55,21 @@ function before(after: NonNullable<SearchQuery["after"]>, createdAt: Column, id:
 
 /** The ids of the page, newest first: a sub-query that reads no column it does not filter on. */
 function pageIds(db: Database, query: SearchQuery) {
-  const conditions = versionConditions(db, query);
   const leadingTag = query.allTags?.[0];
+  if (leadingTag === undefined && query.failedTest !== undefined) {
+    // Walk the failed-test index (name, created_at, artifact_id) newest first: a page costs
+    // `limit` steps (a report failing the same name twice is one version: DISTINCT).
+    const conditions = versionConditions(db, { ...query, failedTest: undefined });
+    if (query.after) conditions.push(before(query.after, artifactTestCases.createdAt, artifactTestCases.artifactId));
+    return db
+      .selectDistinct({ id: artifactTestCases.artifactId })
+      .from(artifactTestCases)
+      .innerJoin(artifacts, eq(artifacts.id, artifactTestCases.artifactId))
+      .where(and(failedTestNamed(query.failedTest), ...conditions))
+      .orderBy(desc(artifactTestCases.createdAt), desc(artifactTestCases.artifactId))
+      .limit(query.limit);
+  }
+  const conditions = versionConditions(db, query);
   if (leadingTag !== undefined) {
     // Walk the tag's index (tag, created_at, artifact_id) newest first, joining each version by
     // id: a page costs `limit` index steps however common or rare the tag is.

@@ -72,8 +72,9 @@ export function structureStatements(db: Database, artifactId: number, structure:
     );
     statements.push(
       db.run(sql`INSERT OR REPLACE INTO ${artifactTestCases} (artifact_id, ordinal, suite, name, status, duration_ms, message,
-          flaky, retries, stdout, stderr)
-        SELECT * FROM (VALUES ${sql.join(rows, sql`, `)}) WHERE ${committed}`),
+          flaky, retries, stdout, stderr, created_at)
+        SELECT *, (SELECT ${artifacts.createdAt} FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId})
+        FROM (VALUES ${sql.join(rows, sql`, `)}) WHERE ${committed}`),
     );
   }
   return statements;
@@ -88,6 +89,11 @@ export function removeStructureStatements(db: Database, artifactId: number): Wri
   ];
 }
 
+/** Test cases of this name that failed ('failed' a literal, for SQLite to pick the partial index when preparing). */
+export function failedTestNamed(name: string): SQL | undefined {
+  return and(eq(artifactTestCases.name, name), sql`${artifactTestCases.status} = 'failed'`);
+}
+
 /** The search conditions on structure that `query` asks for. */
 export function structureConditions(db: Database, query: SearchQuery): SQL[] {
   const conditions: SQL[] = [];
@@ -100,8 +106,7 @@ export function structureConditions(db: Database, query: SearchQuery): SQL[] {
         db
           .select({ id: artifactTestCases.artifactId })
           .from(artifactTestCases)
-          // 'failed' as a literal, for SQLite to pick the partial index at prepare time.
-          .where(and(eq(artifactTestCases.name, query.failedTest), sql`${artifactTestCases.status} = 'failed'`)),
+          .where(failedTestNamed(query.failedTest)),
       ),
     );
   }

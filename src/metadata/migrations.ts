@@ -129,5 +129,16 @@ export const migrations: readonly Migration[] = [
     "statements": [
       "CREATE TABLE `task_leases` (\n\t`spec_name` text NOT NULL,\n\t`task_id` text NOT NULL,\n\t`owner` text NOT NULL,\n\t`expires_at` integer NOT NULL,\n\tPRIMARY KEY(`spec_name`, `task_id`)\n);"
     ]
+  },
+  {
+    "tag": "0010_failed_test_order",
+    "when": 1796624623089,
+    "hash": "2f940d9f8aaeb3cd4eec2d64c5133e1df6e10c3a3b55bc03d318f64829368730",
+    "statements": [
+      "DROP INDEX `artifact_test_cases_failed_idx`;",
+      "ALTER TABLE `artifact_test_cases` ADD `created_at` integer DEFAULT 0 NOT NULL;",
+      "-- Existing test cases take their version's creation time.\nUPDATE `artifact_test_cases` SET `created_at` = (SELECT `created_at` FROM `artifacts` WHERE `artifacts`.`id` = `artifact_test_cases`.`artifact_id`);",
+      "CREATE INDEX `artifact_test_cases_failed_idx` ON `artifact_test_cases` (`name`,`created_at`,`artifact_id`) WHERE \"artifact_test_cases\".\"status\" = 'failed';"
+    ]
   }
 ];

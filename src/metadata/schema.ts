@@ -207,10 +207,17 @@ export const artifactTestCases = sqliteTable(
     retries: integer("retries").notNull().default(0),
     stdout: text("stdout"),
     stderr: text("stderr"),
+    /**
+     * The version's `created_at`, copied (as for tags) so a search by failed test walks the
+     * failed-test index newest first and stops after a page.
+     */
+    createdAt: integer("created_at").notNull().default(0),
   },
   (table) => [
     primaryKey({ columns: [table.artifactId, table.ordinal] }),
-    index("artifact_test_cases_failed_idx").on(table.name, table.artifactId).where(sql`${table.status} = 'failed'`),
+    index("artifact_test_cases_failed_idx")
+      .on(table.name, table.createdAt, table.artifactId)
+      .where(sql`${table.status} = 'failed'`),
   ],
 );
 
