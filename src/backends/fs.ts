@@ -59,6 +59,10 @@ export interface FsBackendOptions {
 export const STORE_DIRECTORY = ".store";
 /** Keys of uploads in progress: inside the store's directory, on the same filesystem as the seed paths. */
 const UPLOADS_PREFIX = `${STORE_DIRECTORY}/uploads/`;
+/** Keys of live-log chunks: the store's own files too. */
+const LIVE_PREFIX = `${STORE_DIRECTORY}/live/`;
+/** The only keys inside the store's directory. */
+const isStoreKey = (key: string) => key.startsWith(UPLOADS_PREFIX) || key.startsWith(LIVE_PREFIX);
 
 /** Extends {@link StorageBackend} with what only a filesystem has. */
 export interface FsBackend extends StorageBackend {
@@ -154,8 +158,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
         {
           readDirectory: (relativeDirectory) => readdir(join(root, ...relativeDirectory.split("/").filter(Boolean))),
           statEntry: (key) => lstat(join(root, ...key.split("/"))).catch(() => null),
-          // The store's own directory is listed only for uploads in progress, when asked by prefix.
-          hidden: (listOptions.prefix ?? "").startsWith(UPLOADS_PREFIX) ? "" : STORE_DIRECTORY,
+          // The store's own directory is listed only for uploads in progress and live-log chunks, when asked by prefix.
+          hidden: isStoreKey(listOptions.prefix ?? "") ? "" : STORE_DIRECTORY,
         },
         listOptions,
       );
@@ -248,11 +252,12 @@ function createFsHeadroom(root: string, reserveBytes: number) {
 
 /**
  * The file that holds `key` under `root`; the store's own directory is no key's, except uploads
- * in progress (the layout's `.store/uploads/`), which must be on the seed paths' filesystem.
+ * in progress (the layout's `.store/uploads/`), which must be on the seed paths' filesystem, and
+ * live-log chunks (`.store/live/`).
  */
 function objectPath(root: string, key: string): string {
   assertValidKey(key, "fs");
-  if ((key === STORE_DIRECTORY || key.startsWith(`${STORE_DIRECTORY}/`)) && !key.startsWith(UPLOADS_PREFIX)) {
+  if ((key === STORE_DIRECTORY || key.startsWith(`${STORE_DIRECTORY}/`)) && !isStoreKey(key)) {
     throw new ArtifactStoreError("E_INVALID_INPUT", `[fs] key ${JSON.stringify(key)} is reserved for the store`);
   }
   return join(root, ...key.split("/"));

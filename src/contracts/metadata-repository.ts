@@ -276,7 +276,7 @@ export interface LiveLogRecord {
   specName: string;
   taskId: string;
   type: string;
-  /** Names the key prefix of the chunks: `.live/<spec>/<task>/<type>/<session>/`. */
+  /** Names the key prefix of the chunks: `.store/live/<spec>/<task>/<type>/<session>/`. */
   session: string;
   state: "open" | "sealing";
   createdAt: number;

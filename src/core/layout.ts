@@ -10,7 +10,8 @@
  * - `<spec>/<task>/metadata.json`: the task's committed versions with the seed's field names;
  * - `metadata-index.json`: a per spec and task summary;
  * - `.store/`: the store's own files (database, staging, uploads in progress under
- *   `.store/uploads/`, live-log chunks under `.live/`).
+ *   `.store/uploads/`, live-log chunks under `.store/live/`; a previous release kept those under
+ *   `.live/`, still read and cleaned up there).
  * URIs are never stored: {@link uriFor} computes them from the backend's current location and
  * {@link refFromUri} reads them back.
  */
@@ -28,7 +29,11 @@ export const VERSIONS_FOLDER = "versions";
 /** Uploads in progress (pending rows) put their bytes under this prefix. */
 export const UPLOADS_PREFIX = ".store/uploads/";
 /** Live-log chunks live under this prefix, outside every artifact's folder. */
-export const LIVE_PREFIX = ".live/";
+export const LIVE_PREFIX = ".store/live/";
+/** Where releases before 0.x kept live-log chunks: their open logs' chunks are read, removed and swept there too. */
+export const LEGACY_LIVE_PREFIX = ".live/";
+/** Every prefix live-log chunks may be under. */
+export const LIVE_PREFIXES = [LIVE_PREFIX, LEGACY_LIVE_PREFIX] as const;
 
 function fileOf(type: ArtifactTypeDefinition, compressed: boolean): string {
   return `${type.fileName}${compressed ? ".gz" : ""}`;
@@ -208,12 +213,16 @@ export function refFromUri(
   };
 }
 
-/** Key prefix of one live log's chunks. */
-export function liveChunkPrefix(ref: { specName: string; taskId: string; type: string }, session: string): string {
-  return `${LIVE_PREFIX}${ref.specName}/${ref.taskId}/${ref.type}/${session}/`;
+/** Key prefix of one live log's chunks (`root`: a previous release's `.live/` when removing its chunks). */
+export function liveChunkPrefix(
+  ref: { specName: string; taskId: string; type: string },
+  session: string,
+  root: string = LIVE_PREFIX,
+): string {
+  return `${root}${ref.specName}/${ref.taskId}/${ref.type}/${session}/`;
 }
 
-/** Key of a live-log chunk: `.live/<spec>/<task>/<type>/<session>/<seq>-<sha256 prefix>`. */
+/** Key of a live-log chunk: `.store/live/<spec>/<task>/<type>/<session>/<seq>-<sha256 prefix>`. */
 export function liveChunkKey(
   ref: { specName: string; taskId: string; type: string },
   session: string,
@@ -223,11 +232,12 @@ export function liveChunkKey(
   return `${liveChunkPrefix(ref, session)}${String(seq).padStart(10, "0")}-${checksum.slice(0, 16)}`;
 }
 
-/** The session a live-log chunk's key belongs to, or undefined for keys outside `.live/`. */
+/** The session a live-log chunk's key belongs to, or undefined for keys outside the live prefixes. */
 export function liveChunkSession(key: string): string | undefined {
-  if (!key.startsWith(LIVE_PREFIX)) return undefined;
-  // `.live/<spec>/<task>/<type>/<session>/<seq>-<sha256 prefix>`
-  return key.slice(LIVE_PREFIX.length).split("/")[3];
+  const root = LIVE_PREFIXES.find((prefix) => key.startsWith(prefix));
+  if (root === undefined) return undefined;
+  // `<root><spec>/<task>/<type>/<session>/<seq>-<sha256 prefix>`
+  return key.slice(root.length).split("/")[3];
 }
 
 /** A URI argument that is not one of this store's URIs. */

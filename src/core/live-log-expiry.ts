@@ -1,6 +1,6 @@
 /** Part of gc: live logs their writer abandoned, and chunk objects no live log owns. */
 import type { StoreContext } from "./context.ts";
-import { LIVE_PREFIX, liveChunkSession } from "./layout.ts";
+import { LIVE_PREFIXES, liveChunkSession } from "./layout.ts";
 import { removeChunkObjects } from "./live-log.ts";
 
 /**
@@ -25,18 +25,21 @@ export async function expireLiveLogs(
   }
   const known = new Set(open.map((live) => live.session));
   const orphanChunks: string[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await ctx.backend.list({ prefix: LIVE_PREFIX, limit: 1000, ...(cursor ? { cursor } : {}) });
-    for (const object of page.objects) {
-      const session = liveChunkSession(object.key);
-      if (session === undefined || known.has(session)) continue;
-      if (object.lastModified && options.now - object.lastModified.getTime() < options.graceMs) continue;
-      orphanChunks.push(object.key);
-      if (!options.dryRun) await ctx.backend.delete(object.key);
-    }
-    cursor = page.cursor;
-  } while (cursor);
+  // Also a previous release's `.live/`, until its last chunks are gone.
+  for (const prefix of LIVE_PREFIXES) {
+    let cursor: string | undefined;
+    do {
+      const page = await ctx.backend.list({ prefix, limit: 1000, ...(cursor ? { cursor } : {}) });
+      for (const object of page.objects) {
+        const session = liveChunkSession(object.key);
+        if (session === undefined || known.has(session)) continue;
+        if (object.lastModified && options.now - object.lastModified.getTime() < options.graceMs) continue;
+        orphanChunks.push(object.key);
+        if (!options.dryRun) await ctx.backend.delete(object.key);
+      }
+      cursor = page.cursor;
+    } while (cursor);
+  }
   if (expired.length > 0)
     ctx.logger.info(options.dryRun ? "idle live logs would be discarded" : "discarded idle live logs", {
       logs: expired.length,

@@ -4,7 +4,7 @@
  * SHA-256, gzip, extraction, sidecar, commit), so the sealed version is indistinguishable
  * from an uploaded one, and then removes the chunks.
  *
- * Chunks live under `.live/<spec>/<task>/<type>/<session>/<seq>-<sha256 prefix>` in the
+ * Chunks live under `.store/live/<spec>/<task>/<type>/<session>/<seq>-<sha256 prefix>` in the
  * backend, outside the `<spec>/<task>/v<N>/…` layout that gc and reindex read (they leave
  * other keys alone), and are recorded in the `live_logs` / `live_log_chunks` tables.
  */
@@ -14,7 +14,7 @@ import { ArtifactStoreError, isArtifactStoreError } from "../contracts/errors.ts
 import type { LiveLogChunkRecord, LiveLogRecord } from "../contracts/metadata-repository.ts";
 import type { StoreContext } from "./context.ts";
 import { assertDiskRoom } from "./disk-space.ts";
-import { liveChunkKey, liveChunkPrefix } from "./layout.ts";
+import { LIVE_PREFIXES, liveChunkKey, liveChunkPrefix } from "./layout.ts";
 import { assertValidName } from "./names.ts";
 import { assertQuotaRoom, withRoomOf } from "./quota.ts";
 import { countRejectedSecret, type UploadResult, uploadArtifact } from "./upload.ts";
@@ -345,19 +345,22 @@ export async function removeChunkObjects(
   ref: { specName: string; taskId: string; type: string },
   session: string,
 ): Promise<void> {
-  const prefix = liveChunkPrefix(ref, session);
-  try {
-    let cursor: string | undefined;
-    do {
-      const page = await ctx.backend.list({ prefix, limit: 1000, ...(cursor ? { cursor } : {}) });
-      for (const object of page.objects) await ctx.backend.delete(object.key);
-      cursor = page.cursor;
-    } while (cursor);
-  } catch (error) {
-    ctx.logger.warn("could not remove the chunks of a sealed live log; they stay under .live/", {
-      prefix,
-      error: String(error),
-    });
+  // A log opened by a previous release has its chunks under `.live/`.
+  for (const root of LIVE_PREFIXES) {
+    const prefix = liveChunkPrefix(ref, session, root);
+    try {
+      let cursor: string | undefined;
+      do {
+        const page = await ctx.backend.list({ prefix, limit: 1000, ...(cursor ? { cursor } : {}) });
+        for (const object of page.objects) await ctx.backend.delete(object.key);
+        cursor = page.cursor;
+      } while (cursor);
+    } catch (error) {
+      ctx.logger.warn("could not remove the chunks of a sealed live log; gc removes them", {
+        prefix,
+        error: String(error),
+      });
+    }
   }
 }
 

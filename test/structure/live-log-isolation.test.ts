@@ -111,7 +111,7 @@ describe("live logs are stored bytes: quota, idle expiry, gc", () => {
     const refused = await app.request("/v1/artifacts/gamma/t3/log:append", { method: "POST", body: "c".repeat(MB) });
     expect(refused.status).toBe(507);
     expect((await store.stats()).quota.usedBytes).toBe(1.5 * MB);
-    expect((await current.backend.list({ prefix: ".live/" })).objects).toHaveLength(1);
+    expect((await current.backend.list({ prefix: ".store/live/" })).objects).toHaveLength(1);
   });
 
   test("a log that fits can still be sealed: the version takes the chunks' room, usage drops to its size", async () => {
@@ -135,9 +135,9 @@ describe("live logs are stored bytes: quota, idle expiry, gc", () => {
     const report = await store.gc();
     expect(report.expiredLiveLogs).toEqual(["alpha/abandoned/log"]);
     expect((await store.liveLogs()).map((log) => log.taskId)).toEqual(["active"]);
-    const keys = (await backend.list({ prefix: ".live/" })).objects.map((object) => object.key);
+    const keys = (await backend.list({ prefix: ".store/live/" })).objects.map((object) => object.key);
     expect(keys).toHaveLength(1);
-    expect(keys[0]).toStartWith(".live/alpha/active/log/");
+    expect(keys[0]).toStartWith(".store/live/alpha/active/log/");
     expect((await store.stats()).quota.usedBytes).toBe("still going\n".length);
   });
 
@@ -145,13 +145,17 @@ describe("live logs are stored bytes: quota, idle expiry, gc", () => {
     current = await makeFsStore();
     const { store, backend, clock } = current;
     await store.appendLog({ specName: "alpha", taskId: "t1", content: "kept\n" });
-    const orphan = ".live/alpha/t9/log/lost-session/0000000001-0123456789abcdef";
-    await backend.put(orphan, new Blob(["lost\n"]).stream());
+    // One under .store/live/, one under a previous release's .live/.
+    const orphans = [
+      ".store/live/alpha/t9/log/lost-session/0000000001-0123456789abcdef",
+      ".live/alpha/t8/log/old-session/0000000001-0123456789abcdef",
+    ];
+    for (const orphan of orphans) await backend.put(orphan, new Blob(["lost\n"]).stream());
     expect((await store.gc()).orphanObjects).toEqual([]);
     clock.now += 2 * 3600_000;
     const report = await store.gc({ dryRun: false });
-    expect(report.orphanObjects).toEqual([orphan]);
-    expect(await backend.head(orphan)).toBeNull();
-    expect((await backend.list({ prefix: ".live/alpha/t1/" })).objects).toHaveLength(1);
+    expect(report.orphanObjects).toEqual(orphans);
+    for (const orphan of orphans) expect(await backend.head(orphan)).toBeNull();
+    expect((await backend.list({ prefix: ".store/live/alpha/t1/" })).objects).toHaveLength(1);
   });
 });

@@ -1,7 +1,16 @@
 /** Live logs: numbered, checksummed appends; idempotent retries; a seal that is an ordinary upload. */
 import { afterEach, describe, expect, test } from "bun:test";
+import { mkdir, readdir, rename } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { createClient } from "@libsql/client";
 import { createApp } from "../../src/http/app.ts";
 import { makeFsStore, sha256Hex, type TestStore } from "../helpers/store.ts";
+
+/** Makes the folders of `key` under `root`; returns its path. */
+async function placeFor(root: string, key: string): Promise<string> {
+  await mkdir(dirname(join(root, key)), { recursive: true });
+  return join(root, key);
+}
 
 let current: TestStore | undefined;
 afterEach(async () => {
@@ -45,7 +54,7 @@ describe("live logs in the library", () => {
     const { store, backend } = current;
     const lines = ["boot\n", "WARN slow disk\n", "ERROR: test failed\n", "done\n"];
     for (const [index, line] of lines.entries()) await store.appendLog({ ...ref, seq: index + 1, content: line });
-    expect((await backend.list({ prefix: ".live/" })).objects).toHaveLength(4);
+    expect((await backend.list({ prefix: ".store/live/" })).objects).toHaveLength(4);
     const whole = lines.join("");
     const sealed = await store.sealLog({ ...ref, tags: ["live"], expectedChecksum: await sha256Hex(whole) });
     const uploaded = await store.upload({ ...ref, taskId: "uploaded", type: "log", content: whole, tags: ["live"] });
@@ -62,13 +71,33 @@ describe("live logs in the library", () => {
     expect(sealed).toMatchObject({ version: 1, compressed: true, originalSize: whole.length, tags: ["live"] });
     expect(sealed.summary).toMatchObject({ kind: "log", lines: 4, errors: 1, warnings: 1 });
     expect(await store.downloadText(sealed.uri)).toBe(whole);
-    expect((await backend.list({ prefix: ".live/" })).objects).toEqual([]);
+    expect((await backend.list({ prefix: ".store/live/" })).objects).toEqual([]);
     expect(await store.readLiveLog(ref)).toBeNull();
     // gc leaves live chunks alone and finds nothing to remove after a seal.
     await store.appendLog({ ...ref, seq: 1, content: "next run\n" });
     const gc = await store.gc({ graceMs: 0 });
     expect(gc.orphanObjects).toEqual([]);
-    expect((await backend.list({ prefix: ".live/" })).objects).toHaveLength(1);
+    expect((await backend.list({ prefix: ".store/live/" })).objects).toHaveLength(1);
+  });
+
+  test("chunks are the store's own files (.store/live/), never in a task folder; a log an earlier release left under .live/ is read, sealed and removed", async () => {
+    current = await makeFsStore();
+    const { store, backend, root } = current;
+    await store.appendLog({ ...ref, seq: 1, content: "old release\n" });
+    const [key = ""] = (await backend.list({ prefix: ".store/live/" })).objects.map((object) => object.key);
+    expect(key).toStartWith(`.store/live/${ref.specName}/${ref.taskId}/log/`);
+    expect(await readdir(root)).toEqual([".store"]);
+    // As the earlier release left it: the chunk under .live/, its row naming that key.
+    const legacy = key.replace(/^\.store\/live\//, ".live/");
+    await rename(join(root, key), await placeFor(root, legacy));
+    const db = createClient({ url: `file:${join(root, ".store", "metadata.db")}` });
+    await db.execute({ sql: "UPDATE live_log_chunks SET storage_key = ?", args: [legacy] });
+    db.close();
+    await store.appendLog({ ...ref, seq: 2, content: "new release\n" });
+    expect(await new Response((await store.readLiveLog(ref))?.body).text()).toBe("old release\nnew release\n");
+    expect(await store.downloadText((await store.sealLog(ref)).uri)).toBe("old release\nnew release\n");
+    expect((await backend.list({ prefix: ".live/" })).objects).toEqual([]);
+    expect((await backend.list({ prefix: ".store/live/" })).objects).toEqual([]);
   });
 
   test("a seal whose whole-log checksum differs commits nothing and leaves the log open", async () => {
@@ -88,12 +117,12 @@ describe("live logs in the library", () => {
     current = await makeFsStore();
     const { store, backend } = current;
     await store.appendLog({ ...ref, seq: 1, content: "good\n" });
-    const [chunk] = (await backend.list({ prefix: ".live/" })).objects;
+    const [chunk] = (await backend.list({ prefix: ".store/live/" })).objects;
     await backend.put(chunk?.key as string, new Blob(["evil\n"]).stream() as ReadableStream<Uint8Array>);
     await expect(store.sealLog(ref)).rejects.toMatchObject({ code: "E_CORRUPT" });
     expect(await store.search({})).toEqual([]);
     expect(await store.discardLog(ref)).toBe(true);
-    expect((await backend.list({ prefix: ".live/" })).objects).toEqual([]);
+    expect((await backend.list({ prefix: ".store/live/" })).objects).toEqual([]);
   });
 });
 
