@@ -14,7 +14,7 @@ export const MODULE_COUNT = 200;
 export const FLAKY_COUNT = 25;
 
 export const SUMMARY_COLUMNS = "artifact_id, kind, error_count, failed_count, parse_error, summary";
-export const DIFF_FILE_COLUMNS = "artifact_id, ordinal, path, old_path, status, added, removed";
+export const DIFF_FILE_COLUMNS = "artifact_id, ordinal, path, old_path, status, added, removed, created_at";
 export const TEST_CASE_COLUMNS = "artifact_id, ordinal, suite, name, status, duration_ms, message, created_at";
 
 export interface StructureRows {
@@ -34,14 +34,15 @@ function mix(id: number, salt: number): number {
   return hash >>> 0;
 }
 
-function diffRows(id: number): StructureRows {
+function diffRows(id: number, createdAt: number): StructureRows {
   const count = 1 + (mix(id, 1) % 3);
   const files: unknown[][] = [];
   for (let ordinal = 0; ordinal < count; ordinal++) {
     const module = mix(id, 2 + ordinal) % MODULE_COUNT;
-    files.push([id, ordinal, `src/module-${module}/file-${ordinal}.ts`, null, "modified", 3, 1]);
+    files.push([id, ordinal, `src/module-${module}/file-${ordinal}.ts`, null, "modified", 3, 1, createdAt]);
   }
-  if (id % 50 === 0) files.push([id, count, "src/payments/charge.ts", "src/billing/charge.ts", "renamed", 1, 1]);
+  if (id % 50 === 0)
+    files.push([id, count, "src/payments/charge.ts", "src/billing/charge.ts", "renamed", 1, 1, createdAt]);
   const summary = { kind: "diff", files: files.length, added: 3 * count, removed: count, bytesExamined: 4096 };
   return { summary: [id, "diff", 0, 0, 0, JSON.stringify(summary)], files, tests: [] };
 }
@@ -67,7 +68,7 @@ function testRows(id: number, createdAt: number): StructureRows {
 
 /** The summary, diff-file and test-case rows of version `id` of type `type`, created at `createdAt`. */
 export function structureRows(id: number, type: string, createdAt: number): StructureRows {
-  if (type === "diff") return diffRows(id);
+  if (type === "diff") return diffRows(id, createdAt);
   if (type === "log") return logRows(id);
   return testRows(id, createdAt);
 }

@@ -182,7 +182,7 @@ const TABLES = {
   artifacts: { columns: ARTIFACT_COLUMNS, width: 20, perInsert: 200 },
   artifact_tags: { columns: "artifact_id, tag, created_at", width: 3, perInsert: 1000 },
   artifact_summaries: { columns: SUMMARY_COLUMNS, width: 6, perInsert: 1000 },
-  artifact_diff_files: { columns: DIFF_FILE_COLUMNS, width: 7, perInsert: 1000 },
+  artifact_diff_files: { columns: DIFF_FILE_COLUMNS, width: 8, perInsert: 1000 },
   artifact_test_cases: { columns: TEST_CASE_COLUMNS, width: 8, perInsert: 1000 },
 } as const;
 type Table = keyof typeof TABLES;

@@ -17,7 +17,7 @@ import {
   toRecord,
 } from "./libsql-rows.ts";
 import { secretsConditions } from "./libsql-secrets.ts";
-import { failedTestNamed, structureConditions } from "./libsql-structure.ts";
+import { failedTestNamed, structureConditions, touchedAmongNewest } from "./libsql-structure.ts";
 import { artifacts, artifactTags, artifactTestCases } from "./schema.ts";
 
 /** The conditions on the version itself (every filter but the leading tag and the cursor). */
@@ -53,8 +53,14 @@ function before(after: NonNullable<SearchQuery["after"]>, createdAt: Column, id:
   return or(lt(createdAt, after.createdAt), and(eq(createdAt, after.createdAt), lt(id, after.id)));
 }
 
+/**
+ * A search as the statements see it: with `touchedWindow`, the touched-path filter looks only
+ * at that many of the newest matching versions (see `touchedAmongNewest`).
+ */
+type PageQuery = SearchQuery & { touchedWindow?: number };
+
 /** The ids of the page, newest first: a sub-query that reads no column it does not filter on. */
-function pageIds(db: Database, query: SearchQuery) {
+function pageIds(db: Database, query: PageQuery) {
   const leadingTag = query.allTags?.[0];
   if (leadingTag === undefined && query.failedTest !== undefined) {
     // Walk the failed-test index (name, created_at, artifact_id) newest first: a page costs
@@ -69,7 +75,9 @@ function pageIds(db: Database, query: SearchQuery) {
       .orderBy(desc(artifactTestCases.createdAt), desc(artifactTestCases.artifactId))
       .limit(query.limit);
   }
-  const conditions = versionConditions(db, query);
+  const window = (query as PageQuery).touchedWindow;
+  const conditions = versionConditions(db, window === undefined ? query : { ...query, touchedPath: undefined });
+  if (window !== undefined) conditions.push(touchedAmongNewest(query.touchedPath as string, window, query.after));
   if (leadingTag !== undefined) {
     // Walk the tag's index (tag, created_at, artifact_id) newest first, joining each version by
     // id: a page costs `limit` index steps however common or rare the tag is.
@@ -91,6 +99,9 @@ function pageIds(db: Database, query: SearchQuery) {
     .limit(query.limit);
 }
 
+/** Newest touched-path matches a search looks at first (at least; 4 × the page when larger). */
+const TOUCHED_WINDOW = 200;
+
 /** Statements kept per database: one per combination of filters in use (a handful in practice). */
 const MAX_SHAPES = 64;
 
@@ -98,7 +109,7 @@ const MAX_SHAPES = 64;
  * The query with every value replaced by a named placeholder, and the values by name. Which
  * filters are set (and how many tags, and the flags' values) changes the SQL: that is the key.
  */
-function placeholders(query: SearchQuery): { key: string; shape: SearchQuery; values: Record<string, unknown> } {
+function placeholders(query: PageQuery): { key: string; shape: PageQuery; values: Record<string, unknown> } {
   const shape: Record<string, unknown> = {};
   const values: Record<string, unknown> = {};
   const key: string[] = [];
@@ -106,7 +117,7 @@ function placeholders(query: SearchQuery): { key: string; shape: SearchQuery; va
     values[name] = value;
     return sql.placeholder(name);
   };
-  for (const [name, value] of Object.entries(query) as [keyof SearchQuery, unknown][]) {
+  for (const [name, value] of Object.entries(query) as [keyof PageQuery, unknown][]) {
     if (value === undefined) continue;
     if (Array.isArray(value)) {
       shape[name] = value.map((item, index) => hold(`${name}${index}`, item));
@@ -123,13 +134,13 @@ function placeholders(query: SearchQuery): { key: string; shape: SearchQuery; va
       key.push(name);
     }
   }
-  return { key: key.join(","), shape: shape as unknown as SearchQuery, values };
+  return { key: key.join(","), shape: shape as unknown as PageQuery, values };
 }
 
 export function createSearchQuery(db: Database): Pick<MetadataRepository, "search"> {
   // Built once per shape and only bound per call: drizzle building the SQL text was a tenth of a search.
   const statements = new Map<string, PreparedStatement<SelectedRow>>();
-  const statementFor = (key: string, shape: SearchQuery) => {
+  const statementFor = (key: string, shape: PageQuery) => {
     let prepared = statements.get(key);
     if (!prepared) {
       if (statements.size >= MAX_SHAPES) statements.delete(statements.keys().next().value as string);
@@ -145,11 +156,21 @@ export function createSearchQuery(db: Database): Pick<MetadataRepository, "searc
     }
     return prepared;
   };
+  const run = async (query: PageQuery) => {
+    const { key, shape, values } = placeholders(query);
+    const result = await db.$client.execute(statementFor(key, shape).bind(values).statement);
+    return result.rows.map((row) => toRecord(selectedRowFromValues(row)));
+  };
   return {
     async search(query) {
-      const { key, shape, values } = placeholders(query);
-      const result = await db.$client.execute(statementFor(key, shape).bind(values).statement);
-      return result.rows.map((row) => toRecord(selectedRowFromValues(row)));
+      if (query.touchedPath !== undefined && query.allTags?.[0] === undefined && query.failedTest === undefined) {
+        // A path prefix may match many versions, in no index's time order. First only the
+        // newest few times a page of matches: when the page fills up from them it is exact
+        // (every match newer than its last item is among them); else the whole search.
+        const page = await run({ ...query, touchedWindow: Math.max(TOUCHED_WINDOW, 4 * query.limit) });
+        if (page.length >= query.limit) return page;
+      }
+      return run(query);
     },
   };
 }

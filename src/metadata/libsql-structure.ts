@@ -41,6 +41,7 @@ function summaryInsert(db: Database): PreparedStatement<unknown> {
  */
 export function structureStatements(db: Database, artifactId: number, structure: ExtractedStructure): WriteItem[] {
   const { summary } = structure;
+  const createdAt = sql`(SELECT ${artifacts.createdAt} FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId})`;
   const committed = sql`EXISTS (SELECT 1 FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId} AND ${artifacts.state} = 'committed')`;
   const statements: WriteItem[] = [
     summaryInsert(db).bind({
@@ -60,8 +61,8 @@ export function structureStatements(db: Database, artifactId: number, structure:
     );
     statements.push(
       db.run(sql`INSERT OR REPLACE INTO ${artifactDiffFiles} (artifact_id, ordinal, path, old_path, status, added, removed, binary,
-          binary_size, old_mode, new_mode, similarity, commit_index)
-        SELECT * FROM (VALUES ${sql.join(rows, sql`, `)}) WHERE ${committed}`),
+          binary_size, old_mode, new_mode, similarity, commit_index, created_at)
+        SELECT *, ${createdAt} FROM (VALUES ${sql.join(rows, sql`, `)}) WHERE ${committed}`),
     );
   }
   for (let start = 0; start < structure.tests.length; start += ROWS_PER_INSERT) {
@@ -73,8 +74,7 @@ export function structureStatements(db: Database, artifactId: number, structure:
     statements.push(
       db.run(sql`INSERT OR REPLACE INTO ${artifactTestCases} (artifact_id, ordinal, suite, name, status, duration_ms, message,
           flaky, retries, stdout, stderr, created_at)
-        SELECT *, (SELECT ${artifacts.createdAt} FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId})
-        FROM (VALUES ${sql.join(rows, sql`, `)}) WHERE ${committed}`),
+        SELECT *, ${createdAt} FROM (VALUES ${sql.join(rows, sql`, `)}) WHERE ${committed}`),
     );
   }
   return statements;
@@ -94,6 +94,28 @@ export function failedTestNamed(name: string): SQL | undefined {
   return and(eq(artifactTestCases.name, name), sql`${artifactTestCases.status} = 'failed'`);
 }
 
+/** The upper bound of the paths starting with `prefix`, built in SQL so `prefix` may be a placeholder. */
+function prefixEnd(prefix: string): SQL {
+  return sql`(${prefix} || char(${sql.raw(String(PREFIX_END_CODE))}))`;
+}
+
+/**
+ * Versions among the newest `window` (after the cursor) touching a path under `prefix`, found
+ * from the path indexes alone: (path, created_at, artifact_id) and (old_path, …) hold all it
+ * needs, so no version is read to pick them. Exact for a page only when the page fills up from
+ * them (see the search).
+ */
+export function touchedAmongNewest(prefix: string, window: number, after?: SearchQuery["after"]): SQL {
+  const end = prefixEnd(prefix);
+  const cursor = after
+    ? sql` AND (created_at < ${after.createdAt} OR (created_at = ${after.createdAt} AND artifact_id < ${after.id}))`
+    : sql``;
+  return sql`${artifacts.id} IN (SELECT artifact_id FROM (
+    SELECT artifact_id, created_at FROM ${artifactDiffFiles} WHERE path >= ${prefix} AND path < ${end}${cursor}
+    UNION SELECT artifact_id, created_at FROM ${artifactDiffFiles} WHERE old_path >= ${prefix} AND old_path < ${end}${cursor}
+    ORDER BY created_at DESC, artifact_id DESC LIMIT ${window}))`;
+}
+
 /** The search conditions on structure that `query` asks for. */
 export function structureConditions(db: Database, query: SearchQuery): SQL[] {
   const conditions: SQL[] = [];
@@ -111,9 +133,8 @@ export function structureConditions(db: Database, query: SearchQuery): SQL[] {
     );
   }
   if (query.touchedPath !== undefined) {
-    // The bound built in SQL, so the value may be a placeholder of a statement built once.
     const prefix = query.touchedPath;
-    const end = sql`(${prefix} || char(${sql.raw(String(PREFIX_END_CODE))}))`;
+    const end = prefixEnd(prefix);
     conditions.push(
       inArray(
         artifacts.id,

@@ -140,5 +140,18 @@ export const migrations: readonly Migration[] = [
       "-- Existing test cases take their version's creation time.\nUPDATE `artifact_test_cases` SET `created_at` = (SELECT `created_at` FROM `artifacts` WHERE `artifacts`.`id` = `artifact_test_cases`.`artifact_id`);",
       "CREATE INDEX `artifact_test_cases_failed_idx` ON `artifact_test_cases` (`name`,`created_at`,`artifact_id`) WHERE \"artifact_test_cases\".\"status\" = 'failed';"
     ]
+  },
+  {
+    "tag": "0011_touched_path_order",
+    "when": 1796624846538,
+    "hash": "0083307f17a209f5fe198984d345cc7a818706ffa1d60086d8f91765cdde1d3f",
+    "statements": [
+      "DROP INDEX `artifact_diff_files_path_idx`;",
+      "DROP INDEX `artifact_diff_files_old_path_idx`;",
+      "ALTER TABLE `artifact_diff_files` ADD `created_at` integer DEFAULT 0 NOT NULL;",
+      "-- Existing diff files take their version's creation time.\nUPDATE `artifact_diff_files` SET `created_at` = (SELECT `created_at` FROM `artifacts` WHERE `artifacts`.`id` = `artifact_diff_files`.`artifact_id`);",
+      "CREATE INDEX `artifact_diff_files_path_idx` ON `artifact_diff_files` (`path`,`created_at`,`artifact_id`);",
+      "CREATE INDEX `artifact_diff_files_old_path_idx` ON `artifact_diff_files` (`old_path`,`created_at`,`artifact_id`) WHERE \"artifact_diff_files\".\"old_path\" IS NOT NULL;"
+    ]
   }
 ];

@@ -179,12 +179,17 @@ export const artifactDiffFiles = sqliteTable(
     similarity: integer("similarity"),
     /** Index into the summary's commits (`git log -p`, `format-patch`), or null for a plain diff. */
     commitIndex: integer("commit_index"),
+    /**
+     * The version's `created_at`, copied (as for tags) so a search by touched path takes the
+     * newest matches from the path indexes alone before it reads any version.
+     */
+    createdAt: integer("created_at").notNull().default(0),
   },
   (table) => [
     primaryKey({ columns: [table.artifactId, table.ordinal] }),
-    index("artifact_diff_files_path_idx").on(table.path, table.artifactId),
+    index("artifact_diff_files_path_idx").on(table.path, table.createdAt, table.artifactId),
     index("artifact_diff_files_old_path_idx")
-      .on(table.oldPath, table.artifactId)
+      .on(table.oldPath, table.createdAt, table.artifactId)
       .where(sql`${table.oldPath} IS NOT NULL`),
   ],
 );
