@@ -140,8 +140,27 @@ export function openFileClient(path: string, options: FileClientOptions = {}): C
     }
   };
 
+  // See `changeStamp` below.
+  let stampStatement: Database.Statement | undefined;
+
   const client = {
     protocol: "file",
+    /**
+     * Changes the moment anything is committed to the database: `data_version` moves with every
+     * other connection's commit (another process, another store on the same file), and
+     * `total_changes()` with every row this connection writes. Equal stamps mean the same data,
+     * so a read's result may be kept until the stamp moves (see `record-cache.ts`).
+     */
+    changeStamp(): string {
+      checkOpen();
+      try {
+        stampStatement ??= db.prepare("SELECT data_version, total_changes() FROM pragma_data_version").raw(true);
+        const [version, changes] = stampStatement.get([]) as [number, number];
+        return `${version}:${changes}`;
+      } catch (error) {
+        throw mapError(error);
+      }
+    },
     get closed() {
       return closed;
     },

@@ -20,6 +20,7 @@ import { createTaskQueries } from "./libsql-tasks.ts";
 import { createUsageQueries } from "./libsql-usage.ts";
 import { applyMigrations } from "./migrate.ts";
 import { migrations } from "./migrations.ts";
+import { cacheCommittedReads } from "./record-cache.ts";
 import { createWriteBatcher } from "./write-batcher.ts";
 
 export interface LibsqlMetadataOptions {
@@ -47,10 +48,18 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
 
   const writes = createWriteBatcher(db, options.afterCommit, options.groupCommits ?? true);
   const { findById, ...lookups } = createLookupQueries(db);
+  const publish = createPublishQueries(db, writes);
+  // A local file's client tells when anything was committed: the rows downloads read are kept until then.
+  const stamped = client as Client & { changeStamp?: () => string };
+  const reads = stamped.changeStamp
+    ? cacheCommittedReads({ findVersion: lookups.findVersion, confirmRead: publish.confirmRead }, () =>
+        (stamped.changeStamp as () => string)(),
+      )
+    : {};
 
   return {
     ...createPendingQueries(db, writes),
-    ...createPublishQueries(db, writes),
+    ...publish,
     ...createTaskQueries(db),
     ...lookups,
     ...createEditQueries(db, writes, findById),
@@ -61,6 +70,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
     ...createLiveLogQueries(db, writes),
     ...createSearchQuery(db),
     ...createUsageQueries(db),
+    ...reads,
 
     async close() {
       client.close();

@@ -1,0 +1,90 @@
+/**
+ * Downloads keep the rows they read until anything is committed (record-cache.ts): whatever
+ * changes a version — a replace, delete or pin by this store or by another store on the same
+ * database (as two servers sharing one store do) — is seen by the next read.
+ */
+import { afterEach, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { createFsBackend } from "../../src/backends/fs.ts";
+import { type ArtifactStore, createArtifactStore } from "../../src/core/store.ts";
+import { openFileClient } from "../../src/metadata/file-client.ts";
+import { openLocalMetadata } from "../../src/metadata/local.ts";
+import { makeTempDir } from "../helpers/store.ts";
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Two stores on one base path and one database file, each with its own connection. */
+async function twoStores(versioningEnabled: boolean): Promise<[ArtifactStore, ArtifactStore]> {
+  const dir = await makeTempDir("record-cache");
+  cleanups.push(dir.cleanup);
+  const open = async () => {
+    const store = createArtifactStore({
+      backend: createFsBackend({ root: dir.path }),
+      metadata: await openLocalMetadata({ url: join(dir.path, ".store", "metadata.db") }),
+      config: { versioningEnabled },
+    });
+    cleanups.push(() => store.close());
+    return store;
+  };
+  return [await open(), await open()];
+}
+
+const ref = { specName: "s", taskId: "t", type: "log" } as const;
+
+describe("rows a download read are seen anew after any commit", () => {
+  test("a replace by a second store on the same database is read by the first on its next GET", async () => {
+    const [first, second] = await twoStores(false);
+    await first.upload({ ...ref, content: "version one\n" });
+    expect(await first.downloadText(ref)).toBe("version one\n");
+    expect(await first.downloadText(ref)).toBe("version one\n");
+    await second.upload({ ...ref, content: "version two\n" });
+    expect(await first.downloadText(ref)).toBe("version two\n");
+    expect((await first.stat(ref))?.version).toBe(2);
+  });
+
+  test("a delete by a second store is seen by the first: not found, not the old bytes", async () => {
+    const [first, second] = await twoStores(true);
+    const stored = await first.upload({ ...ref, content: "soon gone\n" });
+    expect(await first.downloadText(stored.uri)).toBe("soon gone\n");
+    expect(await second.delete(ref)).toBe(1);
+    expect((await first.download(stored.uri).catch((error) => error)).code).toBe("E_NOT_FOUND");
+    expect(await first.stat(ref)).toBeNull();
+  });
+
+  test("a pin by a second store and a new version by the first itself show on the next read", async () => {
+    const [first, second] = await twoStores(true);
+    await first.upload({ ...ref, content: "one\n" });
+    expect((await first.stat({ ...ref, version: 1 }))?.pinned).toBe(false);
+    await second.update({ ...ref, version: 1 }, { pinned: true });
+    expect((await first.stat({ ...ref, version: 1 }))?.pinned).toBe(true);
+    expect(await first.downloadText(ref)).toBe("one\n");
+    await first.upload({ ...ref, content: "two\n" });
+    expect(await first.downloadText(ref)).toBe("two\n");
+    expect(await first.downloadText({ ...ref, version: 1 })).toBe("one\n");
+  });
+});
+
+test("a local file's change stamp moves with its own writes and other connections' commits, and only then", async () => {
+  const dir = await makeTempDir("change-stamp");
+  cleanups.push(dir.cleanup);
+  const path = join(dir.path, "stamp.db");
+  const ours = openFileClient(path) as ReturnType<typeof openFileClient> & { changeStamp(): string };
+  const theirs = openFileClient(path);
+  cleanups.push(async () => {
+    ours.close();
+    theirs.close();
+  });
+  await ours.execute("PRAGMA journal_mode = WAL");
+  await ours.execute("CREATE TABLE t (x INTEGER)");
+  const start = ours.changeStamp();
+  await ours.execute("SELECT count(*) FROM t");
+  expect(ours.changeStamp()).toBe(start);
+  await ours.execute("INSERT INTO t VALUES (1)");
+  const afterOwn = ours.changeStamp();
+  expect(afterOwn).not.toBe(start);
+  await theirs.execute("INSERT INTO t VALUES (2)");
+  expect(ours.changeStamp()).not.toBe(afterOwn);
+});
