@@ -32,18 +32,33 @@ export interface CodecEngines {
   gunzipSync?(data: Uint8Array): Uint8Array;
 }
 
+/** Two hex digits of every byte value. */
+const HEX_PAIRS = Array.from({ length: 256 }, (_, byte) => byte.toString(16).padStart(2, "0"));
+
 /** Lowercase hex of a digest. */
 export function toHex(bytes: Uint8Array): string {
   let hex = "";
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
+  for (let index = 0; index < bytes.length; index++) hex += HEX_PAIRS[bytes[index] as number];
   return hex;
+}
+
+/** The value of a hex digit's character code, or -1. */
+function hexDigit(code: number): number {
+  if (code >= 48 && code <= 57) return code - 48;
+  const lower = code | 32;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1;
 }
 
 /** Bytes of a lowercase or uppercase hex string; `null` when it is not 64 hex digits. */
 export function sha256FromHex(hex: string): Uint8Array | null {
-  if (!/^[0-9a-fA-F]{64}$/.test(hex)) return null;
+  if (hex.length !== 64) return null;
   const bytes = new Uint8Array(32);
-  for (let index = 0; index < 32; index++) bytes[index] = Number.parseInt(hex.slice(index * 2, index * 2 + 2), 16);
+  for (let index = 0; index < 32; index++) {
+    const high = hexDigit(hex.charCodeAt(index * 2));
+    const low = hexDigit(hex.charCodeAt(index * 2 + 1));
+    if (high < 0 || low < 0) return null;
+    bytes[index] = high * 16 + low;
+  }
   return bytes;
 }
 
