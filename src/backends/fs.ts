@@ -24,6 +24,7 @@ import type { FileHandle } from "node:fs/promises";
 import { link, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
+import { withLazyBody } from "../codec/streams.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { MaintenanceOptions, ObjectInfo, StorageBackend, StoredObject } from "../contracts/storage-backend.ts";
 import { createPathSyncer } from "../lib/path-syncer.ts";
@@ -280,9 +281,9 @@ function untilItWorks(task: () => Promise<unknown>): () => Promise<unknown> {
 function getSmall(root: { path: string; real?: string }, key: string, path: string): StoredObject | undefined {
   const whole = readSmallFile(root, path);
   if (!whole) return undefined;
-  const complete = whole.bytes.length === whole.stats.size;
-  const body = bodyOfBytes(key, whole.bytes, whole.stats.size);
-  return { ...objectInfoOf(key, whole.stats), body, ...(complete ? { bytes: whole.bytes } : {}) };
+  const info = objectInfoOf(key, whole.stats);
+  if (whole.bytes.length === whole.stats.size) return withLazyBody(info, whole.bytes);
+  return { ...info, body: bodyOfBytes(key, whole.bytes, whole.stats.size) };
 }
 
 /** Objects up to this size are read whole by {@link readSmallFile}. */

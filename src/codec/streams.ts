@@ -39,6 +39,28 @@ export function streamFromBytes(bytes: Uint8Array, chunkSize = 1 << 20): Readabl
   });
 }
 
+/**
+ * `target` with `bytes` and a `body` stream of them made on first use: a caller that takes the
+ * bytes as they are (a small download) never pays for a stream.
+ */
+export function withLazyBody<T extends object>(
+  target: T,
+  bytes: Uint8Array,
+): T & { bytes: Uint8Array; body: ReadableStream<Uint8Array> } {
+  let body: ReadableStream<Uint8Array> | undefined;
+  return Object.defineProperties(target, {
+    bytes: { value: bytes, enumerable: true, writable: true, configurable: true },
+    body: {
+      get: () => (body ??= streamFromBytes(bytes)),
+      set: (value: ReadableStream<Uint8Array>) => {
+        body = value;
+      },
+      enumerable: true,
+      configurable: true,
+    },
+  }) as T & { bytes: Uint8Array; body: ReadableStream<Uint8Array> };
+}
+
 /** Reads a whole stream into one array. Only for content known to be small. */
 export async function collectBytes(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
   const chunks: Uint8Array[] = [];

@@ -4,7 +4,7 @@
  * (never a silent success with bad bytes) and the version is flagged `corrupt`.
  */
 import { toHex } from "../codec/engines.ts";
-import { collectBytes, mapStreamErrors, observeStream, sliceStream, streamFromBytes } from "../codec/streams.ts";
+import { collectBytes, mapStreamErrors, observeStream, sliceStream, withLazyBody } from "../codec/streams.ts";
 import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import type { StoredObject } from "../contracts/storage-backend.ts";
@@ -93,11 +93,11 @@ export async function prepareDownload(
       });
       if (record.compressed && !passthrough && !range && ctx.codecs.gunzipSync && record.size <= SMALL_STORED_SIZE) {
         const bytes = await decodeInMemory(ctx, record, object.bytes ?? object.body, verify);
-        return { ...described, body: streamFromBytes(bytes), bytes, verified: verify };
+        return withLazyBody({ ...described, verified: verify }, bytes);
       }
       if (object.bytes && !range && (passthrough || !record.compressed)) {
         await checkWhole(ctx, record, object.bytes, verify ? expected : undefined);
-        return { ...described, body: streamFromBytes(object.bytes), bytes: object.bytes, verified: verify };
+        return withLazyBody({ ...described, verified: verify }, object.bytes);
       }
       let body = mapStreamErrors(object.body, (error) =>
         isArtifactStoreError(error)

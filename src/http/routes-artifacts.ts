@@ -190,8 +190,22 @@ async function serveArtifact(
     if (isReplacedError(error) && attempt < MAX_REPLACED_RETRIES) return serveArtifact(c, store, withBody, attempt + 1);
     throw error;
   }
+  if (!opened.bytes) return new Response(opened.body, { status, headers });
   // Bytes held whole (and verified) go out as they are: far cheaper than a stream for a few KiB.
-  return new Response((opened.bytes as BodyInit | undefined) ?? opened.body, { status, headers });
+  const response = new Response(opened.bytes as BodyInit, { status, headers });
+  wholeResponses.add(response);
+  return response;
+}
+
+/** Content responses whose body is bytes already read and verified (see {@link isWholeResponse}). */
+const wholeResponses = new WeakSet<Response>();
+
+/**
+ * True for a content response whose body is bytes already read and verified: it cannot fail
+ * mid-transfer, so a server may send it as it is (the Node adapter then writes it in one go).
+ */
+export function isWholeResponse(response: Response): boolean {
+  return wholeResponses.has(response);
 }
 
 function notModified(headers: Record<string, string>): Response {

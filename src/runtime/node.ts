@@ -6,6 +6,7 @@
 import type { IncomingMessage, Server } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 import { type Http2Bindings, type HttpBindings, serve } from "@hono/node-server";
+import { isWholeResponse } from "../http/routes-artifacts.ts";
 import type { RunningServer } from "./bun.ts";
 import {
   breakOffOnError,
@@ -66,6 +67,9 @@ export async function startNodeServer(options: ServerOptions = {}): Promise<Runn
           // Stored content streams from the backend and can fail mid-transfer (a damaged file):
           // then the connection is broken off without the adapter's stack print. Other answers
           // (JSON, pages) are whole already and keep the adapter's fast path.
+          // (Whole verified bytes cannot fail: they keep the fast path too, and `body` is not touched,
+          // which would turn the adapter's light response into a full one.)
+          if (isWholeResponse(response)) return response;
           if (!response.body || !STREAMED_CONTENT_HEADERS.some((name) => response.headers.has(name))) return response;
           const body = breakOffOnError(
             response.body,
