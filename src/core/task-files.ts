@@ -24,7 +24,7 @@ import { encodeIndex, encodeTaskMetadata } from "./layout-files.ts";
 /** `metadata-index.json` is at most this late after a change (documented in the README)... */
 export const INDEX_DELAY_MS = 1000;
 /** ...or this many times as long as its last rewrite took, when that is longer (a large store). */
-export const INDEX_COST_FACTOR = 50;
+export const INDEX_COST_FACTOR = 100;
 
 /**
  * A task's lease lasts this long unless renewed (every quarter of it while work holds it): a

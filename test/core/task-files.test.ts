@@ -49,7 +49,7 @@ test("metadata-index.json: changes every few ms give one rewrite per delay, and 
   expect(rewrites).toBeLessThan(changes / 4);
   expect(await backend.head("metadata-index.json")).not.toBeNull();
 
-  // A rewrite that takes 20 ms: the next comes INDEX_COST_FACTOR × 20 ms later (1 s), not after 50 ms.
+  // A rewrite that takes 20 ms: the next comes INDEX_COST_FACTOR × 20 ms later (2 s), not after 50 ms.
   slowMs = 20;
   rewrites = 0;
   files.indexChanged();
