@@ -2,9 +2,10 @@
  * Section 2: 4 KiB artifacts over HTTP on the Bun server with durable defaults (blob fsync'd,
  * row committed), `concurrency` requests in flight: uploads/s and downloads/s with p50/p99.
  * Limits from the same run: 4 KiB files created and fsync'd (1 and 16 in flight), durable
- * libSQL single-row commits, and a trivial Bun server taking the same PUTs and GETs.
+ * libSQL single-row commits, loops of libSQL statements prepared once, and a trivial Bun server
+ * taking the same PUTs and serving the very files the store wrote, in the same order.
  */
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runJsonChild } from "./children.ts";
 import { logBytes } from "./data.ts";
@@ -60,7 +61,7 @@ function downloadSmall(
     sizes.smallCount,
     sizes.concurrency,
     async (index) => {
-      const task = (index * 7919) % stored;
+      const task = downloadTask(index, stored);
       const response = await fetch(`${baseUrl}/v1/artifacts/${spec}/t${task}/log`, {
         headers: { "Accept-Encoding": gzip ? "gzip" : "identity" },
         decompress: false,
@@ -102,11 +103,11 @@ function loadData(result: LoadResult): Record<string, number | string> {
   };
 }
 
-async function trivialServerLimits(
-  context: BenchContext,
-): Promise<{ put: LoadResult; get: LoadResult; putCpuMs: number; getCpuMs: number }> {
-  const file = join(context.workDir, "small.txt");
-  await writeFile(file, template);
+/** Which of the `stored` uploads the `index`-th download reads (the same spread for the store and its limit). */
+const downloadTask = (index: number, stored: number) => (index * 7919) % stored;
+
+/** The trivial Bun server's PUTs (read and dropped) and its CPU per PUT. */
+async function trivialPutLimit(context: BenchContext): Promise<{ put: LoadResult; putCpuMs: number }> {
   const server = await startStaticServer("bun", join(import.meta.dir, "static-server.ts"));
   try {
     const { smallCount, concurrency } = context.sizes;
@@ -120,18 +121,37 @@ async function trivialServerLimits(
         context.sizes.smallMaxSeconds,
       ),
     );
-    const target = `${server.url}/file?path=${encodeURIComponent(file)}`;
+    return { put, putCpuMs };
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * The trivial Bun server's GETs of the very files the store wrote and served (`<spec>/<task>/log.txt.gz`
+ * under its base path, sent as stored with `Content-Encoding: gzip`), in the same order, and its CPU per GET.
+ */
+async function trivialGetLimit(
+  context: BenchContext,
+  storeRoot: string,
+  stored: number,
+): Promise<{ get: LoadResult; getCpuMs: number }> {
+  const server = await startStaticServer("bun", join(import.meta.dir, "static-server.ts"));
+  try {
+    const { smallCount, concurrency } = context.sizes;
     const { result: get, cpuMsPerOp: getCpuMs } = await withServerCpu(server.pid, () =>
       runLoad(
         smallCount,
         concurrency,
-        async () => {
-          await expectStatus(await fetch(target, { headers: { "Accept-Encoding": "identity" } }), 200);
+        async (index) => {
+          const path = join(storeRoot, `t${downloadTask(index, stored)}`, "log.txt.gz");
+          const response = await fetch(`${server.url}/file?path=${encodeURIComponent(path)}`, { decompress: false });
+          await expectStatus(response, 200);
         },
         context.sizes.smallMaxSeconds,
       ),
     );
-    return { put, get, putCpuMs, getCpuMs };
+    return { get, getCpuMs };
   } finally {
     await server.stop();
   }
@@ -157,16 +177,23 @@ async function fileAndCommitLimits(context: BenchContext): Promise<ProbeResult> 
   return runJsonChild<ProbeResult>("bun", join(import.meta.dir, "probe.ts"), ["--request", JSON.stringify(request)]);
 }
 
+interface StoreRun {
+  uploads: LoadResult;
+  uploadCpuMs: number;
+  decoded: LoadResult;
+  gzip: LoadResult;
+  downloadCpuMs: number;
+  /** Uploads that completed (the downloads pick among them), and the folder of their tasks. */
+  stored: number;
+  storeRoot: string;
+}
+
 /** Uploads, then decoded and passthrough downloads of them, on a fresh Bun store server. */
-async function measureStore(
-  context: BenchContext,
-  fsyncLimit: Limit,
-  getLimit: Limit,
-  cpuLimits: { put: Limit; get: Limit },
-): Promise<Row[]> {
+async function measureStore(context: BenchContext): Promise<StoreRun> {
   const { smallCount, smallWarmup, concurrency } = context.sizes;
   context.progress(`small: up to ${smallCount} uploads and 2 × ${smallCount} downloads on the bun server`);
-  const server = await startStoreServer("bun", join(context.workDir, "small"), context.nodeScripts.serverCli);
+  const basePath = join(context.workDir, "small");
+  const server = await startStoreServer("bun", basePath, context.nodeScripts.serverCli);
   try {
     await uploadSmall(server.url, "warmup", smallWarmup, concurrency);
     const { result: uploads, cpuMsPerOp: uploadCpuMs } = await withServerCpu(server.pid, () =>
@@ -180,43 +207,57 @@ async function measureStore(
     );
     const failed = [uploads, decoded, gzip].find((result) => result.failures > 0);
     if (failed) context.facts["small failures"] = `${failed.failures} failed requests, first: ${failed.firstFailure}`;
-    const loadFigure = (name: string, result: LoadResult, limit: Limit, atLeast: number) =>
-      figure(SECTION, name, result.perSecond, "/s", {
-        detail: describeLatency(result),
-        data: loadData(result),
-        limit,
-        atLeast,
-      });
-    return [
-      loadFigure(`4 KiB uploads, HTTP bun, c${concurrency}, durable`, uploads, fsyncLimit, 5000),
-      loadFigure(`4 KiB downloads decoded, HTTP bun, c${concurrency}`, decoded, getLimit, 10_000),
-      loadFigure(`4 KiB downloads gzip passthrough, HTTP bun, c${concurrency}`, gzip, getLimit, 10_000),
-      figure(SECTION, "server CPU per 4 KiB upload (durable)", uploadCpuMs, "ms", {
-        limit: cpuLimits.put,
-        atMost: 0.5,
-      }),
-      figure(SECTION, "server CPU per 4 KiB download (gzip passthrough, verified)", downloadCpuMs, "ms", {
-        limit: cpuLimits.get,
-        atMost: 0.25,
-      }),
-    ];
+    return { uploads, uploadCpuMs, decoded, gzip, downloadCpuMs, stored, storeRoot: join(basePath, "small") };
   } finally {
     await server.stop();
   }
 }
 
+/** The store's figures, each next to its limit from this run. */
+function storeRows(
+  context: BenchContext,
+  run: StoreRun,
+  limits: { fsync: Limit; get: Limit; putCpu: Limit; getCpu: Limit },
+): Row[] {
+  const { concurrency } = context.sizes;
+  const loadFigure = (name: string, result: LoadResult, limit: Limit, atLeast: number) =>
+    figure(SECTION, name, result.perSecond, "/s", {
+      detail: describeLatency(result),
+      data: loadData(result),
+      limit,
+      atLeast,
+    });
+  return [
+    loadFigure(`4 KiB uploads, HTTP bun, c${concurrency}, durable`, run.uploads, limits.fsync, 5000),
+    loadFigure(`4 KiB downloads decoded, HTTP bun, c${concurrency}`, run.decoded, limits.get, 10_000),
+    loadFigure(`4 KiB downloads gzip passthrough, HTTP bun, c${concurrency}`, run.gzip, limits.get, 10_000),
+    figure(SECTION, "server CPU per 4 KiB upload (durable)", run.uploadCpuMs, "ms", {
+      limit: limits.putCpu,
+      atMost: 0.5,
+    }),
+    figure(SECTION, "server CPU per 4 KiB download (gzip passthrough, verified)", run.downloadCpuMs, "ms", {
+      limit: limits.getCpu,
+      atMost: 0.25,
+    }),
+  ];
+}
+
 export async function runSmall(context: BenchContext): Promise<Row[]> {
   const { concurrency } = context.sizes;
-  context.progress("small: limits (4 KiB files + fsync, libSQL commits, trivial server)");
+  context.progress("small: limits (4 KiB files + fsync, libSQL commits, trivial server PUT)");
   const probe = await fileAndCommitLimits(context);
   const perSecond = (op: keyof ProbeResult["seconds"]) => probe.count / (probe.seconds[op] ?? Number.NaN);
-  const trivial = await trivialServerLimits(context);
-  const fsyncLimit: Limit = { name: "4 KiB file+fsync c16", value: perSecond("files-4k-c16"), unit: "/s" };
-  const getLimit: Limit = { name: "trivial bun server GET", value: trivial.get.perSecond, unit: "/s" };
-  const cpuLimits = {
-    put: { name: "trivial bun server CPU per PUT", value: trivial.putCpuMs, unit: "ms" },
-    get: { name: "trivial bun server CPU per GET", value: trivial.getCpuMs, unit: "ms" },
-  };
+  const trivialPut = await trivialPutLimit(context);
+  const run = await measureStore(context);
+  context.progress("small: the trivial server reading the files the store served");
+  const trivialGet = await trivialGetLimit(context, run.storeRoot, run.stored);
+  for (const [name, result] of [
+    ["PUT", trivialPut.put],
+    ["GET", trivialGet.get],
+  ] as const) {
+    if (result.failures > 0)
+      context.facts[`small trivial ${name} failures`] = `${result.failures}, first: ${result.firstFailure}`;
+  }
   const preparedRead: Limit = {
     name: "prepared libSQL read loop",
     value: perSecond("libsql-prepared-read"),
@@ -227,7 +268,7 @@ export async function runSmall(context: BenchContext): Promise<Row[]> {
     value: perSecond("libsql-prepared-upload"),
     unit: "/s",
   };
-  const rows: Row[] = [
+  return [
     limitRow(SECTION, "4 KiB file create+write+fsync, 1 in flight", perSecond("files-4k-c1"), "/s"),
     limitRow(SECTION, `4 KiB file create+write+fsync, ${concurrency} in flight`, perSecond("files-4k-c16"), "/s"),
     limitRow(SECTION, "libSQL single-row commit, WAL synchronous=FULL", perSecond("libsql-commit-full"), "/s"),
@@ -235,19 +276,17 @@ export async function runSmall(context: BenchContext): Promise<Row[]> {
     limitRow(
       SECTION,
       `trivial bun server PUT 4 KiB, c${concurrency}`,
-      trivial.put.perSecond,
+      trivialPut.put.perSecond,
       "/s",
-      describeLatency(trivial.put),
+      describeLatency(trivialPut.put),
     ),
     limitRow(
       SECTION,
-      `trivial bun server GET 4 KiB file, c${concurrency}`,
-      trivial.get.perSecond,
+      `trivial bun server GET of the store's files, c${concurrency}`,
+      trivialGet.get.perSecond,
       "/s",
-      describeLatency(trivial.get),
+      describeLatency(trivialGet.get),
     ),
-  ];
-  rows.push(
     limitRow(SECTION, "libSQL one-row read, statement prepared once (loop)", preparedRead.value, "/s"),
     figure(SECTION, "metadata: version lookup (findVersion), in process", perSecond("metadata-read"), "/s", {
       limit: preparedRead,
@@ -261,9 +300,13 @@ export async function runSmall(context: BenchContext): Promise<Row[]> {
     figure(SECTION, "metadata: reserveVersion + commit, in process, relaxed", perSecond("metadata-upload"), "/s", {
       limit: preparedUpload,
     }),
-    limitRow(SECTION, "trivial bun server CPU per PUT", trivial.putCpuMs, "ms"),
-    limitRow(SECTION, "trivial bun server CPU per GET", trivial.getCpuMs, "ms"),
-  );
-  rows.push(...(await measureStore(context, fsyncLimit, getLimit, cpuLimits)));
-  return rows;
+    limitRow(SECTION, "trivial bun server CPU per PUT", trivialPut.putCpuMs, "ms"),
+    limitRow(SECTION, "trivial bun server CPU per GET of the store's files", trivialGet.getCpuMs, "ms"),
+    ...storeRows(context, run, {
+      fsync: { name: "4 KiB file+fsync c16", value: perSecond("files-4k-c16"), unit: "/s" },
+      get: { name: "trivial bun server GET, same files", value: trivialGet.get.perSecond, unit: "/s" },
+      putCpu: { name: "trivial bun server CPU per PUT", value: trivialPut.putCpuMs, unit: "ms" },
+      getCpu: { name: "trivial bun server CPU per GET, same files", value: trivialGet.getCpuMs, unit: "ms" },
+    }),
+  ];
 }
