@@ -14,14 +14,15 @@ import {
   closeSync,
   constants as fsConstants,
   fstatSync,
+  fsync,
   lstatSync,
   openSync,
   readlinkSync,
   readSync,
   realpathSync,
   type Stats,
+  writeSync,
 } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
 import { link, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -35,6 +36,7 @@ import { createLinkGuard } from "./fs-links.ts";
 import { listObjects, objectInfoOf } from "./fs-listing.ts";
 import { createPublisher, type Publisher } from "./fs-publisher.ts";
 import { bodyOfBytes, createFileBody } from "./fs-read-stream.ts";
+import { createStagingWriter } from "./fs-staging.ts";
 import { assertValidKey, resolveRange } from "./keys.ts";
 
 export interface FsBackendOptions {
@@ -104,7 +106,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       const stagingPath = join(stagingDir, `${randomUUID()}.tmp`);
       let size: number;
       try {
-        size = await writeStagingFile(stagingPath, body, fsyncEnabled && durable);
+        size = await writeStagingFile(stagingPath, body, fsyncEnabled && durable, putOptions.contentLength);
         await publisher.publish(stagingPath, target, durable, putOptions.ifNotExists === true);
       } catch (error) {
         await rm(stagingPath, { force: true }).catch(() => {});
@@ -265,6 +267,15 @@ function objectPath(root: string, key: string): string {
   return join(root, ...key.split("/"));
 }
 
+/** A put's staging file (fs-staging.ts): a small body with synchronous calls, only its fsync async. */
+const writeStagingFile = createStagingWriter({
+  open: (path, flags) => open(path, flags),
+  openSync: (path, flags) => openSync(path, flags),
+  writeSync: (fd, buffer, offset, length) => writeSync(fd, buffer, offset, length),
+  closeSync,
+  fsync: (fd) => new Promise<void>((done, fail) => fsync(fd, (error) => (error ? fail(error) : done()))),
+});
+
 /** Link checks (fs-links.ts) on a synchronous lstat: from the kernel's cache, 1/10 the CPU of an async one. */
 const lstatNow = async (path: string): Promise<Stats> => lstatSync(path);
 const { linkFree, refuseLinks, fileStats } = createLinkGuard({ lstat: lstatNow, join, sep });
@@ -326,40 +337,6 @@ function readSmallFile(
     return undefined;
   } finally {
     closeSync(fd);
-  }
-}
-
-/**
- * Writes the body to a new staging file (fsynced when `sync`) and returns its size. On failure the
- * body is cancelled and the file closed; the caller removes it.
- */
-async function writeStagingFile(path: string, body: ReadableStream<Uint8Array>, sync: boolean): Promise<number> {
-  const reader = body.getReader();
-  let handle: FileHandle | undefined;
-  let size = 0;
-  try {
-    handle = await open(path, "wx");
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      await writeAll(handle, value);
-      size += value.length;
-    }
-    if (sync) await handle.sync();
-    await handle.close();
-    return size;
-  } catch (error) {
-    await reader.cancel(error).catch(() => {});
-    await handle?.close().catch(() => {});
-    throw error;
-  }
-}
-
-async function writeAll(handle: FileHandle, chunk: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < chunk.length) {
-    const result = await handle.write(chunk, written, chunk.length - written);
-    written += result.bytesWritten;
   }
 }
 
