@@ -16,6 +16,7 @@ import {
   fstatSync,
   fsync,
   lstatSync,
+  mkdirSync,
   openSync,
   readlinkSync,
   readSync,
@@ -86,7 +87,15 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
   const fsyncEnabled = options.fsync ?? true;
   const readChunkSize = options.readChunkSize ?? 256 * 1024;
   const stagingReady = untilItWorks(() => mkdir(stagingDir, { recursive: true }));
-  const publisher = createPublisher(root, fsyncEnabled, { mkdir, link, unlink, rename, dirname, sep, openForSync });
+  const publisher = createPublisher(root, fsyncEnabled, {
+    mkdir: mkdirNow,
+    link,
+    unlink,
+    rename,
+    dirname,
+    sep,
+    openForSync,
+  });
   const headroom = createFsHeadroom(root, options.reserveBytes ?? 0);
   const pathOf = (key: string): string => objectPath(root, key);
   const objects: FsObjects = { root, stagingDir, stagingReady, publisher, pathOf };
@@ -241,7 +250,17 @@ async function moveObject(objects: FsObjects, from: string, to: string): Promise
 const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
 
 /** fsync of one path (file or directory), through the shared syncer. */
-const openForSync = (path: string) => open(path, "r");
+/** fsync of an open descriptor on the thread pool (the event loop never waits for the disk). */
+const fsyncFd = (fd: number) => new Promise<void>((done, fail) => fsync(fd, (error) => (error ? fail(error) : done())));
+
+/** A file or folder opened for an fsync: open and close synchronous (no thread-pool round trip each). */
+const openForSync = async (path: string) => {
+  const fd = openSync(path, "r");
+  return { sync: () => fsyncFd(fd), close: async () => closeSync(fd) };
+};
+
+/** Creating a put's folders: a synchronous mkdir (from the kernel's cache when they exist). */
+const mkdirNow = async (path: string, options: { recursive: true }) => mkdirSync(path, options);
 
 /** The headroom of the volume under `root`, with its reserve file in the store's directory. */
 function createFsHeadroom(root: string, reserveBytes: number) {
@@ -273,7 +292,7 @@ const writeStagingFile = createStagingWriter({
   openSync: (path, flags) => openSync(path, flags),
   writeSync: (fd, buffer, offset, length) => writeSync(fd, buffer, offset, length),
   closeSync,
-  fsync: (fd) => new Promise<void>((done, fail) => fsync(fd, (error) => (error ? fail(error) : done()))),
+  fsync: (fd) => fsyncFd(fd),
 });
 
 /** Link checks (fs-links.ts) on a synchronous lstat: from the kernel's cache, 1/10 the CPU of an async one. */
