@@ -38,7 +38,7 @@ import { listObjects, objectInfoOf } from "./fs-listing.ts";
 import { createPublisher, type Publisher } from "./fs-publisher.ts";
 import { bodyOfBytes, createFileBody } from "./fs-read-stream.ts";
 import { createStagingWriter } from "./fs-staging.ts";
-import { assertValidKey, resolveRange } from "./keys.ts";
+import { assertValidKey, PLAIN_KEY, resolveRange } from "./keys.ts";
 
 export interface FsBackendOptions {
   /** Directory that holds the objects, created when missing. */
@@ -98,6 +98,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
   });
   const headroom = createFsHeadroom(root, options.reserveBytes ?? 0);
   const pathOf = (key: string): string => objectPath(root, key);
+  const rootHref = `${pathToFileURL(root).href.replace(/\/$/, "")}/`;
   const objects: FsObjects = { root, stagingDir, stagingReady, publisher, pathOf };
   /** The root as given and as the kernel names it (its own links resolved, on first use). */
   const rootNames: { path: string; real?: string } = { path: root };
@@ -179,7 +180,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     },
 
     uriFor(key) {
-      return pathToFileURL(pathOf(key)).href;
+      const path = pathOf(key); // a plain key needs no encoding after the root's URL (a search lists many)
+      return PLAIN_KEY.test(key) ? `${rootHref}${key}` : pathToFileURL(path).href;
     },
 
     async close() {

@@ -19,6 +19,9 @@ export function assertValidKey(key: string, backendName: string): void {
   }
 }
 
+/** Keys of characters a URL path keeps as they are (`pathToFileURL` encodes `~`, spaces, `%`, …). */
+export const PLAIN_KEY = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
+
 /** Turns a requested range into inclusive bounds within an object of `size` bytes. */
 export function resolveRange(range: ByteRange, size: number, backendName: string): { start: number; end: number } {
   const { offset, length } = range;
