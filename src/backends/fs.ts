@@ -178,7 +178,6 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
         listOptions,
       );
     },
-
     uriFor(key) {
       const path = pathOf(key); // a plain key needs no encoding after the root's URL (a search lists many)
       return PLAIN_KEY.test(key) ? `${rootHref}${key}` : pathToFileURL(path).href;
