@@ -98,7 +98,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
   });
   const headroom = createFsHeadroom(root, options.reserveBytes ?? 0);
   const pathOf = (key: string): string => objectPath(root, key);
-  const rootHref = `${pathToFileURL(root).href.replace(/\/$/, "")}/`;
+  const rootHref = `${pathToFileURL(root).href.replace(/\/$/, "")}/`; // a plain key's URI: this + the key
   const objects: FsObjects = { root, stagingDir, stagingReady, publisher, pathOf };
   /** The root as given and as the kernel names it (its own links resolved, on first use). */
   const rootNames: { path: string; real?: string } = { path: root };
@@ -179,8 +179,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       );
     },
     uriFor(key) {
-      const path = pathOf(key); // a plain key needs no encoding after the root's URL (a search lists many)
-      return PLAIN_KEY.test(key) ? `${rootHref}${key}` : pathToFileURL(path).href;
+      return PLAIN_KEY.test(key) && pathOf(key) ? `${rootHref}${key}` : pathToFileURL(pathOf(key)).href;
     },
 
     async close() {
