@@ -5,7 +5,6 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import { type ArtifactStoreConfig, applyEnvOverrides, parseConfig } from "./schema.ts";
 
@@ -88,6 +87,8 @@ async function readConfigFile(path: string, required: boolean): Promise<unknown>
       cause: error,
     });
   }
+  // The YAML parser is loaded only when there is a file to parse (most servers run on defaults and env).
+  const { parse: parseYaml } = await import("yaml");
   try {
     return parseYaml(text) ?? {};
   } catch (error) {

@@ -5,7 +5,7 @@
 import { mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { type Client, createClient } from "@libsql/client";
+import type { Client } from "@libsql/client";
 import { toArtifactStoreError } from "../contracts/errors.ts";
 import type { MetadataRepository } from "../contracts/metadata-repository.ts";
 import { createPathSyncer } from "../lib/path-syncer.ts";
@@ -39,9 +39,10 @@ export async function openLibsqlClient(options: LocalMetadataOptions): Promise<C
   try {
     const path = isRemote || options.syncUrl ? undefined : plainFilePath(url);
     // A plain local file: one connection whose statements stay prepared (see file-client.ts).
+    // `@libsql/client` (with its remote protocol clients) is loaded only for the other cases.
     const client = path
       ? openFileClient(path, { timeout: 10_000 })
-      : createClient({
+      : (await import("@libsql/client")).createClient({
           url,
           ...(options.authToken ? { authToken: options.authToken } : {}),
           ...(options.syncUrl ? { syncUrl: options.syncUrl } : {}),

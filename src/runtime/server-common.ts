@@ -9,6 +9,7 @@ import { formatBytes } from "../core/format.ts";
 import type { ArtifactStore } from "../core/store.ts";
 import { createApp } from "../http/app.ts";
 import { type LocalArtifactStore, type OpenArtifactStoreOptions, openArtifactStore } from "./local.ts";
+import { createMemoryReleaser } from "./memory-release.ts";
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -83,13 +84,16 @@ export async function prepareServer(options: ServerOptions = {}): Promise<Prepar
   });
   let active = 0;
   const idleWaiters: (() => void)[] = [];
+  const memory = createMemoryReleaser();
   const fetch = async (request: Request): Promise<Response> => {
     active++;
+    const finished = memory.track(request);
     try {
       return await app.fetch(withAbsoluteUrl(request));
     } catch (error) {
       return internalErrorResponse(logger, error);
     } finally {
+      finished();
       active--;
       if (active === 0) for (const resolve of idleWaiters.splice(0)) resolve();
     }
@@ -105,6 +109,7 @@ export async function prepareServer(options: ServerOptions = {}): Promise<Prepar
     inFlight: () => active,
     async close(timeoutMs) {
       sweep.stop();
+      memory.stop();
       if (active > 0) {
         await finishesWithin(new Promise<void>((resolve) => idleWaiters.push(resolve)), timeoutMs);
       }
