@@ -17,6 +17,8 @@ const SECTION = "rss";
 const KIB_PER_MIB = 1024;
 
 interface Watched {
+  /** RSS of the fresh server before any request: what the idle server holds (modules, runtime). */
+  startMiB: number;
   idleMiB: number;
   peakMiB: number;
   seconds: number;
@@ -25,7 +27,7 @@ interface Watched {
 }
 
 /** Runs `action` while watching the process's memory; idle is read after a short pause before it. */
-async function watch(pid: number, action: () => Promise<void>): Promise<Watched> {
+async function watch(pid: number, action: () => Promise<void>): Promise<Omit<Watched, "startMiB">> {
   await sleep(1000);
   const idle = await readProcessMemory(pid);
   const peakReset = (await resetPeakMemory(pid)) && (await readProcessMemory(pid)).peakKiB <= idle.rssKiB + 1024;
@@ -61,12 +63,14 @@ async function onFreshServer(
 ): Promise<Watched> {
   const server = await startStoreServer(runtime, basePath, context.nodeScripts.serverCli);
   try {
+    await sleep(500);
+    const start = await readProcessMemory(server.pid);
     const warmUrl = `${server.url}/v1/artifacts/bench/rss-warmup/log`;
     const warm = await fetch(warmUrl, { method: "PUT", body: logBytes(4 * MIB) });
     if (warm.status !== 201) throw new Error(`warm-up upload: HTTP ${warm.status} ${await warm.text()}`);
     await drainResponse(await fetch(warmUrl, { headers: { "Accept-Encoding": "identity" } }), false);
     await drainResponse(await fetch(warmUrl, { headers: { "Accept-Encoding": "gzip" }, decompress: false }), true);
-    return await watch(server.pid, () => action(server.url));
+    return { ...(await watch(server.pid, () => action(server.url))), startMiB: start.rssKiB / KIB_PER_MIB };
   } finally {
     await server.stop();
   }
@@ -102,7 +106,17 @@ async function measureRuntime(context: BenchContext, runtime: Runtime): Promise<
       data: { ...watched, peakReset: String(watched.peakReset) },
       atMost: 64,
     });
-  return [row("upload", upload), row("download decoded", decoded), row("download gzip passthrough", passthrough)];
+  const start = figure(SECTION, `server RSS at start, before any request — HTTP ${runtime}`, upload.startMiB, "MiB", {
+    detail:
+      "what the idle server holds (runtime, modules, store); side-by-side.sh prints it as server_rss_at_start_MiB",
+    data: { startMiB: upload.startMiB },
+  });
+  return [
+    start,
+    row("upload", upload),
+    row("download decoded", decoded),
+    row("download gzip passthrough", passthrough),
+  ];
 }
 
 export async function runRss(context: BenchContext): Promise<Row[]> {
