@@ -90,6 +90,31 @@ describe("structure extracted at upload", () => {
     expect(rows?.total).toBe(0);
   });
 
+  test("a report failing one test name in two suites is one match, and pages of one find each report once", async () => {
+    const { store } = await open();
+    const report = (suite: string) => `<?xml version="1.0"?>
+<testsuites>
+  <testsuite name="${suite}-a" tests="1" failures="1"><testcase name="logs in" time="0.1"><failure message="no"/></testcase></testsuite>
+  <testsuite name="${suite}-b" tests="1" failures="1"><testcase name="logs in" time="0.1"><failure message="no"/></testcase></testsuite>
+</testsuites>`;
+    for (const task of ["t1", "t2", "t3"]) {
+      await store.upload({ specName: "s", taskId: task, type: "test", content: report(task) });
+    }
+    const tasks: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.searchPage({ failedTest: "logs in", limit: 1, ...(cursor ? { cursor } : {}) });
+      tasks.push(...page.items.map((item) => item.taskId));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(tasks).toEqual(["t3", "t2", "t1"]);
+    expect((await store.searchPage({ failedTest: "logs in", limit: 3 })).items.map((item) => item.taskId)).toEqual([
+      "t3",
+      "t2",
+      "t1",
+    ]);
+  });
+
   test("search by failed test, touched path and errors; versions replaced without versioning leave no stale matches", async () => {
     current = await makeFsStore({ versioningEnabled: false });
     const { store } = current;
