@@ -2,6 +2,7 @@
  * Opens metadata databases on Bun and Node: local `file:` databases (WAL mode, busy timeout),
  * embedded replicas (`syncUrl`), and remote URLs through the same native client.
  */
+import { closeSync, openSync, readSync } from "node:fs";
 import { mkdir, open } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -41,7 +42,7 @@ export async function openLibsqlClient(options: LocalMetadataOptions): Promise<C
     // A plain local file: one connection whose statements stay prepared (see file-client.ts).
     // `@libsql/client` (with its remote protocol clients) is loaded only for the other cases.
     const client = path
-      ? openFileClient(path, { timeout: 10_000 })
+      ? openFileClient(path, { timeout: 10_000, walIndex: walIndexReader(`${path}-shm`) })
       : (await import("@libsql/client")).createClient({
           url,
           ...(options.authToken ? { authToken: options.authToken } : {}),
@@ -121,4 +122,27 @@ function plainFilePath(url: string): string | undefined {
 
 function redact(url: string): string {
   return url.replace(/(authToken=)[^&]+/i, "$1***");
+}
+
+/**
+ * The first 96 bytes of a database's `-shm` file (the WAL index header, twice), read with one
+ * pread on a descriptor kept open; undefined while there is no such file.
+ */
+function walIndexReader(shmPath: string): { read(): Uint8Array | undefined; close(): void } {
+  let fd: number | undefined;
+  const buffer = new Uint8Array(96);
+  return {
+    read() {
+      try {
+        fd ??= openSync(shmPath, "r");
+        return readSync(fd, buffer, 0, buffer.length, 0) === buffer.length ? buffer : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    close() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
+  };
 }

@@ -5,10 +5,11 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import type { Client } from "@libsql/client";
 import { createFsBackend } from "../../src/backends/fs.ts";
 import { type ArtifactStore, createArtifactStore } from "../../src/core/store.ts";
 import { openFileClient } from "../../src/metadata/file-client.ts";
-import { openLocalMetadata } from "../../src/metadata/local.ts";
+import { openLibsqlClient, openLocalMetadata } from "../../src/metadata/local.ts";
 import { makeTempDir } from "../helpers/store.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -67,11 +68,14 @@ describe("rows a download read are seen anew after any commit", () => {
   });
 });
 
-test("a local file's change stamp moves with its own writes and other connections' commits, and only then", async () => {
+/** A client on a fresh database file, and a second connection to it. */
+async function stampedClients(opener: "file client" | "local opener") {
   const dir = await makeTempDir("change-stamp");
   cleanups.push(dir.cleanup);
   const path = join(dir.path, "stamp.db");
-  const ours = openFileClient(path) as ReturnType<typeof openFileClient> & { changeStamp(): string };
+  const ours = (opener === "file client" ? openFileClient(path) : await openLibsqlClient({ url: path })) as Client & {
+    changeStamp(): string;
+  };
   const theirs = openFileClient(path);
   cleanups.push(async () => {
     ours.close();
@@ -79,12 +83,24 @@ test("a local file's change stamp moves with its own writes and other connection
   });
   await ours.execute("PRAGMA journal_mode = WAL");
   await ours.execute("CREATE TABLE t (x INTEGER)");
-  const start = ours.changeStamp();
-  await ours.execute("SELECT count(*) FROM t");
-  expect(ours.changeStamp()).toBe(start);
-  await ours.execute("INSERT INTO t VALUES (1)");
-  const afterOwn = ours.changeStamp();
-  expect(afterOwn).not.toBe(start);
-  await theirs.execute("INSERT INTO t VALUES (2)");
-  expect(ours.changeStamp()).not.toBe(afterOwn);
-});
+  return { ours, theirs };
+}
+
+// The local opener reads the stamp from the WAL index; the bare client asks SQLite.
+for (const opener of ["file client", "local opener"] as const) {
+  test(`a local file's change stamp moves with its own writes and other connections' commits, and only then (${opener})`, async () => {
+    const { ours, theirs } = await stampedClients(opener);
+    const start = ours.changeStamp();
+    await ours.execute("SELECT count(*) FROM t");
+    await theirs.execute("SELECT count(*) FROM t");
+    expect(ours.changeStamp()).toBe(start);
+    await ours.execute("INSERT INTO t VALUES (1)");
+    const afterOwn = ours.changeStamp();
+    expect(afterOwn).not.toBe(start);
+    await theirs.execute("INSERT INTO t VALUES (2)");
+    const afterTheirs = ours.changeStamp();
+    expect(afterTheirs).not.toBe(afterOwn);
+    await theirs.batch(["INSERT INTO t VALUES (3)", "DELETE FROM t WHERE x = 3"], "write");
+    expect(ours.changeStamp()).not.toBe(afterTheirs);
+  });
+}
