@@ -84,25 +84,30 @@ export function toRecord({ row, tags, summary, secrets }: SelectedRow): Artifact
   };
 }
 
-/** The columns of `selection.row` in the order drizzle selects them, with their decoders. */
+/** The columns of `selection.row`, with their decoders. */
 const ROW_COLUMNS = Object.entries(getTableColumns(artifacts));
 
+/** {@link selection} with its computed columns named, for {@link selectedRowFromNames}. */
+export const namedSelection = {
+  row: artifacts,
+  tags: tagsColumn.as("tags"),
+  summary: summaryColumn.as("summary"),
+  secrets: secretsColumn.as("secrets"),
+};
+
 /**
- * A row of a statement selecting `selection`, from its values by position: what drizzle's own
+ * A row of a statement selecting {@link namedSelection}, read by column name: what drizzle's own
  * mapping gives (each column decoded by its schema type), without its per-field walk.
  */
-export function selectedRowFromValues(values: ArrayLike<unknown>): SelectedRow {
-  if (values.length !== ROW_COLUMNS.length + 3) {
-    throw new Error(`expected ${ROW_COLUMNS.length + 3} columns of a selection, got ${values.length}`);
-  }
+export function selectedRowFromNames(values: Record<string, unknown>): SelectedRow {
   const row: Record<string, unknown> = {};
-  for (let index = 0; index < ROW_COLUMNS.length; index++) {
-    const [key, column] = ROW_COLUMNS[index] as [string, Column];
-    const value = values[index];
-    row[key] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+  for (const [key, column] of ROW_COLUMNS) {
+    const value = values[column.name];
+    if (value === undefined) throw new Error(`column ${column.name} missing from a search row`);
+    row[key] = value === null ? null : column.mapFromDriverValue(value);
   }
-  const extra = (offset: number) => (values[ROW_COLUMNS.length + offset] ?? null) as string | null;
-  return { row: row as SelectedRow["row"], tags: extra(0), summary: extra(1), secrets: extra(2) };
+  const named = (name: string) => (values[name] ?? null) as string | null;
+  return { row: row as SelectedRow["row"], tags: named("tags"), summary: named("summary"), secrets: named("secrets") };
 }
 
 /** A row as `RETURNING *` of raw SQL gives it (snake_case columns, integers for booleans). */

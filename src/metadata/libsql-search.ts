@@ -10,10 +10,10 @@ import { type PreparedStatement, prepareStatement } from "./libsql-prepared.ts";
 import {
   type Database,
   isCommitted,
+  namedSelection,
   qualified,
   type SelectedRow,
-  selectedRowFromValues,
-  selection,
+  selectedRowFromNames,
   toRecord,
 } from "./libsql-rows.ts";
 import { secretsConditions } from "./libsql-secrets.ts";
@@ -147,7 +147,7 @@ export function createSearchQuery(db: Database): Pick<MetadataRepository, "searc
       prepared = prepareStatement<SelectedRow>(
         db.$client,
         db
-          .select(selection)
+          .select(namedSelection)
           .from(artifacts)
           .where(inArray(artifacts.id, pageIds(db, shape)))
           .orderBy(desc(artifacts.createdAt), desc(artifacts.id)),
@@ -159,7 +159,7 @@ export function createSearchQuery(db: Database): Pick<MetadataRepository, "searc
   const run = async (query: PageQuery) => {
     const { key, shape, values } = placeholders(query);
     const result = await db.$client.execute(statementFor(key, shape).bind(values).statement);
-    return result.rows.map((row) => toRecord(selectedRowFromValues(row)));
+    return result.rows.map((row) => toRecord(selectedRowFromNames(row)));
   };
   return {
     async search(query) {
