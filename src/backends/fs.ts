@@ -140,7 +140,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
         end: range ? range.end : stats.size - 1,
         chunkSize: readChunkSize,
         ...(signal ? { signal } : {}),
-        openFile: () => open(path, fsConstants.O_RDONLY | NO_FOLLOW),
+        openFile: () => open(path, READ_FLAGS),
       });
       return { ...objectInfoOf(key, stats), body, ...(range ? { range } : {}) };
     },
@@ -246,8 +246,8 @@ async function moveObject(objects: FsObjects, from: string, to: string): Promise
   return true;
 }
 
-/** Opening a file never follows a link in its last component where the platform offers it (ELOOP instead). */
-const NO_FOLLOW = fsConstants.O_NOFOLLOW ?? 0;
+/** Reads never follow a link in the last component (ELOOP) nor wait (a FIFO in place of an object would block the open). */
+const READ_FLAGS = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0);
 
 /** fsync of one path (file or directory), through the shared syncer. */
 /** fsync of an open descriptor on the thread pool (the event loop never waits for the disk). */
@@ -324,7 +324,7 @@ const SMALL_FILE_BYTES = 64 * 1024;
 /**
  * A small regular file read whole with a few synchronous calls (an async open, stat, read and
  * close, plus one lstat per directory on the way, cost about ten times the CPU of a 4 KiB GET's
- * synchronous ones). The file is opened with O_NOFOLLOW, and the kernel's own name for the open
+ * synchronous ones). The file is opened with O_NOFOLLOW and O_NONBLOCK, and the kernel's name for the open
  * descriptor (`/proc/self/fd/N`) must be the path asked for, so no link on the way was followed.
  * Undefined whenever that cannot be said (no /proc, a larger file, a link, a missing file, any
  * error): the caller then takes the checked path (`fileStats`, a streamed body).
@@ -335,7 +335,7 @@ function readSmallFile(
 ): { stats: Stats; bytes: Uint8Array } | undefined {
   let fd: number;
   try {
-    fd = openSync(path, fsConstants.O_RDONLY | NO_FOLLOW);
+    fd = openSync(path, READ_FLAGS);
   } catch {
     return undefined;
   }

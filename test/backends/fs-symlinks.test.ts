@@ -4,6 +4,7 @@
  * is written, read or removed.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { execFileSync, spawnSync } from "node:child_process";
 import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createFsBackend } from "../../src/backends/fs.ts";
@@ -86,6 +87,23 @@ describe("the fs backend and symbolic links it did not create", () => {
     expect(await fixture.store.downloadText(stored.uri)).toBe("fine\n");
     expect((await fixture.store.gc({ graceMs: 0 })).orphanObjects).toEqual([]);
     expect(await fixture.store.downloadText(stored.uri)).toBe("fine\n");
+  });
+
+  test("a named pipe at an object's path, or behind a linked folder, is no object and never blocks the server", () => {
+    // Someone with write access to base_path places FIFOs where the store reads. Opening one for
+    // reading blocks until a writer comes: a synchronous open would freeze every request.
+    execFileSync("mkfifo", [join(fixture.root, "spec", "t1", "v1", "diff.txt.gz")]);
+    execFileSync("mkfifo", [join(outside.path, "t1", "v1", "test-result.json.gz")]);
+    const script = `
+      const { createFsBackend } = await import(${JSON.stringify(join(import.meta.dir, "../../src/backends/fs.ts"))});
+      const backend = createFsBackend({ root: ${JSON.stringify(fixture.root)} });
+      const found = [];
+      for (const key of ["spec/t1/v1/diff.txt.gz", "evil/t1/v1/test-result.json.gz"]) found.push(await backend.get(key));
+      console.log(JSON.stringify(found));`;
+    // Run apart: a blocked open would freeze this process too; the timeout ends only a child that never answers.
+    const child = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 60_000 });
+    expect({ signal: child.signal, stderr: child.stderr }).toEqual({ signal: null, stderr: "" });
+    expect(JSON.parse(child.stdout)).toEqual([null, null]);
   });
 
   test("a base_path reached through a link the operator made still serves its files", async () => {
