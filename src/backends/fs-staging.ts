@@ -1,6 +1,7 @@
 /**
  * Writing a put's body to a new staging file. A small body (a known length up to
- * {@link SMALL_BODY_BYTES}) is gathered first and written with synchronous open/write/close: an
+ * {@link SMALL_BODY_BYTES}; fs.ts gives it only with fsync off, where creating a file never waits
+ * for a journal commit) is gathered first and written with synchronous open/write/close: an
  * async open, write and close cost a thread-pool round trip each, several times the CPU of the
  * calls themselves. Only the fsync stays asynchronous (it waits for the disk). The filesystem
  * calls are injected (`node:fs` from fs.ts), so this module stays on Web APIs.

@@ -88,7 +88,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
   const readChunkSize = options.readChunkSize ?? 256 * 1024;
   const stagingReady = untilItWorks(() => mkdir(stagingDir, { recursive: true }));
   const publisher = createPublisher(root, fsyncEnabled, {
-    mkdir: mkdirNow,
+    mkdir: fsyncEnabled ? mkdir : mkdirNow,
     link,
     unlink,
     rename,
@@ -116,7 +116,9 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       const stagingPath = join(stagingDir, `${randomUUID()}.tmp`);
       let size: number;
       try {
-        size = await writeStagingFile(stagingPath, body, fsyncEnabled && durable, putOptions.contentLength);
+        // With fsync on, creating a file may wait for a journal commit another fsync forced: async then.
+        const knownLength = fsyncEnabled ? undefined : putOptions.contentLength;
+        size = await writeStagingFile(stagingPath, body, fsyncEnabled && durable, knownLength);
         await publisher.publish(stagingPath, target, durable, putOptions.ifNotExists === true);
       } catch (error) {
         await rm(stagingPath, { force: true }).catch(() => {});
@@ -259,7 +261,7 @@ const openForSync = async (path: string) => {
   return { sync: () => fsyncFd(fd), close: async () => closeSync(fd) };
 };
 
-/** Creating a put's folders: a synchronous mkdir (from the kernel's cache when they exist). */
+/** Creating a put's folders without fsync: a synchronous mkdir (a journal commit is never waited for). */
 const mkdirNow = async (path: string, options: { recursive: true }) => mkdirSync(path, options);
 
 /** The headroom of the volume under `root`, with its reserve file in the store's directory. */
