@@ -19,28 +19,14 @@ const DB_NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 
 /**
  * One statement: a free lease is inserted, an expired or own one (or one whose holder has ended,
- * ?5) taken over or extended; a row comes back only when `owner` holds the lease afterwards. A
- * free or expired lease goes to the process waiting in line for it (its ticket, the row
- * `<task>/next`, see {@link WAIT_IN_LINE}) before anyone else: without the line, a process whose
- * own turns follow each other took the lease back within milliseconds every time, and another
- * process polling for it waited until that queue ran dry (or gave up after a minute). Run
- * outside the write batcher: a lease needs no durability (a crash ends its holder too) and must
- * not wait for a group commit.
+ * the last argument) taken over or extended; a row comes back only when `owner` holds the lease
+ * afterwards. Run outside the write batcher: a
+ * lease needs no durability (a crash ends its holder too) and must not wait for a group commit.
  */
-const TAKE_LEASE = `INSERT INTO task_leases (spec_name, task_id, owner, expires_at)
-SELECT ?1, ?2, ?3, ${DB_NOW_MS} + ?4
-WHERE NOT EXISTS (SELECT 1 FROM task_leases w WHERE w.spec_name = ?1 AND w.task_id = ?2 || '/next' AND w.owner <> ?3 AND w.expires_at >= ${DB_NOW_MS})
-  OR EXISTS (SELECT 1 FROM task_leases l WHERE l.spec_name = ?1 AND l.task_id = ?2 AND (l.owner = ?5 OR (l.owner = ?3 AND l.expires_at >= ${DB_NOW_MS})))
+const TAKE_LEASE = `INSERT INTO task_leases (spec_name, task_id, owner, expires_at) VALUES (?, ?, ?, ${DB_NOW_MS} + ?)
 ON CONFLICT (spec_name, task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-WHERE task_leases.owner = excluded.owner OR task_leases.expires_at < ${DB_NOW_MS} OR task_leases.owner = ?5
+WHERE task_leases.owner = excluded.owner OR task_leases.expires_at < ${DB_NOW_MS} OR task_leases.owner = ?
 RETURNING owner`;
-/** A process refused the lease takes (or keeps) the ticket of the next in line, if nobody else holds a live one. */
-const WAIT_IN_LINE = `INSERT INTO task_leases (spec_name, task_id, owner, expires_at) VALUES (?1, ?2 || '/next', ?3, ${DB_NOW_MS} + ?4)
-ON CONFLICT (spec_name, task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-WHERE task_leases.owner = excluded.owner OR task_leases.expires_at < ${DB_NOW_MS}`;
-const LEAVE_LINE = "DELETE FROM task_leases WHERE spec_name = ?1 AND task_id = ?2 || '/next' AND owner = ?3";
-/** A ticket lapses this long after the waiter's last refusal (a waiter polls every 50 ms at most). */
-const TICKET_MS = 500;
 const LEASE_HOLDER = "SELECT owner FROM task_leases WHERE spec_name = ? AND task_id = ?";
 export const RELEASE_LEASE = "DELETE FROM task_leases WHERE spec_name = ? AND task_id = ? AND owner = ?";
 
@@ -55,29 +41,12 @@ export function createTaskQueries(db: Database): TaskQueries {
       .where(and(eq(artifacts.specName, value("specName")), eq(artifacts.taskId, value("taskId")), isCommitted))
       .orderBy(asc(artifacts.type), asc(artifacts.version)),
   );
-  /** The tasks whose line this repository's owners stand in (their tickets go once the lease is taken). */
-  const inLine = new Set<string>();
-  const leaveLine = (specName: string, taskId: string, owner: string) =>
-    db.$client.execute({ sql: LEAVE_LINE, args: [specName, taskId, owner] }).then(
-      () => {},
-      () => {}, // it lapses on its own
-    );
   return {
     async takeTaskLease(specName, taskId, owner, ttlMs, endedOwner) {
       // An ended holder's id, or one no owner has (ids are never empty).
       const args = [specName, taskId, owner, Math.ceil(ttlMs), endedOwner ?? ""];
       const result = await db.$client.execute({ sql: TAKE_LEASE, args });
-      const line = `${specName}\u0000${taskId}\u0000${owner}`;
-      if (result.rows.length === 1) {
-        if (inLine.delete(line)) await leaveLine(specName, taskId, owner);
-        return true;
-      }
-      // Best effort: a ticket that cannot be written (a full disk) only loses the place in line.
-      inLine.add(line);
-      await db.$client
-        .execute({ sql: WAIT_IN_LINE, args: [specName, taskId, owner, TICKET_MS] })
-        .catch(() => inLine.delete(line));
-      return false;
+      return result.rows.length === 1;
     },
 
     async taskLeaseHolder(specName, taskId) {

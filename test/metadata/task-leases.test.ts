@@ -154,28 +154,3 @@ test("an owner id of another host, another boot, or a pid now used by a later pr
   // This pid with another start time: the process that held it has ended (the pid was reused).
   expect(identity.ended(variant(5, "1"))).toBe(true);
 });
-
-test("a process waiting for a task's lease gets it between another process's back-to-back turns, not after them all", async () => {
-  const { first, second, close } = await twoProcesses();
-  const [busy, waiting] = [first, second].map((metadata) =>
-    createTaskFiles({ backend: createMemoryBackend(), metadata, logger: consoleWarningsLogger, now: Date.now }),
-  );
-  let busyTurns = 0;
-  const queued = Array.from({ length: 100 }, () =>
-    busy?.withTask("chat-app", "1.1", async () => {
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      busyTurns++;
-    }),
-  );
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  let turnsBefore = -1;
-  await waiting?.withTask("chat-app", "1.1", async () => {
-    turnsBefore = busyTurns;
-  });
-  await Promise.all(queued);
-  // It waited a few of the other's turns (it polls), never the whole queue of 100.
-  expect(turnsBefore).toBeGreaterThanOrEqual(0);
-  expect(turnsBefore).toBeLessThan(40);
-  expect(busyTurns).toBe(100);
-  await close();
-});
