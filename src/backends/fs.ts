@@ -87,15 +87,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
   const fsyncEnabled = options.fsync ?? true;
   const readChunkSize = options.readChunkSize ?? 256 * 1024;
   const stagingReady = untilItWorks(() => mkdir(stagingDir, { recursive: true }));
-  const publisher = createPublisher(root, fsyncEnabled, {
-    mkdir: fsyncEnabled ? mkdir : mkdirNow,
-    link,
-    unlink,
-    rename,
-    dirname,
-    sep,
-    openForSync,
-  });
+  const publisher = createPublisher(root, fsyncEnabled, publisherFiles(fsyncEnabled));
   const headroom = createFsHeadroom(root, options.reserveBytes ?? 0);
   const pathOf = (key: string): string => objectPath(root, key);
   const rootHref = `${pathToFileURL(root).href.replace(/\/$/, "")}/`; // a plain key's URI: this + the key
@@ -116,7 +108,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       const stagingPath = join(stagingDir, `${randomUUID()}.tmp`);
       let size: number;
       try {
-        // With fsync on, creating a file may wait for a journal commit another fsync forced: async then.
+        // fsync on: created asynchronously, as that may wait for a journal commit another fsync forced.
         const knownLength = fsyncEnabled ? undefined : putOptions.contentLength;
         size = await writeStagingFile(stagingPath, body, fsyncEnabled && durable, knownLength);
         await publisher.publish(stagingPath, target, durable, putOptions.ifNotExists === true);
@@ -261,9 +253,6 @@ const openForSync = async (path: string) => {
   return { sync: () => fsyncFd(fd), close: async () => closeSync(fd) };
 };
 
-/** Creating a put's folders without fsync: a synchronous mkdir (a journal commit is never waited for). */
-const mkdirNow = async (path: string, options: { recursive: true }) => mkdirSync(path, options);
-
 /** The headroom of the volume under `root`, with its reserve file in the store's directory. */
 function createFsHeadroom(root: string, reserveBytes: number) {
   return createDiskHeadroom({
@@ -287,6 +276,17 @@ function objectPath(root: string, key: string): string {
   }
   return join(root, ...key.split("/"));
 }
+
+/** The publisher's filesystem: with fsync off, folders are created synchronously (no journal commit to wait for). */
+const publisherFiles = (fsyncEnabled: boolean) => ({
+  mkdir: fsyncEnabled ? mkdir : async (path: string, options: { recursive: true }) => mkdirSync(path, options),
+  link,
+  unlink,
+  rename,
+  dirname,
+  sep,
+  openForSync,
+});
 
 /** A put's staging file (fs-staging.ts): a small body with synchronous calls, only its fsync async. */
 const writeStagingFile = createStagingWriter({
