@@ -6,6 +6,7 @@
 import type { Client } from "@libsql/client";
 import { drizzle } from "drizzle-orm/libsql/web";
 import type { MetadataRepository } from "../contracts/metadata-repository.ts";
+import { retryingWhenBusy } from "./busy-retry.ts";
 import { createBrowseQueries } from "./libsql-browse.ts";
 import { createEditQueries } from "./libsql-edits.ts";
 import { createLiveLogQueries } from "./libsql-live.ts";
@@ -42,7 +43,8 @@ export interface LibsqlMetadataOptions {
  * const metadata = await createLibsqlMetadata({ client: createClient({ url: "http://127.0.0.1:8080" }) });
  */
 export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Promise<MetadataRepository> {
-  const { client } = options;
+  // Every statement and batch waits out another process's lock (two servers on one database).
+  const client = retryingWhenBusy(options.client);
   if (options.migrate ?? true) await applyMigrations(client, migrations);
   const db = drizzle(client);
 
