@@ -29,18 +29,26 @@ export interface BusyRetryOptions {
   waitMs?: number;
 }
 
-/** Runs `attempt`, again after a pause (doubling, with jitter) each time it fails busy, until `waitMs` has passed. */
-export async function retryWhileBusy<T>(attempt: () => Promise<T>, options: BusyRetryOptions = {}): Promise<T> {
-  const deadline = Date.now() + (options.waitMs ?? BUSY_WAIT_MS);
-  for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, LONGEST_PAUSE_MS)) {
-    try {
-      return await attempt();
-    } catch (error) {
+/**
+ * Runs `attempt`, again after a pause (doubling, with jitter) each time it fails busy, until
+ * `waitMs` has passed. The first try costs one `catch`: the waiting is entered only on a failure.
+ */
+export function retryWhileBusy<T>(attempt: () => Promise<T>, options: BusyRetryOptions = {}): Promise<T> {
+  return attempt().catch(async (error: unknown) => {
+    if (!isBusyError(error)) throw error;
+    const deadline = Date.now() + (options.waitMs ?? BUSY_WAIT_MS);
+    for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, LONGEST_PAUSE_MS)) {
       const wait = pause / 2 + Math.random() * pause;
-      if (!isBusyError(error) || Date.now() + wait > deadline) throw error;
+      if (Date.now() + wait > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, wait));
+      try {
+        return await attempt();
+      } catch (again) {
+        if (!isBusyError(again)) throw again;
+        error = again;
+      }
     }
-  }
+  });
 }
 
 /**
