@@ -12,8 +12,11 @@ import type { ProcessIdentity } from "../contracts/types.ts";
 
 const PREFIX = "proc1";
 
-/** `/proc/<pid>/stat`'s state and start time (clock ticks after boot), or null when there is no such process. */
-function processStat(pid: number | "self"): { state: string; start: string } | null {
+/**
+ * `/proc/<pid>/stat`'s state and start time (clock ticks after boot), or null when it cannot be
+ * read: no such process, or one /proc hides (mounted `hidepid`, a process of another user).
+ */
+export function processStat(pid: number | "self"): { state: string; start: string } | null {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -47,10 +50,21 @@ function parse(owner: string): Parsed | null {
   return { place: parts.slice(1, 4).join("|"), pid, start: parts[5] ?? "" };
 }
 
-export function createProcessIdentity(): ProcessIdentity {
+/** Whether `pid` names a process, whatever /proc shows: signal 0 checks without sending (EPERM: it exists). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === "EPERM";
+  }
+}
+
+/** `probe` reads a process's /proc stat (injected by tests to stand for a /proc that hides processes). */
+export function createProcessIdentity(probe: { stat: typeof processStat } = { stat: processStat }): ProcessIdentity {
   const bootId = readOr(() => readFileSync("/proc/sys/kernel/random/boot_id", "utf8"));
   const pidNamespace = readOr(() => readlinkSync("/proc/self/ns/pid")).replace(/\D/g, "");
-  const start = processStat("self")?.start ?? "";
+  const start = probe.stat("self")?.start ?? "";
   // Without all three, an ended holder is never recognised (as on a host without /proc).
   const known = bootId !== "" && pidNamespace !== "" && start !== "";
   const place = [encodeURIComponent(hostname()), bootId, pidNamespace].join("|");
@@ -60,9 +74,11 @@ export function createProcessIdentity(): ProcessIdentity {
       const holder = parse(owner);
       if (!known || !holder || holder.place !== place || holder.start === "") return false;
       if (holder.pid === process.pid) return holder.start !== start;
-      const stat = processStat(holder.pid);
-      // Gone, reaped or not; a zombie; or the pid now names a later process.
-      return stat === null || stat.state === "Z" || stat.state === "X" || stat.start !== holder.start;
+      const stat = probe.stat(holder.pid);
+      // Unreadable: ended only when no process has the pid (a live one /proc hides keeps its lease).
+      if (stat === null) return !isRunning(holder.pid);
+      // A zombie, or the pid now names a later process.
+      return stat.state === "Z" || stat.state === "X" || stat.start !== holder.start;
     },
   };
 }

@@ -11,7 +11,7 @@ import { createMemoryBackend } from "../../src/backends/memory.ts";
 import { consoleWarningsLogger } from "../../src/core/context.ts";
 import { createTaskFiles } from "../../src/core/task-files.ts";
 import { openLocalMetadata } from "../../src/metadata/local.ts";
-import { createProcessIdentity } from "../../src/runtime/process-identity.ts";
+import { createProcessIdentity, processStat } from "../../src/runtime/process-identity.ts";
 import { makeTempDir } from "../helpers/store.ts";
 
 async function twoProcesses() {
@@ -139,6 +139,20 @@ test("a process on the same host takes over at once the lease of a holder that w
   // Given back at the end of the turn.
   expect(await first.taskLeaseHolder("chat-app", "1.1")).toBe(null);
   await close();
+});
+
+test("a live holder whose /proc entry cannot be read (/proc mounted hidepid, another user's process) keeps its lease", async () => {
+  // As with hidepid: this process's own entry reads, every other process's is hidden.
+  const hiding = createProcessIdentity({ stat: (pid) => (pid === "self" ? processStat("self") : null) });
+  const holder = await otherProcess();
+  let endedWhileAlive: boolean;
+  try {
+    endedWhileAlive = hiding.ended(holder.owner);
+  } finally {
+    await holder.kill();
+  }
+  expect(endedWhileAlive).toBe(false);
+  expect(hiding.ended(holder.owner)).toBe(true);
 });
 
 test("an owner id of another host, another boot, or a pid now used by a later process", () => {
