@@ -2,8 +2,8 @@
  * Opens metadata databases on Bun and Node: local `file:` databases (WAL mode, busy timeout),
  * embedded replicas (`syncUrl`), and remote URLs through the same native client.
  */
-import { closeSync, openSync, readSync } from "node:fs";
-import { mkdir, open } from "node:fs/promises";
+import { closeSync, openSync, readSync, realpathSync } from "node:fs";
+import { mkdir, open, realpath } from "node:fs/promises";
 import { dirname } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { Client } from "@libsql/client";
@@ -42,7 +42,7 @@ export async function openLibsqlClient(options: LocalMetadataOptions): Promise<C
     // A plain local file: one connection whose statements stay prepared (see file-client.ts).
     // `@libsql/client` (with its remote protocol clients) is loaded only for the other cases.
     const client = path
-      ? openFileClient(path, { timeout: 10_000, walIndex: walIndexReader(`${path}-shm`) })
+      ? openFileClient(path, { timeout: 10_000, walIndex: walIndexReader(path) })
       : (await import("@libsql/client")).createClient({
           url,
           ...(options.authToken ? { authToken: options.authToken } : {}),
@@ -87,12 +87,14 @@ export async function openLocalMetadata(options: LocalMetadataOptions): Promise<
       : undefined;
   try {
     if (options.syncUrl) await client.sync();
+    // SQLite keeps -wal and -shm beside the file a link to the database names (a database moved to another disk).
+    const real = syncer && path ? await realpath(path) : undefined;
     const repository = await createLibsqlMetadata({
       client,
-      ...(syncer && path ? { afterCommit: () => syncer.sync(`${path}-wal`) } : {}),
+      ...(syncer && real ? { afterCommit: () => syncer.sync(`${real}-wal`) } : {}),
     });
     // The -wal and -shm entries themselves.
-    if (syncer && path) await syncer.sync(dirname(path));
+    if (syncer && real) await syncer.sync(dirname(real));
     if (!path || options.syncUrl) return repository;
     return {
       ...repository,
@@ -126,15 +128,16 @@ function redact(url: string): string {
 
 /**
  * The first 96 bytes of a database's `-shm` file (the WAL index header, twice), read with one
- * pread on a descriptor kept open; undefined while there is no such file.
+ * pread on a descriptor kept open; undefined while there is no such file. The file is the one
+ * SQLite uses: beside the database's real path (a `-shm` beside a link to it is none of its).
  */
-function walIndexReader(shmPath: string): { read(): Uint8Array | undefined; close(): void } {
+function walIndexReader(databasePath: string): { read(): Uint8Array | undefined; close(): void } {
   let fd: number | undefined;
   const buffer = new Uint8Array(96);
   return {
     read() {
       try {
-        fd ??= openSync(shmPath, "r");
+        fd ??= openSync(`${realpathSync(databasePath)}-shm`, "r");
         return readSync(fd, buffer, 0, buffer.length, 0) === buffer.length ? buffer : undefined;
       } catch {
         return undefined;

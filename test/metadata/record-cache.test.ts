@@ -4,6 +4,7 @@
  * database (as two servers sharing one store do) — is seen by the next read.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { copyFile, mkdir, symlink } from "node:fs/promises";
 import { join } from "node:path";
 import type { Client } from "@libsql/client";
 import { createFsBackend } from "../../src/backends/fs.ts";
@@ -66,6 +67,39 @@ describe("rows a download read are seen anew after any commit", () => {
     expect(await first.downloadText(ref)).toBe("two\n");
     expect(await first.downloadText({ ...ref, version: 1 })).toBe("one\n");
   });
+});
+
+test("a database reached through a link (moved to another disk) takes strict writes, and a stale -shm beside the link does not freeze what downloads keep", async () => {
+  const dir = await makeTempDir("record-cache-link");
+  cleanups.push(dir.cleanup);
+  // SQLite keeps -wal and -shm beside the real file. A -shm left beside the link (a crash before
+  // the move) holds a settled WAL index header that never changes again.
+  const stale = join(dir.path, "stale.db");
+  const other = openFileClient(stale);
+  await other.execute("PRAGMA journal_mode = WAL");
+  await other.execute("CREATE TABLE t (x INTEGER)");
+  await other.execute("INSERT INTO t VALUES (1)");
+  await mkdir(join(dir.path, "disk2"));
+  await mkdir(join(dir.path, ".store"));
+  await symlink(join(dir.path, "disk2", "metadata.db"), join(dir.path, ".store", "metadata.db"));
+  await copyFile(`${stale}-shm`, join(dir.path, ".store", "metadata.db-shm"));
+  other.close();
+  const open = async () => {
+    const store = createArtifactStore({
+      backend: createFsBackend({ root: dir.path }),
+      metadata: await openLocalMetadata({ url: join(dir.path, ".store", "metadata.db") }),
+      config: { versioningEnabled: false },
+    });
+    cleanups.push(() => store.close());
+    return store;
+  };
+  const [first, second] = [await open(), await open()];
+  await first.upload({ ...ref, content: "version one\n" });
+  expect(await first.downloadText(ref)).toBe("version one\n");
+  await second.upload({ ...ref, content: "version two\n" });
+  expect(await first.downloadText(ref)).toBe("version two\n");
+  await second.delete(ref);
+  expect(await first.stat(ref)).toBeNull();
 });
 
 /** A client on a fresh database file, and a second connection to it. */
