@@ -25,6 +25,8 @@ import { encodeIndex, encodeTaskMetadata } from "./layout-files.ts";
 export const INDEX_DELAY_MS = 1000;
 /** ...or this many times as long as its last rewrite took, when that is longer (a large store). */
 export const INDEX_COST_FACTOR = 100;
+/** ...but never later than this: one rewrite slowed by a stall must not hold the index back for minutes. */
+export const INDEX_MAX_DELAY_MS = 30_000;
 
 /**
  * A task's lease lasts this long unless renewed (every quarter of it while work holds it): a
@@ -86,6 +88,7 @@ export function createTaskFiles(options: {
   logger: Logger;
   now(): number;
   indexDelayMs?: number;
+  indexMaxDelayMs?: number;
   identity?: ProcessIdentity;
 }): TaskFiles {
   const { backend, metadata, logger } = options;
@@ -96,17 +99,18 @@ export function createTaskFiles(options: {
 
   const put = (key: string, bytes: Uint8Array) => putJson(backend, key, bytes);
 
-  /** How long the last rewrite of the index took (its query, encoding and write). */
+  /** How long the last successful rewrite of the index took (its query, encoding and write). */
   let lastIndexMs = 0;
   const writeIndex = async () => {
     timer = undefined;
     const started = Date.now();
     try {
       await put(INDEX_KEY, encodeIndex(await metadata.indexSummary(), options.now()));
+      lastIndexMs = Date.now() - started;
     } catch (error) {
+      // A failure (a busy database waited out, a backend error) says nothing of the store's size.
       logger.warn("could not write metadata-index.json; the next change rewrites it", { error: String(error) });
     }
-    lastIndexMs = Date.now() - started;
   };
 
   const files: TaskFiles = {
@@ -142,7 +146,9 @@ export function createTaskFiles(options: {
 
     indexChanged() {
       if (timer) return;
-      const delay = Math.max(options.indexDelayMs ?? INDEX_DELAY_MS, lastIndexMs * INDEX_COST_FACTOR);
+      const least = options.indexDelayMs ?? INDEX_DELAY_MS;
+      const most = Math.max(least, options.indexMaxDelayMs ?? INDEX_MAX_DELAY_MS);
+      const delay = Math.min(most, Math.max(least, lastIndexMs * INDEX_COST_FACTOR));
       timer = setTimeout(() => {
         writing = writeIndex();
       }, delay);

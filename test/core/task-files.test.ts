@@ -6,7 +6,7 @@ import { expect, test } from "bun:test";
 import { join } from "node:path";
 import { createMemoryBackend } from "../../src/backends/memory.ts";
 import { consoleWarningsLogger } from "../../src/core/context.ts";
-import { createTaskFiles, INDEX_COST_FACTOR } from "../../src/core/task-files.ts";
+import { createTaskFiles, INDEX_COST_FACTOR, INDEX_MAX_DELAY_MS } from "../../src/core/task-files.ts";
 import { openLocalMetadata } from "../../src/metadata/local.ts";
 import { makeTempDir } from "../helpers/store.ts";
 
@@ -63,6 +63,72 @@ test("metadata-index.json: changes every few ms give one rewrite per delay, and 
   // Closing (flush) still writes what is pending at once.
   await files.flush();
   expect(rewrites).toBe(2);
+  await metadata.close();
+  await dir.cleanup();
+});
+
+test("metadata-index.json: one slow or failed rewrite never holds the index back past its longest delay", async () => {
+  const dir = await makeTempDir("task-files-cap");
+  const metadata = await openLocalMetadata({ url: join(dir.path, "metadata.db") });
+  // The summary is read once, so a rewrite here takes only the time the test gives it.
+  const summary = await metadata.indexSummary();
+  let rewrites = 0;
+  let slowMs = 0;
+  let fail = false;
+  const counted = {
+    ...metadata,
+    async indexSummary() {
+      rewrites++;
+      if (slowMs > 0) await sleep(slowMs);
+      if (fail) throw new Error("database is busy");
+      return summary;
+    },
+  };
+  const open = (indexMaxDelayMs: number) =>
+    createTaskFiles({
+      backend: createMemoryBackend(),
+      metadata: counted,
+      logger: { ...consoleWarningsLogger, warn() {} },
+      now: Date.now,
+      indexDelayMs: 20,
+      indexMaxDelayMs,
+    });
+  const waitFor = async (count: number, ms: number) => {
+    for (const until = Date.now() + ms; rewrites < count && Date.now() < until; ) await sleep(5);
+    return rewrites;
+  };
+  const nextRewriteAfter = async (files: ReturnType<typeof open>) => {
+    const asked = Date.now();
+    files.indexChanged();
+    const target = rewrites + 1;
+    expect(await waitFor(target, 3000)).toBe(target);
+    return Date.now() - asked;
+  };
+
+  // A rewrite stalled for 60 ms would put the next INDEX_COST_FACTOR × 60 ms (6 s) away; the cap says 200 ms.
+  const capped = open(200);
+  slowMs = 60;
+  await nextRewriteAfter(capped);
+  await sleep(slowMs + 20);
+  slowMs = 0;
+  const late = await nextRewriteAfter(capped);
+  expect(late).toBeGreaterThanOrEqual(190);
+  expect(late).toBeLessThan(1000);
+  expect(INDEX_MAX_DELAY_MS).toBeLessThanOrEqual(60_000);
+  await capped.flush();
+
+  // A failed rewrite, however long it waited, does not space the next one out (no cap in the way here).
+  const uncapped = open(60_000);
+  await nextRewriteAfter(uncapped);
+  await sleep(20);
+  fail = true;
+  slowMs = 150;
+  await nextRewriteAfter(uncapped);
+  await sleep(slowMs + 20);
+  fail = false;
+  slowMs = 0;
+  expect(await nextRewriteAfter(uncapped)).toBeLessThan(1000);
+  await uncapped.flush();
   await metadata.close();
   await dir.cleanup();
 });
