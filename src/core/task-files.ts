@@ -41,6 +41,16 @@ const LEASE_WAIT_MS = 60_000;
 /** While waiting, whether the holder has ended is asked at most this often. */
 const HOLDER_CHECK_MS = 100;
 
+/**
+ * Fairness between processes: a process whose turns on one task have followed each other for
+ * this long (a queue of uploads or a sweep) leaves the lease free for {@link TURN_GAP_MS} before
+ * its next turn, so another process waiting for the task (it tries every 50 ms at most) gets a
+ * turn instead of waiting out the whole queue.
+ */
+export const TURN_STREAK_MS = 1_000;
+/** See {@link TURN_STREAK_MS}: longer than a waiter's longest pause between tries. */
+export const TURN_GAP_MS = 100;
+
 /** Without a runtime that can tell: a random owner id, a holder's end never known (waited out). */
 export const anonymousIdentity: ProcessIdentity = {
   ownerId: () => crypto.randomUUID(),
@@ -92,7 +102,8 @@ export function createTaskFiles(options: {
   identity?: ProcessIdentity;
 }): TaskFiles {
   const { backend, metadata, logger } = options;
-  const queues = new Map<string, Promise<unknown>>();
+  /** Per task, this process's queue of turns and since when they have followed each other. */
+  const queues = new Map<string, { settled: Promise<unknown>; streak: { since: number } }>();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let writing: Promise<void> | undefined;
   const { leased } = createTaskLeases(metadata, logger, options.identity ?? anonymousIdentity);
@@ -117,13 +128,20 @@ export function createTaskFiles(options: {
     publishing: new Set<number>(),
     withTask(specName, taskId, work) {
       const key = `${specName}/${taskId}`;
-      const previous = queues.get(key) ?? Promise.resolve();
-      const turn = () => leased(specName, taskId, work);
-      const run = previous.then(turn, turn);
+      const queued = queues.get(key);
+      const streak = queued?.streak ?? { since: Date.now() };
+      const turn = async () => {
+        if (Date.now() - streak.since > TURN_STREAK_MS) {
+          await new Promise((resolve) => setTimeout(resolve, TURN_GAP_MS));
+          streak.since = Date.now();
+        }
+        return leased(specName, taskId, work);
+      };
+      const run = (queued?.settled ?? Promise.resolve()).then(turn, turn);
       const settled = run.catch(() => {});
-      queues.set(key, settled);
+      queues.set(key, { settled, streak });
       void settled.then(() => {
-        if (queues.get(key) === settled) queues.delete(key);
+        if (queues.get(key)?.settled === settled) queues.delete(key);
       });
       return run;
     },

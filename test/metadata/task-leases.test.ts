@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { createMemoryBackend } from "../../src/backends/memory.ts";
 import { consoleWarningsLogger } from "../../src/core/context.ts";
-import { createTaskFiles } from "../../src/core/task-files.ts";
+import { createTaskFiles, TURN_STREAK_MS } from "../../src/core/task-files.ts";
 import { openLocalMetadata } from "../../src/metadata/local.ts";
 import { createProcessIdentity, processStat } from "../../src/runtime/process-identity.ts";
 import { makeTempDir } from "../helpers/store.ts";
@@ -81,6 +81,35 @@ test("two stores on one database take turns on a task: a delete or publish in on
   finishFirst();
   await Promise.all([a, b]);
   expect(events).toEqual(["a starts", "other task", "a ends", "b starts"]);
+  await close();
+});
+
+test("a store with a long queue of turns on a task leaves a gap, so another store waiting for the task gets a turn before the queue ends", async () => {
+  const { first, second, close } = await twoProcesses();
+  const files = [first, second].map((metadata) =>
+    createTaskFiles({ backend: createMemoryBackend(), metadata, logger: consoleWarningsLogger, now: Date.now }),
+  );
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+  // The first store queues turns on one task for about three streaks.
+  const turns = Math.ceil((3 * TURN_STREAK_MS) / 20);
+  let firstDone = 0;
+  const queue = Array.from({ length: turns }, () =>
+    files[0]?.withTask("chat-app", "1.1", async () => {
+      await sleep(20);
+      firstDone++;
+    }),
+  );
+  await sleep(50);
+  let doneWhenSecondRan = -1;
+  const waited = Date.now();
+  await files[1]?.withTask("chat-app", "1.1", async () => {
+    doneWhenSecondRan = firstDone;
+  });
+  const secondWaitedMs = Date.now() - waited;
+  await Promise.all(queue);
+  // Before, the second store waited until the first's whole queue had run.
+  expect(doneWhenSecondRan).toBeLessThan(turns);
+  expect(secondWaitedMs).toBeLessThan(2 * TURN_STREAK_MS + 1_000);
   await close();
 });
 
