@@ -1,13 +1,28 @@
 /** Finding versions: by id, the newest or a numbered one of a series, and those a delete targets. */
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
+import type { ArtifactRef } from "../contracts/types.ts";
 import { prepareStatement } from "./libsql-prepared.ts";
-import { type Database, isCommitted, type SelectedRow, selection, toRecord } from "./libsql-rows.ts";
+import {
+  type Database,
+  isCommitted,
+  publishingInSeries,
+  type SelectedRow,
+  selection,
+  toRecord,
+} from "./libsql-rows.ts";
 import { artifacts } from "./schema.ts";
 
 export type LookupQueries = Pick<MetadataRepository, "findVersion" | "findForDelete"> & {
   findById(id: number): Promise<ArtifactRecord | null>;
+  readVersion: ReadVersion;
 };
+
+/**
+ * `findVersion` plus, from the same statement, whether its confirmation (`confirmRead`) holds
+ * right now: no version of the series is publishing (the row names its key by being the row).
+ */
+export type ReadVersion = (ref: ArtifactRef) => Promise<{ record: ArtifactRecord | null; quiet: boolean }>;
 
 export function createLookupQueries(db: Database): LookupQueries {
   const selectRecords = () => db.select(selection).from(artifacts);
@@ -28,27 +43,32 @@ export function createLookupQueries(db: Database): LookupQueries {
       .where(eq(artifacts.id, value("id")))
       .limit(1),
   );
-  const newestInSeries = prepare<SelectedRow>(
-    selectRecords().where(and(inSeries, isCommitted)).orderBy(desc(artifacts.version)).limit(1),
+  // A download's lookup also tells whether anything of the series is publishing (see `readVersion`).
+  type ReadRow = SelectedRow & { quiet: number };
+  const selectToRead = () =>
+    db.select({ ...selection, quiet: sql<number>`NOT ${publishingInSeries}`.mapWith(Number) }).from(artifacts);
+  const newestInSeries = prepare<ReadRow>(
+    selectToRead().where(and(inSeries, isCommitted)).orderBy(desc(artifacts.version)).limit(1),
   );
-  const versionInSeries = prepare<SelectedRow>(
-    selectRecords()
+  const versionInSeries = prepare<ReadRow>(
+    selectToRead()
       .where(and(inSeries, isCommitted, eq(artifacts.version, value("version"))))
       .limit(1),
   );
   const first = (rows: SelectedRow[]) => (rows[0] ? toRecord(rows[0]) : null);
+  const readVersion: ReadVersion = async (ref) => {
+    const series = { specName: ref.specName, taskId: ref.taskId, type: ref.type };
+    const [row] = await (ref.version === undefined
+      ? newestInSeries.all(series)
+      : versionInSeries.all({ ...series, version: ref.version }));
+    return row ? { record: toRecord(row), quiet: row.quiet === 1 } : { record: null, quiet: false };
+  };
 
   return {
     findById: async (id) => first(await byId.all({ id })),
 
-    async findVersion(ref) {
-      const series = { specName: ref.specName, taskId: ref.taskId, type: ref.type };
-      return first(
-        await (ref.version === undefined
-          ? newestInSeries.all(series)
-          : versionInSeries.all({ ...series, version: ref.version })),
-      );
-    },
+    findVersion: async (ref) => (await readVersion(ref)).record,
+    readVersion,
 
     async findForDelete(target) {
       const notPending = sql`${artifacts.state} NOT IN ('pending', 'publishing')`;

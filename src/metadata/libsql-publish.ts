@@ -10,7 +10,14 @@
 import { and, eq, lt, sql } from "drizzle-orm";
 import type { FinishPublishInput, MetadataRepository } from "../contracts/metadata-repository.ts";
 import { type BoundStatement, prepareStatement } from "./libsql-prepared.ts";
-import { type Database, isCommitted, type SelectedRow, selection, toRecord } from "./libsql-rows.ts";
+import {
+  type Database,
+  isCommitted,
+  publishingInSeries,
+  type SelectedRow,
+  selection,
+  toRecord,
+} from "./libsql-rows.ts";
 import { removeSecretsStatements, secretsStatements } from "./libsql-secrets.ts";
 import { removeStructureStatements, structureStatements } from "./libsql-structure.ts";
 import { RELEASE_LEASE } from "./libsql-tasks.ts";
@@ -27,7 +34,6 @@ function preparePublishStatements(db: Database) {
   const value = sql.placeholder;
   const prepare = <T = unknown>(query: Parameters<typeof prepareStatement>[1]) =>
     prepareStatement<T>(db.$client, query);
-  const publishingInSeries = sql`EXISTS (SELECT 1 FROM ${artifacts} a2 WHERE a2.spec_name = ${value("specName")} AND a2.task_id = ${value("taskId")} AND a2.type = ${value("type")} AND a2.state = 'publishing')`;
   const startPublishing = prepare(
     db
       .update(artifacts)

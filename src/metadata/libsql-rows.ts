@@ -46,6 +46,12 @@ function parseSecrets(column: string | null | undefined): ArtifactSecrets | null
  */
 export const isCommitted = sql`${artifacts.state} = 'committed'`;
 
+/**
+ * A version of the series named by the `specName`, `taskId` and `type` placeholders is publishing:
+ * its bytes may be moving onto the seed path (see `confirmRead`).
+ */
+export const publishingInSeries = sql`EXISTS (SELECT 1 FROM ${artifacts} a2 WHERE a2.spec_name = ${sql.placeholder("specName")} AND a2.task_id = ${sql.placeholder("taskId")} AND a2.type = ${sql.placeholder("type")} AND a2.state = 'publishing')`;
+
 /** Every column of a row plus its tags and structure summary in one query. */
 export const selection = { row: artifacts, tags: tagsColumn, summary: summaryColumn, secrets: secretsColumn };
 

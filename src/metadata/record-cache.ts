@@ -6,17 +6,19 @@
  * process is seen by the next read. Only local files have a stamp; remote databases read each time.
  */
 import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
+import type { ReadVersion } from "./libsql-lookup.ts";
 
 type CachedReads = Pick<MetadataRepository, "findVersion" | "confirmRead">;
+type Queries = CachedReads & { readVersion: ReadVersion };
 
 /** Refs and confirmations kept; the least recently used goes first. */
 const CACHE_ENTRIES = 4096;
 
 /**
  * @example
- * const reads = cacheCommittedReads({ findVersion, confirmRead }, () => client.changeStamp());
+ * const reads = cacheCommittedReads({ findVersion, readVersion, confirmRead }, () => client.changeStamp());
  */
-export function cacheCommittedReads(queries: CachedReads, changeStamp: () => string): CachedReads {
+export function cacheCommittedReads(queries: Queries, changeStamp: () => string): CachedReads {
   const versions = boundedMap<{ stamp: string; record: ArtifactRecord | null }>();
   const confirmed = boundedMap<string>();
   return {
@@ -27,12 +29,16 @@ export function cacheCommittedReads(queries: CachedReads, changeStamp: () => str
       const stamp = changeStamp();
       const hit = versions.get(key);
       if (hit && hit.stamp === stamp) return hit.record && copyOf(hit.record);
-      const record = await queries.findVersion(ref);
+      const { record, quiet } = await queries.readVersion(ref);
       versions.set(key, { stamp, record: record && copyOf(record) });
+      // The lookup answered the confirmation too: it holds while nothing is committed, so a first
+      // read runs one query. A replacement commits its publishing mark before it moves bytes onto
+      // the seed path, so a read that opened those bytes finds the stamp moved and asks again.
+      if (record && quiet) confirmed.set(confirmationKey(record), stamp);
       return record;
     },
     async confirmRead(record) {
-      const key = `${record.id}\n${record.storageKey}`;
+      const key = confirmationKey(record);
       const stamp = changeStamp();
       if (confirmed.get(key) === stamp) return true;
       const confirmedNow = await queries.confirmRead(record);
@@ -40,6 +46,10 @@ export function cacheCommittedReads(queries: CachedReads, changeStamp: () => str
       return confirmedNow;
     },
   };
+}
+
+function confirmationKey(record: ArtifactRecord): string {
+  return `${record.id}\n${record.storageKey}`;
 }
 
 /** Callers may set computed fields on what they get: each gets its own copy. */

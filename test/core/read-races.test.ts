@@ -93,3 +93,90 @@ describe("a download racing a change of what it looked up (fs, versioning on)", 
     await expectNothingFlagged(fixture);
   });
 });
+
+/**
+ * A replacement (versioning off) whose bytes move onto the seed path between a reader's lookup
+ * and its open, with nothing committed in between: the reader must not take the lookup's
+ * confirmation for one made after opening (record-cache.ts answers it from the change stamp).
+ */
+describe("a download racing a replacement that moves bytes onto the seed path (fs, versioning off)", () => {
+  const SEED = "s/t/log.txt.gz";
+
+  /** `replace` runs when the reader gets the seed path; its move is held until `moveNow`. */
+  async function replacingStore() {
+    let held: (() => void) | undefined;
+    let replacing = false;
+    let onGet: (() => Promise<void>) | undefined;
+    let moveDone: () => void = () => {};
+    const moved = new Promise<void>((resolve) => {
+      moveDone = resolve;
+    });
+    const fixture = await open(
+      { versioningEnabled: false },
+      (backend) =>
+        ({
+          ...backend,
+          async get(key, options) {
+            if (key === SEED && onGet) {
+              const run = onGet;
+              onGet = undefined;
+              await run();
+            }
+            return backend.get(key, options);
+          },
+          async move(from, to) {
+            const holding = to === SEED && replacing;
+            if (holding) await new Promise<void>((resolve) => (held = resolve));
+            const result = await (backend.move as NonNullable<StorageBackend["move"]>)(from, to);
+            if (holding) {
+              moveDone();
+              // Committing waits a little: the reader confirms while nothing was committed since the move.
+              await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+            return result;
+          },
+        }) satisfies StorageBackend,
+    );
+    await fixture.store.upload({ ...series, content: OLD });
+    replacing = true;
+    const untilHeld = async () => {
+      while (!held) await new Promise((resolve) => setTimeout(resolve, 1));
+    };
+    return {
+      fixture,
+      moveNow: async () => {
+        await untilHeld();
+        held?.();
+        await moved;
+      },
+      untilHeld,
+      onGet(run: () => Promise<void>) {
+        onGet = run;
+      },
+    };
+  }
+
+  test("looked up before the replacement's mark: the read gets the old or the new version, verified", async () => {
+    const { fixture, moveNow, onGet } = await replacingStore();
+    let replacing: Promise<unknown> = Promise.resolve();
+    onGet(async () => {
+      replacing = fixture.store.upload({ ...series, content: NEW });
+      await moveNow();
+    });
+    expect([OLD, NEW]).toContain(await openAndRead(fixture, series));
+    await replacing;
+    expect(await fixture.store.downloadText(series)).toBe(NEW);
+    await expectNothingFlagged(fixture);
+  });
+
+  test("looked up while the replacement is publishing: the read gets the old or the new version, verified", async () => {
+    const { fixture, moveNow, untilHeld, onGet } = await replacingStore();
+    const replacing = fixture.store.upload({ ...series, content: NEW });
+    await untilHeld();
+    onGet(moveNow);
+    expect([OLD, NEW]).toContain(await openAndRead(fixture, series));
+    await replacing;
+    expect(await fixture.store.downloadText(series)).toBe(NEW);
+    await expectNothingFlagged(fixture);
+  });
+});
