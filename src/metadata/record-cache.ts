@@ -11,7 +11,7 @@ import type { ReadVersion } from "./libsql-lookup.ts";
 type CachedReads = Pick<MetadataRepository, "findVersion" | "confirmRead">;
 type Queries = CachedReads & { readVersion: ReadVersion };
 
-/** Refs and confirmations kept; the least recently used goes first. */
+/** Refs and confirmations kept; when full, the least recently used quarter goes. */
 const CACHE_ENTRIES = 4096;
 
 /**
@@ -71,7 +71,12 @@ function boundedMap<T>() {
     set(key: string, value: T): void {
       map.delete(key);
       map.set(key, value);
-      if (map.size > CACHE_ENTRIES) map.delete(map.keys().next().value as string);
+      if (map.size > CACHE_ENTRIES) {
+        // One walk for a quarter: a new iterator per eviction steps over every entry deleted
+        // before it, which was ~3 µs a read of a new key once the map was full.
+        const oldest = map.keys();
+        for (let evicted = 0; evicted < CACHE_ENTRIES / 4; evicted++) map.delete(oldest.next().value as string);
+      }
     },
   };
 }
