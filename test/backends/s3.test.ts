@@ -245,6 +245,26 @@ describe("s3 failure paths on real servers", () => {
     }
   });
 
+  test("s3rver: an upload publishes even when the server writes each object's file late", async () => {
+    // s3rver answers a PUT before the object's file is written (see s3rver-read-after-write.cjs);
+    // on a loaded machine the publish, which reads back the key it has just put (an S3 move is
+    // get, put, delete), found nothing there: E_BACKEND "neither at .store/uploads/… nor at …".
+    // Opening each object file 300 ms late makes that happen on every put.
+    const server = await startS3Server("s3rver", { objectOpenDelayMs: 300 });
+    const metadata = await createLibsqlMetadata({ client: createClient({ url: ":memory:" }) });
+    const store = createArtifactStore({ backend: await backendOn(server), metadata });
+    try {
+      for (const taskId of ["t1", "t2"]) {
+        const log = makeLog(2000);
+        await store.upload({ specName: "e2e-8", taskId, type: "log", content: log });
+        expect(await store.downloadText({ specName: "e2e-8", taskId, type: "log" })).toBe(log);
+      }
+    } finally {
+      await store.close();
+      await server.dispose();
+    }
+  });
+
   test("s3rver: wrong credentials are E_BACKEND with the service's message, and the body is cancelled", async () => {
     // Only s3rver checks credentials, and only the access key id (it does not verify V4
     // signatures); fauxqs accepts any credentials, so there is nothing to provoke there.

@@ -5,7 +5,9 @@
  *   objects in memory, accepts any credentials, and takes at most 11 MiB per request.
  * - `s3rver` as a child process of `node --openssl-legacy-provider` (without the flag its
  *   ListObjectsV2 paging answers 500). It keeps objects on disk, knows one access key
- *   (`S3RVER`/`S3RVER`), refuses unknown access keys, but does not verify V4 signatures.
+ *   (`S3RVER`/`S3RVER`), refuses unknown access keys, but does not verify V4 signatures. It runs
+ *   with `s3rver-read-after-write.cjs` preloaded: on its own, s3rver may answer a PUT before the
+ *   object's file is written, so a GET right after it misses the object (S3 never does).
  *
  * Both take path-style requests (`forcePathStyle: true`): against an IP endpoint the SDK's
  * virtual-host URLs (`bucket.127.0.0.1`) cannot resolve, and fauxqs only maps virtual hosts
@@ -70,8 +72,13 @@ const READY_TIMEOUT_MS = 20_000;
  *   credentials: { accessKeyId: server.accessKeyId, secretAccessKey: server.secretAccessKey } });
  * await server.dispose();
  */
-export async function startS3Server(kind: S3ServerKind): Promise<S3TestServer> {
-  return kind === "fauxqs" ? startFauxqs() : startS3rver();
+export async function startS3Server(kind: S3ServerKind, options: S3ServerOptions = {}): Promise<S3TestServer> {
+  return kind === "fauxqs" ? startFauxqs() : startS3rver(options);
+}
+
+export interface S3ServerOptions {
+  /** s3rver only: opens each object file for writing this much later, as a descheduled thread does. */
+  objectOpenDelayMs?: number;
 }
 
 function makeClient(endpoint: string, accessKeyId: string, secretAccessKey: string): S3Client {
@@ -174,13 +181,13 @@ async function startFauxqs(): Promise<S3TestServer> {
   );
 }
 
-async function startS3rver(): Promise<S3TestServer> {
+async function startS3rver(options: S3ServerOptions): Promise<S3TestServer> {
   const directory = await mkdtemp(join(tmpdir(), "s3rver-"));
   let child: ChildProcess | undefined;
   // Port 0 on the first start lets the OS pick a free port; s3rver prints the one it got.
   let port = 0;
   const start = async () => {
-    const started = await spawnS3rver(directory, port);
+    const started = await spawnS3rver(directory, port, options);
     child = started.child;
     port = started.port;
   };
@@ -217,12 +224,24 @@ async function startS3rver(): Promise<S3TestServer> {
 }
 
 /** Runs s3rver and resolves once it printed its address and answers HTTP on it. */
-async function spawnS3rver(directory: string, port: number): Promise<{ child: ChildProcess; port: number }> {
+async function spawnS3rver(
+  directory: string,
+  port: number,
+  options: S3ServerOptions,
+): Promise<{ child: ChildProcess; port: number }> {
   const script = join(process.cwd(), "node_modules", "s3rver", "bin", "s3rver.js");
+  const readAfterWrite = join(import.meta.dir, "s3rver-read-after-write.cjs");
+  const env = { ...process.env, S3RVER_TEST_OBJECT_OPEN_DELAY_MS: String(options.objectOpenDelayMs ?? 0) };
   const child = spawn(
     "node",
-    ["--openssl-legacy-provider", script, "-d", directory, "-a", "127.0.0.1", "-p", String(port), "--silent"],
-    { stdio: ["ignore", "pipe", "pipe"] },
+    [
+      "--openssl-legacy-provider",
+      "--require",
+      readAfterWrite,
+      script,
+      ...["-d", directory, "-a", "127.0.0.1", "-p", String(port), "--silent"],
+    ],
+    { stdio: ["ignore", "pipe", "pipe"], env },
   );
   // If the test process ends without dispose() (a crash, an uncaught error), take the child along.
   const killOnExit = () => child.kill("SIGKILL");
