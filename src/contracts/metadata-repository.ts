@@ -18,6 +18,9 @@ export interface ArtifactRecord extends ArtifactMetadata {
   storageKey: string;
 }
 
+/** A record as a download reads it: every column of its row, without tags, summary or secrets. */
+export type ArtifactRow = Omit<ArtifactRecord, "tags" | "summary" | "secrets">;
+
 export interface ReserveVersionInput {
   specName: string;
   taskId: string;
@@ -148,7 +151,7 @@ export interface MetadataRepository extends StructureQueries, LiveLogQueries {
    * A reader's check after opening `record.storageKey`: the row is still committed at that key
    * and no version of its series is publishing, so the opened bytes are that version's.
    */
-  confirmRead(record: ArtifactRecord): Promise<boolean>;
+  confirmRead(record: ArtifactRow): Promise<boolean>;
   /** Moves a row to another key, only while it still names `from`; false otherwise. */
   rekey(id: number, from: string, to: string): Promise<boolean>;
   /**
@@ -169,6 +172,8 @@ export interface MetadataRepository extends StructureQueries, LiveLogQueries {
   indexSummary(): Promise<IndexTaskSummary[]>;
   /** A committed version; the latest when `ref.version` is absent. */
   findVersion(ref: ArtifactRef): Promise<ArtifactRecord | null>;
+  /** {@link MetadataRepository.findVersion} for a download: the row alone, one lighter query. */
+  findRow(ref: ArtifactRef): Promise<ArtifactRow | null>;
   /** Committed versions of a (spec, task, type?) or of one version, in any state but pending. */
   findForDelete(ref: ArtifactRef): Promise<ArtifactRecord[]>;
   search(query: SearchQuery): Promise<ArtifactRecord[]>;

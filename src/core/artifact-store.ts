@@ -8,7 +8,7 @@ import type { StorageBackend } from "../contracts/storage-backend.ts";
 import type { ArtifactContent, ArtifactMetadata, ArtifactTarget, ArtifactTypeDefinition } from "../contracts/types.ts";
 import type { ConvertOptions, ConvertReport } from "./convert.ts";
 import type { DiskReport } from "./disk-space.ts";
-import type { ArtifactDownload, OpenOptions, PreparedDownload } from "./download.ts";
+import type { ArtifactDownload, DownloadMetadata, OpenOptions, PreparedDownload } from "./download.ts";
 import type {
   AppendLogInput,
   AppendLogResult,
@@ -75,6 +75,11 @@ export interface ArtifactStore {
    * serves HEAD, conditional requests and the body.
    */
   prepareOpen(target: ArtifactTarget, options?: OpenOptions): Promise<PreparedDownload>;
+  /**
+   * {@link ArtifactStore.prepareOpen} whose metadata leaves out tags, summary and secrets: a
+   * lighter lookup, for a read that sends the bytes (the HTTP GET and HEAD).
+   */
+  prepareRead(target: ArtifactTarget, options?: OpenOptions): Promise<PreparedDownload<DownloadMetadata>>;
   /** Metadata of a version (the latest when the ref has no version), or null. */
   stat(target: ArtifactTarget): Promise<ArtifactMetadata | null>;
   /** Deletes a version (URI or ref with version) or all versions (ref without version); returns how many. */

@@ -6,12 +6,12 @@
 import { toHex } from "../codec/engines.ts";
 import { collectBytes, mapStreamErrors, observeStream, sliceStream, withLazyBody } from "../codec/streams.ts";
 import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
-import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import type { ArtifactRow } from "../contracts/metadata-repository.ts";
 import type { StoredObject } from "../contracts/storage-backend.ts";
 import type { ArtifactMetadata, ArtifactTarget } from "../contracts/types.ts";
 import type { StoreContext } from "./context.ts";
 import { parseKey } from "./layout.ts";
-import { findRecord, flagCorrupt, notFound, publicMetadata, requireRecord } from "./records.ts";
+import { flagCorrupt, notFound, publicMetadata, refOf, requireRecord } from "./records.ts";
 import { finishStalledPublishes, STALLED_PUBLISH_MS } from "./upload-publish.ts";
 
 /** A byte range of the decoded content: from `offset` (`length` bytes), or the last `suffixLength` bytes. */
@@ -27,8 +27,11 @@ export interface OpenOptions {
   signal?: AbortSignal;
 }
 
-export interface ArtifactDownload {
-  metadata: ArtifactMetadata;
+/** What a download's lookup reads of a version: its metadata without tags, summary or secrets. */
+export type DownloadMetadata = Omit<ArtifactMetadata, "tags" | "summary" | "secrets">;
+
+export interface ArtifactDownload<M extends DownloadMetadata = ArtifactMetadata> {
+  metadata: M;
   /** The bytes, verified as they stream when `verified` is true. */
   body: ReadableStream<Uint8Array>;
   /** The same bytes held whole (small versions read in one step), verified before this was returned when `verified`. */
@@ -47,8 +50,8 @@ export interface ArtifactDownload {
 const TOUCH_INTERVAL_MS = 60_000;
 
 /** A read decided but not started: what it will send, before any stored byte is touched. */
-export interface PreparedDownload {
-  metadata: ArtifactMetadata;
+export interface PreparedDownload<M extends DownloadMetadata = ArtifactMetadata> {
+  metadata: M;
   contentEncoding: "identity" | "gzip";
   /** Bytes the body will yield. */
   length: number;
@@ -56,16 +59,43 @@ export interface PreparedDownload {
   /** SHA-256 hex of the whole representation that would be sent (absent for ranges). */
   checksum?: string;
   /** Starts reading the stored bytes. */
-  open(): Promise<ArtifactDownload>;
+  open(): Promise<ArtifactDownload<M>>;
 }
 
-/** One metadata lookup; the HTTP layer answers HEAD and 304 from this without opening the blob. */
+/** One metadata lookup, of the whole record (tags, summary and secrets too). */
 export async function prepareDownload(
   ctx: StoreContext,
   target: ArtifactTarget,
   options: OpenOptions = {},
 ): Promise<PreparedDownload> {
-  const record = await requireRecord(ctx, target);
+  return prepareFrom(ctx, await requireRecord(ctx, target), target, options);
+}
+
+/**
+ * One metadata lookup of the row alone (no tags, summary or secrets: one lighter query); the
+ * HTTP layer answers GET, HEAD and 304 from this.
+ */
+export async function prepareRead(
+  ctx: StoreContext,
+  target: ArtifactTarget,
+  options: OpenOptions = {},
+): Promise<PreparedDownload<DownloadMetadata>> {
+  const row = await findRow(ctx, target);
+  if (!row) throw notFound(target);
+  return prepareFrom(ctx, row, target, options);
+}
+
+/** The row a download reads (see `MetadataRepository.findRow`), or null. */
+function findRow(ctx: StoreContext, target: ArtifactTarget): Promise<ArtifactRow | null> {
+  return ctx.metadata.findRow(refOf(ctx, target));
+}
+
+async function prepareFrom<R extends ArtifactRow>(
+  ctx: StoreContext,
+  record: R,
+  target: ArtifactTarget,
+  options: OpenOptions,
+): Promise<PreparedDownload<Omit<R, "id" | "storageKey">>> {
   if (record.integrity === "corrupt") {
     throw new ArtifactStoreError(
       "E_CORRUPT",
@@ -147,14 +177,14 @@ export async function downloadWhole(
 ): Promise<Uint8Array> {
   let brokenOff = 0;
   for (let attempt = 1; ; attempt++) {
-    const prepared = await prepareDownload(ctx, target, options);
+    const prepared = await prepareRead(ctx, target, options);
     try {
       return await collectBytes((await prepared.open()).body);
     } catch (error) {
       if (isReplacedError(error) && attempt < MAX_REPLACED_RETRIES) continue;
       if (!isArtifactStoreError(error) || error.code !== "E_BACKEND" || ++brokenOff > 3) throw error;
       // Replaced meanwhile (a new version committed, or one publishing over the seed path)?
-      const now = await findRecord(ctx, target).catch(() => null);
+      const now = await findRow(ctx, target).catch(() => null);
       if (!now || (now.version === prepared.metadata.version && (await ctx.metadata.confirmRead(now)))) throw error;
     }
   }
@@ -199,7 +229,7 @@ export function isReplacedError(error: unknown): boolean {
  */
 async function openStored(
   ctx: StoreContext,
-  record: ArtifactRecord,
+  record: ArtifactRow,
   target: ArtifactTarget,
   getOptions: { range?: { offset: number; length: number }; signal?: AbortSignal },
 ): Promise<StoredObject> {
@@ -222,7 +252,7 @@ async function openStored(
     }
     if (object && !readFailure && (!mutable || (await ctx.metadata.confirmRead(record)))) return object;
     if (!readFailure) await object?.body.cancel().catch(() => {});
-    const now = await findRecord(ctx, target);
+    const now = await findRow(ctx, target);
     // Deleted or superseded since the lookup: gone, not damaged.
     if (!now) throw notFound(target);
     if (now.id !== record.id || now.storageKey !== record.storageKey) {
@@ -260,7 +290,7 @@ const SMALL_STORED_SIZE = 256 * 1024;
  */
 async function decodeInMemory(
   ctx: StoreContext,
-  record: ArtifactRecord,
+  record: ArtifactRow,
   stored: ReadableStream<Uint8Array> | Uint8Array,
   verify: boolean,
 ): Promise<Uint8Array> {
@@ -290,7 +320,7 @@ async function decodeInMemory(
 /** Bytes about to be sent whole: checked against `expected` (E_CORRUPT and flagged on a mismatch), counted. */
 async function checkWhole(
   ctx: StoreContext,
-  record: ArtifactRecord,
+  record: ArtifactRow,
   bytes: Uint8Array,
   expected: { size: number; checksum: string } | undefined,
 ): Promise<void> {
@@ -312,7 +342,7 @@ async function checkWhole(
 /** Counts bytes handed out and, when `expected` is given, checks size and SHA-256 at the end. */
 function countAndVerify(
   ctx: StoreContext,
-  record: ArtifactRecord,
+  record: ArtifactRow,
   expected: { size: number; checksum: string } | undefined,
 ): TransformStream<Uint8Array, Uint8Array> {
   const hasher = expected ? ctx.codecs.createSha256() : undefined;
@@ -335,12 +365,12 @@ function countAndVerify(
   });
 }
 
-async function corruptError(ctx: StoreContext, record: ArtifactRecord, reason: string): Promise<ArtifactStoreError> {
+async function corruptError(ctx: StoreContext, record: ArtifactRow, reason: string): Promise<ArtifactStoreError> {
   await flagCorrupt(ctx, record, reason);
   return new ArtifactStoreError("E_CORRUPT", `${record.uri} failed verification: ${reason}`);
 }
 
-function touch(ctx: StoreContext, record: ArtifactRecord): void {
+function touch(ctx: StoreContext, record: ArtifactRow): void {
   const now = ctx.now();
   const last = record.lastAccessedAt === null ? 0 : Date.parse(record.lastAccessedAt);
   if (now - last < TOUCH_INTERVAL_MS) return;

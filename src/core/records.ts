@@ -1,15 +1,16 @@
 /** A version's row as the core uses it: looked up from what a user names, made public, its objects moved and removed. */
 
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
+import type { ArtifactRecord, ArtifactRow, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
-import type { ArtifactMetadata, ArtifactRef, ArtifactTarget, ArtifactTypeDefinition } from "../contracts/types.ts";
+import type { ArtifactRef, ArtifactTarget, ArtifactTypeDefinition } from "../contracts/types.ts";
 import { DAY_MS } from "../lib/time.ts";
 import type { StoreContext } from "./context.ts";
 import { refFromUri, unknownUri, uriFor } from "./layout.ts";
 import { assertValidName, assertValidVersion } from "./names.ts";
 
-export function publicMetadata(record: ArtifactRecord): ArtifactMetadata {
+/** A record (or a bare row) without what only the store uses: its id and storage key. */
+export function publicMetadata<R extends ArtifactRow>(record: R): Omit<R, "id" | "storageKey"> {
   const { id: _id, storageKey: _storageKey, ...metadata } = record;
   return metadata;
 }
@@ -151,7 +152,7 @@ export function notFound(target: ArtifactTarget): ArtifactStoreError {
 }
 
 /** Flags a version corrupt, counts and logs it. Never throws: the caller is already failing. */
-export async function flagCorrupt(ctx: StoreContext, record: ArtifactRecord, reason: string): Promise<void> {
+export async function flagCorrupt(ctx: StoreContext, record: ArtifactRow, reason: string): Promise<void> {
   ctx.metrics.count("checksumFailures");
   ctx.logger.error("artifact failed verification and is flagged corrupt", { uri: record.uri, reason });
   await ctx.metadata.setIntegrity(record.id, "corrupt").catch((error: unknown) => {

@@ -10,7 +10,7 @@ import { consoleWarningsLogger, type StoreContext } from "./context.ts";
 import { convertLegacyLayout } from "./convert.ts";
 import { deleteArtifacts } from "./delete.ts";
 import { diskReport, withHeadroom } from "./disk-space.ts";
-import { downloadWhole, openArtifact, prepareDownload } from "./download.ts";
+import { downloadWhole, openArtifact, prepareDownload, prepareRead } from "./download.ts";
 import { appendLog, describeLiveLog, discardLog, readLiveLog, sealLog } from "./live-log.ts";
 import { cleanupExpired, collectStats, updateArtifact } from "./maintenance.ts";
 import { createStoreMetrics } from "./metrics.ts";
@@ -105,6 +105,7 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     },
     open: (target, openOptions) => openArtifact(ctx, target, openOptions),
     prepareOpen: (target, openOptions) => prepareDownload(ctx, target, openOptions),
+    prepareRead: (target, openOptions) => prepareRead(ctx, target, openOptions),
     async stat(target) {
       const record = await findRecord(ctx, target);
       return record ? publicMetadata(record) : null;

@@ -150,7 +150,7 @@ async function serveArtifact(
     const current = await store.stat(ref);
     if (!current || !ifRangeMatches(ifRange, current)) range = undefined;
   }
-  const prepared = await store.prepareOpen(ref, {
+  const prepared = await store.prepareRead(ref, {
     acceptEncoding: acceptsGzip(c.req.header("accept-encoding")) ? "gzip" : "identity",
     ...(range ? { range } : {}),
     signal: c.req.raw.signal,

@@ -1,6 +1,6 @@
 /** Finding versions: by id, the newest or a numbered one of a series, and those a delete targets. */
 import { and, asc, desc, eq, sql } from "drizzle-orm";
-import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
+import type { ArtifactRecord, ArtifactRow, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { ArtifactRef } from "../contracts/types.ts";
 import { prepareStatement } from "./libsql-prepared.ts";
 import {
@@ -10,19 +10,22 @@ import {
   type SelectedRow,
   selection,
   toRecord,
+  toRow,
 } from "./libsql-rows.ts";
 import { artifacts } from "./schema.ts";
 
-export type LookupQueries = Pick<MetadataRepository, "findVersion" | "findForDelete"> & {
+export type LookupQueries = Pick<MetadataRepository, "findVersion" | "findRow" | "findForDelete"> & {
   findById(id: number): Promise<ArtifactRecord | null>;
-  readVersion: ReadVersion;
+  readVersion: ReadVersion<ArtifactRecord>;
+  readRow: ReadVersion<ArtifactRow>;
 };
 
 /**
- * `findVersion` plus, from the same statement, whether its confirmation (`confirmRead`) holds
- * right now: no version of the series is publishing (the row names its key by being the row).
+ * `findVersion` (or `findRow`) plus, from the same statement, whether its confirmation
+ * (`confirmRead`) holds right now: no version of the series is publishing (the row names its
+ * key by being the row).
  */
-export type ReadVersion = (ref: ArtifactRef) => Promise<{ record: ArtifactRecord | null; quiet: boolean }>;
+export type ReadVersion<R> = (ref: ArtifactRef) => Promise<{ record: R | null; quiet: boolean }>;
 
 export function createLookupQueries(db: Database): LookupQueries {
   const selectRecords = () => db.select(selection).from(artifacts);
@@ -43,32 +46,44 @@ export function createLookupQueries(db: Database): LookupQueries {
       .where(eq(artifacts.id, value("id")))
       .limit(1),
   );
-  // A download's lookup also tells whether anything of the series is publishing (see `readVersion`).
-  type ReadRow = SelectedRow & { quiet: number };
-  const selectToRead = () =>
-    db.select({ ...selection, quiet: sql<number>`NOT ${publishingInSeries}`.mapWith(Number) }).from(artifacts);
-  const newestInSeries = prepare<ReadRow>(
-    selectToRead().where(and(inSeries, isCommitted)).orderBy(desc(artifacts.version)).limit(1),
-  );
-  const versionInSeries = prepare<ReadRow>(
-    selectToRead()
-      .where(and(inSeries, isCommitted, eq(artifacts.version, value("version"))))
-      .limit(1),
-  );
+  // A version's lookup also tells whether anything of the series is publishing (see `ReadVersion`).
+  const quiet = sql<number>`NOT ${publishingInSeries}`.mapWith(Number);
+  const readStatements = <T extends { quiet: number }>(columns: Parameters<typeof db.select>[0]) => {
+    const select = () => db.select(columns).from(artifacts);
+    const newest = prepare<T>(select().where(and(inSeries, isCommitted)).orderBy(desc(artifacts.version)).limit(1));
+    const numbered = prepare<T>(
+      select()
+        .where(and(inSeries, isCommitted, eq(artifacts.version, value("version"))))
+        .limit(1),
+    );
+    return async (ref: ArtifactRef): Promise<T | undefined> => {
+      const series = { specName: ref.specName, taskId: ref.taskId, type: ref.type };
+      const [row] = await (ref.version === undefined
+        ? newest.all(series)
+        : numbered.all({ ...series, version: ref.version }));
+      return row;
+    };
+  };
+  const readSelected = readStatements<SelectedRow & { quiet: number }>({ ...selection, quiet });
+  // A download needs the row alone: no sub-queries for tags, summary and secrets.
+  const readBare = readStatements<{ row: typeof artifacts.$inferSelect; quiet: number }>({ row: artifacts, quiet });
   const first = (rows: SelectedRow[]) => (rows[0] ? toRecord(rows[0]) : null);
-  const readVersion: ReadVersion = async (ref) => {
-    const series = { specName: ref.specName, taskId: ref.taskId, type: ref.type };
-    const [row] = await (ref.version === undefined
-      ? newestInSeries.all(series)
-      : versionInSeries.all({ ...series, version: ref.version }));
+  const readVersion: ReadVersion<ArtifactRecord> = async (ref) => {
+    const row = await readSelected(ref);
     return row ? { record: toRecord(row), quiet: row.quiet === 1 } : { record: null, quiet: false };
+  };
+  const readRow: ReadVersion<ArtifactRow> = async (ref) => {
+    const row = await readBare(ref);
+    return row ? { record: toRow(row.row), quiet: row.quiet === 1 } : { record: null, quiet: false };
   };
 
   return {
     findById: async (id) => first(await byId.all({ id })),
 
     findVersion: async (ref) => (await readVersion(ref)).record,
+    findRow: async (ref) => (await readRow(ref)).record,
     readVersion,
+    readRow,
 
     async findForDelete(target) {
       const notPending = sql`${artifacts.state} NOT IN ('pending', 'publishing')`;

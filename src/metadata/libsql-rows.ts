@@ -1,7 +1,7 @@
 /** How artifact rows are selected (with their tags) and turned into records. */
 import { type Column, getTableColumns, getTableName, type SQL, sql } from "drizzle-orm";
 import type { drizzle } from "drizzle-orm/libsql/web";
-import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
+import type { ArtifactRecord, ArtifactRow } from "../contracts/metadata-repository.ts";
 import type { ArtifactSummary } from "../contracts/structure.ts";
 import type { ArtifactSecrets, SecretFinding } from "../contracts/types.ts";
 import { artifactSecrets, artifactSummaries, artifacts, artifactTags } from "./schema.ts";
@@ -88,6 +88,12 @@ export function toRecord({ row, tags, summary, secrets }: SelectedRow): Artifact
     state: row.state,
     integrity: row.integrity,
   };
+}
+
+/** A row alone, as a download reads it (see `findRow`): the record without tags, summary or secrets. */
+export function toRow(row: typeof artifacts.$inferSelect): ArtifactRow {
+  const { tags: _tags, summary: _summary, secrets: _secrets, ...rest } = toRecord({ row, tags: null });
+  return rest;
 }
 
 /** The columns of `selection.row`, with their decoders. */

@@ -49,12 +49,12 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
   const db = drizzle(client);
 
   const writes = createWriteBatcher(db, options.afterCommit, options.groupCommits ?? true);
-  const { findById, readVersion, ...lookups } = createLookupQueries(db);
+  const { findById, readVersion, readRow, ...lookups } = createLookupQueries(db);
   const publish = createPublishQueries(db, writes);
   // A local file's client tells when anything was committed: the rows downloads read are kept until then.
   const stamped = client as Client & { changeStamp?: () => string };
   const reads = stamped.changeStamp
-    ? cacheCommittedReads({ ...lookups, readVersion, confirmRead: publish.confirmRead }, () =>
+    ? cacheCommittedReads({ readVersion, readRow, confirmRead: publish.confirmRead }, () =>
         (stamped.changeStamp as () => string)(),
       )
     : {};

@@ -5,38 +5,47 @@
  * delete, replace, pin or publish by this store, another store on the same file or another
  * process is seen by the next read. Only local files have a stamp; remote databases read each time.
  */
-import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
+import type { ArtifactRecord, ArtifactRow, MetadataRepository } from "../contracts/metadata-repository.ts";
+import type { ArtifactRef } from "../contracts/types.ts";
 import type { ReadVersion } from "./libsql-lookup.ts";
 
-type CachedReads = Pick<MetadataRepository, "findVersion" | "confirmRead">;
-type Queries = CachedReads & { readVersion: ReadVersion };
+type CachedReads = Pick<MetadataRepository, "findVersion" | "findRow" | "confirmRead">;
+type Queries = Pick<MetadataRepository, "confirmRead"> & {
+  readVersion: ReadVersion<ArtifactRecord>;
+  readRow: ReadVersion<ArtifactRow>;
+};
 
 /** Refs and confirmations kept; when full, the least recently used quarter goes. */
 const CACHE_ENTRIES = 4096;
 
 /**
  * @example
- * const reads = cacheCommittedReads({ findVersion, readVersion, confirmRead }, () => client.changeStamp());
+ * const reads = cacheCommittedReads({ readVersion, readRow, confirmRead }, () => client.changeStamp());
  */
 export function cacheCommittedReads(queries: Queries, changeStamp: () => string): CachedReads {
-  const versions = boundedMap<{ stamp: string; record: ArtifactRecord | null }>();
   const confirmed = boundedMap<string>();
-  return {
-    async findVersion(ref) {
+  // Full records and bare rows are kept apart: a row is never served to a caller of `findVersion`.
+  const cachedLookup = <R extends ArtifactRow>(read: ReadVersion<R>, copy: (record: R) => R) => {
+    const versions = boundedMap<{ stamp: string; record: R | null }>();
+    return async (ref: ArtifactRef): Promise<R | null> => {
       const key = `${ref.specName}\n${ref.taskId}\n${ref.type}\n${ref.version ?? ""}`;
       // Read before the query: a commit in between only makes the kept row newer than its stamp,
       // and then the stamp has moved on, so it is never served.
       const stamp = changeStamp();
       const hit = versions.get(key);
-      if (hit && hit.stamp === stamp) return hit.record && copyOf(hit.record);
-      const { record, quiet } = await queries.readVersion(ref);
-      versions.set(key, { stamp, record: record && copyOf(record) });
+      if (hit && hit.stamp === stamp) return hit.record && copy(hit.record);
+      const { record, quiet } = await read(ref);
+      versions.set(key, { stamp, record: record && copy(record) });
       // The lookup answered the confirmation too: it holds while nothing is committed, so a first
       // read runs one query. A replacement commits its publishing mark before it moves bytes onto
       // the seed path, so a read that opened those bytes finds the stamp moved and asks again.
       if (record && quiet) confirmed.set(confirmationKey(record), stamp);
       return record;
-    },
+    };
+  };
+  return {
+    findVersion: cachedLookup(queries.readVersion, copyOf),
+    findRow: cachedLookup(queries.readRow, (row) => ({ ...row })),
     async confirmRead(record) {
       const key = confirmationKey(record);
       const stamp = changeStamp();
@@ -48,7 +57,7 @@ export function cacheCommittedReads(queries: Queries, changeStamp: () => string)
   };
 }
 
-function confirmationKey(record: ArtifactRecord): string {
+function confirmationKey(record: ArtifactRow): string {
   return `${record.id}\n${record.storageKey}`;
 }
 

@@ -69,6 +69,26 @@ describe("rows a download read are seen anew after any commit", () => {
   });
 });
 
+test("a download's lighter lookup (no tags, summary or secrets) is never served to a caller of the whole record", async () => {
+  const [store] = await twoStores(true);
+  await store.upload({ ...ref, content: "ERROR: boom\nline two\n", tags: ["nightly"], metadata: { run: 7 } });
+  for (const target of [ref, { ...ref, version: 1 }]) {
+    // The download's row is read first (what GET and HEAD do), so the record cache holds it...
+    const read = await store.prepareRead(target);
+    expect(read.metadata.version).toBe(1);
+    expect(read.metadata.metadata).toEqual({ run: 7 });
+    expect(await new Response((await read.open()).body).text()).toBe("ERROR: boom\nline two\n");
+    // ...and every caller of the whole record still gets its tags and summary.
+    const stat = await store.stat(target);
+    expect(stat?.tags).toEqual(["nightly"]);
+    expect(stat?.summary).not.toBeNull();
+    expect((await store.prepareOpen(target)).metadata.tags).toEqual(["nightly"]);
+    expect((await store.open(target)).metadata.tags).toEqual(["nightly"]);
+    expect((await store.search({ specName: ref.specName }))[0]?.tags).toEqual(["nightly"]);
+    expect((await store.prepareRead(target)).metadata.originalSize).toBe(21);
+  }
+});
+
 test("a database reached through a link (moved to another disk) takes strict writes, and a stale -shm beside the link does not freeze what downloads keep", async () => {
   const dir = await makeTempDir("record-cache-link");
   cleanups.push(dir.cleanup);
