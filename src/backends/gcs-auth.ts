@@ -5,6 +5,7 @@
  * emulator's fixed `owner` token. Reading a key file is the caller's job (it needs a filesystem).
  */
 import { ArtifactStoreError } from "../contracts/errors.ts";
+import { sleep } from "../lib/time.ts";
 import {
   type AccessTokenProvider,
   discard,
@@ -13,7 +14,6 @@ import {
   gcsFailure,
   isRetryableStatus,
   type RetryPolicy,
-  sleep,
 } from "./gcs-http.ts";
 
 export type { AccessTokenProvider };

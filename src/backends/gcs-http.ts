@@ -5,6 +5,7 @@
  * {@link ArtifactStoreError} codes. Web APIs only, so it runs on Bun, Node, Deno and Workers.
  */
 import { ArtifactStoreError } from "../contracts/errors.ts";
+import { sleep } from "../lib/time.ts";
 
 /** What the backend needs of `fetch`; `globalThis.fetch` fits, and so does a test stub. */
 export type FetchLike = (input: string, init?: RequestInit) => Promise<Response>;
@@ -48,21 +49,6 @@ export function backoffDelay(policy: RetryPolicy, failedAttempts: number, retryA
   const jittered = Math.random() * bound;
   const serverAsked = retryAfter ? Number(retryAfter) * 1000 : Number.NaN;
   return Number.isFinite(serverAsked) ? Math.min(policy.maxDelayMs, Math.max(serverAsked, jittered)) : jittered;
-}
-
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 export interface GcsRequestInit {

@@ -5,7 +5,8 @@
  * https://cloud.google.com/storage/docs/performing-resumable-uploads
  */
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import { backoffDelay, discard, type GcsTransport, isRetryableStatus, sleep } from "./gcs-http.ts";
+import { sleep } from "../lib/time.ts";
+import { backoffDelay, discard, type GcsTransport, isRetryableStatus } from "./gcs-http.ts";
 
 /** The object resource fields the backend reads. */
 export interface GcsObjectResource {

@@ -9,6 +9,7 @@ import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "
 import type { ArtifactRow } from "../contracts/metadata-repository.ts";
 import type { StoredObject } from "../contracts/storage-backend.ts";
 import type { ArtifactMetadata, ArtifactTarget } from "../contracts/types.ts";
+import { sleep } from "../lib/time.ts";
 import type { StoreContext } from "./context.ts";
 import { parseKey } from "./layout.ts";
 import { flagCorrupt, notFound, publicMetadata, refOf, requireRecord } from "./records.ts";
@@ -71,10 +72,7 @@ export async function prepareDownload(
   return prepareFrom(ctx, await requireRecord(ctx, target), target, options);
 }
 
-/**
- * One metadata lookup of the row alone (no tags, summary or secrets: one lighter query); the
- * HTTP layer answers GET, HEAD and 304 from this.
- */
+/** One lookup of the row alone (no tags, summary or secrets: a lighter query); GET, HEAD and 304 use it. */
 export async function prepareRead(
   ctx: StoreContext,
   target: ArtifactTarget,
@@ -277,7 +275,7 @@ async function openStored(
         details: { replaced: true },
       });
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(20, 1 + attempt)));
+    await sleep(Math.min(20, 1 + attempt));
   }
 }
 

@@ -18,6 +18,7 @@ import { ArtifactStoreError, isDiskFull } from "../contracts/errors.ts";
 import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
 import type { Logger, ProcessIdentity } from "../contracts/types.ts";
+import { sleep } from "../lib/time.ts";
 import { INDEX_KEY, taskMetadataKey } from "./layout.ts";
 import { encodeIndex, encodeTaskMetadata } from "./layout-files.ts";
 
@@ -132,7 +133,7 @@ export function createTaskFiles(options: {
       const streak = queued?.streak ?? { since: Date.now() };
       const turn = async () => {
         if (Date.now() - streak.since > TURN_STREAK_MS) {
-          await new Promise((resolve) => setTimeout(resolve, TURN_GAP_MS));
+          await sleep(TURN_GAP_MS);
           streak.since = Date.now();
         }
         return leased(specName, taskId, work);
@@ -227,7 +228,7 @@ function createTaskLeases(metadata: MetadataRepository, logger: Logger, identity
           `another process has held ${task(specName, taskId)} for over ${LEASE_WAIT_MS / 1000} s; retry later`,
         );
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 + attempt * 2)));
+      await sleep(Math.min(50, 2 + attempt * 2));
     }
   };
 

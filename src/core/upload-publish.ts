@@ -19,6 +19,7 @@ import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRecord, FinishPublishInput, PublishValues } from "../contracts/metadata-repository.ts";
 import type { ObjectInfo } from "../contracts/storage-backend.ts";
 import type { ArtifactSecrets, ArtifactTypeDefinition } from "../contracts/types.ts";
+import { sleep } from "../lib/time.ts";
 import type { StoreContext } from "./context.ts";
 import { currentKey, parseKey, versionKey } from "./layout.ts";
 import { quotaGuard } from "./quota.ts";
@@ -171,7 +172,7 @@ async function beginPublishing(ctx: StoreContext, record: ArtifactRecord, values
       await finishStalledPublishes(ctx, record);
       stalledSince = Date.now();
     }
-    await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 + attempt * 2)));
+    await sleep(Math.min(50, 2 + attempt * 2));
   }
 }
 

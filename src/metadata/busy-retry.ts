@@ -7,6 +7,7 @@
  * where it is unknown whether the statement applied — is passed on at once.
  */
 import type { Client, ResultSet } from "@libsql/client";
+import { sleep } from "../lib/time.ts";
 
 /** How long a statement may wait in all for the database's lock before its busy error is passed on. */
 export const BUSY_WAIT_MS = 30_000;
@@ -40,7 +41,7 @@ export function retryWhileBusy<T>(attempt: () => Promise<T>, options: BusyRetryO
     for (let pause = FIRST_PAUSE_MS; ; pause = Math.min(pause * 2, LONGEST_PAUSE_MS)) {
       const wait = pause / 2 + Math.random() * pause;
       if (Date.now() + wait > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      await sleep(wait);
       try {
         return await attempt();
       } catch (again) {
