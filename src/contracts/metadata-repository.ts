@@ -71,6 +71,17 @@ export interface FinishPublishInput {
   releaseLease?: string;
 }
 
+/** A small first version committed with its bytes: see {@link MetadataRepository.commitInline}. */
+export interface CommitInlineInput extends Omit<ReserveVersionInput, "location" | "reserveBytes"> {
+  /** Where the bytes go once materialised: the series' seed path. */
+  storageKey: string;
+  values: PublishValues;
+  /** The stored bytes (gzip when `compressed`). */
+  bytes: Uint8Array;
+  structure?: ExtractedStructure;
+  secrets?: ArtifactSecrets | null;
+}
+
 /**
  * The current retention policy for one type: its versions expire `retentionDays` after upload.
  * Types without a rule (`null` in config, or no longer configured) are kept forever.
@@ -206,6 +217,22 @@ export interface MetadataRepository extends StructureQueries, LiveLogQueries {
   ): Promise<Set<string>>;
   /** Inserts a committed row rebuilt from a sidecar; null when that version already has a row. */
   restore(input: RestoreInput): Promise<ArtifactRecord | null>;
+  /**
+   * Optional (local files, see {@link CommitInlineInput}): commits the FIRST version of its
+   * series with its stored bytes in one transaction, its row `committed` at `storageKey` and the
+   * bytes kept in the database until {@link MetadataRepository.dropInline}. Null, changing
+   * nothing, when the series has any row already or the quota does not fit (the caller then
+   * takes the normal path, which says why).
+   */
+  commitInline?(input: CommitInlineInput): Promise<ArtifactRecord | null>;
+  /** The stored bytes of a version committed inline and not yet materialised, or null. */
+  readInline?(id: number): Promise<Uint8Array | null>;
+  /** The committed versions of a task whose bytes are still inline, with those bytes. */
+  listInline?(task: { specName: string; taskId: string }): Promise<{ record: ArtifactRecord; bytes: Uint8Array }[]>;
+  /** Tasks with versions whose bytes are still inline (at most `limit`). */
+  inlineTasks?(limit: number): Promise<{ specName: string; taskId: string }[]>;
+  /** Forgets the inline bytes of these versions (they are durable at their keys now). */
+  dropInline?(ids: number[]): Promise<void>;
   /**
    * Optional (local files): checkpoints the write-ahead log into the database and truncates it,
    * giving its growth back to the disk (after refusals on a nearly full disk).

@@ -7,7 +7,12 @@ import type { Database } from "./libsql-rows.ts";
 import { artifactSecrets, artifacts } from "./schema.ts";
 
 /** The statement storing a version's findings; it inserts only once the version is committed (put it after the commit). */
-export function secretsStatements(db: Database, artifactId: number, secrets: ArtifactSecrets): BatchItem<"sqlite">[] {
+export function secretsStatements(
+  db: Database,
+  /** The version's id, or an expression giving it (a row inserted earlier in the same transaction). */
+  artifactId: number | SQL,
+  secrets: ArtifactSecrets,
+): BatchItem<"sqlite">[] {
   const total = secrets.findings.reduce((sum, finding) => sum + finding.count, 0);
   const rules = `,${secrets.findings.map((finding) => finding.rule).join(",")},`;
   return [

@@ -39,19 +39,28 @@ function summaryInsert(db: Database): PreparedStatement<unknown> {
  * Statements storing a version's structure. Each inserts only if the version is committed, so
  * placed after the commit's UPDATE in one transaction they store nothing when the commit did not happen.
  */
-export function structureStatements(db: Database, artifactId: number, structure: ExtractedStructure): WriteItem[] {
+export function structureStatements(
+  db: Database,
+  /** The version's id, or an expression giving it (a row inserted earlier in the same transaction). */
+  artifactId: number | SQL,
+  structure: ExtractedStructure,
+): WriteItem[] {
   const { summary } = structure;
   const createdAt = sql`(SELECT ${artifacts.createdAt} FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId})`;
   const committed = sql`EXISTS (SELECT 1 FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId} AND ${artifacts.state} = 'committed')`;
+  const summaryValues = {
+    kind: summary.kind,
+    errors: summary.kind === "log" ? summary.errors : 0,
+    failed: summary.kind === "test" ? summary.failed : 0,
+    parseError: summary.parseError === null ? 0 : 1,
+    summary: JSON.stringify(summary),
+  };
   const statements: WriteItem[] = [
-    summaryInsert(db).bind({
-      id: artifactId,
-      kind: summary.kind,
-      errors: summary.kind === "log" ? summary.errors : 0,
-      failed: summary.kind === "test" ? summary.failed : 0,
-      parseError: summary.parseError === null ? 0 : 1,
-      summary: JSON.stringify(summary),
-    }),
+    typeof artifactId === "number"
+      ? summaryInsert(db).bind({ id: artifactId, ...summaryValues })
+      : db.run(sql`INSERT OR REPLACE INTO ${artifactSummaries} (artifact_id, kind, error_count, failed_count, parse_error, summary)
+          SELECT ${artifactId}, ${summaryValues.kind}, ${summaryValues.errors}, ${summaryValues.failed}, ${summaryValues.parseError}, ${summaryValues.summary}
+          WHERE ${committed}`),
   ];
   for (let start = 0; start < structure.files.length; start += ROWS_PER_INSERT) {
     const rows = structure.files.slice(start, start + ROWS_PER_INSERT).map(

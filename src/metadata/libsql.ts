@@ -9,6 +9,7 @@ import type { MetadataRepository } from "../contracts/metadata-repository.ts";
 import { retryingWhenBusy } from "./busy-retry.ts";
 import { createBrowseQueries } from "./libsql-browse.ts";
 import { createEditQueries } from "./libsql-edits.ts";
+import { createInlineQueries } from "./libsql-inline.ts";
 import { createLiveLogQueries } from "./libsql-live.ts";
 import { createLookupQueries } from "./libsql-lookup.ts";
 import { createPendingQueries } from "./libsql-pending.ts";
@@ -73,6 +74,9 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
     ...createSearchQuery(db),
     ...createUsageQueries(db),
     ...reads,
+    // Bytes inline in the database only where the database is a local file (its WAL fsync is the
+    // upload's one fsync); remote databases keep every byte in the backend.
+    ...(stamped.changeStamp ? createInlineQueries(db, writes) : {}),
 
     async close() {
       client.close();

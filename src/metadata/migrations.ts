@@ -153,5 +153,14 @@ export const migrations: readonly Migration[] = [
       "CREATE INDEX `artifact_diff_files_path_idx` ON `artifact_diff_files` (`path`,`created_at`,`artifact_id`);",
       "CREATE INDEX `artifact_diff_files_old_path_idx` ON `artifact_diff_files` (`old_path`,`created_at`,`artifact_id`) WHERE \"artifact_diff_files\".\"old_path\" IS NOT NULL;"
     ]
+  },
+  {
+    "tag": "0012_artifact_inline",
+    "when": 1796632962561,
+    "hash": "b1f96aa1858a5b0cc816049c78c20a85eededcc8bc06088064fee41de2f942aa",
+    "statements": [
+      "CREATE TABLE `artifact_inline` (\n\t`artifact_id` integer PRIMARY KEY NOT NULL,\n\t`bytes` blob NOT NULL,\n\tFOREIGN KEY (`artifact_id`) REFERENCES `artifacts`(`id`) ON UPDATE no action ON DELETE cascade\n);",
+      "-- Inline bytes go with their artifact row even where foreign keys are not enforced.\nCREATE TRIGGER `artifacts_inline_delete` AFTER DELETE ON `artifacts` BEGIN\n  DELETE FROM `artifact_inline` WHERE `artifact_id` = OLD.`id`;\nEND;"
+    ]
   }
 ];

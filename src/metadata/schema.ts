@@ -4,7 +4,7 @@
  * `src/metadata/migrations.ts` for runtimes without a filesystem.
  */
 import { sql } from "drizzle-orm";
-import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { blob, index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** One row per artifact version. Times are milliseconds since the epoch (UTC). */
 export const artifacts = sqliteTable(
@@ -154,6 +154,19 @@ export const artifactSecrets = sqliteTable("artifact_secrets", {
   rules: text("rules").notNull(),
   /** The findings, a JSON array of { rule, count, lines }. */
   findings: text("findings").notNull(),
+});
+
+/**
+ * The stored bytes of a small version committed in one transaction with its row ("inline"),
+ * until the materialiser has written them at the row's storage key and made that durable
+ * (`src/core/task-inline.ts`). A row with no entry here has its bytes in the backend.
+ */
+export const artifactInline = sqliteTable("artifact_inline", {
+  artifactId: integer("artifact_id")
+    .primaryKey()
+    .references(() => artifacts.id, { onDelete: "cascade" }),
+  /** Exactly the bytes the backend would hold (gzip when the row is `compressed`). */
+  bytes: blob("bytes", { mode: "buffer" }).notNull(),
 });
 
 /** Files a diff touches, in diff order. */

@@ -42,6 +42,7 @@ describe("metadata migrations", () => {
     expect(tables.rows.map((row) => row.name)).toEqual([
       "__drizzle_migrations",
       "artifact_diff_files",
+      "artifact_inline",
       "artifact_secrets",
       "artifact_series",
       "artifact_summaries",

@@ -1,0 +1,156 @@
+/**
+ * Small versions committed with their bytes ("inline"): the first version of a series, its row
+ * committed at its seed-path key and its stored bytes in `artifact_inline`, in ONE transaction
+ * (group-committed with others, one WAL fsync). The materialiser (`src/core/task-inline.ts`)
+ * writes the bytes at the key later, makes them durable, then drops them here.
+ */
+import { inArray, type SQL, sql } from "drizzle-orm";
+import { ArtifactStoreError } from "../contracts/errors.ts";
+import type { MetadataRepository } from "../contracts/metadata-repository.ts";
+import { expiryFor } from "../lib/time.ts";
+import { prepareStatement } from "./libsql-prepared.ts";
+import { type Database, rawRowToRecord, type SelectedRow, selection, toRecord } from "./libsql-rows.ts";
+import { secretsStatements } from "./libsql-secrets.ts";
+import { structureStatements } from "./libsql-structure.ts";
+import { artifactInline, artifactSeries, artifacts, artifactTags, storeUsage } from "./schema.ts";
+import type { WriteBatcher, WriteItem } from "./write-batcher.ts";
+
+type InlineQueries = Required<
+  Pick<MetadataRepository, "commitInline" | "readInline" | "listInline" | "inlineTasks" | "dropInline">
+>;
+
+/** Bytes as SQLite returns a BLOB (an ArrayBuffer, a Buffer or a Uint8Array) seen as a Uint8Array. */
+function asBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  throw new ArtifactStoreError("E_INTERNAL", "[metadata] an inline version's bytes are not a BLOB");
+}
+
+/** The statements of inline commits and of the materialiser, built once (see libsql-prepared.ts). */
+function prepareInlineStatements(db: Database) {
+  const value = sql.placeholder;
+  const prepare = <T = unknown>(query: Parameters<typeof prepareStatement>[1]) =>
+    prepareStatement<T>(db.$client, query);
+  const noRowOfSeries = sql`NOT EXISTS (SELECT 1 FROM ${artifacts} a2 WHERE a2.spec_name = ${value("specName")} AND a2.task_id = ${value("taskId")} AND a2.type = ${value("type")})`;
+  // The series' next number, only when the series has no row at all (any state): the seed path is then nobody else's.
+  const nextVersion = prepare(
+    db.run(sql`INSERT INTO ${artifactSeries} (spec_name, task_id, type, last_version)
+      VALUES (${value("specName")}, ${value("taskId")}, ${value("type")}, 1)
+      ON CONFLICT (spec_name, task_id, type) DO UPDATE SET last_version = last_version + 1 WHERE ${noRowOfSeries}`),
+  );
+  const usageFits = sql`(SELECT ${storeUsage.storedBytes} FROM ${storeUsage} WHERE ${storeUsage.id} = 1) + ${value("size")} <= ${value("maxBytes")}`;
+  const insertCommitted = (fits: SQL) =>
+    prepare(
+      db.all<Record<string, unknown>>(sql`
+        INSERT INTO ${artifacts} (spec_name, task_id, type, version, uri, storage_key, size, checksum, original_size, original_checksum,
+          compressed, mime_type, metadata, state, created_at, expires_at)
+        SELECT ${value("specName")}, ${value("taskId")}, ${value("type")}, s.last_version, ${value("nonce")}, ${value("storageKey")},
+          ${value("size")}, ${value("checksum")}, ${value("originalSize")}, ${value("originalChecksum")},
+          ${value("compressed")}, ${value("mimeType")}, ${value("metadata")}, 'committed', ${value("createdAt")}, ${value("expiresAt")}
+        FROM ${artifactSeries} s
+        WHERE s.spec_name = ${value("specName")} AND s.task_id = ${value("taskId")} AND s.type = ${value("type")}
+          AND ${noRowOfSeries} AND ${fits}
+        RETURNING *`),
+    );
+  const insertUnlimited = insertCommitted(sql`1`);
+  const insertWithinQuota = insertCommitted(usageFits);
+  // Every later statement of the transaction finds the row by its nonce: nothing when it was not inserted.
+  const byNonce = sql`(SELECT ${artifacts.id} FROM ${artifacts} WHERE ${artifacts.uri} = ${value("nonce")})`;
+  const insertBytes = prepare(
+    db.run(
+      sql`INSERT INTO ${artifactInline} (artifact_id, bytes) SELECT ${byNonce}, ${value("bytes")} WHERE ${byNonce} IS NOT NULL`,
+    ),
+  );
+  const insertTag = prepare(
+    db.run(sql`INSERT OR IGNORE INTO ${artifactTags} (artifact_id, tag, created_at)
+      SELECT ${byNonce}, ${value("tag")}, ${value("createdAt")} WHERE ${byNonce} IS NOT NULL`),
+  );
+  const readBytes = prepare<{ bytes: unknown }>(
+    db
+      .select({ bytes: artifactInline.bytes })
+      .from(artifactInline)
+      .where(sql`${artifactInline.artifactId} = ${value("id")}`),
+  );
+  const pending = sql`${artifacts.id} IN (SELECT ${artifactInline.artifactId} FROM ${artifactInline}) AND ${artifacts.state} = 'committed'`;
+  const listInTask = prepare<SelectedRow & { bytes: unknown }>(
+    db
+      .select({
+        ...selection,
+        bytes: sql<unknown>`(SELECT i.bytes FROM ${artifactInline} i WHERE i.artifact_id = ${artifacts.id})`,
+      })
+      .from(artifacts)
+      .where(
+        sql`${pending} AND ${artifacts.specName} = ${value("specName")} AND ${artifacts.taskId} = ${value("taskId")}`,
+      ),
+  );
+  const listTasks = prepare<{ specName: string; taskId: string }>(
+    db
+      .selectDistinct({ specName: artifacts.specName, taskId: artifacts.taskId })
+      .from(artifacts)
+      .where(pending)
+      .limit(value("limit")),
+  );
+  return { nextVersion, insertUnlimited, insertWithinQuota, insertBytes, insertTag, readBytes, listInTask, listTasks };
+}
+
+export function createInlineQueries(db: Database, writes: WriteBatcher): InlineQueries {
+  const { nextVersion, insertUnlimited, insertWithinQuota, insertBytes, insertTag, readBytes, listInTask, listTasks } =
+    prepareInlineStatements(db);
+  return {
+    async commitInline(input) {
+      const series = { specName: input.specName, taskId: input.taskId, type: input.type };
+      const nonce = `inline:${crypto.randomUUID()}`;
+      const createdAt = input.createdAt;
+      const nonceId = sql`(SELECT ${artifacts.id} FROM ${artifacts} WHERE ${artifacts.uri} = ${nonce})`;
+      const statements: WriteItem[] = [
+        nextVersion.bind(series),
+        (input.maxBytes === null ? insertUnlimited : insertWithinQuota).bind({
+          ...series,
+          nonce,
+          storageKey: input.storageKey,
+          size: input.values.size,
+          checksum: input.values.checksum,
+          originalSize: input.values.originalSize,
+          originalChecksum: input.values.originalChecksum,
+          maxBytes: input.maxBytes,
+          compressed: input.compressed ? 1 : 0,
+          mimeType: input.mimeType,
+          metadata: JSON.stringify(input.metadata),
+          createdAt,
+          expiresAt: expiryFor(createdAt, input.retentionDays),
+        }),
+        insertBytes.bind({ nonce, bytes: input.bytes }),
+        ...input.values.tags.map((tag) => insertTag.bind({ nonce, tag, createdAt })),
+        ...(input.structure ? structureStatements(db, nonceId, input.structure) : []),
+        ...(input.secrets ? secretsStatements(db, nonceId, input.secrets) : []),
+      ];
+      const [, inserted] = await writes.run(statements);
+      const row = (inserted as Record<string, unknown>[])[0];
+      if (!row) return null;
+      return {
+        ...rawRowToRecord(row),
+        tags: [...input.values.tags].sort(),
+        summary: input.structure?.summary ?? null,
+        secrets: input.secrets ?? null,
+      };
+    },
+
+    async readInline(id) {
+      const [row] = await readBytes.all({ id });
+      return row ? asBytes(row.bytes) : null;
+    },
+
+    async listInline(task) {
+      const rows = await listInTask.all(task);
+      return rows.map(({ bytes, ...selected }) => ({ record: toRecord(selected), bytes: asBytes(bytes) }));
+    },
+
+    inlineTasks: (limit) => listTasks.all({ limit }),
+
+    async dropInline(ids) {
+      if (ids.length === 0) return;
+      // Not waiting for the WAL fsync: a drop lost to a power failure only materialises again.
+      await writes.run([db.delete(artifactInline).where(inArray(artifactInline.artifactId, ids))], { durable: false });
+    },
+  };
+}

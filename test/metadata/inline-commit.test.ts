@@ -1,0 +1,157 @@
+/**
+ * A small first version committed with its bytes in one transaction (`commitInline`): the row is
+ * committed at its key with its tags, structure and secrets, the bytes read back until dropped;
+ * a series that has any row already, or a quota that does not fit, gets nothing (the caller
+ * takes the normal path), and nothing of that attempt lands on another version's row.
+ */
+import { expect, test } from "bun:test";
+import { join } from "node:path";
+import type { CommitInlineInput, MetadataRepository } from "../../src/contracts/metadata-repository.ts";
+import { openLocalMetadata } from "../../src/metadata/local.ts";
+import { makeTempDir } from "../helpers/store.ts";
+
+async function openDatabase() {
+  const dir = await makeTempDir("inline-commit");
+  const metadata = await openLocalMetadata({ url: join(dir.path, "metadata.db") });
+  return {
+    metadata: metadata as Required<MetadataRepository>,
+    async close() {
+      await metadata.close();
+      await dir.cleanup();
+    },
+  };
+}
+
+function input(overrides: Partial<CommitInlineInput> = {}): CommitInlineInput {
+  const bytes = new TextEncoder().encode("2 tests, 1 failed\n");
+  return {
+    specName: "chat-app",
+    taskId: "1.1",
+    type: "log",
+    compressed: false,
+    mimeType: "text/plain",
+    metadata: { run: 7 },
+    createdAt: Date.parse("2026-12-07T09:00:00Z"),
+    retentionDays: null,
+    maxBytes: null,
+    storageKey: "chat-app/1.1/log.txt",
+    values: {
+      size: bytes.length,
+      checksum: "a".repeat(64),
+      originalSize: bytes.length,
+      originalChecksum: "a".repeat(64),
+      tags: ["ci", "nightly"],
+    },
+    bytes,
+    structure: {
+      summary: {
+        kind: "log",
+        lines: 1,
+        errors: 1,
+        warnings: 0,
+        firstErrorLine: 1,
+        firstErrorOffset: 0,
+        firstErrors: [],
+        bytesExamined: 18,
+        truncated: false,
+        parseError: null,
+      },
+      files: [],
+      tests: [],
+    },
+    secrets: { mode: "flag", findings: [{ rule: "jwt", count: 1, lines: [1] }] },
+    ...overrides,
+  } as CommitInlineInput;
+}
+
+test("a first version commits inline: the row at its key with tags, summary and secrets, its bytes until dropped", async () => {
+  const { metadata, close } = await openDatabase();
+  try {
+    const committed = await metadata.commitInline(input());
+    expect(committed).not.toBeNull();
+    expect(committed?.state).toBe("committed");
+    expect(committed?.version).toBe(1);
+    const found = await metadata.findVersion({ specName: "chat-app", taskId: "1.1", type: "log" });
+    expect(found?.id).toBe(committed?.id as number);
+    expect(found?.storageKey).toBe("chat-app/1.1/log.txt");
+    expect(found?.tags).toEqual(["ci", "nightly"]);
+    expect(found?.summary?.kind).toBe("log");
+    expect(found?.secrets?.findings[0]?.rule).toBe("jwt");
+    expect(await metadata.search({ allTags: ["nightly"], limit: 10 })).toHaveLength(1);
+    expect(new TextDecoder().decode((await metadata.readInline(found?.id as number)) ?? new Uint8Array())).toBe(
+      "2 tests, 1 failed\n",
+    );
+    expect(await metadata.inlineTasks(10)).toEqual([{ specName: "chat-app", taskId: "1.1" }]);
+    const listed = await metadata.listInline({ specName: "chat-app", taskId: "1.1" });
+    expect(listed.map(({ record }) => record.id)).toEqual([found?.id as number]);
+
+    await metadata.dropInline([found?.id as number]);
+    expect(await metadata.readInline(found?.id as number)).toBeNull();
+    expect(await metadata.inlineTasks(10)).toEqual([]);
+    // Dropping the bytes leaves the version as it was.
+    expect((await metadata.findVersion({ specName: "chat-app", taskId: "1.1", type: "log" }))?.tags).toEqual([
+      "ci",
+      "nightly",
+    ]);
+  } finally {
+    await close();
+  }
+});
+
+test("a series with any row already gets nothing inline, and nothing of the attempt lands on that row", async () => {
+  const { metadata, close } = await openDatabase();
+  try {
+    const pending = await metadata.reserveVersion({
+      specName: "chat-app",
+      taskId: "1.1",
+      type: "log",
+      compressed: false,
+      mimeType: "text/plain",
+      metadata: {},
+      createdAt: Date.now(),
+      retentionDays: null,
+      location: { keyPrefix: ".store/uploads/chat-app/1.1/v", keySuffix: ".replace.log.txt", uriPrefix: "" },
+      reserveBytes: 0,
+      maxBytes: null,
+    });
+    expect(await metadata.commitInline(input())).toBeNull();
+    expect(await metadata.readInline(pending.id)).toBeNull();
+    expect(await metadata.inlineTasks(10)).toEqual([]);
+    // The pending upload's number is untouched: its series moved on by one only.
+    const next = await metadata.reserveVersion({
+      specName: "chat-app",
+      taskId: "1.1",
+      type: "log",
+      compressed: false,
+      mimeType: "text/plain",
+      metadata: {},
+      createdAt: Date.now(),
+      retentionDays: null,
+      location: { keyPrefix: ".store/uploads/chat-app/1.1/v", keySuffix: ".replace.log.txt", uriPrefix: "" },
+      reserveBytes: 0,
+      maxBytes: null,
+    });
+    expect([pending.version, next.version]).toEqual([1, 2]);
+    expect(await metadata.listTestCases(pending.id, { limit: 10, offset: 0 })).toEqual({ items: [], total: 0 });
+  } finally {
+    await close();
+  }
+});
+
+test("a first version whose bytes would pass the quota gets nothing inline", async () => {
+  const { metadata, close } = await openDatabase();
+  try {
+    expect(await metadata.commitInline(input({ maxBytes: 10 }))).toBeNull();
+    expect(await metadata.findVersion({ specName: "chat-app", taskId: "1.1", type: "log" })).toBeNull();
+    expect((await metadata.usageTotals()).bytes).toBe(0);
+    // Another series of the task: first versions both.
+    expect(await metadata.commitInline(input({ maxBytes: 1000 }))).not.toBeNull();
+    expect(
+      await metadata.commitInline(input({ type: "test", storageKey: "chat-app/1.1/test-result.json" })),
+    ).not.toBeNull();
+    expect(await metadata.commitInline(input())).toBeNull();
+    expect((await metadata.inlineTasks(10)).length).toBe(1);
+  } finally {
+    await close();
+  }
+});
