@@ -39,9 +39,10 @@ export function createPublisher(root: string, fsyncEnabled: boolean, files: Publ
    * durable. A put into a directory another put has just created waits for that fsync too:
    * otherwise it could be acknowledged while the directory itself might still vanish.
    */
-  const ensureParent = async (target: string, durable: boolean): Promise<void> => {
+  const ensureParent = async (target: string, durable: boolean, present: boolean): Promise<void> => {
     const parent = dirname(target);
-    const firstCreated = await mkdir(parent, { recursive: true });
+    // A folder the caller has just seen is not created again (a mkdir is a thread-pool round trip).
+    const firstCreated = present ? undefined : await mkdir(parent, { recursive: true });
     if (!fsyncEnabled) return;
     if (!firstCreated) {
       if (!durable) return;
@@ -74,10 +75,20 @@ export function createPublisher(root: string, fsyncEnabled: boolean, files: Publ
   };
 
   return {
-    async publish(stagingPath: string, target: string, durable: boolean, createOnly: boolean): Promise<void> {
+    /**
+     * `folderPresent`: the caller has just seen the target's folder (the link check walked it);
+     * when it is gone by the rename, the folder is created as usual.
+     */
+    async publish(
+      stagingPath: string,
+      target: string,
+      durable: boolean,
+      createOnly: boolean,
+      folderPresent = false,
+    ): Promise<void> {
       // A concurrent delete may remove the freshly created parent between mkdir and rename.
       for (let attempt = 0; ; attempt++) {
-        await ensureParent(target, durable);
+        await ensureParent(target, durable, folderPresent && attempt === 0);
         try {
           if (createOnly) {
             // link() fails when the name exists, where rename() would replace it; the staging

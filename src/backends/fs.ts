@@ -22,6 +22,7 @@ import {
   readSync,
   realpathSync,
   type Stats,
+  statSync,
   writeSync,
 } from "node:fs";
 import { link, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from "node:fs/promises";
@@ -33,7 +34,7 @@ import type { MaintenanceOptions, ObjectInfo, StorageBackend, StoredObject } fro
 import { createPathSyncer } from "../lib/path-syncer.ts";
 import { isNotFound, wrapFsError } from "./fs-errors.ts";
 import { createDiskHeadroom } from "./fs-headroom.ts";
-import { createLinkGuard } from "./fs-links.ts";
+import { createLinkGuard, type LinkGuard } from "./fs-links.ts";
 import { listObjects, objectInfoOf } from "./fs-listing.ts";
 import { createPublisher, type Publisher } from "./fs-publisher.ts";
 import { bodyOfBytes, createFileBody } from "./fs-read-stream.ts";
@@ -91,7 +92,9 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
   const headroom = createFsHeadroom(root, options.reserveBytes ?? 0);
   const pathOf = (key: string): string => objectPath(root, key);
   const rootHref = `${pathToFileURL(root).href.replace(/\/$/, "")}/`; // a plain key's URI: this + the key
-  const objects: FsObjects = { root, stagingDir, stagingReady, publisher, pathOf };
+  const links = createLinkGuard({ lstat: lstatOrNothing, stat: statOrNothing, sep });
+  const { linkFree, refuseLinks, fileStats } = links;
+  const objects: FsObjects = { root, stagingDir, stagingReady, publisher, pathOf, links };
   /** The root as given and as the kernel names it (its own links resolved, on first use). */
   const rootNames: { path: string; real?: string } = { path: root };
 
@@ -103,7 +106,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     async put(key, body, putOptions = {}): Promise<ObjectInfo> {
       const durable = putOptions.durability !== "deferred";
       const target = pathOf(key);
-      await refuseLinks(root, target, key);
+      const folder = refuseLinks(root, target, key);
       await stagingReady();
       const stagingPath = join(stagingDir, `${randomUUID()}.tmp`);
       let size: number;
@@ -111,12 +114,12 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
         // fsync on: created asynchronously, as that may wait for a journal commit another fsync forced.
         const knownLength = fsyncEnabled ? undefined : putOptions.contentLength;
         size = await writeStagingFile(stagingPath, body, fsyncEnabled && durable, knownLength);
-        await publisher.publish(stagingPath, target, durable, putOptions.ifNotExists === true);
+        await publisher.publish(stagingPath, target, durable, putOptions.ifNotExists === true, folder === "present");
       } catch (error) {
         await rm(stagingPath, { force: true }).catch(() => {});
         throw wrapFsError(error, `writing ${key}`);
       }
-      return { ...objectInfoOf(key, await lstatNow(target)), size };
+      return { ...objectInfoOf(key, lstatSync(target)), size };
     },
 
     async get(key, getOptions = {}): Promise<StoredObject | null> {
@@ -125,7 +128,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       signal?.throwIfAborted();
       const small = getOptions.range ? undefined : getSmall(rootNames, key, path);
       if (small) return small;
-      const stats = await fileStats(root, path, `reading ${key}`);
+      const stats = fileStats(root, path, `reading ${key}`);
       if (!stats) return null;
       const range = getOptions.range ? resolveRange(getOptions.range, stats.size, "fs") : undefined;
       const body = createFileBody({
@@ -140,7 +143,7 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
     },
 
     async head(key) {
-      const stats = await fileStats(root, pathOf(key), `inspecting ${key}`);
+      const stats = fileStats(root, pathOf(key), `inspecting ${key}`);
       return stats ? objectInfoOf(key, stats) : null;
     },
 
@@ -152,13 +155,13 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       const path = pathOf(key);
       try {
         // Through a link the object is not the store's: nothing of it is removed.
-        if (!(await linkFree(root, path))) return;
+        if (!linkFree(root, path)) return;
         await unlink(path);
       } catch (error) {
         if (isNotFound(error)) return;
         throw wrapFsError(error, `deleting ${key}`);
       }
-      await removeEmptyParents(root, path);
+      await removeEmptyParents(root, path, links.forget);
     },
 
     list(listOptions = {}) {
@@ -195,15 +198,16 @@ interface FsObjects {
   stagingReady: () => Promise<unknown>;
   publisher: Publisher;
   pathOf: (key: string) => string;
+  links: LinkGuard;
 }
 
 /** A hard link: no bytes copied, and the name appears whole (linked in staging, then renamed). */
 async function copyObject(objects: FsObjects, from: string, to: string): Promise<boolean> {
-  const { root, stagingDir, stagingReady, publisher, pathOf } = objects;
+  const { root, stagingDir, stagingReady, publisher, pathOf, links } = objects;
   const source = pathOf(from);
   const target = pathOf(to);
-  await refuseLinks(root, source, from);
-  await refuseLinks(root, target, to);
+  links.refuseLinks(root, source, from);
+  const folder = links.refuseLinks(root, target, to);
   await stagingReady();
   const stagingPath = join(stagingDir, `${randomUUID()}.tmp`);
   try {
@@ -213,7 +217,7 @@ async function copyObject(objects: FsObjects, from: string, to: string): Promise
     throw wrapFsError(error, `copying ${from}`);
   }
   try {
-    await publisher.publish(stagingPath, target, true, false);
+    await publisher.publish(stagingPath, target, true, false, folder === "present");
   } catch (error) {
     await rm(stagingPath, { force: true }).catch(() => {});
     throw wrapFsError(error, `copying ${from} to ${to}`);
@@ -223,20 +227,20 @@ async function copyObject(objects: FsObjects, from: string, to: string): Promise
 
 /** rename() replaces the target atomically: a reader holding the old file keeps its bytes. */
 async function moveObject(objects: FsObjects, from: string, to: string): Promise<boolean> {
-  const { root, publisher, pathOf } = objects;
+  const { root, publisher, pathOf, links } = objects;
   const source = pathOf(from);
   const target = pathOf(to);
-  await refuseLinks(root, source, from);
-  await refuseLinks(root, target, to);
-  if (!(await lstatNow(source).catch(() => null))?.isFile()) return false;
+  const sourceFolder = links.refuseLinks(root, source, from);
+  const folder = links.refuseLinks(root, target, to);
+  if (sourceFolder === "missing" || !lstatOrNothing(source)?.isFile()) return false;
   try {
-    await publisher.publish(source, target, true, false);
+    await publisher.publish(source, target, true, false, folder === "present");
   } catch (error) {
     if (isNotFound(error)) return false;
     throw wrapFsError(error, `moving ${from} to ${to}`);
   }
   // The uploads folder of a task stays for its next upload (no folder to create and fsync each time).
-  if (!from.startsWith(UPLOADS_PREFIX)) await removeEmptyParents(root, source);
+  if (!from.startsWith(UPLOADS_PREFIX)) await removeEmptyParents(root, source, links.forget);
   return true;
 }
 
@@ -297,9 +301,12 @@ const writeStagingFile = createStagingWriter({
   fsync: (fd) => fsyncFd(fd),
 });
 
-/** Link checks (fs-links.ts) on a synchronous lstat: from the kernel's cache, 1/10 the CPU of an async one. */
-const lstatNow = async (path: string): Promise<Stats> => lstatSync(path);
-const { linkFree, refuseLinks, fileStats } = createLinkGuard({ lstat: lstatNow, join, sep });
+/**
+ * Link checks (fs-links.ts) on synchronous calls: from the kernel's cache, 1/10 the CPU of an
+ * async one; a missing path answers `undefined` (a thrown ENOENT costs more than the call).
+ */
+const lstatOrNothing = (path: string): Stats | undefined => lstatSync(path, { throwIfNoEntry: false });
+const statOrNothing = (path: string): Stats | undefined => statSync(path, { throwIfNoEntry: false });
 
 /** Runs `task` once and shares its outcome; a failure is not remembered, so the next call tries again. */
 function untilItWorks(task: () => Promise<unknown>): () => Promise<unknown> {
@@ -361,13 +368,14 @@ function readSmallFile(
   }
 }
 
-async function removeEmptyParents(root: string, path: string): Promise<void> {
+async function removeEmptyParents(root: string, path: string, forget: (directory: string) => void): Promise<void> {
   for (let directory = dirname(path); directory !== root && directory.startsWith(root + sep); ) {
     try {
       await rmdir(directory);
     } catch {
       return; // not empty, or already gone: either way nothing more to tidy
     }
+    forget(directory);
     directory = dirname(directory);
   }
 }

@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createFsBackend } from "../../src/backends/fs.ts";
 import { createApp } from "../../src/http/app.ts";
@@ -104,6 +104,67 @@ describe("the fs backend and symbolic links it did not create", () => {
     const child = spawnSync(process.execPath, ["-e", script], { encoding: "utf8", timeout: 60_000 });
     expect({ signal: child.signal, stderr: child.stderr }).toEqual({ signal: null, stderr: "" });
     expect(JSON.parse(child.stdout)).toEqual([null, null]);
+  });
+
+  test("a folder swapped for a link after the store wrote through it is refused on the next write; nothing outside changes", async () => {
+    // The backend remembers folders it has checked; a swap after that check must still be seen.
+    const { backend } = fixture;
+    const put = (text: string) => backend.put("spec2/t1/v1/log.txt.gz", new Blob([text]).stream());
+    await put("first\n");
+    const before = await snapshot(outside.path);
+    // Each folder on the way, moved aside and replaced by a link to an outside copy of what was below it.
+    const swaps: [folder: string, target: string][] = [
+      ["spec2", outside.path],
+      ["spec2/t1", join(outside.path, "t1")],
+      ["spec2/t1/v1", join(outside.path, "t1", "v1")],
+    ];
+    for (const [folder, target] of swaps) {
+      const path = join(fixture.root, ...folder.split("/"));
+      await rename(path, `${path}.moved`);
+      await symlink(target, path);
+      const error = await put("through the link\n").catch((caught: unknown) => caught);
+      expect({ folder, error }).toMatchObject({ folder, error: { code: "E_BACKEND" } });
+      expect(await backend.get("spec2/t1/v1/log.txt.gz")).toBeNull();
+      expect(await backend.head("spec2/t1/v1/log.txt.gz")).toBeNull();
+      expect(await backend.copy?.("spec2/t1/v1/log.txt.gz", "spec2/t1/v1/copy.txt.gz").catch(() => false)).toBe(false);
+      await backend.delete("spec2/t1/v1/log.txt.gz");
+      expect(await snapshot(outside.path)).toEqual(before);
+      await rm(path);
+      await rename(`${path}.moved`, path);
+      await put("back in place\n");
+    }
+    expect(await readFile(join(fixture.root, "spec2", "t1", "v1", "log.txt.gz"), "utf8")).toBe("back in place\n");
+  });
+
+  test("an upload after its task's folders were swapped for links is refused, the store's own uploads folder too", async () => {
+    await fixture.store.upload({ specName: "real", taskId: "t1", type: "log", content: "first\n" });
+    const before = await snapshot(outside.path);
+    for (const folder of [join(".store", "uploads", "real"), "real"]) {
+      const path = join(fixture.root, folder);
+      await rename(path, `${path}.moved`);
+      await symlink(outside.path, path); // outside holds t1/: the task's folder would resolve there
+      const error = await fixture.store
+        .upload({ specName: "real", taskId: "t1", type: "log", content: "through the link\n" })
+        .catch((caught: unknown) => caught);
+      expect({ folder, error }).toMatchObject({ folder, error: { code: "E_BACKEND" } });
+      expect(await snapshot(outside.path)).toEqual(before);
+      await rm(path);
+      await rename(`${path}.moved`, path);
+    }
+    const stored = await fixture.store.upload({ specName: "real", taskId: "t1", type: "log", content: "last\n" });
+    expect(await fixture.store.downloadText(stored.uri)).toBe("last\n");
+  });
+
+  test("a folder removed and made again (a new inode at the same name) is written to as before", async () => {
+    const { backend } = fixture;
+    await backend.put("spec3/t1/log.txt", new Blob(["one\n"]).stream());
+    await rm(join(fixture.root, "spec3"), { recursive: true });
+    await mkdir(join(fixture.root, "spec3", "t1"), { recursive: true });
+    await backend.put("spec3/t1/log.txt", new Blob(["two\n"]).stream());
+    expect(await readFile(join(fixture.root, "spec3", "t1", "log.txt"), "utf8")).toBe("two\n");
+    await rm(join(fixture.root, "spec3"), { recursive: true });
+    await backend.put("spec3/t1/log.txt", new Blob(["three\n"]).stream());
+    expect(await readFile(join(fixture.root, "spec3", "t1", "log.txt"), "utf8")).toBe("three\n");
   });
 
   test("a base_path reached through a link the operator made still serves its files", async () => {
