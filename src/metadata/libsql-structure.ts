@@ -109,19 +109,54 @@ function prefixEnd(prefix: string): SQL {
 }
 
 /**
+ * Distinct paths under a prefix the touched-path window takes one at a time; a prefix holding
+ * more is read as one range instead.
+ */
+const TOUCHED_PATHS_APART = 32;
+
+/**
  * Versions among the newest `window` (after the cursor) touching a path under `prefix`, found
  * from the path indexes alone: (path, created_at, artifact_id) and (old_path, …) hold all it
  * needs, so no version is read to pick them. Exact for a page only when the page fills up from
  * them (see the search).
+ *
+ * A prefix usually names a folder of a few paths each touched by many versions: the range is
+ * thousands of index entries in path order, and sorting them by time was most of a search. So
+ * when it holds at most {@link TOUCHED_PATHS_APART} distinct paths (each found by one index
+ * seek), only each path's newest `window` entries are read (its index part is in time order):
+ * the newest `window` of the whole range are among them. A broader prefix reads the range.
  */
 export function touchedAmongNewest(prefix: string, window: number, after?: SearchQuery["after"]): SQL {
   const end = prefixEnd(prefix);
-  const cursor = after
-    ? sql` AND (created_at < ${after.createdAt} OR (created_at = ${after.createdAt} AND artifact_id < ${after.id}))`
-    : sql``;
+  const before = (alias: string) =>
+    after
+      ? sql` AND (${sql.raw(alias)}.created_at < ${after.createdAt} OR (${sql.raw(alias)}.created_at = ${after.createdAt} AND ${sql.raw(alias)}.artifact_id < ${after.id}))`
+      : sql``;
+  const paths = (column: "path" | "old_path") => {
+    const name = sql.raw(column);
+    const list = sql.raw(`touched_${column}s`);
+    return {
+      // The distinct paths in the range, one index seek each (at most one more than are taken apart).
+      list: sql`${list}(p) AS (
+        SELECT (SELECT min(${name}) FROM ${artifactDiffFiles} WHERE ${name} >= ${prefix} AND ${name} < ${end})
+        UNION ALL SELECT (SELECT min(${name}) FROM ${artifactDiffFiles} WHERE ${name} > p AND ${name} < ${end})
+          FROM ${list} WHERE p IS NOT NULL LIMIT ${sql.raw(String(TOUCHED_PATHS_APART + 1))})`,
+      // Each path's newest `window` entries (ties on the last one's time included).
+      apart: sql`SELECT d.artifact_id, d.created_at FROM ${list} JOIN ${artifactDiffFiles} d ON d.${name} = ${list}.p${before("d")}
+        AND d.created_at >= coalesce((SELECT x.created_at FROM ${artifactDiffFiles} x WHERE x.${name} = ${list}.p${before("x")}
+          ORDER BY x.created_at DESC, x.artifact_id DESC LIMIT 1 OFFSET ${window} - 1), -9223372036854775808)
+        WHERE (SELECT few FROM touched_few)`,
+      whole: sql`SELECT d.artifact_id, d.created_at FROM ${artifactDiffFiles} d WHERE d.${name} >= ${prefix} AND d.${name} < ${end}${before("d")}
+        AND NOT (SELECT few FROM touched_few)`,
+    };
+  };
+  const path = paths("path");
+  const oldPath = paths("old_path");
+  const apartAtMost = sql.raw(String(TOUCHED_PATHS_APART));
   return sql`${artifacts.id} IN (SELECT artifact_id FROM (
-    SELECT artifact_id, created_at FROM ${artifactDiffFiles} WHERE path >= ${prefix} AND path < ${end}${cursor}
-    UNION SELECT artifact_id, created_at FROM ${artifactDiffFiles} WHERE old_path >= ${prefix} AND old_path < ${end}${cursor}
+    WITH RECURSIVE ${path.list}, ${oldPath.list},
+      touched_few(few) AS (SELECT (SELECT count(*) FROM touched_paths) <= ${apartAtMost} AND (SELECT count(*) FROM touched_old_paths) <= ${apartAtMost})
+    ${path.apart} UNION ${oldPath.apart} UNION ${path.whole} UNION ${oldPath.whole}
     ORDER BY created_at DESC, artifact_id DESC LIMIT ${window}))`;
 }
 

@@ -46,12 +46,12 @@ afterAll(async () => {
 });
 
 /** Every page of a search, following the cursor; returns the seed index of each result. */
-async function allPages(filters: SearchFilters): Promise<{ indices: number[]; pages: number }> {
+async function allPages(filters: SearchFilters, limit = 100): Promise<{ indices: number[]; pages: number }> {
   const indices: number[] = [];
   let cursor: string | null = null;
   let pages = 0;
   do {
-    const page = await store.searchPage({ ...filters, limit: 100, ...(cursor ? { cursor } : {}) });
+    const page = await store.searchPage({ ...filters, limit, ...(cursor ? { cursor } : {}) });
     indices.push(...page.items.map((item) => item.metadata.seed as number));
     cursor = page.nextCursor;
     pages++;
@@ -98,6 +98,18 @@ describe(`structure queries on ${VERSIONS.toLocaleString("en")} versions`, () =>
     expect(module7.indices).toEqual(
       expected((index) => touches(index, "src/module-7/") && seededVersion(index).specName === "chat-app"),
     );
+  });
+
+  test("touched: a prefix of a few paths (each path's newest entries read apart) pages exactly, newest first", async () => {
+    const touches = (index: number, prefix: string) =>
+      seededStructure(index).files.some((file) => file.path.startsWith(prefix) || file.oldPath?.startsWith(prefix));
+    // 11 paths each (module-1 and module-10 … module-19), ~87 versions each, many sharing a
+    // creation time: a page of 20 fills from any one path's newest, so each must be read.
+    for (const prefix of ["src/module-1", "test/module-2"]) {
+      const { indices, pages } = await allPages({ touchedPath: prefix }, 20);
+      expect(indices).toEqual(expected((index) => touches(index, prefix)));
+      expect(pages).toBe(49);
+    }
   });
 
   test("has_errors and has_failures page through every match exactly once", async () => {
