@@ -8,6 +8,7 @@
  */
 import type { Client, ResultSet } from "@libsql/client";
 import { sleep } from "../lib/time.ts";
+import type { ValuesClient } from "./file-client.ts";
 
 /** How long a statement may wait in all for the database's lock before its busy error is passed on. */
 export const BUSY_WAIT_MS = 30_000;
@@ -63,10 +64,14 @@ export function retryingWhenBusy(client: Client, options: BusyRetryOptions = {})
   const run = client.execute.bind(client) as (...args: unknown[]) => Promise<ResultSet>;
   const execute = ((...args: unknown[]) => retryWhileBusy(() => run(...args), options)) as Client["execute"];
   const batch: Client["batch"] = (...args) => retryWhileBusy(() => client.batch(...args), options);
+  const values = (client as Client & Partial<ValuesClient>).executeValues?.bind(client);
+  const executeValues: ValuesClient["executeValues"] | undefined =
+    values && ((statement) => retryWhileBusy(() => values(statement), options));
   return new Proxy(client, {
     get(target, property) {
       if (property === "execute") return execute;
       if (property === "batch") return batch;
+      if (property === "executeValues") return executeValues;
       const value = Reflect.get(target, property, target);
       return typeof value === "function" ? value.bind(target) : value;
     },

@@ -96,21 +96,8 @@ function walIndexStamp(bytes: Uint8Array | undefined): string | undefined {
   return stamp;
 }
 
-/**
- * @example
- * const client = openFileClient("/var/lib/artifacts/.store/metadata.db", { timeout: 10_000 });
- */
-export function openFileClient(path: string, options: FileClientOptions = {}): Client {
-  let db: Database.Database;
-  try {
-    db = new Database(path, { timeout: options.timeout ?? 0 });
-  } catch (error) {
-    throw mapError(error);
-  }
-  let closed = false;
-
-  const { prepare, clear: clearCache } = createStatementCache(db);
-
+/** Statements run on the cached prepared statements: with a result set, or rows as arrays of values. */
+function createRunners(prepare: (sql: string) => Prepared) {
   const execute = (stmt: InStatement): ResultSet => {
     const sql = typeof stmt === "string" ? stmt : stmt.sql;
     const args = typeof stmt === "string" ? [] : toArgs(stmt.args);
@@ -126,6 +113,37 @@ export function openFileClient(path: string, options: FileClientOptions = {}): C
       throw mapError(error);
     }
   };
+
+  const executeValues = (stmt: InStatement): unknown[][] => {
+    const { sql, args } = typeof stmt === "string" ? { sql: stmt, args: [] } : stmt;
+    try {
+      const { statement, columns } = prepare(sql);
+      if (!columns) throw new LibsqlError("executeValues reads rows; this statement returns none", "SQL_NO_STATEMENT");
+      return (statement.all(toArgs(args)) as unknown[][]).map(blobsAsArrayBuffers);
+    } catch (error) {
+      throw mapError(error);
+    }
+  };
+
+  return { execute, executeValues };
+}
+
+/**
+ * @example
+ * const client = openFileClient("/var/lib/artifacts/.store/metadata.db", { timeout: 10_000 });
+ */
+export function openFileClient(path: string, options: FileClientOptions = {}): Client {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { timeout: options.timeout ?? 0 });
+  } catch (error) {
+    throw mapError(error);
+  }
+  let closed = false;
+
+  const { prepare, clear: clearCache } = createStatementCache(db);
+
+  const { execute, executeValues } = createRunners(prepare);
 
   const checkOpen = () => {
     if (closed) throw new LibsqlError("The client is closed", "CLIENT_CLOSED");
@@ -184,6 +202,11 @@ export function openFileClient(path: string, options: FileClientOptions = {}): C
     async execute(stmtOrSql: InStatement, args?: InArgs) {
       checkOpen();
       return execute(typeof stmtOrSql === "string" ? { sql: stmtOrSql, args: args ?? [] } : stmtOrSql);
+    },
+    /** {@link ValuesClient}: the rows of a read as arrays of values, no row objects made. */
+    async executeValues(stmt: InStatement) {
+      checkOpen();
+      return executeValues(stmt);
     },
     async batch(stmts: (InStatement | [string, InArgs?])[], mode?: TransactionMode) {
       return batch(stmts, mode);
@@ -310,16 +333,33 @@ function rowClass(columns: string[]): RowClass {
   return created;
 }
 
+/** A row's blobs as `ArrayBuffer`s, what `@libsql/client` gives (in place). */
+function blobsAsArrayBuffers(values: unknown[]): unknown[] {
+  for (let index = 0; index < values.length; index++) {
+    const value = values[index];
+    if (value instanceof Uint8Array)
+      values[index] = value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength);
+  }
+  return values;
+}
+
 function toRows(rows: unknown[][], columns: string[]): Row[] {
   const Row = rowClass(columns);
-  return rows.map((values) => {
-    for (let index = 0; index < values.length; index++) {
-      const value = values[index];
-      if (value instanceof Uint8Array)
-        values[index] = value.buffer.slice(value.byteOffset, value.byteOffset + value.byteLength);
-    }
-    return new Row(values);
-  });
+  return rows.map((values) => new Row(blobsAsArrayBuffers(values)));
+}
+
+/**
+ * A client that also answers a read with each row as the array of its values in column order,
+ * making no row objects: for readers that decode rows by position (see the search).
+ */
+export interface ValuesClient {
+  executeValues(statement: InStatement): Promise<unknown[][]>;
+}
+
+/** The rows of a read by position: a {@link ValuesClient}'s arrays, else `execute`'s rows (array-like too). */
+export async function executeValues(client: Client, statement: InStatement): Promise<ArrayLike<unknown>[]> {
+  const own = (client as Client & Partial<ValuesClient>).executeValues;
+  return own ? own.call(client, statement) : (await client.execute(statement)).rows;
 }
 
 function resultSet(

@@ -99,7 +99,36 @@ export function toRow(row: typeof artifacts.$inferSelect): ArtifactRow {
 /** The columns of `selection.row`, with their decoders. */
 const ROW_COLUMNS = Object.entries(getTableColumns(artifacts));
 
-/** {@link selection} with its computed columns named, for {@link selectedRowFromNames}. */
+/**
+ * A row of a statement selecting {@link namedSelection}, read by position (its columns in
+ * order, then tags, summary and secrets): what drizzle's own mapping gives (each column decoded
+ * by its schema type), made into the record without an object per row in between.
+ */
+export function recordFromValues(values: ArrayLike<unknown>): ArtifactRecord {
+  if (values.length !== ROW_COLUMNS.length + 3) throw new Error(`a search row has ${values.length} columns`);
+  const row: Record<string, unknown> = {};
+  for (let index = 0; index < ROW_COLUMNS.length; index++) {
+    const value = values[index];
+    row[ROW_KEYS[index] as string] =
+      value === null ? null : (ROW_DECODERS[index] as (value: unknown) => unknown)(value);
+  }
+  const at = ROW_COLUMNS.length;
+  return toRecord({
+    row: row as SelectedRow["row"],
+    tags: values[at] as string | null,
+    summary: values[at + 1] as string | null,
+    secrets: values[at + 2] as string | null,
+  });
+}
+
+const ROW_KEYS = ROW_COLUMNS.map(([key]) => key);
+const ROW_DECODERS = ROW_COLUMNS.map(
+  ([, column]) =>
+    (value: unknown) =>
+      column.mapFromDriverValue(value),
+);
+
+/** {@link selection} with its computed columns named, for {@link selectedRowFromNames} and {@link recordFromValues}. */
 export const namedSelection = {
   row: artifacts,
   tags: tagsColumn.as("tags"),

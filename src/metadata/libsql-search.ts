@@ -6,15 +6,15 @@
  */
 import { and, type Column, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { MetadataRepository, SearchQuery } from "../contracts/metadata-repository.ts";
+import { executeValues } from "./file-client.ts";
 import { type PreparedStatement, prepareStatement } from "./libsql-prepared.ts";
 import {
   type Database,
   isCommitted,
   namedSelection,
   qualified,
+  recordFromValues,
   type SelectedRow,
-  selectedRowFromNames,
-  toRecord,
 } from "./libsql-rows.ts";
 import { secretsConditions } from "./libsql-secrets.ts";
 import { failedTestNamed, structureConditions, touchedAmongNewest } from "./libsql-structure.ts";
@@ -158,8 +158,8 @@ export function createSearchQuery(db: Database): Pick<MetadataRepository, "searc
   };
   const run = async (query: PageQuery) => {
     const { key, shape, values } = placeholders(query);
-    const result = await db.$client.execute(statementFor(key, shape).bind(values).statement);
-    return result.rows.map((row) => toRecord(selectedRowFromNames(row)));
+    const rows = await executeValues(db.$client, statementFor(key, shape).bind(values).statement);
+    return rows.map(recordFromValues);
   };
   return {
     async search(query) {

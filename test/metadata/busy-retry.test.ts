@@ -51,3 +51,18 @@ test("taking and giving back a task's lease wait for another process's write tra
     await close();
   }
 });
+
+test("a search waits for another process's exclusive transaction instead of failing SQLITE_BUSY", async () => {
+  const { metadata, other, close } = await repositoryBesideAnotherWriter();
+  try {
+    // Not in WAL mode here: an exclusive transaction keeps every reader out until it ends.
+    await other.execute("BEGIN EXCLUSIVE");
+    await other.execute("DELETE FROM task_leases WHERE spec_name = 'nobody'");
+    let committed = false;
+    setTimeout(() => void other.execute("COMMIT").then(() => (committed = true)), 300);
+    expect(await metadata.search({ specName: "chat-app", limit: 10 })).toEqual([]);
+    expect(committed).toBe(true);
+  } finally {
+    await close();
+  }
+});

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Client, createClient, type ResultSet } from "@libsql/client";
-import { openFileClient } from "../../src/metadata/file-client.ts";
+import { executeValues, openFileClient } from "../../src/metadata/file-client.ts";
 
 const dirs: string[] = [];
 const clients: Client[] = [];
@@ -94,8 +94,26 @@ test("blobs go in as bytes and come back as an ArrayBuffer, as @libsql/client gi
   expect([...new Uint8Array(mine as ArrayBuffer)]).toEqual([...new Uint8Array(reference as ArrayBuffer)]);
 });
 
+test("rows by position (a reader that makes no row objects) hold what execute's rows hold, from either client", async () => {
+  const { ours, theirs } = await twoClients();
+  await ours.execute({ sql: "INSERT INTO t (name, size, data) VALUES (?, ?, ?)", args: ["a", 1, new Uint8Array([7])] });
+  await ours.execute({ sql: "INSERT INTO t (name, size) VALUES (?, ?)", args: ["b", null] });
+  const select = { sql: "SELECT id, name, size, data FROM t WHERE id >= ? ORDER BY id", args: [1] };
+  const expected = (await theirs.execute(select)).rows.map((row) => Array.from(row));
+  for (const client of [ours, theirs]) {
+    const rows = (await executeValues(client, select)).map((row) => Array.from(row));
+    expect(rows.map((row) => [row[0], row[1], row[2]])).toEqual(expected.map((row) => [row[0], row[1], row[2]]));
+    expect([...new Uint8Array(rows[0]?.[3] as ArrayBuffer)]).toEqual([7]);
+    expect(rows[1]?.[3]).toBeNull();
+  }
+  await expect(executeValues(ours, { sql: "SELECT nope FROM t", args: [] })).rejects.toMatchObject({
+    code: "SQLITE_ERROR",
+  });
+});
+
 test("a closed client refuses work with CLIENT_CLOSED", async () => {
   const { ours } = await twoClients();
   ours.close();
   await expect(ours.execute("SELECT 1")).rejects.toMatchObject({ code: "CLIENT_CLOSED" });
+  await expect(executeValues(ours, "SELECT 1")).rejects.toMatchObject({ code: "CLIENT_CLOSED" });
 });
