@@ -29,6 +29,9 @@ export interface LocalMetadataOptions {
   durability?: "strict" | "relaxed";
 }
 
+/** Most of a local database file read through a memory map (SQLite lowers it to its own cap). */
+const MMAP_BYTES = 2 ** 31;
+
 /** Opens a libSQL client for a file path or URL, creating the file's directory when needed. */
 export async function openLibsqlClient(options: LocalMetadataOptions): Promise<Client> {
   const isRemote = /^(libsql|https?|wss?):/i.test(options.url);
@@ -63,6 +66,10 @@ export async function openLibsqlClient(options: LocalMetadataOptions): Promise<C
       await client.execute("PRAGMA synchronous = NORMAL");
       // Sorts and temporary indexes in memory: reads keep working on a full disk.
       await client.execute("PRAGMA temp_store = MEMORY");
+      // Pages read through a memory map of the file (up to SQLite's 2 GiB cap) instead of a
+      // pread and a copy each: a search reading rows spread over the file (a rare tag, a
+      // touched path) reads hundreds of pages. Writes still go through the WAL as before.
+      await client.execute(`PRAGMA mmap_size = ${MMAP_BYTES}`);
     }
     return client;
   } catch (error) {
