@@ -183,6 +183,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       await publisher.flush();
     },
 
+    syncDeferred: () => publisher.flush(),
+
     volumeSpace: headroom.volumeSpace,
     releaseHeadroom: headroom.release,
     restoreHeadroom: headroom.restore,

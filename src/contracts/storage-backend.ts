@@ -131,6 +131,12 @@ export interface StorageBackend {
   abortIncompleteUploads?(olderThanMs: number, options?: MaintenanceOptions): Promise<string[]>;
 
   /**
+   * Makes every put with `durability: "deferred"` so far durable now (fs: their files and
+   * folders fsynced together). A backend that defers durability must have it.
+   */
+  syncDeferred?(): Promise<void>;
+
+  /**
    * Free and total space of the volume that holds the objects, and the headroom held for
    * deletes (fs). The store refuses content writes below its free-space floor and reports
    * these figures in stats and health checks.

@@ -24,6 +24,8 @@ export interface StoreContext {
   /** Each task's `metadata.json` and the root `metadata-index.json`. */
   files: TaskFiles;
   now(): number;
+  /** Small first versions are committed inline (see `CreateArtifactStoreOptions.inlineSmallUploads`). */
+  inlineSmallUploads?: boolean;
   /** Structure extraction at upload; absent means on with the default cap. */
   extraction?: ExtractionOptions;
 }

@@ -13,6 +13,7 @@ import { sleep } from "../lib/time.ts";
 import type { StoreContext } from "./context.ts";
 import { parseKey } from "./layout.ts";
 import { flagCorrupt, notFound, publicMetadata, refOf, requireRecord } from "./records.ts";
+import { getStored } from "./task-inline.ts";
 import { finishStalledPublishes, STALLED_PUBLISH_MS } from "./upload-publish.ts";
 
 /** A byte range of the decoded content: from `offset` (`length` bytes), or the last `suffixLength` bytes. */
@@ -234,7 +235,7 @@ async function openStored(
   const mutable = parseKey(record.storageKey)?.kind === "current";
   let stalledSince = Date.now();
   for (let attempt = 0; ; attempt++) {
-    const object = await ctx.backend.get(record.storageKey, getOptions);
+    const object = await getStored(ctx.backend, ctx.metadata, record, getOptions);
     // The first chunk is read before confirming: by then the bytes are pinned (an open file
     // descriptor, a started GET), so a confirmation covers what the rest of the body yields.
     // Opening can find the object gone or changed since `get` looked (fs opens on the first

@@ -54,6 +54,8 @@ export async function collectGarbage(ctx: StoreContext, options: GcOptions = {})
   const dryRun = options.dryRun ?? false;
   // A scheduled metadata-index.json write is done now, not in the middle of the staging sweep.
   await ctx.files.flush();
+  // Versions committed inline are written at their keys first: the sweep below then sees every file.
+  if (!dryRun) await ctx.files.drainInline();
   const report: GcReport = {
     dryRun,
     stalePending: [],
@@ -126,6 +128,8 @@ interface GcWindow {
 export async function finishPublishesInFlight(ctx: StoreContext): Promise<string[]> {
   const report = { finishedPublishes: [] as string[] } as GcReport;
   await finishInterruptedPublishes(ctx, { now: ctx.now() + 1, graceMs: 0, dryRun: false }, report);
+  // And versions it committed inline but had not yet written at their keys.
+  await ctx.files.drainInline();
   return report.finishedPublishes;
 }
 

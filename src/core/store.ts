@@ -64,6 +64,16 @@ export interface CreateArtifactStoreOptions {
    * `createProcessIdentity()`); by default a dead holder's lease is waited out (2 s).
    */
   identity?: ProcessIdentity;
+  /**
+   * A small first version of its series (stored ≤ 64 KiB) is committed with its bytes in ONE
+   * durable database transaction and written at its seed path a moment later, by a background
+   * pass (milliseconds; the next turn of its task, `gc` and `close()` at the latest): `upload`
+   * resolves before the seed tree shows it, reads serve it from the database meanwhile. Only
+   * with a local libSQL file as the metadata database. Default false: the file and
+   * `metadata.json` are in place when `upload` resolves. The HTTP server turns it on.
+   * `{ delayMs }`: on, the background pass waiting that long after a commit (default 2 ms).
+   */
+  inlineSmallUploads?: boolean | { delayMs: number };
 }
 
 /**
@@ -157,6 +167,8 @@ export function createArtifactStore(options: CreateArtifactStoreOptions): Artifa
     backend: options.backend,
     settings,
     async close() {
+      // Every version committed inline is at its key before the database closes.
+      await ctx.files.drainInline();
       await ctx.accessLog.flush();
       await ctx.files.flush();
       await options.metadata.close();
@@ -190,8 +202,12 @@ function createStoreContext(options: CreateArtifactStoreOptions): StoreContext {
       logger,
       now,
       ...(options.identity ? { identity: options.identity } : {}),
+      ...(typeof options.inlineSmallUploads === "object"
+        ? { materialiseDelayMs: options.inlineSmallUploads.delayMs }
+        : {}),
     }),
     now,
+    inlineSmallUploads: options.inlineSmallUploads !== undefined && options.inlineSmallUploads !== false,
     ...(options.extraction ? { extraction: options.extraction } : {}),
   };
 }

@@ -21,6 +21,7 @@ import type { Logger, ProcessIdentity } from "../contracts/types.ts";
 import { sleep } from "../lib/time.ts";
 import { INDEX_KEY, taskMetadataKey } from "./layout.ts";
 import { encodeIndex, encodeTaskMetadata } from "./layout-files.ts";
+import { createMaterialiser, materialiseTask } from "./task-inline.ts";
 
 /** `metadata-index.json` is at most this late after a change (documented in the README)... */
 export const INDEX_DELAY_MS = 1000;
@@ -82,6 +83,13 @@ export interface TaskFiles {
   indexChanged(): void;
   /** Writes a scheduled index now (close, tests). */
   flush(): Promise<void>;
+  /**
+   * The task has versions committed inline (see `task-inline.ts`): a background pass a moment
+   * later takes the task's turn, which materialises them.
+   */
+  materialiseSoon(specName: string, taskId: string): void;
+  /** Materialises every inline version of the database now (open, gc, close), waiting for a pass under way. */
+  drainInline(): Promise<void>;
 }
 
 /** Writes one of these JSON files. The database is the primary copy: their fsyncs may be grouped. */
@@ -100,6 +108,8 @@ export function createTaskFiles(options: {
   now(): number;
   indexDelayMs?: number;
   indexMaxDelayMs?: number;
+  /** How long the background pass waits after a version is committed inline (see task-inline.ts). */
+  materialiseDelayMs?: number;
   identity?: ProcessIdentity;
 }): TaskFiles {
   const { backend, metadata, logger } = options;
@@ -136,7 +146,18 @@ export function createTaskFiles(options: {
           await sleep(TURN_GAP_MS);
           streak.since = Date.now();
         }
-        return leased(specName, taskId, work);
+        return leased(specName, taskId, async (held) => {
+          // First thing in every turn: the task's files as the database says (see task-inline.ts).
+          // A failure (a full disk) does not stop the turn's own work: inline bytes are written
+          // at their row's key as it is when they are written, whatever the work changes.
+          await materialiseTask(backend, metadata, files.writeTask, specName, taskId).catch((error: unknown) => {
+            logger.warn("could not write a task's inline versions at their keys; a later turn retries", {
+              task: `${specName}/${taskId}`,
+              error: String(error),
+            });
+          });
+          return work(held);
+        });
       };
       const run = (queued?.settled ?? Promise.resolve()).then(turn, turn);
       const settled = run.catch(() => {});
@@ -182,6 +203,14 @@ export function createTaskFiles(options: {
       }
       await writing;
     },
+
+    // Inline versions: a background pass takes each task's turn, which materialises it.
+    ...createMaterialiser(
+      (specName, taskId) => files.withTask(specName, taskId, async () => {}),
+      metadata,
+      logger,
+      options.materialiseDelayMs,
+    ),
   };
   return files;
 }

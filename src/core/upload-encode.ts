@@ -278,7 +278,7 @@ export function encodeInMemory(
   input: UploadInput,
   prepared: UploadPlan,
   bytes: Uint8Array,
-): EncodedUpload & { measurement: UploadMeasurement } {
+): EncodedUpload & { measurement: UploadMeasurement; storedBytes: Uint8Array } {
   const { settings, codecs } = ctx;
   const sha256 = (data: Uint8Array) => {
     const hasher = codecs.createSha256();
@@ -307,6 +307,7 @@ export function encodeInMemory(
     knownStoredLength: storedBytes.length,
     measured: Promise.resolve(measurement),
     measurement,
+    storedBytes,
   };
 }
 

@@ -15,10 +15,10 @@ import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import { guardSource } from "./content.ts";
 import type { StoreContext } from "./context.ts";
 import { afterDiskFull, assertDiskRoom, withHeadroom } from "./disk-space.ts";
-import { blobLocation } from "./layout.ts";
+import { blobLocation, currentKey } from "./layout.ts";
 import { type QuotaGuard, reserveQuota } from "./quota.ts";
 import { publicMetadata, removeObjects } from "./records.ts";
-import { type EncodedUpload, encodeInMemory, encodeStream } from "./upload-encode.ts";
+import { type EncodedUpload, encodeInMemory, encodeStream, type UploadMeasurement } from "./upload-encode.ts";
 import { planUpload, type UploadInput, type UploadPlan, type UploadResult } from "./upload-plan.ts";
 import { publishUpload } from "./upload-publish.ts";
 
@@ -38,6 +38,15 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
   try {
     await assertDiskRoom(ctx, small?.measurement.stored.size);
     quota = await reserveQuota(ctx);
+    const inline = small && (await commitInline(ctx, plan, small));
+    if (inline) {
+      const { original, stored } = small.measurement;
+      ctx.metrics.count("uploads");
+      ctx.metrics.count("uploadedBytes", original.size);
+      ctx.metrics.count("storedBytesWritten", stored.size);
+      if (small.measurement.secrets) ctx.metrics.secrets("secretsFound", small.measurement.secrets.findings);
+      return { ...publicMetadata(inline), warnings: await quota.warnings(stored.size) };
+    }
     record = await reserveVersion(ctx, plan, small ? small.measurement.stored.size : plan.reserveBound);
   } catch (error) {
     await source?.cancel(error).catch(() => {});
@@ -91,6 +100,69 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
     await afterDiskFull(ctx, error);
     throw countFailure(ctx, error);
   }
+}
+
+/** Stored sizes up to this are committed inline: bytes and row in one transaction (see `commitInline`). */
+export const INLINE_LIMIT = 64 * 1024;
+
+/**
+ * A small first version of its series, in ONE transaction: its number, its row committed at the
+ * seed path with its final figures, tags, structure, secrets and its stored bytes (the WAL fsync
+ * of that group commit is the upload's only one). No file is written now: the task's next turn
+ * materialises it (`task-inline.ts`), a background pass a moment later. Null (nothing done) when
+ * the upload takes the normal path: too large, a database that cannot hold bytes inline (not a
+ * local file), a series that has a version already (a replacement materialises first and goes
+ * through the publish protocol), an object at the seed path no row knows, or a quota that
+ * does not fit (the normal path says so).
+ */
+async function commitInline(
+  ctx: StoreContext,
+  plan: UploadPlan,
+  small: EncodedUpload & { measurement: UploadMeasurement; storedBytes: Uint8Array },
+): Promise<ArtifactRecord | null> {
+  const { stored, original, secrets } = small.measurement;
+  if (
+    !ctx.inlineSmallUploads ||
+    !ctx.metadata.commitInline ||
+    stored.size > INLINE_LIMIT ||
+    small.measurement.multiMember
+  )
+    return null;
+  const series = { specName: plan.specName, taskId: plan.taskId, type: plan.type.name };
+  // Cheap first answers (a cached row, one stat) spare a replacement a transaction that inserts nothing.
+  if (await ctx.metadata.findRow(series)) return null;
+  const compressed = ctx.settings.compressionEnabled;
+  const storageKey = currentKey(plan.specName, plan.taskId, plan.type, compressed);
+  if (await ctx.backend.head(storageKey)) return null;
+  const structure = plan.extractor?.finish();
+  const record = await ctx.metadata.commitInline({
+    ...series,
+    compressed,
+    mimeType: plan.mimeType,
+    metadata: plan.metadata,
+    createdAt: ctx.now(),
+    retentionDays: null,
+    maxBytes: ctx.settings.storageQuota.maxBytes,
+    storageKey,
+    values: {
+      size: stored.size,
+      checksum: stored.checksum,
+      originalSize: original.size,
+      originalChecksum: original.checksum,
+      tags: plan.tags,
+    },
+    bytes: small.storedBytes,
+    ...(structure ? { structure } : {}),
+    secrets,
+  });
+  if (!record) {
+    // The normal path publishes it: its commit stores the structure read here.
+    if (structure) plan.extractor = { write() {}, finish: () => structure };
+    return null;
+  }
+  ctx.files.materialiseSoon(plan.specName, plan.taskId);
+  ctx.files.indexChanged();
+  return record;
 }
 
 /** The version's number and its `pending` row, holding `reserveBytes` of quota when they fit (else 0). */

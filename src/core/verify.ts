@@ -5,6 +5,7 @@ import type { ArtifactRecord } from "../contracts/metadata-repository.ts";
 import { forEachConcurrently } from "../lib/concurrency.ts";
 import type { StoreContext } from "./context.ts";
 import { flagCorrupt } from "./records.ts";
+import { getStored } from "./task-inline.ts";
 
 /** Versions read from the database per page. */
 const BATCH = 500;
@@ -62,7 +63,7 @@ async function checkRecord(
 ): Promise<string | null> {
   let object: Awaited<ReturnType<typeof ctx.backend.get>>;
   try {
-    object = await ctx.backend.get(record.storageKey);
+    object = await getStored(ctx.backend, ctx.metadata, record);
   } catch (error) {
     return `stored object could not be read: ${String(error)}`;
   }

@@ -32,13 +32,15 @@ function prepareInlineStatements(db: Database) {
   const prepare = <T = unknown>(query: Parameters<typeof prepareStatement>[1]) =>
     prepareStatement<T>(db.$client, query);
   const noRowOfSeries = sql`NOT EXISTS (SELECT 1 FROM ${artifacts} a2 WHERE a2.spec_name = ${value("specName")} AND a2.task_id = ${value("taskId")} AND a2.type = ${value("type")})`;
-  // The series' next number, only when the series has no row at all (any state): the seed path is then nobody else's.
-  const nextVersion = prepare(
-    db.run(sql`INSERT INTO ${artifactSeries} (spec_name, task_id, type, last_version)
-      VALUES (${value("specName")}, ${value("taskId")}, ${value("type")}, 1)
-      ON CONFLICT (spec_name, task_id, type) DO UPDATE SET last_version = last_version + 1 WHERE ${noRowOfSeries}`),
-  );
   const usageFits = sql`(SELECT ${storeUsage.storedBytes} FROM ${storeUsage} WHERE ${storeUsage.id} = 1) + ${value("size")} <= ${value("maxBytes")}`;
+  // The series' next number, only when the series has no row at all (any state: the seed path is
+  // then nobody else's) and the row will be inserted: a number is never handed out for nothing.
+  const nextVersion = (fits: SQL) =>
+    prepare(
+      db.run(sql`INSERT INTO ${artifactSeries} (spec_name, task_id, type, last_version)
+        SELECT ${value("specName")}, ${value("taskId")}, ${value("type")}, 1 WHERE ${fits}
+        ON CONFLICT (spec_name, task_id, type) DO UPDATE SET last_version = last_version + 1 WHERE ${noRowOfSeries} AND ${fits}`),
+    );
   const insertCommitted = (fits: SQL) =>
     prepare(
       db.all<Record<string, unknown>>(sql`
@@ -52,8 +54,8 @@ function prepareInlineStatements(db: Database) {
           AND ${noRowOfSeries} AND ${fits}
         RETURNING *`),
     );
-  const insertUnlimited = insertCommitted(sql`1`);
-  const insertWithinQuota = insertCommitted(usageFits);
+  const unlimited = { nextVersion: nextVersion(sql`1`), insert: insertCommitted(sql`1`) };
+  const withinQuota = { nextVersion: nextVersion(usageFits), insert: insertCommitted(usageFits) };
   // Every later statement of the transaction finds the row by its nonce: nothing when it was not inserted.
   const byNonce = sql`(SELECT ${artifacts.id} FROM ${artifacts} WHERE ${artifacts.uri} = ${value("nonce")})`;
   const insertBytes = prepare(
@@ -90,11 +92,11 @@ function prepareInlineStatements(db: Database) {
       .where(pending)
       .limit(value("limit")),
   );
-  return { nextVersion, insertUnlimited, insertWithinQuota, insertBytes, insertTag, readBytes, listInTask, listTasks };
+  return { unlimited, withinQuota, insertBytes, insertTag, readBytes, listInTask, listTasks };
 }
 
 export function createInlineQueries(db: Database, writes: WriteBatcher): InlineQueries {
-  const { nextVersion, insertUnlimited, insertWithinQuota, insertBytes, insertTag, readBytes, listInTask, listTasks } =
+  const { unlimited, withinQuota, insertBytes, insertTag, readBytes, listInTask, listTasks } =
     prepareInlineStatements(db);
   return {
     async commitInline(input) {
@@ -102,9 +104,11 @@ export function createInlineQueries(db: Database, writes: WriteBatcher): InlineQ
       const nonce = `inline:${crypto.randomUUID()}`;
       const createdAt = input.createdAt;
       const nonceId = sql`(SELECT ${artifacts.id} FROM ${artifacts} WHERE ${artifacts.uri} = ${nonce})`;
+      const quota = input.maxBytes === null ? unlimited : withinQuota;
+      const sizing = { size: input.values.size, maxBytes: input.maxBytes };
       const statements: WriteItem[] = [
-        nextVersion.bind(series),
-        (input.maxBytes === null ? insertUnlimited : insertWithinQuota).bind({
+        quota.nextVersion.bind({ ...series, ...sizing }),
+        quota.insert.bind({
           ...series,
           nonce,
           storageKey: input.storageKey,

@@ -27,6 +27,8 @@ export interface OpenArtifactStoreOptions extends LoadConfigOptions {
   codecs?: CodecEngines;
   logger?: Logger;
   now?: () => number;
+  /** See `CreateArtifactStoreOptions.inlineSmallUploads` (the server turns it on). */
+  inlineSmallUploads?: boolean;
 }
 
 /** A store plus the config it was opened with. */
@@ -71,6 +73,7 @@ export async function openArtifactStore(options: OpenArtifactStoreOptions = {}):
     ...(options.now ? { now: options.now } : {}),
     secretValues: secretValuesFor(config, options.env ?? process.env, options.logger ?? consoleWarningsLogger),
     identity: createProcessIdentity(),
+    ...(options.inlineSmallUploads ? { inlineSmallUploads: true } : {}),
   });
   return Object.assign(store, { config, configSource: loaded.source });
 }

@@ -60,7 +60,8 @@ export interface PreparedServer {
 /** Opens the store and builds the request handler, enforcing the loopback rule for tokenless servers. */
 export async function prepareServer(options: ServerOptions = {}): Promise<PreparedServer> {
   const logger = options.logger ?? createLineLogger(options.logLevel ?? "info");
-  const store = await openArtifactStore({ ...options, logger });
+  // The server answers a small first version from one durable transaction; its file follows a moment later.
+  const store = await openArtifactStore({ inlineSmallUploads: true, ...options, logger });
   // Versions a previous process had uploaded but not yet made current (it died mid-publish).
   const finished = await store.finishPublishesInFlight();
   if (finished.length > 0) logger.info("finished publishes a previous process left", { versions: finished.length });

@@ -7,7 +7,7 @@ import type { MetadataRepository } from "../../src/contracts/metadata-repository
 import type { StorageBackend } from "../../src/contracts/storage-backend.ts";
 import type { Logger } from "../../src/contracts/types.ts";
 import type { StoreSettings } from "../../src/core/settings.ts";
-import { type ArtifactStore, createArtifactStore } from "../../src/core/store.ts";
+import { type ArtifactStore, type CreateArtifactStoreOptions, createArtifactStore } from "../../src/core/store.ts";
 import { openLocalMetadata } from "../../src/metadata/local.ts";
 
 export { makeLog, randomBytes } from "./content.ts";
@@ -33,6 +33,7 @@ export interface TestStore {
 export async function makeFsStore(
   config: Partial<StoreSettings> = {},
   backendOverride?: (backend: FsBackend) => StorageBackend,
+  options: Pick<CreateArtifactStoreOptions, "inlineSmallUploads"> = {},
 ): Promise<TestStore> {
   const dir = await makeTempDir();
   const backend = createFsBackend({ root: dir.path });
@@ -46,6 +47,7 @@ export async function makeFsStore(
     config,
     logger: recordingLogger(logs),
     now: () => clock.now,
+    ...options,
   });
   return {
     store,

@@ -138,14 +138,16 @@ test("a series with any row already gets nothing inline, and nothing of the atte
   }
 });
 
-test("a first version whose bytes would pass the quota gets nothing inline", async () => {
+test("a first version whose bytes would pass the quota gets nothing inline, not even a version number", async () => {
   const { metadata, close } = await openDatabase();
   try {
     expect(await metadata.commitInline(input({ maxBytes: 10 }))).toBeNull();
     expect(await metadata.findVersion({ specName: "chat-app", taskId: "1.1", type: "log" })).toBeNull();
     expect((await metadata.usageTotals()).bytes).toBe(0);
+    // Refused again: still no number used.
+    expect(await metadata.commitInline(input({ maxBytes: 10 }))).toBeNull();
+    expect((await metadata.commitInline(input({ maxBytes: 1000 })))?.version).toBe(1);
     // Another series of the task: first versions both.
-    expect(await metadata.commitInline(input({ maxBytes: 1000 }))).not.toBeNull();
     expect(
       await metadata.commitInline(input({ type: "test", storageKey: "chat-app/1.1/test-result.json" })),
     ).not.toBeNull();

@@ -1,0 +1,151 @@
+/**
+ * Versions committed inline (a small first version's bytes in the database with its row, see
+ * `MetadataRepository.commitInline`) are materialised here: written at their keys, the task's
+ * `metadata.json` rewritten once, both made durable, then the inline bytes dropped in one
+ * transaction. It runs in a task's turn (`TaskFiles.withTask`), first thing: every turn of a
+ * task (a replacement's publish, a delete, a PATCH's rewrite, the retention sweep, a background
+ * pass) finds its files as the database says. The rows are read in the turn, so the bytes go to
+ * the key each row names then: a replacement that ran while they could not be written (a full
+ * disk) re-keyed or removed their row, and they follow it. A crash anywhere leaves the bytes
+ * inline; the next turn of the task writes them again (the same bytes at the same key).
+ */
+import { streamFromBytes } from "../codec/streams.ts";
+import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
+import type { StorageBackend, StoredObject } from "../contracts/storage-backend.ts";
+import type { Logger } from "../contracts/types.ts";
+
+/**
+ * Versions committed inline are materialised by a background pass at most this long after their
+ * commit, or as soon as the pass before ends (one pass at a time; each takes every task that
+ * waits, up to {@link MATERIALISE_BATCH}).
+ */
+export const MATERIALISE_DELAY_MS = 2;
+/** Tasks one materialising pass takes (their turns run concurrently, so their commits are grouped). */
+const MATERIALISE_BATCH = 256;
+
+type Task = { specName: string; taskId: string };
+
+/**
+ * The background passes of `TaskFiles` (`materialiseSoon`, `drainInline`): `takeTurn` takes a
+ * task's turn, which materialises its inline versions first thing.
+ */
+export function createMaterialiser(
+  takeTurn: (specName: string, taskId: string) => Promise<unknown>,
+  metadata: MetadataRepository,
+  logger: Logger,
+  delayMs = MATERIALISE_DELAY_MS,
+) {
+  /** Tasks waiting for a background pass, and the pass running now. */
+  const waiting = new Map<string, Task>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let running: Promise<void> | undefined;
+  /** Takes each task's turn; resolves with how many turns succeeded. */
+  const pass = async (tasks: Task[]): Promise<number> => {
+    const outcomes = await Promise.all(
+      tasks.map(({ specName, taskId }) =>
+        takeTurn(specName, taskId).then(
+          () => 1,
+          (error: unknown) => {
+            logger.warn("could not materialise a task's inline versions; the next turn of the task retries", {
+              task: `${specName}/${taskId}`,
+              error: String(error),
+            });
+            return 0;
+          },
+        ),
+      ),
+    );
+    return outcomes.reduce<number>((sum, outcome) => sum + outcome, 0);
+  };
+  const schedule = () => {
+    timer = setTimeout(() => {
+      timer = undefined;
+      const tasks = [...waiting.values()].slice(0, MATERIALISE_BATCH);
+      for (const task of tasks) waiting.delete(`${task.specName}/${task.taskId}`);
+      running = pass(tasks).then(() => {
+        running = undefined;
+        if (waiting.size > 0) schedule();
+      });
+    }, delayMs);
+    // A pending pass does not keep a process alive; the next open, gc or close() drains.
+    (timer as { unref?: () => void }).unref?.();
+  };
+  return {
+    materialiseSoon(specName: string, taskId: string): void {
+      waiting.set(`${specName}/${taskId}`, { specName, taskId });
+      if (timer === undefined && !running) schedule();
+    },
+
+    async drainInline(): Promise<void> {
+      if (!metadata.inlineTasks) return;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      await running;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      waiting.clear();
+      for (let passes = 0; passes < 1000; passes++) {
+        const tasks = await metadata.inlineTasks(MATERIALISE_BATCH);
+        if (tasks.length === 0) return;
+        // A pass that fails for every task leaves them for the next drain (open, gc, close).
+        if ((await pass(tasks)) === 0) return;
+      }
+    },
+  };
+}
+
+/** Writes the task's inline versions at their keys and drops their inline bytes; false when there were none. */
+export async function materialiseTask(
+  backend: StorageBackend,
+  metadata: MetadataRepository,
+  writeTask: (specName: string, taskId: string, records: ArtifactRecord[]) => Promise<void>,
+  specName: string,
+  taskId: string,
+): Promise<boolean> {
+  if (!metadata.listInline || !metadata.dropInline) return false;
+  const inline = await metadata.listInline({ specName, taskId });
+  if (inline.length === 0) return false;
+  // Replacing: what is at the key can only be an earlier materialisation of these same bytes
+  // (the upload refused a key that held anything, and every other write to the task waits for this).
+  // Written without an fsync each, then made durable together with `metadata.json` (and whatever
+  // else was deferred) before the inline bytes go: one round of concurrent fsyncs per pass.
+  const deferred = backend.syncDeferred ? "deferred" : "immediate";
+  await Promise.all(
+    inline.map(({ record, bytes }) =>
+      backend.put(record.storageKey, streamFromBytes(bytes), {
+        contentType: record.compressed ? "application/gzip" : record.mimeType,
+        contentLength: bytes.length,
+        durability: deferred,
+      }),
+    ),
+  );
+  await writeTask(specName, taskId, await metadata.listTask(specName, taskId));
+  await backend.syncDeferred?.();
+  await metadata.dropInline(inline.map(({ record }) => record.id));
+  return true;
+}
+
+/**
+ * A version's stored object: from the backend, else (committed inline, not yet materialised)
+ * from the database. Bytes dropped between the two looks were materialised meanwhile: the
+ * backend has them now.
+ */
+export async function getStored(
+  backend: StorageBackend,
+  metadata: MetadataRepository,
+  record: { id: number; storageKey: string },
+  options: { range?: { offset: number; length?: number }; signal?: AbortSignal } = {},
+): Promise<StoredObject | null> {
+  const object = await backend.get(record.storageKey, options);
+  if (object || !metadata.readInline) return object;
+  const bytes = await metadata.readInline(record.id);
+  if (!bytes) return backend.get(record.storageKey, options);
+  return inlineObject(record.storageKey, bytes, options.range);
+}
+
+function inlineObject(key: string, bytes: Uint8Array, range: { offset: number; length?: number } | undefined) {
+  if (!range) return { key, size: bytes.length, bytes, body: streamFromBytes(bytes) };
+  const start = Math.min(range.offset, bytes.length);
+  const end = Math.min(bytes.length, range.length === undefined ? bytes.length : start + range.length) - 1;
+  return { key, size: bytes.length, range: { start, end }, body: streamFromBytes(bytes.subarray(start, end + 1)) };
+}
