@@ -80,20 +80,35 @@ const WAL_INDEX_VERSION = 3007000;
  * The WAL index header as a stamp, when it is settled (both copies equal, initialised, the known
  * version): every commit by any connection rewrites it (its change counter, frame count and
  * checksums), so equal headers mean the same committed data. Undefined when it cannot say.
+ *
+ * Every cached read keeps the stamp it was read under, so the stamp is one flat string (a
+ * join, not a concatenation: JavaScriptCore keeps `a + b` as a tree of ~40 small strings until
+ * it is read whole, ~1.2 KiB a stamp), and an unchanged header gives back the very same string.
  */
-function walIndexStamp(bytes: Uint8Array | undefined): string | undefined {
-  if (!bytes || bytes.length < 2 * WAL_INDEX_HEADER_BYTES) return undefined;
-  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, (2 * WAL_INDEX_HEADER_BYTES) / 4);
+function createWalIndexStamp(): (bytes: Uint8Array | undefined) => string | undefined {
   const half = WAL_INDEX_HEADER_BYTES / 4;
-  // iVersion (word 0) and isInit (byte 12) of the first copy.
-  if (words[0] !== WAL_INDEX_VERSION || bytes[12] !== 1) return undefined;
-  let stamp = "w";
-  for (let i = 0; i < half; i++) {
-    // A commit writing the header right now: the copies differ, and nothing can be said.
-    if (words[i] !== words[i + half]) return undefined;
-    stamp += `${words[i]}.`;
-  }
-  return stamp;
+  const last = new Uint32Array(half);
+  let lastStamp: string | undefined;
+  const parts: (string | number)[] = ["w"];
+  return (bytes) => {
+    if (!bytes || bytes.length < 2 * WAL_INDEX_HEADER_BYTES) return undefined;
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset, (2 * WAL_INDEX_HEADER_BYTES) / 4);
+    // iVersion (word 0) and isInit (byte 12) of the first copy.
+    if (words[0] !== WAL_INDEX_VERSION || bytes[12] !== 1) return undefined;
+    let same = lastStamp !== undefined;
+    for (let i = 0; i < half; i++) {
+      // A commit writing the header right now: the copies differ, and nothing can be said.
+      if (words[i] !== words[i + half]) return undefined;
+      if (words[i] !== last[i]) same = false;
+    }
+    if (same) return lastStamp;
+    for (let i = 0; i < half; i++) {
+      last[i] = words[i] as number;
+      parts[i + 1] = words[i] as number;
+    }
+    lastStamp = parts.join(".");
+    return lastStamp;
+  };
 }
 
 /** Statements run on the cached prepared statements: with a result set, or rows as arrays of values. */
@@ -252,6 +267,7 @@ export function openFileClient(path: string, options: FileClientOptions = {}): C
  */
 function createChangeStamp(db: Database.Database, walIndex: FileClientOptions["walIndex"]): () => string {
   let statement: Database.Statement | undefined;
+  const walIndexStamp = createWalIndexStamp();
   return () => {
     const fromIndex = walIndexStamp(walIndex?.read());
     if (fromIndex !== undefined) return fromIndex;
