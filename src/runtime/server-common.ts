@@ -2,6 +2,7 @@
  * What the Bun and Node servers share: opening the store from config, the app, the log, the
  * scheduled retention sweep, and the shutdown sequence. The runtime files only listen.
  */
+import { writeSync } from "node:fs";
 import type { ArtifactStoreConfig } from "../config/schema.ts";
 import { describeError, isArtifactStoreError } from "../contracts/errors.ts";
 import type { Logger } from "../contracts/types.ts";
@@ -20,7 +21,7 @@ const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error:
  */
 export function createLineLogger(
   level: LogLevel = "info",
-  write: (line: string) => void = (line) => process.stderr.write(`${line}\n`),
+  write: (line: string, urgent: boolean) => void = stderrLines(),
 ): Logger {
   const threshold = LEVELS[level];
   const log = (name: LogLevel) => (message: string, fields?: Record<string, unknown>) => {
@@ -31,9 +32,59 @@ export function createLineLogger(
         return `${key}=${/[\s"=]/.test(text) ? JSON.stringify(text) : text}`;
       })
       .join(" ");
-    write(`${new Date().toISOString()} ${name.toUpperCase()} ${message}${rendered ? ` ${rendered}` : ""}`);
+    const line = `${new Date().toISOString()} ${name.toUpperCase()} ${message}${rendered ? ` ${rendered}` : ""}`;
+    write(line, LEVELS[name] >= LEVELS.warn);
   };
   return { debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") };
+}
+
+/**
+ * Lines for stderr, written together once per turn of the event loop: a write per line (a
+ * request's access line) cost a system call each. A warning or an error goes out at once, with
+ * whatever is pending before it; the rest goes out at the latest when the process exits
+ * (Deno skips exit handlers after an uncaught error: up to one turn's info lines are lost there).
+ * One buffer for the process, as stderr is one.
+ */
+const stderrLines = (() => {
+  let pending = "";
+  let listening = false;
+  const flush = () => {
+    if (pending === "") return;
+    const text = pending;
+    pending = "";
+    writeAll(text);
+  };
+  return () => (line: string, urgent: boolean) => {
+    if (!listening) {
+      listening = true;
+      process.on("exit", flush);
+    }
+    if (pending === "") {
+      const timer = setTimeout(flush, 0);
+      // Pending lines do not keep a finished process alive: they go out on exit.
+      (timer as { unref?: () => void }).unref?.();
+    }
+    pending += `${line}\n`;
+    if (urgent || pending.length >= LINES_PENDING_MAX) flush();
+  };
+})();
+
+/** Pending log text written at once past this many characters. */
+const LINES_PENDING_MAX = 64 * 1024;
+
+/**
+ * Writes `text` to stderr whole before returning, as Node does for files and pipes on Linux:
+ * nothing waits in the runtime's own queue when the process exits (Bun's `process.stderr`
+ * dropped queued lines on `process.exit` when a pipe's reader was slow).
+ */
+function writeAll(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  let written = 0;
+  try {
+    while (written < bytes.length) written += writeSync(2, bytes, written);
+  } catch {
+    process.stderr.write(bytes.subarray(written)); // a non-blocking or odd stderr: the runtime's stream copes
+  }
 }
 
 export interface ServerOptions extends OpenArtifactStoreOptions {

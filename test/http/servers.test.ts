@@ -188,6 +188,29 @@ for (const runtime of ["bun", "node"] as const) {
       await own.cleanup();
     });
 
+    test("every request's log line is in the log, in order, once SIGTERM's shutdown has exited", async () => {
+      // The server writes its lines in batches; a clean shutdown must not lose the last ones.
+      const own = await makeTempDir(`log-lines-${runtime}`);
+      const running = await startServerProcess({ runtime, basePath: own.path });
+      const tasks = Array.from({ length: 24 }, (_, index) => `t${index}`);
+      const puts = await Promise.all(
+        tasks.map((task) => fetch(`${running.url}/v1/artifacts/s/${task}/log`, { method: "PUT", body: `${task}\n` })),
+      );
+      expect(puts.map((response) => response.status)).toEqual(tasks.map(() => 201));
+      const last = await fetch(`${running.url}/v1/artifacts/s/t0/log`);
+      expect(last.status).toBe(200);
+      process.kill(running.pid, "SIGTERM");
+      expect(await running.exited).toBe(0);
+      const lines = running.output().split("\n");
+      const requests = lines.filter((line) => line.includes(" INFO request "));
+      expect(requests.filter((line) => line.includes("method=PUT")).length).toBe(tasks.length);
+      for (const task of tasks)
+        expect(requests.some((line) => line.includes(`path=/v1/artifacts/s/${task}/log`))).toBe(true);
+      expect(requests.at(-1)).toContain("method=GET path=/v1/artifacts/s/t0/log status=200");
+      expect(lines.filter((line) => line.trim() !== "").at(-1)).toContain("INFO stopped");
+      await own.cleanup();
+    });
+
     test("an upload still stalled when the shutdown timeout ends is cut off and leaves nothing behind", async () => {
       const own = await makeTempDir(`shutdown-stall-${runtime}`);
       const running = await startServerProcess({
