@@ -176,7 +176,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       );
     },
     uriFor(key) {
-      return PLAIN_KEY.test(key) && pathOf(key) ? `${rootHref}${key}` : pathToFileURL(pathOf(key)).href;
+      // A plain key needs no path built: every search result's URI is one (see the layout).
+      return PLAIN_KEY.test(key) && checkedKey(key) ? `${rootHref}${key}` : pathToFileURL(pathOf(key)).href;
     },
 
     async close() {
@@ -276,11 +277,16 @@ function createFsHeadroom(root: string, reserveBytes: number) {
  * live-log chunks (`.store/live/`).
  */
 function objectPath(root: string, key: string): string {
+  return join(root, ...checkedKey(key).split("/"));
+}
+
+/** `key`, when it may name an object (see {@link objectPath}); else E_INVALID_INPUT. */
+function checkedKey(key: string): string {
   assertValidKey(key, "fs");
   if ((key === STORE_DIRECTORY || key.startsWith(`${STORE_DIRECTORY}/`)) && !isStoreKey(key)) {
     throw new ArtifactStoreError("E_INVALID_INPUT", `[fs] key ${JSON.stringify(key)} is reserved for the store`);
   }
-  return join(root, ...key.split("/"));
+  return key;
 }
 
 /** The publisher's filesystem: with fsync off, folders are created synchronously (no journal commit to wait for). */

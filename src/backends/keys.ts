@@ -1,6 +1,9 @@
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ByteRange } from "../contracts/storage-backend.ts";
 
+/** An empty, `.` or `..` segment: a key starting or ending with `/`, or holding `//`, has an empty one. */
+const BAD_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 /**
  * Refuses keys no backend should hold: empty, absolute, with empty, `.` or `..` segments,
  * backslashes or control characters. The store only builds safe keys; this guards direct use.
@@ -13,7 +16,7 @@ export function assertValidKey(key: string, backendName: string): void {
     key.includes("\\") ||
     // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
     /[\u0000-\u001f\u007f]/.test(key) ||
-    key.split("/").some((segment) => segment === "" || segment === "." || segment === "..");
+    BAD_SEGMENT.test(key);
   if (bad) {
     throw new ArtifactStoreError("E_INVALID_INPUT", `[${backendName}] invalid object key ${JSON.stringify(key)}`);
   }
