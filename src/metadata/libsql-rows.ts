@@ -77,18 +77,30 @@ export function toRecord({ row, tags, summary, secrets }: SelectedRow): Artifact
     originalChecksum: row.originalChecksum,
     compressed: row.compressed,
     mimeType: row.mimeType,
-    tags: tags ? tags.split(TAG_SEPARATOR).sort() : [],
+    tags: tagList(tags),
     metadata: JSON.parse(row.metadata) as Record<string, unknown>,
-    createdAt: new Date(row.createdAt).toISOString(),
-    expiresAt: row.expiresAt === null || row.pinned ? null : new Date(row.expiresAt).toISOString(),
-    lastAccessedAt: row.lastAccessedAt === null ? null : new Date(row.lastAccessedAt).toISOString(),
+    createdAt: isoTime(row.createdAt),
+    expiresAt: expiryTime(row.expiresAt, row.pinned),
+    lastAccessedAt: row.lastAccessedAt === null ? null : isoTime(row.lastAccessedAt),
     pinned: row.pinned,
-    summary: summary ? (JSON.parse(summary) as ArtifactSummary) : null,
+    summary: parseSummary(summary),
     secrets: parseSecrets(secrets),
     state: row.state,
     integrity: row.integrity,
   };
 }
+
+// How a record's fields are made from the columns (by `toRecord` and `recordFromValues`).
+const tagList = (tags: string | null | undefined): string[] => {
+  if (!tags) return [];
+  const list = tags.split(TAG_SEPARATOR);
+  return list.length > 1 ? list.sort() : list;
+};
+const isoTime = (millis: number): string => new Date(millis).toISOString();
+const expiryTime = (expiresAt: number | null, pinned: boolean): string | null =>
+  expiresAt === null || pinned ? null : isoTime(expiresAt);
+const parseSummary = (summary: string | null | undefined): ArtifactSummary | null =>
+  summary ? (JSON.parse(summary) as ArtifactSummary) : null;
 
 /** A row alone, as a download reads it (see `findRow`): the record without tags, summary or secrets. */
 export function toRow(row: typeof artifacts.$inferSelect): ArtifactRow {
@@ -99,57 +111,56 @@ export function toRow(row: typeof artifacts.$inferSelect): ArtifactRow {
 /** The columns of `selection.row`, with their decoders. */
 const ROW_COLUMNS = Object.entries(getTableColumns(artifacts));
 
+type RowKey = keyof typeof artifacts.$inferSelect;
+/** Where each column of `selection.row` is in a row read by position; tags, summary and secrets follow. */
+const AT = Object.fromEntries(ROW_COLUMNS.map(([key], index) => [key, index])) as Record<RowKey, number>;
+const TAGS_AT = ROW_COLUMNS.length;
+/** An integer column in boolean mode, decoded as drizzle does. */
+const flag = (value: unknown): boolean => Number(value) === 1;
+
 /**
  * A row of a statement selecting {@link namedSelection}, read by position (its columns in
- * order, then tags, summary and secrets): what drizzle's own mapping gives (each column decoded
- * by its schema type), made into the record without an object per row in between.
+ * order, then tags, summary and secrets): the record {@link toRecord} makes of drizzle's row,
+ * made straight from the values (no row object in between: a search makes one per result).
  */
 export function recordFromValues(values: ArrayLike<unknown>): ArtifactRecord {
-  if (values.length !== ROW_COLUMNS.length + 3) throw new Error(`a search row has ${values.length} columns`);
-  const row: Record<string, unknown> = {};
-  for (let index = 0; index < ROW_COLUMNS.length; index++) {
-    const value = values[index];
-    row[ROW_KEYS[index] as string] =
-      value === null ? null : (ROW_DECODERS[index] as (value: unknown) => unknown)(value);
-  }
-  const at = ROW_COLUMNS.length;
-  return toRecord({
-    row: row as SelectedRow["row"],
-    tags: values[at] as string | null,
-    summary: values[at + 1] as string | null,
-    secrets: values[at + 2] as string | null,
-  });
+  if (values.length !== TAGS_AT + 3) throw new Error(`a search row has ${values.length} columns`);
+  const pinned = flag(values[AT.pinned]);
+  const lastAccessedAt = values[AT.lastAccessedAt] as number | null;
+  return {
+    id: values[AT.id] as number,
+    storageKey: values[AT.storageKey] as string,
+    uri: values[AT.uri] as string,
+    specName: values[AT.specName] as string,
+    taskId: values[AT.taskId] as string,
+    type: values[AT.type] as string,
+    version: values[AT.version] as number,
+    size: values[AT.size] as number,
+    checksum: values[AT.checksum] as string,
+    originalSize: values[AT.originalSize] as number,
+    originalChecksum: values[AT.originalChecksum] as string,
+    compressed: flag(values[AT.compressed]),
+    mimeType: values[AT.mimeType] as string,
+    tags: tagList(values[TAGS_AT] as string | null),
+    metadata: JSON.parse(values[AT.metadata] as string) as Record<string, unknown>,
+    createdAt: isoTime(values[AT.createdAt] as number),
+    expiresAt: expiryTime(values[AT.expiresAt] as number | null, pinned),
+    lastAccessedAt: lastAccessedAt === null ? null : isoTime(lastAccessedAt),
+    pinned,
+    summary: parseSummary(values[TAGS_AT + 1] as string | null),
+    secrets: parseSecrets(values[TAGS_AT + 2] as string | null),
+    state: values[AT.state] as ArtifactRecord["state"],
+    integrity: values[AT.integrity] as ArtifactRecord["integrity"],
+  };
 }
 
-const ROW_KEYS = ROW_COLUMNS.map(([key]) => key);
-const ROW_DECODERS = ROW_COLUMNS.map(
-  ([, column]) =>
-    (value: unknown) =>
-      column.mapFromDriverValue(value),
-);
-
-/** {@link selection} with its computed columns named, for {@link selectedRowFromNames} and {@link recordFromValues}. */
+/** {@link selection} with its computed columns named (a search reads its rows with {@link recordFromValues}). */
 export const namedSelection = {
   row: artifacts,
   tags: tagsColumn.as("tags"),
   summary: summaryColumn.as("summary"),
   secrets: secretsColumn.as("secrets"),
 };
-
-/**
- * A row of a statement selecting {@link namedSelection}, read by column name: what drizzle's own
- * mapping gives (each column decoded by its schema type), without its per-field walk.
- */
-export function selectedRowFromNames(values: Record<string, unknown>): SelectedRow {
-  const row: Record<string, unknown> = {};
-  for (const [key, column] of ROW_COLUMNS) {
-    const value = values[column.name];
-    if (value === undefined) throw new Error(`column ${column.name} missing from a search row`);
-    row[key] = value === null ? null : column.mapFromDriverValue(value);
-  }
-  const named = (name: string) => (values[name] ?? null) as string | null;
-  return { row: row as SelectedRow["row"], tags: named("tags"), summary: named("summary"), secrets: named("secrets") };
-}
 
 /** A row as `RETURNING *` of raw SQL gives it (snake_case columns, integers for booleans). */
 export function rawRowToRecord(raw: Record<string, unknown>): ArtifactRecord {

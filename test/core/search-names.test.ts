@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readdir } from "node:fs/promises";
 import { ArtifactStoreError } from "../../src/contracts/errors.ts";
+import { createRandom, FAKE_SECRET_MAKERS, type FakeSecret, type Random } from "../helpers/fake-secrets.ts";
 import { makeFsStore, type TestStore } from "../helpers/store.ts";
 
 describe("search", () => {
@@ -148,5 +149,40 @@ describe("names are checked before any I/O", () => {
     expect(await upload({ tags: "ci" })).toBe("E_INVALID_INPUT");
     expect(await upload({ tags: Array.from({ length: 65 }, (_, index) => `t${index}`) })).toBe("E_INVALID_INPUT");
     expect(await upload({ expectedChecksum: "abc" })).toBe("E_INVALID_INPUT");
+  });
+});
+
+describe("search results", () => {
+  test("each is the version exactly as stat gives it: sorted tags, metadata, summary, secrets, pin, times", async () => {
+    const fixture = await makeFsStore({ versioningEnabled: true });
+    try {
+      const secret = (FAKE_SECRET_MAKERS["github-token"] as (random: Random) => FakeSecret)(createRandom(5));
+      const ref = { specName: "s", taskId: "t" };
+      await fixture.store.upload({
+        ...ref,
+        type: "diff",
+        tags: ["zeta", "alpha", "mid"],
+        metadata: { pr: 7, nested: { list: [1, "two"] } },
+        content: "diff --git a/x.ts b/x.ts\n--- a/x.ts\n+++ b/x.ts\n@@ -1 +1 @@\n-a\n+b\n",
+      });
+      await fixture.store.upload({ ...ref, type: "log", tags: ["one"], content: `ERROR boom\n${secret.text}\n` });
+      await fixture.store.upload({ ...ref, type: "log", content: "fine\n" });
+      await fixture.store.update({ ...ref, type: "log", version: 1 }, { pinned: true });
+      const [diffRecord] = await fixture.metadata.search({ specName: "s", type: "diff", limit: 1 });
+      await fixture.metadata.touch([diffRecord?.id as number], Date.parse("2026-12-01T10:00:00.123Z")); // a download's
+      const items = await fixture.store.search({ specName: "s" });
+      expect(items.map((item) => `${item.type}@${item.version}`)).toEqual(["log@2", "log@1", "diff@1"]);
+      for (const item of items) expect(item).toEqual((await fixture.store.stat({ ...item })) as typeof item);
+      const [, secretLog, diff] = items;
+      expect(diff?.tags).toEqual(["alpha", "mid", "zeta"]);
+      expect(diff?.metadata).toEqual({ pr: 7, nested: { list: [1, "two"] } });
+      expect(diff?.summary).toMatchObject({ kind: "diff", files: 1 });
+      expect(secretLog?.secrets?.findings).toEqual([expect.objectContaining({ rule: "github-token", count: 1 })]);
+      expect(secretLog?.pinned).toBe(true);
+      expect(secretLog?.expiresAt).toBeNull();
+      expect(diff?.lastAccessedAt).toBe("2026-12-01T10:00:00.123Z");
+    } finally {
+      await fixture.cleanup();
+    }
   });
 });
