@@ -2,15 +2,18 @@
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { ArtifactRecord, ArtifactRow, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { ArtifactRef } from "../contracts/types.ts";
+import { executeValues } from "./file-client.ts";
 import { prepareStatement } from "./libsql-prepared.ts";
 import {
   type Database,
   isCommitted,
+  namedSelection,
   publishingInSeries,
+  recordFromValues,
+  rowOf,
   type SelectedRow,
   selection,
   toRecord,
-  toRow,
 } from "./libsql-rows.ts";
 import { artifacts } from "./schema.ts";
 
@@ -46,36 +49,34 @@ export function createLookupQueries(db: Database): LookupQueries {
       .where(eq(artifacts.id, value("id")))
       .limit(1),
   );
-  // A version's lookup also tells whether anything of the series is publishing (see `ReadVersion`).
-  const quiet = sql<number>`NOT ${publishingInSeries}`.mapWith(Number);
-  const readStatements = <T extends { quiet: number }>(columns: Parameters<typeof db.select>[0]) => {
-    const select = () => db.select(columns).from(artifacts);
-    const newest = prepare<T>(select().where(and(inSeries, isCommitted)).orderBy(desc(artifacts.version)).limit(1));
-    const numbered = prepare<T>(
+  // A version's lookup also tells whether anything of the series is publishing (see `ReadVersion`),
+  // as its last column. Rows are read by position (`recordFromValues`): drizzle's mapping of a
+  // nested selection cost more than the statement itself on a download's first read.
+  const quiet = sql<number>`NOT ${publishingInSeries}`.as("quiet");
+  const readStatements = <T>(columns: Parameters<typeof db.select>[0], decode: (values: ArrayLike<unknown>) => T) => {
+    const select = () => db.select({ ...columns, quiet }).from(artifacts);
+    const newest = prepare(select().where(and(inSeries, isCommitted)).orderBy(desc(artifacts.version)).limit(1));
+    const numbered = prepare(
       select()
         .where(and(inSeries, isCommitted, eq(artifacts.version, value("version"))))
         .limit(1),
     );
-    return async (ref: ArtifactRef): Promise<T | undefined> => {
+    return async (ref: ArtifactRef): Promise<{ record: T | null; quiet: boolean }> => {
       const series = { specName: ref.specName, taskId: ref.taskId, type: ref.type };
-      const [row] = await (ref.version === undefined
-        ? newest.all(series)
-        : numbered.all({ ...series, version: ref.version }));
-      return row;
+      const bound =
+        ref.version === undefined ? newest.bind(series) : numbered.bind({ ...series, version: ref.version });
+      const [values] = await executeValues(db.$client, bound.statement);
+      return values
+        ? { record: decode(values), quiet: Number(values[values.length - 1]) === 1 }
+        : { record: null, quiet: false };
     };
   };
-  const readSelected = readStatements<SelectedRow & { quiet: number }>({ ...selection, quiet });
-  // A download needs the row alone: no sub-queries for tags, summary and secrets.
-  const readBare = readStatements<{ row: typeof artifacts.$inferSelect; quiet: number }>({ row: artifacts, quiet });
+  const readVersion: ReadVersion<ArtifactRecord> = readStatements(namedSelection, (values) => recordFromValues(values));
+  // A download needs the row alone: no sub-queries for tags, summary and secrets (NULL in their places).
+  const none = sql<null>`NULL`;
+  const bare = { row: artifacts, tags: none.as("tags"), summary: none.as("summary"), secrets: none.as("secrets") };
+  const readRow: ReadVersion<ArtifactRow> = readStatements(bare, (values) => rowOf(recordFromValues(values)));
   const first = (rows: SelectedRow[]) => (rows[0] ? toRecord(rows[0]) : null);
-  const readVersion: ReadVersion<ArtifactRecord> = async (ref) => {
-    const row = await readSelected(ref);
-    return row ? { record: toRecord(row), quiet: row.quiet === 1 } : { record: null, quiet: false };
-  };
-  const readRow: ReadVersion<ArtifactRow> = async (ref) => {
-    const row = await readBare(ref);
-    return row ? { record: toRow(row.row), quiet: row.quiet === 1 } : { record: null, quiet: false };
-  };
 
   return {
     findById: async (id) => first(await byId.all({ id })),

@@ -102,9 +102,9 @@ const expiryTime = (expiresAt: number | null, pinned: boolean): string | null =>
 const parseSummary = (summary: string | null | undefined): ArtifactSummary | null =>
   summary ? (JSON.parse(summary) as ArtifactSummary) : null;
 
-/** A row alone, as a download reads it (see `findRow`): the record without tags, summary or secrets. */
-export function toRow(row: typeof artifacts.$inferSelect): ArtifactRow {
-  const { tags: _tags, summary: _summary, secrets: _secrets, ...rest } = toRecord({ row, tags: null });
+/** A record without its tags, summary and secrets: the row a download reads. */
+export function rowOf(record: ArtifactRecord): ArtifactRow {
+  const { tags: _tags, summary: _summary, secrets: _secrets, ...rest } = record;
   return rest;
 }
 
@@ -119,12 +119,12 @@ const TAGS_AT = ROW_COLUMNS.length;
 const flag = (value: unknown): boolean => Number(value) === 1;
 
 /**
- * A row of a statement selecting {@link namedSelection}, read by position (its columns in
- * order, then tags, summary and secrets): the record {@link toRecord} makes of drizzle's row,
+ * A row of a statement selecting {@link namedSelection} (and maybe more columns after them), read
+ * by position (its columns in order, then tags, summary and secrets): the record {@link toRecord} makes of drizzle's row,
  * made straight from the values (no row object in between: a search makes one per result).
  */
 export function recordFromValues(values: ArrayLike<unknown>): ArtifactRecord {
-  if (values.length !== TAGS_AT + 3) throw new Error(`a search row has ${values.length} columns`);
+  if (values.length < TAGS_AT + 3) throw new Error(`a record row has ${values.length} columns`);
   const pinned = flag(values[AT.pinned]);
   const lastAccessedAt = values[AT.lastAccessedAt] as number | null;
   return {
