@@ -45,13 +45,16 @@ const FILTER_KEYS: ReadonlyArray<readonly [keyof SearchFilters, string | undefin
   ["cursor", undefined],
 ];
 
+/** Each accepted spelling of a filter, with its camelCase name. */
+const SPELLED = new Map<string, keyof SearchFilters>(
+  FILTER_KEYS.flatMap(([camel, snake]) =>
+    snake ? [[camel, camel] as const, [snake, camel] as const] : [[camel, camel] as const],
+  ),
+);
+
 /** The filters with snake_case keys read as their camelCase names; unknown keys refused. */
 function normalizeFilters(filters: SearchFilters): SearchFilters {
-  const spelled = new Map<string, keyof SearchFilters>();
-  for (const [camel, snake] of FILTER_KEYS) {
-    spelled.set(camel, camel);
-    if (snake) spelled.set(snake, camel);
-  }
+  const spelled = SPELLED;
   const normalized: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(filters)) {
     if (value === undefined) continue;

@@ -40,8 +40,11 @@ function versionConditions(db: Database, query: SearchQuery): (SQL | undefined)[
   for (const tag of (query.allTags ?? []).slice(1)) conditions.push(inArray(artifacts.id, tagged([tag])));
   if (query.anyTags && query.anyTags.length > 0) conditions.push(inArray(artifacts.id, tagged(query.anyTags)));
   if (query.latestOnly) {
+    // No newer committed version in its series: one seek past its version in the unique index
+    // (spec, task, type, version), and a row read only for a newer one (max() read every row of
+    // the series for its state).
     conditions.push(
-      sql`${artifacts.version} = (SELECT max(a2.version) FROM ${artifacts} a2 WHERE a2.spec_name = ${qualified(artifacts.specName)} AND a2.task_id = ${qualified(artifacts.taskId)} AND a2.type = ${qualified(artifacts.type)} AND a2.state = 'committed')`,
+      sql`NOT EXISTS (SELECT 1 FROM ${artifacts} a2 WHERE a2.spec_name = ${qualified(artifacts.specName)} AND a2.task_id = ${qualified(artifacts.taskId)} AND a2.type = ${qualified(artifacts.type)} AND a2.version > ${qualified(artifacts.version)} AND a2.state = 'committed')`,
     );
   }
   conditions.push(...structureConditions(db, query), ...secretsConditions(db, query));
