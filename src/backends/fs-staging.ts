@@ -1,11 +1,14 @@
 /**
  * Writing a put's body to a new staging file. A small body (a known length up to
- * {@link SMALL_BODY_BYTES}; fs.ts gives it only with fsync off, where creating a file never waits
- * for a journal commit) is gathered first and written with synchronous open/write/close: an
- * async open, write and close cost a thread-pool round trip each, several times the CPU of the
- * calls themselves. Only the fsync stays asynchronous (it waits for the disk). The filesystem
- * calls are injected (`node:fs` from fs.ts), so this module stays on Web APIs.
+ * {@link SMALL_BODY_BYTES}) is gathered first and written whole: an async open, write and close
+ * cost a thread-pool round trip each, several times the CPU of the calls themselves. With fsync
+ * off, by synchronous open/write/close; with fsync on, creating a file can wait for the disk
+ * (another file's fsync holding the block its inode goes into), so the file is made by one
+ * `writeFile` off the event loop, then opened again only for its fsync. The fsync always stays
+ * asynchronous. The filesystem calls are injected (`node:fs` from fs.ts), so this module stays
+ * on Web APIs.
  */
+import { concatBytes } from "../codec/streams.ts";
 
 /** Bodies up to this size, with the length known up front, are written synchronously. */
 export const SMALL_BODY_BYTES = 64 * 1024;
@@ -19,16 +22,26 @@ export interface StagingHandle {
 
 export interface StagingFileSystem {
   open(path: string, flags: "wx"): Promise<StagingHandle>;
-  openSync(path: string, flags: "wx"): number;
+  /** Creates `path` (never replacing) holding `bytes`, off the event loop: one round trip. */
+  writeFile(path: string, bytes: Uint8Array): Promise<void>;
+  openSync(path: string, flags: "wx" | "r"): number;
   writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
   closeSync(fd: number): void;
   /** fsync of an open descriptor, off the event loop. */
   fsync(fd: number): Promise<void>;
 }
 
-export function createStagingWriter(files: StagingFileSystem) {
+/**
+ * @param createOffLoop whether files are made off the event loop (fsync on: see above).
+ */
+export function createStagingWriter(files: StagingFileSystem, createOffLoop: boolean) {
   /** The gathered small body written whole, fsynced when `sync`. */
-  const writeWhole = async (path: string, chunks: Uint8Array[], sync: boolean): Promise<void> => {
+  const writeWhole = async (path: string, chunks: Uint8Array[], size: number, sync: boolean): Promise<void> => {
+    if (createOffLoop) {
+      await files.writeFile(path, concatBytes(chunks, size));
+      if (sync) await fsyncFile(path);
+      return;
+    }
     const fd = files.openSync(path, "wx");
     try {
       for (const chunk of chunks) {
@@ -37,6 +50,16 @@ export function createStagingWriter(files: StagingFileSystem) {
         }
       }
       if (sync) await files.fsync(fd);
+    } finally {
+      files.closeSync(fd);
+    }
+  };
+
+  /** fsync of a file written and closed already (an existing file's open never waits to allocate). */
+  const fsyncFile = async (path: string): Promise<void> => {
+    const fd = files.openSync(path, "r");
+    try {
+      await files.fsync(fd);
     } finally {
       files.closeSync(fd);
     }
@@ -73,7 +96,7 @@ export function createStagingWriter(files: StagingFileSystem) {
         await writeAll(handle, value);
       }
       if (!handle) {
-        await writeWhole(path, gathered, sync);
+        await writeWhole(path, gathered, size, sync);
         return size;
       }
       if (sync) await handle.sync();

@@ -25,7 +25,20 @@ import {
   statSync,
   writeSync,
 } from "node:fs";
-import { link, lstat, mkdir, open, readdir, rename, rm, rmdir, stat, statfs, unlink } from "node:fs/promises";
+import {
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  rmdir,
+  stat,
+  statfs,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import { dirname, join, resolve, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { withLazyBody } from "../codec/streams.ts";
@@ -38,7 +51,7 @@ import { createLinkGuard, type LinkGuard } from "./fs-links.ts";
 import { listObjects, objectInfoOf } from "./fs-listing.ts";
 import { createPublisher, type Publisher } from "./fs-publisher.ts";
 import { bodyOfBytes, createFileBody } from "./fs-read-stream.ts";
-import { createStagingWriter } from "./fs-staging.ts";
+import { createStagingWriter, type StagingFileSystem } from "./fs-staging.ts";
 import { assertValidKey, PLAIN_KEY, resolveRange } from "./keys.ts";
 
 export interface FsBackendOptions {
@@ -111,9 +124,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       const stagingPath = join(stagingDir, `${randomUUID()}.tmp`);
       let size: number;
       try {
-        // fsync on: created asynchronously, as that may wait for a journal commit another fsync forced.
-        const knownLength = fsyncEnabled ? undefined : putOptions.contentLength;
-        size = await writeStagingFile(stagingPath, body, fsyncEnabled && durable, knownLength);
+        const write = fsyncEnabled ? writeStagingFileOffLoop : writeStagingFile;
+        size = await write(stagingPath, body, fsyncEnabled && durable, putOptions.contentLength);
         await publisher.publish(stagingPath, target, durable, putOptions.ifNotExists === true, folder === "present");
       } catch (error) {
         await rm(stagingPath, { force: true }).catch(() => {});
@@ -300,14 +312,18 @@ const publisherFiles = (fsyncEnabled: boolean) => ({
   openForSync,
 });
 
-/** A put's staging file (fs-staging.ts): a small body with synchronous calls, only its fsync async. */
-const writeStagingFile = createStagingWriter({
+/** What writing a put's staging file (fs-staging.ts) calls. */
+const stagingFiles: StagingFileSystem = {
   open: (path, flags) => open(path, flags),
+  writeFile: (path, bytes) => writeFile(path, bytes, { flag: "wx" }),
   openSync: (path, flags) => openSync(path, flags),
   writeSync: (fd, buffer, offset, length) => writeSync(fd, buffer, offset, length),
   closeSync,
   fsync: (fd) => fsyncFd(fd),
-});
+};
+/** A small body with synchronous calls (fsync off), or made by one round trip off the event loop (fsync on). */
+const writeStagingFile = createStagingWriter(stagingFiles, false);
+const writeStagingFileOffLoop = createStagingWriter(stagingFiles, true);
 
 /**
  * Link checks (fs-links.ts) on synchronous calls: from the kernel's cache, 1/10 the CPU of an

@@ -1,5 +1,6 @@
 /**
- * A small put (length known up front, fsync off) is written with synchronous calls: the same bytes land at
+ * A small put (length known up front) is written whole (synchronous calls with fsync off, one writeFile
+ * with fsync on): the same bytes land at
  * the key, a body longer than it said is still written whole (the caller's size check sees it),
  * and a body that fails leaves nothing behind.
  */
