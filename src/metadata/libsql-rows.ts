@@ -154,6 +154,14 @@ export function recordFromValues(values: ArrayLike<unknown>): ArtifactRecord {
   };
 }
 
+/** Rows read by position, newest first (`created_at`, then `id`, descending): the order of a search. */
+export function newestFirst(left: ArrayLike<unknown>, right: ArrayLike<unknown>): number {
+  return (
+    (right[AT.createdAt] as number) - (left[AT.createdAt] as number) ||
+    (right[AT.id] as number) - (left[AT.id] as number)
+  );
+}
+
 /** {@link selection} with its computed columns named (a search reads its rows with {@link recordFromValues}). */
 export const namedSelection = {
   row: artifacts,

@@ -12,6 +12,7 @@ import {
   type Database,
   isCommitted,
   namedSelection,
+  newestFirst,
   qualified,
   recordFromValues,
   type SelectedRow,
@@ -152,8 +153,7 @@ export function createSearchQuery(db: Database): Pick<MetadataRepository, "searc
         db
           .select(namedSelection)
           .from(artifacts)
-          .where(inArray(artifacts.id, pageIds(db, shape)))
-          .orderBy(desc(artifacts.createdAt), desc(artifacts.id)),
+          .where(inArray(artifacts.id, pageIds(db, shape))),
       );
       statements.set(key, prepared);
     }
@@ -162,7 +162,9 @@ export function createSearchQuery(db: Database): Pick<MetadataRepository, "searc
   const run = async (query: PageQuery) => {
     const { key, shape, values } = placeholders(query);
     const rows = await executeValues(db.$client, statementFor(key, shape).bind(values).statement);
-    return rows.map(recordFromValues);
+    // The page's rows in its order here rather than by SQLite: a sort of the few rows read,
+    // without copying each whole row (tags, summary and all) into a sorter and back.
+    return (rows as ArrayLike<unknown>[]).sort(newestFirst).map(recordFromValues);
   };
   return {
     async search(query) {
