@@ -108,6 +108,11 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
   const links = createLinkGuard({ lstat: lstatOrNothing, stat: statOrNothing, sep });
   const { linkFree, refuseLinks, fileStats } = links;
   const objects: FsObjects = { root, stagingDir, stagingReady, publisher, pathOf, links };
+  /** A failed fsync of a deferred write is reported (its bytes may be lost on a power failure). */
+  const syncDeferred = () =>
+    publisher.flush().catch((error: unknown) => {
+      throw wrapFsError(error, "making deferred writes durable");
+    });
   /** The root as given and as the kernel names it (its own links resolved, on first use). */
   const rootNames: { path: string; real?: string } = { path: root };
 
@@ -192,11 +197,9 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
       return PLAIN_KEY.test(key) && checkedKey(key) ? `${rootHref}${key}` : pathToFileURL(pathOf(key)).href;
     },
 
-    async close() {
-      await publisher.flush();
-    },
+    close: syncDeferred,
 
-    syncDeferred: () => publisher.flush(),
+    syncDeferred,
 
     volumeSpace: headroom.volumeSpace,
     releaseHeadroom: headroom.release,
