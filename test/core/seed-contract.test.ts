@@ -170,6 +170,24 @@ describe("retention follows the current policy", () => {
     expect((await shorter.store.search({ specName: "s" })).map((item) => item.taskId)).toEqual(["pinned"]);
   });
 
+  test("a version's expiry is the current policy's, in a search as in a stat, not the one at its upload", async () => {
+    const root = await tempRoot();
+    const clock = { now: Date.now() };
+    const first = await openAt(root, { types: typesWith({ log: 10 }) }, clock);
+    const uploaded = await first.store.upload({ specName: "s", taskId: "t", type: "log", content: "kept\n" });
+    expect(uploaded.expiresAt).toBe(new Date(Date.parse(uploaded.createdAt) + 10 * DAY).toISOString());
+    await first.store.close();
+    for (const days of [3, 10]) {
+      const reopened = await openAt(root, { types: typesWith({ log: days }) }, clock);
+      const [found] = await reopened.store.search({ specName: "s" });
+      expect(found?.expiresAt).toBe(new Date(Date.parse(uploaded.createdAt) + days * DAY).toISOString());
+      expect((await reopened.store.stat({ specName: "s", taskId: "t", type: "log" }))?.expiresAt).toBe(
+        found?.expiresAt as string,
+      );
+      await reopened.store.close();
+    }
+  });
+
   test("the dry run's reason reads right for one day, under a day, and keep-forever", async () => {
     const root = await tempRoot();
     const clock = { now: Date.now() };
