@@ -222,17 +222,20 @@ export interface MetadataRepository extends StructureQueries, LiveLogQueries {
    * series with its stored bytes in one transaction, its row `committed` at `storageKey` and the
    * bytes kept in the database until {@link MetadataRepository.dropInline}. Null, changing
    * nothing, when the series has any row already or the quota does not fit (the caller then
-   * takes the normal path, which says why).
+   * takes the normal path, which says why). `usedBytes`: what the quota counts once it committed.
    */
-  commitInline?(input: CommitInlineInput): Promise<ArtifactRecord | null>;
+  commitInline?(input: CommitInlineInput): Promise<{ record: ArtifactRecord; usedBytes: number } | null>;
   /** The stored bytes of a version committed inline and not yet materialised, or null. */
   readInline?(id: number): Promise<Uint8Array | null>;
-  /** The committed versions of a task whose bytes are still inline, with those bytes. */
-  listInline?(task: { specName: string; taskId: string }): Promise<{ record: ArtifactRecord; bytes: Uint8Array }[]>;
+  /** The ids of a task's committed versions whose bytes are still inline, with those bytes. */
+  listInline?(task: { specName: string; taskId: string }): Promise<{ id: number; bytes: Uint8Array }[]>;
   /** Tasks with versions whose bytes are still inline (at most `limit`). */
   inlineTasks?(limit: number): Promise<{ specName: string; taskId: string }[]>;
-  /** Forgets the inline bytes of these versions (they are durable at their keys now). */
-  dropInline?(ids: number[]): Promise<void>;
+  /**
+   * Forgets the inline bytes of these versions (they are durable at their keys now); gives the
+   * task's lease held by `releaseLease.owner` back in the same transaction.
+   */
+  dropInline?(ids: number[], releaseLease?: { specName: string; taskId: string; owner: string }): Promise<void>;
   /**
    * Optional (local files): checkpoints the write-ahead log into the database and truncates it,
    * giving its growth back to the disk (after refusals on a nearly full disk).

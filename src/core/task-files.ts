@@ -135,37 +135,45 @@ export function createTaskFiles(options: {
     }
   };
 
+  /** A turn of this process on the task: after the turns queued before it, under the task's lease. */
+  const queuedTurn = <T>(specName: string, taskId: string, work: (turn: TaskTurn) => Promise<T>): Promise<T> => {
+    const key = `${specName}/${taskId}`;
+    const queued = queues.get(key);
+    const streak = queued?.streak ?? { since: Date.now() };
+    const turn = async () => {
+      if (Date.now() - streak.since > TURN_STREAK_MS) {
+        await sleep(TURN_GAP_MS);
+        streak.since = Date.now();
+      }
+      return leased(specName, taskId, work);
+    };
+    const run = (queued?.settled ?? Promise.resolve()).then(turn, turn);
+    const settled = run.catch(() => {});
+    queues.set(key, { settled, streak });
+    void settled.then(() => {
+      if (queues.get(key)?.settled === settled) queues.delete(key);
+    });
+    return run;
+  };
+  /** Writes the task's inline versions at their keys (see task-inline.ts); `turn`: the turn ends with it. */
+  const materialise = (specName: string, taskId: string, turn?: TaskTurn) =>
+    materialiseTask({ backend, metadata, writeTask: (...args) => files.writeTask(...args) }, specName, taskId, turn);
+
   const files: TaskFiles = {
     publishing: new Set<number>(),
     withTask(specName, taskId, work) {
-      const key = `${specName}/${taskId}`;
-      const queued = queues.get(key);
-      const streak = queued?.streak ?? { since: Date.now() };
-      const turn = async () => {
-        if (Date.now() - streak.since > TURN_STREAK_MS) {
-          await sleep(TURN_GAP_MS);
-          streak.since = Date.now();
-        }
-        return leased(specName, taskId, async (held) => {
-          // First thing in every turn: the task's files as the database says (see task-inline.ts).
-          // A failure (a full disk) does not stop the turn's own work: inline bytes are written
-          // at their row's key as it is when they are written, whatever the work changes.
-          await materialiseTask(backend, metadata, files.writeTask, specName, taskId).catch((error: unknown) => {
-            logger.warn("could not write a task's inline versions at their keys; a later turn retries", {
-              task: `${specName}/${taskId}`,
-              error: String(error),
-            });
+      return queuedTurn(specName, taskId, async (held) => {
+        // First thing in every turn: the task's files as the database says (see task-inline.ts).
+        // A failure (a full disk) does not stop the turn's own work: inline bytes are written
+        // at their row's key as it is when they are written, whatever the work changes.
+        await materialise(specName, taskId).catch((error: unknown) => {
+          logger.warn("could not write a task's inline versions at their keys; a later turn retries", {
+            task: `${specName}/${taskId}`,
+            error: String(error),
           });
-          return work(held);
         });
-      };
-      const run = (queued?.settled ?? Promise.resolve()).then(turn, turn);
-      const settled = run.catch(() => {});
-      queues.set(key, { settled, streak });
-      void settled.then(() => {
-        if (queues.get(key)?.settled === settled) queues.delete(key);
+        return work(held);
       });
-      return run;
     },
 
     async writeTask(specName, taskId, records) {
@@ -205,8 +213,9 @@ export function createTaskFiles(options: {
     },
 
     // Inline versions: a background pass takes each task's turn, which materialises it.
+    // A turn that only materialises gives the lease back with its last commit.
     ...createMaterialiser(
-      (specName, taskId) => files.withTask(specName, taskId, async () => {}),
+      (specName, taskId) => queuedTurn(specName, taskId, (turn) => materialise(specName, taskId, turn)),
       metadata,
       logger,
       options.materialiseDelayMs,

@@ -13,6 +13,7 @@ import { streamFromBytes } from "../codec/streams.ts";
 import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { StorageBackend, StoredObject } from "../contracts/storage-backend.ts";
 import type { Logger } from "../contracts/types.ts";
+import type { TaskTurn } from "./task-files.ts";
 
 /**
  * Versions committed inline are materialised by a background pass at most this long after their
@@ -94,24 +95,37 @@ export function createMaterialiser(
   };
 }
 
-/** Writes the task's inline versions at their keys and drops their inline bytes; false when there were none. */
+/**
+ * Writes the task's inline versions at their keys and drops their inline bytes; false when there
+ * were none. With `turn` (a turn that does nothing else) the lease goes back in the drop's commit.
+ */
 export async function materialiseTask(
-  backend: StorageBackend,
-  metadata: MetadataRepository,
-  writeTask: (specName: string, taskId: string, records: ArtifactRecord[]) => Promise<void>,
+  parts: {
+    backend: StorageBackend;
+    metadata: MetadataRepository;
+    writeTask: (specName: string, taskId: string, records: ArtifactRecord[]) => Promise<void>;
+  },
   specName: string,
   taskId: string,
+  turn?: TaskTurn,
 ): Promise<boolean> {
+  const { backend, metadata, writeTask } = parts;
   if (!metadata.listInline || !metadata.dropInline) return false;
   const inline = await metadata.listInline({ specName, taskId });
   if (inline.length === 0) return false;
+  const task = await metadata.listTask(specName, taskId);
+  const rows = new Map(task.map((record) => [record.id, record]));
   // Replacing: what is at the key can only be an earlier materialisation of these same bytes
   // (the upload refused a key that held anything, and every other write to the task waits for this).
   // Written without an fsync each, then made durable together with `metadata.json` (and whatever
   // else was deferred) before the inline bytes go: one round of concurrent fsyncs per pass.
   const deferred = backend.syncDeferred ? "deferred" : "immediate";
+  const written = inline.flatMap(({ id, bytes }) => {
+    const record = rows.get(id);
+    return record ? [{ record, bytes }] : [];
+  });
   await Promise.all(
-    inline.map(({ record, bytes }) =>
+    written.map(({ record, bytes }) =>
       backend.put(record.storageKey, streamFromBytes(bytes), {
         contentType: record.compressed ? "application/gzip" : record.mimeType,
         contentLength: bytes.length,
@@ -119,9 +133,13 @@ export async function materialiseTask(
       }),
     ),
   );
-  await writeTask(specName, taskId, await metadata.listTask(specName, taskId));
+  await writeTask(specName, taskId, task);
   await backend.syncDeferred?.();
-  await metadata.dropInline(inline.map(({ record }) => record.id));
+  await metadata.dropInline(
+    written.map(({ record }) => record.id),
+    turn ? { specName, taskId, owner: turn.owner } : undefined,
+  );
+  turn?.released();
   return true;
 }
 

@@ -16,7 +16,7 @@ import { guardSource } from "./content.ts";
 import type { StoreContext } from "./context.ts";
 import { afterDiskFull, assertDiskRoom, withHeadroom } from "./disk-space.ts";
 import { blobLocation, currentKey } from "./layout.ts";
-import { type QuotaGuard, reserveQuota } from "./quota.ts";
+import { type QuotaGuard, quotaWarnings, reserveQuota } from "./quota.ts";
 import { publicMetadata, removeObjects } from "./records.ts";
 import { type EncodedUpload, encodeInMemory, encodeStream, type UploadMeasurement } from "./upload-encode.ts";
 import { planUpload, type UploadInput, type UploadPlan, type UploadResult } from "./upload-plan.ts";
@@ -37,7 +37,7 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
   let record: ArtifactRecord;
   try {
     await assertDiskRoom(ctx, small?.measurement.stored.size);
-    quota = await reserveQuota(ctx);
+    // Its own transaction checks the quota: a refusal takes the normal path, which says so.
     const inline = small && (await commitInline(ctx, plan, small));
     if (inline) {
       const { original, stored } = small.measurement;
@@ -45,8 +45,9 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
       ctx.metrics.count("uploadedBytes", original.size);
       ctx.metrics.count("storedBytesWritten", stored.size);
       if (small.measurement.secrets) ctx.metrics.secrets("secretsFound", small.measurement.secrets.findings);
-      return { ...publicMetadata(inline), warnings: await quota.warnings(stored.size) };
+      return { ...publicMetadata(inline.record), warnings: await quotaWarnings(ctx, inline.usedBytes) };
     }
+    quota = await reserveQuota(ctx);
     record = await reserveVersion(ctx, plan, small ? small.measurement.stored.size : plan.reserveBound);
   } catch (error) {
     await source?.cancel(error).catch(() => {});
@@ -119,7 +120,7 @@ async function commitInline(
   ctx: StoreContext,
   plan: UploadPlan,
   small: EncodedUpload & { measurement: UploadMeasurement; storedBytes: Uint8Array },
-): Promise<ArtifactRecord | null> {
+): Promise<{ record: ArtifactRecord; usedBytes: number } | null> {
   const { stored, original, secrets } = small.measurement;
   if (
     !ctx.inlineSmallUploads ||
@@ -129,13 +130,13 @@ async function commitInline(
   )
     return null;
   const series = { specName: plan.specName, taskId: plan.taskId, type: plan.type.name };
-  // Cheap first answers (a cached row, one stat) spare a replacement a transaction that inserts nothing.
-  if (await ctx.metadata.findRow(series)) return null;
   const compressed = ctx.settings.compressionEnabled;
   const storageKey = currentKey(plan.specName, plan.taskId, plan.type, compressed);
+  // A file at the seed path: a replacement (the usual case, spared a transaction that would
+  // insert nothing) or an object no row knows (never overwritten). Either way the normal path.
   if (await ctx.backend.head(storageKey)) return null;
   const structure = plan.extractor?.finish();
-  const record = await ctx.metadata.commitInline({
+  const committed = await ctx.metadata.commitInline({
     ...series,
     compressed,
     mimeType: plan.mimeType,
@@ -155,14 +156,14 @@ async function commitInline(
     ...(structure ? { structure } : {}),
     secrets,
   });
-  if (!record) {
+  if (!committed) {
     // The normal path publishes it: its commit stores the structure read here.
     if (structure) plan.extractor = { write() {}, finish: () => structure };
     return null;
   }
   ctx.files.materialiseSoon(plan.specName, plan.taskId);
   ctx.files.indexChanged();
-  return record;
+  return committed;
 }
 
 /** The version's number and its `pending` row, holding `reserveBytes` of quota when they fit (else 0). */

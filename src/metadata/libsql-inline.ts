@@ -9,9 +9,10 @@ import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { MetadataRepository } from "../contracts/metadata-repository.ts";
 import { expiryFor } from "../lib/time.ts";
 import { prepareStatement } from "./libsql-prepared.ts";
-import { type Database, rawRowToRecord, type SelectedRow, selection, toRecord } from "./libsql-rows.ts";
+import { type Database, rawRowToRecord } from "./libsql-rows.ts";
 import { secretsStatements } from "./libsql-secrets.ts";
 import { structureStatements } from "./libsql-structure.ts";
+import { RELEASE_LEASE } from "./libsql-tasks.ts";
 import { artifactInline, artifactSeries, artifacts, artifactTags, storeUsage } from "./schema.ts";
 import type { WriteBatcher, WriteItem } from "./write-batcher.ts";
 
@@ -52,7 +53,7 @@ function prepareInlineStatements(db: Database) {
         FROM ${artifactSeries} s
         WHERE s.spec_name = ${value("specName")} AND s.task_id = ${value("taskId")} AND s.type = ${value("type")}
           AND ${noRowOfSeries} AND ${fits}
-        RETURNING *`),
+        RETURNING *, (SELECT ${storeUsage.storedBytes} FROM ${storeUsage} WHERE ${storeUsage.id} = 1) AS used_bytes`),
     );
   const unlimited = { nextVersion: nextVersion(sql`1`), insert: insertCommitted(sql`1`) };
   const withinQuota = { nextVersion: nextVersion(usageFits), insert: insertCommitted(usageFits) };
@@ -74,15 +75,13 @@ function prepareInlineStatements(db: Database) {
       .where(sql`${artifactInline.artifactId} = ${value("id")}`),
   );
   const pending = sql`${artifacts.id} IN (SELECT ${artifactInline.artifactId} FROM ${artifactInline}) AND ${artifacts.state} = 'committed'`;
-  const listInTask = prepare<SelectedRow & { bytes: unknown }>(
+  const listInTask = prepare<{ id: number; bytes: unknown }>(
     db
-      .select({
-        ...selection,
-        bytes: sql<unknown>`(SELECT i.bytes FROM ${artifactInline} i WHERE i.artifact_id = ${artifacts.id})`,
-      })
-      .from(artifacts)
+      .select({ id: artifactInline.artifactId, bytes: artifactInline.bytes })
+      .from(artifactInline)
+      .innerJoin(artifacts, sql`${artifacts.id} = ${artifactInline.artifactId}`)
       .where(
-        sql`${pending} AND ${artifacts.specName} = ${value("specName")} AND ${artifacts.taskId} = ${value("taskId")}`,
+        sql`${artifacts.specName} = ${value("specName")} AND ${artifacts.taskId} = ${value("taskId")} AND ${artifacts.state} = 'committed'`,
       ),
   );
   const listTasks = prepare<{ specName: string; taskId: string }>(
@@ -131,12 +130,14 @@ export function createInlineQueries(db: Database, writes: WriteBatcher): InlineQ
       const [, inserted] = await writes.run(statements);
       const row = (inserted as Record<string, unknown>[])[0];
       if (!row) return null;
-      return {
+      const record = {
         ...rawRowToRecord(row),
         tags: [...input.values.tags].sort(),
         summary: input.structure?.summary ?? null,
         secrets: input.secrets ?? null,
       };
+      // RETURNING reads the usage before the row's AFTER INSERT trigger counts it.
+      return { record, usedBytes: Number(row.used_bytes) + input.values.size };
     },
 
     async readInline(id) {
@@ -146,15 +147,21 @@ export function createInlineQueries(db: Database, writes: WriteBatcher): InlineQ
 
     async listInline(task) {
       const rows = await listInTask.all(task);
-      return rows.map(({ bytes, ...selected }) => ({ record: toRecord(selected), bytes: asBytes(bytes) }));
+      return rows.map(({ id, bytes }) => ({ id: Number(id), bytes: asBytes(bytes) }));
     },
 
     inlineTasks: (limit) => listTasks.all({ limit }),
 
-    async dropInline(ids) {
-      if (ids.length === 0) return;
+    async dropInline(ids, lease) {
+      const statements: WriteItem[] = [];
+      if (ids.length > 0) statements.push(db.delete(artifactInline).where(inArray(artifactInline.artifactId, ids)));
+      if (lease) {
+        const release = { sql: RELEASE_LEASE, args: [lease.specName, lease.taskId, lease.owner] };
+        statements.push({ statement: release, map: () => undefined });
+      }
+      if (statements.length === 0) return;
       // Not waiting for the WAL fsync: a drop lost to a power failure only materialises again.
-      await writes.run([db.delete(artifactInline).where(inArray(artifactInline.artifactId, ids))], { durable: false });
+      await writes.run(statements, { durable: false });
     },
   };
 }

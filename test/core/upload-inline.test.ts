@@ -148,3 +148,17 @@ test("reads racing the background pass never fail and always return the version'
     expect(existsSync(join(root, "race", `t${index}`, "log.txt.gz"))).toBe(true);
   }
 });
+
+test("the quota holds for inline versions: a warning once it is nearly used up, E_QUOTA_EXCEEDED past it", async () => {
+  const { store, root } = await open({ storageQuota: { maxBytes: 400, warnThreshold: 0.05 } }, undefined, HELD);
+  const result = await store.upload({ specName: "s", taskId: "a", type: "log", content: "small\n" });
+  expect(result.warnings).toHaveLength(1);
+  expect(result.warnings[0]).toContain("storage quota");
+  const noise = crypto.getRandomValues(new Uint8Array(600));
+  await expect(store.upload({ specName: "s", taskId: "b", type: "log", content: noise })).rejects.toMatchObject({
+    code: "E_QUOTA_EXCEEDED",
+  });
+  expect(await store.stat({ specName: "s", taskId: "b", type: "log" })).toBeNull();
+  await store.close();
+  expect(existsSync(join(root, "s", "b"))).toBe(false);
+});

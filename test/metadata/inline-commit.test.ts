@@ -67,10 +67,12 @@ function input(overrides: Partial<CommitInlineInput> = {}): CommitInlineInput {
 test("a first version commits inline: the row at its key with tags, summary and secrets, its bytes until dropped", async () => {
   const { metadata, close } = await openDatabase();
   try {
-    const committed = await metadata.commitInline(input());
-    expect(committed).not.toBeNull();
+    const inline = await metadata.commitInline(input());
+    const committed = inline?.record;
     expect(committed?.state).toBe("committed");
     expect(committed?.version).toBe(1);
+    // What the quota counts once it committed: this version's stored bytes.
+    expect(inline?.usedBytes).toBe(18);
     const found = await metadata.findVersion({ specName: "chat-app", taskId: "1.1", type: "log" });
     expect(found?.id).toBe(committed?.id as number);
     expect(found?.storageKey).toBe("chat-app/1.1/log.txt");
@@ -83,7 +85,7 @@ test("a first version commits inline: the row at its key with tags, summary and 
     );
     expect(await metadata.inlineTasks(10)).toEqual([{ specName: "chat-app", taskId: "1.1" }]);
     const listed = await metadata.listInline({ specName: "chat-app", taskId: "1.1" });
-    expect(listed.map(({ record }) => record.id)).toEqual([found?.id as number]);
+    expect(listed.map(({ id }) => id)).toEqual([found?.id as number]);
 
     await metadata.dropInline([found?.id as number]);
     expect(await metadata.readInline(found?.id as number)).toBeNull();
@@ -146,7 +148,7 @@ test("a first version whose bytes would pass the quota gets nothing inline, not 
     expect((await metadata.usageTotals()).bytes).toBe(0);
     // Refused again: still no number used.
     expect(await metadata.commitInline(input({ maxBytes: 10 }))).toBeNull();
-    expect((await metadata.commitInline(input({ maxBytes: 1000 })))?.version).toBe(1);
+    expect((await metadata.commitInline(input({ maxBytes: 1000 })))?.record.version).toBe(1);
     // Another series of the task: first versions both.
     expect(
       await metadata.commitInline(input({ type: "test", storageKey: "chat-app/1.1/test-result.json" })),
