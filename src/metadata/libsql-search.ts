@@ -103,8 +103,12 @@ function pageIds(db: Database, query: PageQuery) {
     .limit(query.limit);
 }
 
-/** Newest touched-path matches a search looks at first (at least; 2 × the page when larger). */
-const TOUCHED_WINDOW = 100;
+/**
+ * Newest touched-path matches a search looks at first (at least; the page when larger). The
+ * path index holds committed versions (structure is stored with the commit and goes with the
+ * version), so without other filters the page fills from that many; else the whole search runs.
+ */
+const TOUCHED_WINDOW = 50;
 
 /** Statements kept per database: one per combination of filters in use (a handful in practice). */
 const MAX_SHAPES = 64;
@@ -172,7 +176,7 @@ export function createSearchQuery(db: Database): Pick<MetadataRepository, "searc
         // A path prefix may match many versions, in no index's time order. First only the
         // newest few times a page of matches: when the page fills up from them it is exact
         // (every match newer than its last item is among them); else the whole search.
-        const page = await run({ ...query, touchedWindow: Math.max(TOUCHED_WINDOW, 2 * query.limit) });
+        const page = await run({ ...query, touchedWindow: Math.max(TOUCHED_WINDOW, query.limit) });
         if (page.length >= query.limit) return page;
       }
       return run(query);
