@@ -78,14 +78,22 @@ const LINES_PENDING_MAX = 64 * 1024;
  * dropped queued lines on `process.exit` when a pipe's reader was slow).
  */
 function writeAll(text: string): void {
-  const bytes = new TextEncoder().encode(text);
+  let bytes: Uint8Array | undefined;
   let written = 0;
   try {
+    // The string as it is (encoded by the runtime); a short write, rare on a blocking stderr, goes on from its byte.
+    written = writeSync(2, text);
+    if (written === text.length && !NON_ASCII.test(text)) return;
+    bytes = new TextEncoder().encode(text);
     while (written < bytes.length) written += writeSync(2, bytes, written);
   } catch {
-    process.stderr.write(bytes.subarray(written)); // a non-blocking or odd stderr: the runtime's stream copes
+    // A non-blocking or odd stderr: the runtime's stream copes.
+    process.stderr.write((bytes ?? new TextEncoder().encode(text)).subarray(written));
   }
 }
+
+/** Text whose UTF-8 is longer than its length in characters. */
+const NON_ASCII = /[^\x00-\x7f]/;
 
 export interface ServerOptions extends OpenArtifactStoreOptions {
   /** Overrides `server.host`. */

@@ -35,6 +35,13 @@ describe("the line logger's batched writes", () => {
     }
   });
 
+  test("a line with non-ASCII text is written whole, in UTF-8", () => {
+    const ending = `log.info("request", { path: "/v1/artifacts/spéc/tâsk/日志" }); process.exit(0);`;
+    const child = spawnSync(bunBinary, ["-e", script(2, ending)], { encoding: "utf8", timeout: 60_000 });
+    expect(infoLines(child.stderr)).toHaveLength(2);
+    expect(child.stderr.trim().split("\n").at(-1)).toMatch(/ INFO request path=\/v1\/artifacts\/spéc\/tâsk\/日志$/);
+  });
+
   test("a warning is out at once, after the info lines before it, while the process is still running", async () => {
     // The child blocks its event loop right after the warning: no later turn would write anything.
     const child = spawn(bunBinary, [
