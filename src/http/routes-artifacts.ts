@@ -9,7 +9,7 @@ import { isReplacedError, MAX_REPLACED_RETRIES } from "../core/download.ts";
 import { assertJsonDepth } from "../core/names.ts";
 import type { ArtifactStore } from "../core/store.ts";
 import { IN_MEMORY_LIMIT } from "../core/upload-plan.ts";
-import { authorize } from "./auth.ts";
+import { authorize, type Principal } from "./auth.ts";
 import { bodyTooLarge, declaredLength, limitBody, readBodyLimited, refuseBody, SMALL_BODY_LIMIT } from "./body.ts";
 import type { AppEnv, RouteContext } from "./env.ts";
 import {
@@ -25,7 +25,8 @@ import {
 } from "./headers.ts";
 import { parseArtifactRef } from "./parameters.ts";
 
-const ARTIFACT_PATH = "/v1/artifacts/:spec/:task/:type";
+/** The artifact route, also the `route` label of its requests in the metrics. */
+export const ARTIFACT_PATH = "/v1/artifacts/:spec/:task/:type";
 /** Content types that say nothing about the content (curl's --data-binary default, generic binary). */
 const UNINFORMATIVE_TYPES = new Set(["application/octet-stream", "application/x-www-form-urlencoded"]);
 
@@ -34,8 +35,8 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
 
   app.put(ARTIFACT_PATH, (c) => uploadFromRequest(c, context));
 
-  app.on("HEAD", ARTIFACT_PATH, (c) => serveArtifact(c, store, false));
-  app.get(ARTIFACT_PATH, (c) => serveArtifact(c, store, true));
+  app.on("HEAD", ARTIFACT_PATH, (c) => serveArtifact(readRequestOf(c), store, false));
+  app.get(ARTIFACT_PATH, (c) => serveArtifact(readRequestOf(c), store, true));
 
   app.patch(ARTIFACT_PATH, async (c) => {
     const ref = refFromRequest(c, true);
@@ -135,25 +136,50 @@ function refFromRequest(c: Context<AppEnv>, allowVersion: boolean): ArtifactRef 
   );
 }
 
-/** GET and HEAD: one lookup decides encoding, range and headers; only GET reads the bytes. */
-async function serveArtifact(
-  c: Context<AppEnv>,
+/** What a read of an artifact takes from its request. */
+export interface ArtifactReadRequest {
+  /** The path's names as routed, not yet checked. */
+  names: { spec: string | undefined; task: string | undefined; type: string | undefined };
+  /** `?version=`, not yet checked. */
+  version: string | undefined;
+  /** Who asks (set by authentication). */
+  principal: Principal;
+  /** Its headers and abort signal. */
+  request: Request;
+}
+
+function readRequestOf(c: Context<AppEnv>): ArtifactReadRequest {
+  return {
+    names: { spec: c.req.param("spec"), task: c.req.param("task"), type: c.req.param("type") },
+    version: c.req.query("version"),
+    principal: c.get("principal"),
+    request: c.req.raw,
+  };
+}
+
+/**
+ * GET and HEAD: one lookup decides encoding, range and headers; only GET reads the bytes. The
+ * names and version are checked, then the principal's read scope, before anything else.
+ */
+export async function serveArtifact(
+  read: ArtifactReadRequest,
   store: ArtifactStore,
   withBody: boolean,
   attempt = 1,
 ): Promise<Response> {
-  const ref = refFromRequest(c, true);
-  authorize(c.get("principal"), "read", ref.specName);
-  let range = parseRangeHeader(c.req.header("range"));
-  const ifRange = c.req.header("if-range");
+  const ref = parseArtifactRef(read.names, read.version, "allowed");
+  authorize(read.principal, "read", ref.specName);
+  const header = (name: string) => read.request.headers.get(name) ?? undefined;
+  let range = parseRangeHeader(header("range"));
+  const ifRange = header("if-range");
   if (range && ifRange !== undefined) {
     const current = await store.stat(ref);
     if (!current || !ifRangeMatches(ifRange, current)) range = undefined;
   }
   const prepared = await store.prepareRead(ref, {
-    acceptEncoding: acceptsGzip(c.req.header("accept-encoding")) ? "gzip" : "identity",
+    acceptEncoding: acceptsGzip(header("accept-encoding")) ? "gzip" : "identity",
     ...(range ? { range } : {}),
-    signal: c.req.raw.signal,
+    signal: read.request.signal,
   });
   const { metadata } = prepared;
   // A range's ETag is the whole decoded representation's, as for If-Range.
@@ -178,7 +204,7 @@ async function serveArtifact(
   if (prepared.contentEncoding === "gzip") headers["Content-Encoding"] = "gzip";
   if (prepared.range)
     headers["Content-Range"] = `bytes ${prepared.range.start}-${prepared.range.end}/${prepared.range.size}`;
-  if (etagMatches(c.req.header("if-none-match"), headers.ETag as string)) return notModified(headers);
+  if (etagMatches(header("if-none-match"), headers.ETag as string)) return notModified(headers);
   headers["Content-Length"] = String(prepared.length);
   const status = prepared.range ? 206 : 200;
   if (!withBody) return new Response(null, { status, headers });
@@ -187,7 +213,8 @@ async function serveArtifact(
     opened = await prepared.open();
   } catch (error) {
     // Replaced between the lookup and the open: answer for the new version instead.
-    if (isReplacedError(error) && attempt < MAX_REPLACED_RETRIES) return serveArtifact(c, store, withBody, attempt + 1);
+    if (isReplacedError(error) && attempt < MAX_REPLACED_RETRIES)
+      return serveArtifact(read, store, withBody, attempt + 1);
     throw error;
   }
   if (!opened.bytes) return new Response(opened.body, { status, headers });
