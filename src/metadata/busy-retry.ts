@@ -8,7 +8,7 @@
  */
 import type { Client, ResultSet } from "@libsql/client";
 import { sleep } from "../lib/time.ts";
-import type { ValuesClient } from "./file-client.ts";
+import type { ValuesClient } from "./libsql-prepared.ts";
 
 /** How long a statement may wait in all for the database's lock before its busy error is passed on. */
 export const BUSY_WAIT_MS = 30_000;

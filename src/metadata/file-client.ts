@@ -17,6 +17,7 @@ import {
   type TransactionMode,
 } from "@libsql/client";
 import Database from "libsql";
+import type { ValuesClient } from "./libsql-prepared.ts";
 
 /** Distinct statements kept prepared; the hot paths use a few dozen, the rest come and go. */
 const CACHE_SIZE = 256;
@@ -362,20 +363,6 @@ function blobsAsArrayBuffers(values: unknown[]): unknown[] {
 function toRows(rows: unknown[][], columns: string[]): Row[] {
   const Row = rowClass(columns);
   return rows.map((values) => new Row(blobsAsArrayBuffers(values)));
-}
-
-/**
- * A client that also answers a read with each row as the array of its values in column order,
- * making no row objects: for readers that decode rows by position (see the search).
- */
-export interface ValuesClient {
-  executeValues(statement: InStatement): Promise<unknown[][]>;
-}
-
-/** The rows of a read by position: a {@link ValuesClient}'s arrays, else `execute`'s rows (array-like too). */
-export async function executeValues(client: Client, statement: InStatement): Promise<ArrayLike<unknown>[]> {
-  const own = (client as Client & Partial<ValuesClient>).executeValues;
-  return own ? own.call(client, statement) : (await client.execute(statement)).rows;
 }
 
 function resultSet(

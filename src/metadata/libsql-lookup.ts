@@ -2,8 +2,7 @@
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { ArtifactRecord, ArtifactRow, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { ArtifactRef } from "../contracts/types.ts";
-import { executeValues } from "./file-client.ts";
-import { prepareStatement } from "./libsql-prepared.ts";
+import { executeValues, prepareStatement } from "./libsql-prepared.ts";
 import {
   type Database,
   isCommitted,

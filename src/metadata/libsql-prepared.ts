@@ -57,3 +57,18 @@ export function bindQuery(query: BatchItem<"sqlite">): BoundStatement {
 export function isBound(item: BatchItem<"sqlite"> | BoundStatement): item is BoundStatement {
   return typeof (item as BoundStatement).map === "function" && "statement" in item;
 }
+
+/**
+ * A client that also answers a read with each row as the array of its values in column order,
+ * making no row objects: for readers that decode rows by position (the search, a download's
+ * lookup). Here rather than in file-client.ts, so the edge bundle (no native libsql) can hold it.
+ */
+export interface ValuesClient {
+  executeValues(statement: InStatement): Promise<unknown[][]>;
+}
+
+/** The rows of a read by position: a {@link ValuesClient}'s arrays, else `execute`'s rows (array-like too). */
+export async function executeValues(client: Client, statement: InStatement): Promise<ArrayLike<unknown>[]> {
+  const own = (client as Client & Partial<ValuesClient>).executeValues;
+  return own ? own.call(client, statement) : (await client.execute(statement)).rows;
+}

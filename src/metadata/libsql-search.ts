@@ -6,8 +6,7 @@
  */
 import { and, type Column, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { MetadataRepository, SearchQuery } from "../contracts/metadata-repository.ts";
-import { executeValues } from "./file-client.ts";
-import { type PreparedStatement, prepareStatement } from "./libsql-prepared.ts";
+import { executeValues, type PreparedStatement, prepareStatement } from "./libsql-prepared.ts";
 import {
   type Database,
   isCommitted,

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Client, createClient, type ResultSet } from "@libsql/client";
-import { executeValues, openFileClient } from "../../src/metadata/file-client.ts";
+import { openFileClient } from "../../src/metadata/file-client.ts";
+import { executeValues } from "../../src/metadata/libsql-prepared.ts";
 
 const dirs: string[] = [];
 const clients: Client[] = [];
