@@ -4,7 +4,8 @@
  * cost a thread-pool round trip each, several times the CPU of the calls themselves. With fsync
  * off, by synchronous open/write/close; with fsync on, creating a file can wait for the disk
  * (another file's fsync holding the block its inode goes into), so the file is made by one
- * `writeFile` off the event loop, then opened again only for its fsync. The fsync always stays
+ * `writeFile` off the event loop, opened `O_SYNC` when it must be durable (the write returns once
+ * the bytes and the inode are on disk: no second open for an fsync). An fsync always stays
  * asynchronous. The filesystem calls are injected (`node:fs` from fs.ts), so this module stays
  * on Web APIs.
  */
@@ -22,9 +23,12 @@ export interface StagingHandle {
 
 export interface StagingFileSystem {
   open(path: string, flags: "wx"): Promise<StagingHandle>;
-  /** Creates `path` (never replacing) holding `bytes`, off the event loop: one round trip. */
-  writeFile(path: string, bytes: Uint8Array): Promise<void>;
-  openSync(path: string, flags: "wx" | "r"): number;
+  /**
+   * Creates `path` (never replacing) holding `bytes`, off the event loop: one round trip. `sync`:
+   * resolves only once the bytes and the file's inode are on disk (`O_SYNC`), as an fsync would.
+   */
+  writeFile(path: string, bytes: Uint8Array, sync: boolean): Promise<void>;
+  openSync(path: string, flags: "wx"): number;
   writeSync(fd: number, buffer: Uint8Array, offset: number, length: number): number;
   closeSync(fd: number): void;
   /** fsync of an open descriptor, off the event loop. */
@@ -38,8 +42,7 @@ export function createStagingWriter(files: StagingFileSystem, createOffLoop: boo
   /** The gathered small body written whole, fsynced when `sync`. */
   const writeWhole = async (path: string, chunks: Uint8Array[], size: number, sync: boolean): Promise<void> => {
     if (createOffLoop) {
-      await files.writeFile(path, concatBytes(chunks, size));
-      if (sync) await fsyncFile(path);
+      await files.writeFile(path, concatBytes(chunks, size), sync);
       return;
     }
     const fd = files.openSync(path, "wx");
@@ -50,16 +53,6 @@ export function createStagingWriter(files: StagingFileSystem, createOffLoop: boo
         }
       }
       if (sync) await files.fsync(fd);
-    } finally {
-      files.closeSync(fd);
-    }
-  };
-
-  /** fsync of a file written and closed already (an existing file's open never waits to allocate). */
-  const fsyncFile = async (path: string): Promise<void> => {
-    const fd = files.openSync(path, "r");
-    try {
-      await files.fsync(fd);
     } finally {
       files.closeSync(fd);
     }

@@ -315,10 +315,13 @@ const publisherFiles = (fsyncEnabled: boolean) => ({
   openForSync,
 });
 
+/** A new file, never an existing one replaced ("wx"); with `O_SYNC` each write returns once on disk. */
+const CREATE_FLAGS = fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL;
+const CREATE_SYNC_FLAGS = CREATE_FLAGS | fsConstants.O_SYNC;
 /** What writing a put's staging file (fs-staging.ts) calls. */
 const stagingFiles: StagingFileSystem = {
   open: (path, flags) => open(path, flags),
-  writeFile: (path, bytes) => writeFile(path, bytes, { flag: "wx" }),
+  writeFile: (path, bytes, sync) => writeFile(path, bytes, { flag: sync ? CREATE_SYNC_FLAGS : CREATE_FLAGS }),
   openSync: (path, flags) => openSync(path, flags),
   writeSync: (fd, buffer, offset, length) => writeSync(fd, buffer, offset, length),
   closeSync,
