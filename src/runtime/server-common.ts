@@ -93,7 +93,7 @@ function writeAll(text: string): void {
 }
 
 /** Text whose UTF-8 is longer than its length in characters. */
-const NON_ASCII = /[^\x00-\x7f]/;
+const NON_ASCII = /[\u0080-\uffff]/;
 
 export interface ServerOptions extends OpenArtifactStoreOptions {
   /** Overrides `server.host`. */
