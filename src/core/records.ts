@@ -4,7 +4,7 @@ import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRecord, ArtifactRow, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { StorageBackend } from "../contracts/storage-backend.ts";
 import type { ArtifactRef, ArtifactTarget, ArtifactTypeDefinition } from "../contracts/types.ts";
-import { DAY_MS } from "../lib/time.ts";
+import { DAY_MS, isoTime } from "../lib/time.ts";
 import type { StoreContext } from "./context.ts";
 import { refFromUri, unknownUri, uriFor } from "./layout.ts";
 import { assertValidName, assertValidVersion } from "./names.ts";
@@ -51,8 +51,7 @@ export function withComputedFields(
         ...(versioningEnabled ? { version: value.version } : {}),
       });
       const days = types.get(value.type)?.retentionDays ?? null;
-      value.expiresAt =
-        value.pinned || days === null ? null : new Date(Date.parse(value.createdAt) + days * DAY_MS).toISOString();
+      value.expiresAt = value.pinned || days === null ? null : isoTime(Date.parse(value.createdAt) + days * DAY_MS);
       return value;
     }
     for (const key of ["record", "superseded"]) {

@@ -4,6 +4,7 @@ import type { drizzle } from "drizzle-orm/libsql/web";
 import type { ArtifactRecord, ArtifactRow } from "../contracts/metadata-repository.ts";
 import type { ArtifactSummary } from "../contracts/structure.ts";
 import type { ArtifactSecrets, SecretFinding } from "../contracts/types.ts";
+import { isoTime } from "../lib/time.ts";
 import { artifactSecrets, artifactSummaries, artifacts, artifactTags } from "./schema.ts";
 
 export type Database = ReturnType<typeof drizzle>;
@@ -96,7 +97,6 @@ const tagList = (tags: string | null | undefined): string[] => {
   const list = tags.split(TAG_SEPARATOR);
   return list.length > 1 ? list.sort() : list;
 };
-const isoTime = (millis: number): string => new Date(millis).toISOString();
 const expiryTime = (expiresAt: number | null, pinned: boolean): string | null =>
   expiresAt === null || pinned ? null : isoTime(expiresAt);
 const parseSummary = (summary: string | null | undefined): ArtifactSummary | null =>
