@@ -42,7 +42,8 @@ export function createLineLogger(
  * Lines for stderr, written together once per turn of the event loop: a write per line (a
  * request's access line) cost a system call each. A warning or an error goes out at once, with
  * whatever is pending before it; the rest goes out at the latest when the process exits
- * (Deno skips exit handlers after an uncaught error: up to one turn's info lines are lost there).
+ * ("unload" on Deno, whose Deno.exit skips them; Deno runs neither after an uncaught error: up
+ * to one turn's info lines are lost there).
  * One buffer for the process, as stderr is one.
  */
 const stderrLines = (() => {
@@ -58,6 +59,8 @@ const stderrLines = (() => {
     if (!listening) {
       listening = true;
       process.on("exit", flush);
+      // Deno.exit (the Deno server's shutdown) runs no process "exit" handler, only "unload".
+      if ("Deno" in globalThis) globalThis.addEventListener("unload", flush);
     }
     if (pending === "") {
       const timer = setTimeout(flush, 0);

@@ -240,6 +240,25 @@ for (const runtime of ["bun", "node"] as const) {
 }
 
 describe("deno server on loopback", () => {
+  test("every request's log line is in the log once SIGTERM's shutdown has exited (Deno.exit runs no exit handler)", async () => {
+    const own = await makeTempDir("log-lines-deno");
+    const running = await startServerProcess({ runtime: "deno", basePath: own.path });
+    try {
+      const put = await fetch(`${running.url}/v1/artifacts/s/t0/log`, { method: "PUT", body: "t0\n" });
+      expect(put.status).toBe(201);
+      const last = await fetch(`${running.url}/v1/artifacts/s/t0/log`);
+      expect(last.status).toBe(200);
+      process.kill(running.pid, "SIGTERM");
+      expect(await running.exited).toBe(0);
+      const lines = running.output().split("\n");
+      const requests = lines.filter((line) => line.includes(" INFO request "));
+      expect(requests.at(-1)).toContain("method=GET path=/v1/artifacts/s/t0/log status=200");
+      expect(lines.filter((line) => line.trim() !== "").at(-1)).toContain("INFO stopped");
+    } finally {
+      await own.cleanup();
+    }
+  });
+
   test("GET and HEAD describe the bytes sent, for a client asking no encoding, gzip or identity", async () => {
     const dir = await makeTempDir("server-deno");
     const server = await startServerProcess({ runtime: "deno", basePath: dir.path });
