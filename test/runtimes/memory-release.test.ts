@@ -1,6 +1,7 @@
 /**
  * The server gives memory back around large uploads: collections while one runs and once after
- * the last ends, none for small requests, and none left scheduled after stop.
+ * the last ends, young-generation ones often while it runs (Bun), none for small requests, and
+ * none left scheduled after stop.
  */
 import { expect, test } from "bun:test";
 import { createMemoryReleaser } from "../../src/runtime/memory-release.ts";
@@ -11,7 +12,7 @@ const put = (headers: Record<string, string>, body: BodyInit | null = "x") =>
 
 test("a large upload is collected while it runs and once after it ends; small requests never", async () => {
   let collections = 0;
-  const releaser = createMemoryReleaser(() => collections++);
+  const releaser = createMemoryReleaser({ full: () => collections++ });
   releaser.track(new Request("http://localhost/v1/artifacts/s/t/log"))();
   releaser.track(put({ "content-length": "4096" }))();
   await sleep(400);
@@ -31,7 +32,7 @@ test("a large upload is collected while it runs and once after it ends; small re
 
 test("a streamed body of unknown length counts as large; stop cancels what is scheduled", async () => {
   let collections = 0;
-  const releaser = createMemoryReleaser(() => collections++);
+  const releaser = createMemoryReleaser({ full: () => collections++ });
   const stream = new ReadableStream({ start: (controller) => controller.close() });
   const done = releaser.track(
     new Request("http://localhost/x", { method: "PUT", body: stream, duplex: "half" } as RequestInit),
@@ -46,4 +47,31 @@ test("a streamed body of unknown length counts as large; stop cancels what is sc
   again();
   await sleep(300);
   expect(collections).toBe(1);
+});
+
+test("young collections run often while a large upload runs, and stop with it", async () => {
+  let young = 0;
+  let full = 0;
+  const releaser = createMemoryReleaser({ full: () => full++, young: () => young++ });
+  releaser.track(put({ "content-length": "4096" }))();
+  await sleep(100);
+  expect(young).toBe(0);
+  const done = releaser.track(put({ "content-length": String(64 * 1024 * 1024) }));
+  await sleep(300);
+  // Every 20 ms: far more often than the full collections (every 250 ms).
+  expect(young).toBeGreaterThanOrEqual(5);
+  expect(young).toBeGreaterThan(full * 4);
+  done();
+  const after = young;
+  await sleep(200);
+  expect(young).toBe(after);
+  releaser.stop();
+});
+
+test("on Bun the runtime's collector has a young-generation collection", async () => {
+  const { runtimeCollector } = await import("../../src/runtime/memory-release.ts");
+  const collector = runtimeCollector();
+  expect(typeof collector?.full).toBe("function");
+  expect(typeof collector?.young).toBe("function");
+  collector?.young?.();
 });
