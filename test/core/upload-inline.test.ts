@@ -131,12 +131,15 @@ test("reads racing the background pass never fail and always return the version'
     Array.from({ length: 120 }, async (_, index) => {
       const content = `task ${index}\n`.repeat(1 + (index % 50));
       const result = await store.upload({ specName: "race", taskId: `t${index}`, type: "log", content });
-      for (let read = 0; read < 15; read++) {
+      // Reads from before the pass until the file has been seen twice (the race's window in between).
+      for (let read = 0, seen = 0; seen < 2 && read < 400; read++) {
         const onDisk = existsSync(join(root, "race", `t${index}`, "log.txt.gz"));
         expect(await store.downloadText(result.uri)).toBe(content);
-        if (onDisk) servedFromFile++;
-        else servedInline++;
-        await Bun.sleep(read % 3);
+        if (onDisk) {
+          servedFromFile++;
+          seen++;
+        } else servedInline++;
+        await Bun.sleep(read % 4);
       }
     }),
   );
