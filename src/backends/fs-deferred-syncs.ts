@@ -6,7 +6,7 @@ export interface DeferredSyncs {
   add(path: string): void;
   /**
    * Syncs what is pending now and waits for rounds already running; rejects with the first
-   * fsync that failed since the last flush that did (a round the timer started included).
+   * fsync that ever failed (a round the timer started included), as every later flush does.
    */
   flush(): Promise<void>;
 }
@@ -17,8 +17,10 @@ export function createDeferredSyncs(syncer: PathSyncer, delayMs = 250): Deferred
   let timer: ReturnType<typeof setTimeout> | undefined;
   let flushing: Promise<unknown> = Promise.resolve();
   /**
-   * Kept until a flush reports it: after a failed fsync the kernel may answer the next one of the
-   * same file with success though its pages were lost, so a failure seen once must not be missed.
+   * Kept for good once seen: after a failed fsync the kernel may answer the next one of the same
+   * file with success though its pages were lost, and a flush cannot tell whose writes a round
+   * held (concurrent flushes, a round the timer started), so every later flush rejects with it.
+   * What relies on a flush (the materialiser dropping inline bytes) then keeps its copy.
    */
   let failure: unknown;
   const round = () => {
@@ -33,7 +35,8 @@ export function createDeferredSyncs(syncer: PathSyncer, delayMs = 250): Deferred
         }),
       ),
     );
-    flushing = Promise.all([flushing, synced]);
+    // Settled to nothing: Promise.all's value (the previous one's value, nested) grew with every round.
+    flushing = Promise.all([flushing, synced]).then(() => undefined);
     return synced;
   };
   return {
@@ -48,11 +51,7 @@ export function createDeferredSyncs(syncer: PathSyncer, delayMs = 250): Deferred
       if (timer !== undefined) clearTimeout(timer);
       await round();
       await flushing;
-      if (failure !== undefined) {
-        const error = failure;
-        failure = undefined;
-        throw error;
-      }
+      if (failure !== undefined) throw failure;
     },
   };
 }
