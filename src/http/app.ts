@@ -102,6 +102,9 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 const PLAIN_ARTIFACT_GET =
   /^https?:\/\/[^/?#]+(\/v1\/artifacts\/([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+))(?:\?version=([0-9]+))?$/;
 
+/** The `route` label of a request the middleware (`app.use("*", …)`) answered: Hono's path for `*`. */
+const MIDDLEWARE_ROUTE = "/*";
+
 /** A plain download answered as the middleware chain and the artifact route would answer it. */
 function directArtifactRead(parts: {
   store: ArtifactStore;
@@ -114,16 +117,20 @@ function directArtifactRead(parts: {
   return async (request: Request, match: RegExpExecArray): Promise<Response> => {
     const started = Date.now();
     const path = match[1] as string;
+    // A refusal by the host rule or the token is counted as the router counts it: under the
+    // middleware's route ("/*", where it was thrown), not the artifact route's.
+    let route = MIDDLEWARE_ROUTE;
     let response: Response;
     try {
       if (authenticator.open) assertThisMachine(request, trustedOrigins);
       const principal = await authenticator.authenticate(request.headers.get("authorization"));
+      route = ARTIFACT_PATH;
       const names = { spec: match[2], task: match[3], type: match[4] };
       response = await serveArtifact({ names, version: match[5], principal, request }, store, true);
     } catch (error) {
       response = answerError(error, path, metrics, logger);
     }
-    countAndLog(metrics, logger, { method: "GET", route: ARTIFACT_PATH, path, status: response.status, started });
+    countAndLog(metrics, logger, { method: "GET", route, path, status: response.status, started });
     return response;
   };
 }

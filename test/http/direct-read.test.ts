@@ -158,3 +158,88 @@ describe("a plain download answered without the router", () => {
     expect(metrics).toContain('artifact_store_errors_total{code="E_NOT_FOUND"} 1');
   });
 });
+
+describe("refusals before the route", () => {
+  /** The request-count lines of /metrics after `path` was sent once with `headers`. */
+  async function countedAfter(tokens: TokenConfig[] | undefined, path: string, headers: Record<string, string>) {
+    const { app } = await makeApp(tokens);
+    await app.request(`http://localhost${path}`, { headers });
+    const metricsHeaders: Record<string, string> = tokens ? { Authorization: `Bearer ${TOKENS.admin}` } : {};
+    const text = await (await app.request("http://localhost/metrics", { headers: metricsHeaders })).text();
+    await current?.cleanup();
+    current = undefined;
+    return text
+      .split("\n")
+      .filter((line) => line.startsWith("artifact_store_http_requests_total") && !line.includes('status="201"'))
+      .filter((line) => !line.includes("/metrics"));
+  }
+
+  test("a refused host or token is counted under the route label the router gives it", async () => {
+    const tokens = await tokenConfig();
+    const cases: [TokenConfig[] | undefined, Record<string, string>][] = [
+      [undefined, { Host: "evil.example" }],
+      [undefined, { Origin: "https://evil.example", "Sec-Fetch-Site": "cross-site" }],
+      [tokens, {}],
+      [tokens, { Authorization: "Bearer not-a-token" }],
+      [tokens, { Authorization: `Bearer ${TOKENS.writer}` }],
+    ];
+    for (const [configured, headers] of cases) {
+      const direct = await countedAfter(configured, PLAIN, headers);
+      const viaRouter = await countedAfter(configured, `${PLAIN}?via=router`, headers);
+      expect({ sent: headers, counted: direct }).toEqual({ sent: headers, counted: viaRouter });
+    }
+  });
+});
+
+describe("hostile requests near the shortcut's pattern", () => {
+  test("each gets the router's answer, whether or not the shortcut takes it", async () => {
+    const tokens = await tokenConfig();
+    const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+    for (const configured of [undefined, tokens]) {
+      const app = await makeApp(configured);
+      const reader = configured ? bearer(TOKENS.reader) : {};
+      const cases: [string, Record<string, string>][] = [
+        ["/v1/artifacts/../1.1/log", reader],
+        ["/v1/artifacts/chat-app/../log", reader],
+        ["/v1/artifacts/chat-app/./log", reader],
+        ["/v1/artifacts/chat-app/1.1/..", reader],
+        ["/v1/artifacts/chat-app/1.1/log/", reader],
+        ["/v1/artifacts/chat-app//log", reader],
+        ["/V1/artifacts/chat-app/1.1/log", reader],
+        ["/v1/artifacts/chat-app/1.1/LOG", reader],
+        ["/v1/artifacts/chat-app/1.1/log?version=", reader],
+        ["/v1/artifacts/chat-app/1.1/log?version=-1", reader],
+        ["/v1/artifacts/chat-app/1.1/log?version=1.0", reader],
+        ["/v1/artifacts/chat-app/1.1/log?version=99999999999999999999999", reader],
+        ["/v1/artifacts/chat-app/1.1/log?version=1&version=2", reader],
+        ["/v1/artifacts/chat-app/1.1/log?Version=1", reader],
+        ["/v1/artifacts/chat-app/1.1/log?", reader],
+        ["/v1/artifacts/chat-app/1.1/log%2F..", reader],
+        ["/v1/artifacts/chat-app/1.1/%2e%2e", reader],
+        ["/v1/artifacts/chat-app/1.1/l%C3%B6g", reader],
+        ["/v1/artifacts/chat-app/1.1/log:live", reader],
+        [PLAIN, { ...reader, Host: "LOCALHOST" }],
+        [PLAIN, { ...reader, Host: "localhost." }],
+        [PLAIN, { ...reader, Host: "[::1]:8787" }],
+        [PLAIN, { ...reader, Host: "127.0.0.1.evil.example" }],
+        [PLAIN, { ...reader, Origin: "null" }],
+        [PLAIN, { ...reader, "Sec-Fetch-Site": "same-site" }],
+        [PLAIN, { ...reader, Range: "bytes=5-1" }],
+        [PLAIN, { ...reader, Range: "bytes=0-0,5-9" }],
+        [PLAIN, { ...reader, "If-Range": '"nope"', Range: "bytes=0-9" }],
+        [PLAIN, { ...reader, "If-None-Match": "*" }],
+        [PLAIN, { ...reader, "Accept-Encoding": "gzip;q=0" }],
+        [PLAIN, { Authorization: `bearer ${TOKENS.reader}` }],
+        [PLAIN, { Authorization: `Bearer  ${TOKENS.reader}` }],
+        [PLAIN, { Authorization: `Bearer ${TOKENS.reader} ` }],
+        [PLAIN, { Authorization: "Bearer" }],
+      ];
+      for (const [path, headers] of cases) {
+        const { direct, viaRouter } = await bothWays(app, path, headers);
+        expect({ path, sent: headers, ...direct }).toEqual({ path, sent: headers, ...viaRouter });
+      }
+      await current?.cleanup();
+      current = undefined;
+    }
+  });
+});
