@@ -67,11 +67,15 @@ export function retryingWhenBusy(client: Client, options: BusyRetryOptions = {})
   const values = (client as Client & Partial<ValuesClient>).executeValues?.bind(client);
   const executeValues: ValuesClient["executeValues"] | undefined =
     values && ((statement) => retryWhileBusy(() => values(statement), options));
+  const first = (client as Client & Partial<ValuesClient>).executeFirstValues?.bind(client);
+  const executeFirstValues: ValuesClient["executeFirstValues"] | undefined =
+    first && ((statement) => retryWhileBusy(() => first(statement), options));
   return new Proxy(client, {
     get(target, property) {
       if (property === "execute") return execute;
       if (property === "batch") return batch;
       if (property === "executeValues") return executeValues;
+      if (property === "executeFirstValues") return executeFirstValues;
       const value = Reflect.get(target, property, target);
       return typeof value === "function" ? value.bind(target) : value;
     },

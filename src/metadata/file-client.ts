@@ -141,7 +141,21 @@ function createRunners(prepare: (sql: string) => Prepared) {
     }
   };
 
-  return { execute, executeValues };
+  /** The first row alone: one step of the statement (`all` sets up a cursor and a batch of rows). */
+  const executeFirstValues = (stmt: InStatement): unknown[] | undefined => {
+    const { sql, args } = typeof stmt === "string" ? { sql: stmt, args: [] } : stmt;
+    try {
+      const { statement, columns } = prepare(sql);
+      if (!columns)
+        throw new LibsqlError("executeFirstValues reads a row; this statement returns none", "SQL_NO_STATEMENT");
+      const row = statement.get(toArgs(args)) as unknown[] | undefined;
+      return row && blobsAsArrayBuffers(row);
+    } catch (error) {
+      throw mapError(error);
+    }
+  };
+
+  return { execute, executeValues, executeFirstValues };
 }
 
 /**
@@ -159,7 +173,7 @@ export function openFileClient(path: string, options: FileClientOptions = {}): C
 
   const { prepare, clear: clearCache } = createStatementCache(db);
 
-  const { execute, executeValues } = createRunners(prepare);
+  const { execute, executeValues, executeFirstValues } = createRunners(prepare);
 
   const checkOpen = () => {
     if (closed) throw new LibsqlError("The client is closed", "CLIENT_CLOSED");
@@ -223,6 +237,10 @@ export function openFileClient(path: string, options: FileClientOptions = {}): C
     async executeValues(stmt: InStatement) {
       checkOpen();
       return executeValues(stmt);
+    },
+    async executeFirstValues(stmt: InStatement) {
+      checkOpen();
+      return executeFirstValues(stmt);
     },
     async batch(stmts: (InStatement | [string, InArgs?])[], mode?: TransactionMode) {
       return batch(stmts, mode);

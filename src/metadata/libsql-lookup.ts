@@ -2,7 +2,7 @@
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import type { ArtifactRecord, ArtifactRow, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { ArtifactRef } from "../contracts/types.ts";
-import { executeValues, prepareStatement } from "./libsql-prepared.ts";
+import { executeFirstValues, prepareStatement } from "./libsql-prepared.ts";
 import {
   type Database,
   isCommitted,
@@ -64,7 +64,7 @@ export function createLookupQueries(db: Database): LookupQueries {
       const series = { specName: ref.specName, taskId: ref.taskId, type: ref.type };
       const bound =
         ref.version === undefined ? newest.bind(series) : numbered.bind({ ...series, version: ref.version });
-      const [values] = await executeValues(db.$client, bound.statement);
+      const values = await executeFirstValues(db.$client, bound.statement);
       return values
         ? { record: decode(values), quiet: Number(values[values.length - 1]) === 1 }
         : { record: null, quiet: false };

@@ -65,10 +65,21 @@ export function isBound(item: BatchItem<"sqlite"> | BoundStatement): item is Bou
  */
 export interface ValuesClient {
   executeValues(statement: InStatement): Promise<unknown[][]>;
+  /** The first row alone, or undefined: for a read of one row (a version's lookup). */
+  executeFirstValues(statement: InStatement): Promise<unknown[] | undefined>;
 }
 
 /** The rows of a read by position: a {@link ValuesClient}'s arrays, else `execute`'s rows (array-like too). */
 export async function executeValues(client: Client, statement: InStatement): Promise<ArrayLike<unknown>[]> {
   const own = (client as Client & Partial<ValuesClient>).executeValues;
   return own ? own.call(client, statement) : (await client.execute(statement)).rows;
+}
+
+/** The first row of a read by position: a {@link ValuesClient}'s one step, else `execute`'s first row. */
+export async function executeFirstValues(
+  client: Client,
+  statement: InStatement,
+): Promise<ArrayLike<unknown> | undefined> {
+  const own = (client as Client & Partial<ValuesClient>).executeFirstValues;
+  return own ? own.call(client, statement) : (await client.execute(statement)).rows[0];
 }
