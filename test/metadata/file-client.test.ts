@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Client, createClient, type ResultSet } from "@libsql/client";
 import { openFileClient } from "../../src/metadata/file-client.ts";
-import { executeValues } from "../../src/metadata/libsql-prepared.ts";
+import { executeFirstValues, executeValues } from "../../src/metadata/libsql-prepared.ts";
 
 const dirs: string[] = [];
 const clients: Client[] = [];
@@ -110,6 +110,15 @@ test("rows by position (a reader that makes no row objects) hold what execute's 
   await expect(executeValues(ours, { sql: "SELECT nope FROM t", args: [] })).rejects.toMatchObject({
     code: "SQLITE_ERROR",
   });
+  // One row read with one step: the first of the rows, or none, as execute gives it, and the
+  // statement left reset (another connection's checkpoint is not held back by it).
+  for (const client of [ours, theirs]) {
+    const first = await executeFirstValues(client, select);
+    expect([first?.[0], first?.[1], first?.[2]]).toEqual(expected[0]?.slice(0, 3) ?? []);
+    expect([...new Uint8Array(first?.[3] as ArrayBuffer)]).toEqual([7]);
+    expect(await executeFirstValues(client, { sql: select.sql, args: [1_000] })).toBeUndefined();
+  }
+  expect((await theirs.execute("PRAGMA wal_checkpoint(TRUNCATE)")).rows[0]?.[0]).toBe(0);
 });
 
 test("a closed client refuses work with CLIENT_CLOSED", async () => {
