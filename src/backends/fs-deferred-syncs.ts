@@ -6,7 +6,8 @@ export interface DeferredSyncs {
   add(path: string): void;
   /**
    * Syncs what is pending now and waits for rounds already running; rejects with the first
-   * fsync that ever failed (a round the timer started included), as every later flush does.
+   * fsync that ever failed (a round the timer started included), as every later flush does, or
+   * while a path could not be opened for its fsync (retried in each round until it is synced).
    */
   flush(): Promise<void>;
 }
@@ -17,22 +18,32 @@ export function createDeferredSyncs(syncer: PathSyncer, delayMs = 250): Deferred
   let timer: ReturnType<typeof setTimeout> | undefined;
   let flushing: Promise<unknown> = Promise.resolve();
   /**
-   * Kept for good once seen: after a failed fsync the kernel may answer the next one of the same
-   * file with success though its pages were lost, and a flush cannot tell whose writes a round
-   * held (concurrent flushes, a round the timer started), so every later flush rejects with it.
-   * What relies on a flush (the materialiser dropping inline bytes) then keeps its copy.
+   * A failed fsync, kept for good once seen: after it the kernel may answer the next fsync of the
+   * same file with success though its pages were lost, and a flush cannot tell whose writes a
+   * round held (concurrent flushes, a round the timer started), so every later flush rejects
+   * with it. What relies on a flush (the materialiser dropping inline bytes) then keeps its copy.
    */
   let failure: unknown;
+  /**
+   * Paths that could not be opened for their fsync (too many open files…): nothing was lost, they
+   * are tried again in every round, and every flush rejects until each has been synced.
+   */
+  const unopened = new Map<string, unknown>();
   const round = () => {
     timer = undefined;
-    const paths = [...pending];
+    const paths = new Set([...pending, ...unopened.keys()]);
     pending = new Set();
     const synced = Promise.all(
-      paths.map((path) =>
-        syncer.sync(path).catch((error: unknown) => {
-          // A path deleted meanwhile has nothing left to sync.
-          if (!isNotFound(error) && !isNotDirectory(error)) failure ??= error;
-        }),
+      [...paths].map((path) =>
+        syncer.sync(path).then(
+          () => void unopened.delete(path),
+          (error: unknown) => {
+            // A path deleted meanwhile has nothing left to sync.
+            if (isNotFound(error) || isNotDirectory(error)) unopened.delete(path);
+            else if ((error as { syscall?: string }).syscall === "open") unopened.set(path, error);
+            else failure ??= error;
+          },
+        ),
       ),
     );
     // Settled to nothing: Promise.all's value (the previous one's value, nested) grew with every round.
@@ -52,6 +63,7 @@ export function createDeferredSyncs(syncer: PathSyncer, delayMs = 250): Deferred
       await round();
       await flushing;
       if (failure !== undefined) throw failure;
+      for (const error of unopened.values()) throw error;
     },
   };
 }

@@ -12,7 +12,7 @@ function syncerFailing(failing: string, code: string) {
   return {
     synced,
     async sync(path: string) {
-      if (path === failing) throw Object.assign(new Error(`${code}: fsync failed`), { code });
+      if (path === failing) throw Object.assign(new Error(`${code}: fsync failed`), { code, syscall: "fsync" });
       synced.push(path);
     },
   };
@@ -72,4 +72,22 @@ test("flushes keep no memory of the rounds before them (the materialiser flushes
   // ~100 bytes a flush were kept before (each round's value nested in the next): 19 MiB here.
   const growth = (await heapAfter(200_000)) - before;
   expect(growth).toBeLessThan(4 * 1024 * 1024);
+});
+
+test("a path that could not be opened for its fsync (EMFILE) is tried again; flushes reject until it is synced", async () => {
+  const synced: string[] = [];
+  let refusals = 2;
+  const deferred = createDeferredSyncs({
+    async sync(path: string) {
+      if (path === "/root/t/log.txt.gz" && refusals-- > 0)
+        throw Object.assign(new Error("EMFILE: too many open files"), { code: "EMFILE", syscall: "open" });
+      synced.push(path);
+    },
+  });
+  deferred.add("/root/t/log.txt.gz");
+  await expect(deferred.flush()).rejects.toMatchObject({ code: "EMFILE" });
+  await expect(deferred.flush()).rejects.toMatchObject({ code: "EMFILE" }); // nothing new added: still tried
+  await deferred.flush(); // opened and synced at last: nothing was lost
+  expect(synced).toEqual(["/root/t/log.txt.gz"]);
+  await deferred.flush();
 });
