@@ -141,10 +141,10 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
 
     async get(key, getOptions = {}): Promise<StoredObject | null> {
       const path = pathOf(key);
-      const { signal } = getOptions;
-      signal?.throwIfAborted();
       const small = getOptions.range ? undefined : getSmall(rootNames, key, path);
       if (small) return small;
+      const { signal } = getOptions;
+      signal?.throwIfAborted();
       const stats = fileStats(root, path, `reading ${key}`);
       if (!stats) return null;
       const range = getOptions.range ? resolveRange(getOptions.range, stats.size, "fs") : undefined;

@@ -118,7 +118,10 @@ async function prepareFrom<R extends ArtifactRow>(
     async open() {
       const object = await openStored(ctx, record, target, {
         ...(range && !record.compressed ? { range: { offset: range.start, length: range.end - range.start + 1 } } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
+        // Handed on unread: a caller's signal may be made when first read (see the HTTP route).
+        get signal() {
+          return options.signal;
+        },
       });
       if (record.compressed && !passthrough && !range && ctx.codecs.gunzipSync && record.size <= SMALL_STORED_SIZE) {
         const bytes = await decodeInMemory(ctx, record, object.bytes ?? object.body, verify);

@@ -179,7 +179,11 @@ export async function serveArtifact(
   const prepared = await store.prepareRead(ref, {
     acceptEncoding: acceptsGzip(header("accept-encoding")) ? "gzip" : "identity",
     ...(range ? { range } : {}),
-    signal: read.request.signal,
+    // Read only where a read needs it (a stream, a remote backend), never for a small whole file:
+    // Node's adapter makes an AbortController for a request whose signal is asked for.
+    get signal() {
+      return read.request.signal;
+    },
   });
   const { metadata } = prepared;
   // A range's ETag is the whole decoded representation's, as for If-Range.
