@@ -30,7 +30,8 @@ export {
   type TestChange,
   type TestComparison,
 } from "./core/compare.ts";
-export type { ArtifactDownload, ContentRange, OpenOptions } from "./core/download.ts";
+export type { ContentRange } from "./core/content-range.ts";
+export type { ArtifactDownload, OpenOptions } from "./core/download.ts";
 export type {
   AppendLogInput,
   AppendLogResult,

@@ -7,7 +7,8 @@
  * `fs-listing.ts` (the directory walk, etags),
  * `fs-read-stream.ts` (a download's body), `fs-publisher.ts` (a staged file put in place, with its
  * fsyncs), `fs-headroom.ts` (free space and the disk reserve),
- * `fs-deferred-syncs.ts` (sidecar fsyncs batched) and `fs-errors.ts`.
+ * `fs-deferred-syncs.ts` (sidecar fsyncs batched), `fs-tidy.ts` (emptied folders and old staging
+ * files removed) and `fs-errors.ts`.
  */
 import { randomUUID } from "node:crypto";
 import {
@@ -44,6 +45,7 @@ import { pathToFileURL } from "node:url";
 import { withLazyBody } from "../codec/streams.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { MaintenanceOptions, ObjectInfo, StorageBackend, StoredObject } from "../contracts/storage-backend.ts";
+import { untilItWorks } from "../lib/concurrency.ts";
 import { createPathSyncer } from "../lib/path-syncer.ts";
 import { isNotFound, wrapFsError } from "./fs-errors.ts";
 import { createDiskHeadroom } from "./fs-headroom.ts";
@@ -52,6 +54,7 @@ import { listObjects, objectInfoOf } from "./fs-listing.ts";
 import { createPublisher, type Publisher } from "./fs-publisher.ts";
 import { bodyOfBytes, createFileBody } from "./fs-read-stream.ts";
 import { createStagingWriter, type StagingFileSystem } from "./fs-staging.ts";
+import { createTidy } from "./fs-tidy.ts";
 import { assertValidKey, PLAIN_KEY, resolveRange } from "./keys.ts";
 
 export interface FsBackendOptions {
@@ -331,22 +334,15 @@ const stagingFiles: StagingFileSystem = {
 const writeStagingFile = createStagingWriter(stagingFiles, false);
 const writeStagingFileOffLoop = createStagingWriter(stagingFiles, true);
 
+/** Emptied folders and old staging files removed: see fs-tidy.ts. */
+const { removeEmptyParents, cleanStagingFiles } = createTidy({ readdir, lstat, rm, rmdir, join, dirname, sep });
+
 /**
  * Link checks (fs-links.ts) on synchronous calls: from the kernel's cache, 1/10 the CPU of an
  * async one; a missing path answers `undefined` (a thrown ENOENT costs more than the call).
  */
 const lstatOrNothing = (path: string): Stats | undefined => lstatSync(path, { throwIfNoEntry: false });
 const statOrNothing = (path: string): Stats | undefined => statSync(path, { throwIfNoEntry: false });
-
-/** Runs `task` once and shares its outcome; a failure is not remembered, so the next call tries again. */
-function untilItWorks(task: () => Promise<unknown>): () => Promise<unknown> {
-  let done: Promise<unknown> | undefined;
-  return () =>
-    (done ??= task().catch((error: unknown) => {
-      done = undefined;
-      throw error;
-    }));
-}
 
 /** A small object read whole (see {@link readSmallFile}); undefined when it must take the checked path. */
 function getSmall(root: { path: string; real?: string }, key: string, path: string): StoredObject | undefined {
@@ -396,41 +392,4 @@ function readSmallFile(
   } finally {
     closeSync(fd);
   }
-}
-
-async function removeEmptyParents(root: string, path: string, forget: (directory: string) => void): Promise<void> {
-  for (let directory = dirname(path); directory !== root && directory.startsWith(root + sep); ) {
-    try {
-      await rmdir(directory);
-    } catch {
-      return; // not empty, or already gone: either way nothing more to tidy
-    }
-    forget(directory);
-    directory = dirname(directory);
-  }
-}
-
-/** Removes staging files older than `olderThanMs` (left by crashed uploads); returns their names. */
-async function cleanStagingFiles(
-  stagingDir: string,
-  olderThanMs: number,
-  options: MaintenanceOptions,
-): Promise<string[]> {
-  const now = options.now ?? Date.now();
-  let entries: string[];
-  try {
-    entries = await readdir(stagingDir);
-  } catch (error) {
-    if (isNotFound(error)) return [];
-    throw wrapFsError(error, "listing staging files");
-  }
-  const removed: string[] = [];
-  for (const entry of entries.sort()) {
-    const path = join(stagingDir, entry);
-    const stats = await lstat(path).catch(() => null);
-    if (!stats?.isFile() || now - stats.mtimeMs < olderThanMs) continue;
-    if (!options.dryRun) await rm(path, { force: true });
-    removed.push(entry);
-  }
-  return removed;
 }

@@ -10,14 +10,12 @@ import type { ArtifactRow } from "../contracts/metadata-repository.ts";
 import type { StoredObject } from "../contracts/storage-backend.ts";
 import type { ArtifactMetadata, ArtifactTarget } from "../contracts/types.ts";
 import { sleep } from "../lib/time.ts";
+import { type ContentRange, resolveContentRange } from "./content-range.ts";
 import type { StoreContext } from "./context.ts";
 import { parseKey } from "./layout.ts";
 import { flagCorrupt, notFound, publicMetadata, refOf, requireRecord } from "./records.ts";
 import { getStored } from "./task-inline.ts";
 import { finishStalledPublishes, STALLED_PUBLISH_MS } from "./upload-publish.ts";
-
-/** A byte range of the decoded content: from `offset` (`length` bytes), or the last `suffixLength` bytes. */
-export type ContentRange = { offset: number; length?: number } | { suffixLength: number };
 
 export interface OpenOptions {
   /** `"gzip"` when the caller takes gzip: stored gzip passes through untouched. Default `"identity"`. */
@@ -377,24 +375,6 @@ function touch(ctx: StoreContext, record: ArtifactRow): void {
   const last = record.lastAccessedAt === null ? 0 : Date.parse(record.lastAccessedAt);
   if (now - last < TOUCH_INTERVAL_MS) return;
   ctx.accessLog.record(record.id);
-}
-
-/** Inclusive bounds of a range within `size` bytes, or `E_RANGE`. */
-export function resolveContentRange(range: ContentRange, size: number): { start: number; end: number } {
-  if ("suffixLength" in range) {
-    if (!Number.isSafeInteger(range.suffixLength) || range.suffixLength < 1 || size === 0) throw rangeError(size);
-    return { start: Math.max(0, size - range.suffixLength), end: size - 1 };
-  }
-  const { offset, length } = range;
-  if (!Number.isSafeInteger(offset) || offset < 0 || offset >= size) throw rangeError(size);
-  if (length !== undefined && (!Number.isSafeInteger(length) || length < 1)) throw rangeError(size);
-  return { start: offset, end: length === undefined ? size - 1 : Math.min(size - 1, offset + length - 1) };
-}
-
-function rangeError(size: number): ArtifactStoreError {
-  return new ArtifactStoreError("E_RANGE", `requested range is not satisfiable for content of ${size} bytes`, {
-    details: { size },
-  });
 }
 
 function errorText(error: unknown): string {

@@ -21,7 +21,9 @@ import type { Logger, ProcessIdentity } from "../contracts/types.ts";
 import { sleep } from "../lib/time.ts";
 import { INDEX_KEY, taskMetadataKey } from "./layout.ts";
 import { encodeIndex, encodeTaskMetadata } from "./layout-files.ts";
-import { createMaterialiser, materialiseTask } from "./task-inline.ts";
+import { createMaterialiser, materialiseTask, type TaskTurn } from "./task-inline.ts";
+
+export type { TaskTurn };
 
 /** `metadata-index.json` is at most this late after a change (documented in the README)... */
 export const INDEX_DELAY_MS = 1000;
@@ -58,14 +60,6 @@ export const anonymousIdentity: ProcessIdentity = {
   ownerId: () => crypto.randomUUID(),
   ended: () => false,
 };
-
-/** The turn `work` runs in: the lease's owner, for a commit that gives the lease back itself. */
-export interface TaskTurn {
-  /** This process's lease owner id (see `FinishPublishInput.releaseLease`). */
-  readonly owner: string;
-  /** The lease went back with a commit: the turn's end gives nothing back. */
-  released(): void;
-}
 
 export interface TaskFiles {
   /** Ids of the versions this process is publishing now (never taken for stalled ones). */

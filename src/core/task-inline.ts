@@ -13,7 +13,14 @@ import { streamFromBytes } from "../codec/streams.ts";
 import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { StorageBackend, StoredObject } from "../contracts/storage-backend.ts";
 import type { Logger } from "../contracts/types.ts";
-import type { TaskTurn } from "./task-files.ts";
+
+/** The turn `work` runs in: the lease's owner, for a commit that gives the lease back itself. */
+export interface TaskTurn {
+  /** This process's lease owner id (see `FinishPublishInput.releaseLease`). */
+  readonly owner: string;
+  /** The lease went back with a commit: the turn's end gives nothing back. */
+  released(): void;
+}
 
 /**
  * Versions committed inline are materialised by a background pass at most this long after their

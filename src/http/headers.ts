@@ -4,7 +4,7 @@
  */
 import { sha256FromHex, toBase64, toHex } from "../codec/engines.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type { ContentRange } from "../core/download.ts";
+import type { ContentRange } from "../core/content-range.ts";
 import { assertJsonDepth } from "../core/names.ts";
 
 /** True when the client accepts gzip (`gzip` or `*` with a non-zero q-value). */

@@ -13,3 +13,13 @@ export async function forEachConcurrently<T>(
   });
   await Promise.all(workers);
 }
+
+/** Runs `task` once and shares its outcome; a failure is not remembered, so the next call tries again. */
+export function untilItWorks(task: () => Promise<unknown>): () => Promise<unknown> {
+  let done: Promise<unknown> | undefined;
+  return () =>
+    (done ??= task().catch((error: unknown) => {
+      done = undefined;
+      throw error;
+    }));
+}
