@@ -32,6 +32,22 @@ function slowUpload(url: string, chunks: string[], pauseMs: number): Promise<{ s
   });
 }
 
+/**
+ * GETs the artifact s/t0/log, stops the server with SIGTERM and returns the request lines of
+ * its log, after checking the GET's line is the last request logged and "stopped" the last line.
+ */
+async function requestLinesAfterStop(running: ServerProcess): Promise<string[]> {
+  const last = await fetch(`${running.url}/v1/artifacts/s/t0/log`);
+  expect(last.status).toBe(200);
+  process.kill(running.pid, "SIGTERM");
+  expect(await running.exited).toBe(0);
+  const lines = running.output().split("\n");
+  const requests = lines.filter((line) => line.includes(" INFO request "));
+  expect(requests.at(-1)).toContain("method=GET path=/v1/artifacts/s/t0/log status=200");
+  expect(lines.filter((line) => line.trim() !== "").at(-1)).toContain("INFO stopped");
+  return requests;
+}
+
 /** GET and HEAD of one upload, as a client asking no encoding, gzip or identity: the same headers, describing the bytes GET sent. */
 async function expectGetAndHeadAgree(serverUrl: string): Promise<void> {
   const url = new URL(`${serverUrl}/v1/artifacts/chat-app/1.3/log`);
@@ -197,17 +213,10 @@ for (const runtime of ["bun", "node"] as const) {
         tasks.map((task) => fetch(`${running.url}/v1/artifacts/s/${task}/log`, { method: "PUT", body: `${task}\n` })),
       );
       expect(puts.map((response) => response.status)).toEqual(tasks.map(() => 201));
-      const last = await fetch(`${running.url}/v1/artifacts/s/t0/log`);
-      expect(last.status).toBe(200);
-      process.kill(running.pid, "SIGTERM");
-      expect(await running.exited).toBe(0);
-      const lines = running.output().split("\n");
-      const requests = lines.filter((line) => line.includes(" INFO request "));
+      const requests = await requestLinesAfterStop(running);
       expect(requests.filter((line) => line.includes("method=PUT")).length).toBe(tasks.length);
       for (const task of tasks)
         expect(requests.some((line) => line.includes(`path=/v1/artifacts/s/${task}/log`))).toBe(true);
-      expect(requests.at(-1)).toContain("method=GET path=/v1/artifacts/s/t0/log status=200");
-      expect(lines.filter((line) => line.trim() !== "").at(-1)).toContain("INFO stopped");
       await own.cleanup();
     });
 
@@ -246,14 +255,7 @@ describe("deno server on loopback", () => {
     try {
       const put = await fetch(`${running.url}/v1/artifacts/s/t0/log`, { method: "PUT", body: "t0\n" });
       expect(put.status).toBe(201);
-      const last = await fetch(`${running.url}/v1/artifacts/s/t0/log`);
-      expect(last.status).toBe(200);
-      process.kill(running.pid, "SIGTERM");
-      expect(await running.exited).toBe(0);
-      const lines = running.output().split("\n");
-      const requests = lines.filter((line) => line.includes(" INFO request "));
-      expect(requests.at(-1)).toContain("method=GET path=/v1/artifacts/s/t0/log status=200");
-      expect(lines.filter((line) => line.trim() !== "").at(-1)).toContain("INFO stopped");
+      await requestLinesAfterStop(running);
     } finally {
       await own.cleanup();
     }

@@ -103,36 +103,27 @@ test("a first version commits inline: the row at its key with tags, summary and 
 test("a series with any row already gets nothing inline, and nothing of the attempt lands on that row", async () => {
   const { metadata, close } = await openDatabase();
   try {
-    const pending = await metadata.reserveVersion({
-      specName: "chat-app",
-      taskId: "1.1",
-      type: "log",
-      compressed: false,
-      mimeType: "text/plain",
-      metadata: {},
-      createdAt: Date.now(),
-      retentionDays: null,
-      location: { keyPrefix: ".store/uploads/chat-app/1.1/v", keySuffix: ".replace.log.txt", uriPrefix: "" },
-      reserveBytes: 0,
-      maxBytes: null,
-    });
+    // A pending upload of the same series, reserved the normal way.
+    const reserve = () =>
+      metadata.reserveVersion({
+        specName: "chat-app",
+        taskId: "1.1",
+        type: "log",
+        compressed: false,
+        mimeType: "text/plain",
+        metadata: {},
+        createdAt: Date.now(),
+        retentionDays: null,
+        location: { keyPrefix: ".store/uploads/chat-app/1.1/v", keySuffix: ".replace.log.txt", uriPrefix: "" },
+        reserveBytes: 0,
+        maxBytes: null,
+      });
+    const pending = await reserve();
     expect(await metadata.commitInline(input())).toBeNull();
     expect(await metadata.readInline(pending.id)).toBeNull();
     expect(await metadata.inlineTasks(10)).toEqual([]);
     // The pending upload's number is untouched: its series moved on by one only.
-    const next = await metadata.reserveVersion({
-      specName: "chat-app",
-      taskId: "1.1",
-      type: "log",
-      compressed: false,
-      mimeType: "text/plain",
-      metadata: {},
-      createdAt: Date.now(),
-      retentionDays: null,
-      location: { keyPrefix: ".store/uploads/chat-app/1.1/v", keySuffix: ".replace.log.txt", uriPrefix: "" },
-      reserveBytes: 0,
-      maxBytes: null,
-    });
+    const next = await reserve();
     expect([pending.version, next.version]).toEqual([1, 2]);
     expect(await metadata.listTestCases(pending.id, { limit: 10, offset: 0 })).toEqual({ items: [], total: 0 });
   } finally {
