@@ -45,6 +45,7 @@ import { pathToFileURL } from "node:url";
 import { withLazyBody } from "../codec/streams.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { MaintenanceOptions, ObjectInfo, StorageBackend, StoredObject } from "../contracts/storage-backend.ts";
+import { resolveRange } from "../contracts/storage-backend.ts";
 import { untilItWorks } from "../lib/concurrency.ts";
 import { createPathSyncer } from "../lib/path-syncer.ts";
 import { isNotFound, wrapFsError } from "./fs-errors.ts";
@@ -55,7 +56,7 @@ import { createPublisher, type Publisher } from "./fs-publisher.ts";
 import { bodyOfBytes, createFileBody } from "./fs-read-stream.ts";
 import { createStagingWriter, type StagingFileSystem } from "./fs-staging.ts";
 import { createTidy } from "./fs-tidy.ts";
-import { assertValidKey, PLAIN_KEY, resolveRange } from "./keys.ts";
+import { assertValidKey, PLAIN_KEY } from "./keys.ts";
 
 export interface FsBackendOptions {
   /** Directory that holds the objects, created when missing. */

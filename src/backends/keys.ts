@@ -1,5 +1,4 @@
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type { ByteRange } from "../contracts/storage-backend.ts";
 
 /** An empty, `.` or `..` segment: a key starting or ending with `/`, or holding `//`, has an empty one. */
 const BAD_SEGMENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
@@ -24,17 +23,3 @@ export function assertValidKey(key: string, backendName: string): void {
 
 /** Keys of characters a URL path keeps as they are (`pathToFileURL` encodes `~`, spaces, `%`, …). */
 export const PLAIN_KEY = /^[A-Za-z0-9._-]+(?:\/[A-Za-z0-9._-]+)*$/;
-
-/** Turns a requested range into inclusive bounds within an object of `size` bytes. */
-export function resolveRange(range: ByteRange, size: number, backendName: string): { start: number; end: number } {
-  const { offset, length } = range;
-  if (!Number.isSafeInteger(offset) || offset < 0 || offset >= size || (length !== undefined && length < 1)) {
-    throw new ArtifactStoreError(
-      "E_RANGE",
-      `[${backendName}] range starting at ${offset} is outside an object of ${size} bytes`,
-      { details: { size } },
-    );
-  }
-  const end = length === undefined ? size - 1 : Math.min(size - 1, offset + length - 1);
-  return { start: offset, end };
-}

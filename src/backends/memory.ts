@@ -1,7 +1,13 @@
 import { concatBytes, streamFromBytes } from "../codec/streams.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type { ListPage, ObjectInfo, StorageBackend, StoredObject } from "../contracts/storage-backend.ts";
-import { assertValidKey, resolveRange } from "./keys.ts";
+import {
+  type ListPage,
+  type ObjectInfo,
+  resolveRange,
+  type StorageBackend,
+  type StoredObject,
+} from "../contracts/storage-backend.ts";
+import { assertValidKey } from "./keys.ts";
 
 interface MemoryObject {
   bytes: Uint8Array;

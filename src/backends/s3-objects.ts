@@ -14,15 +14,15 @@ import {
 } from "@aws-sdk/client-s3";
 import { mapStreamErrors, sliceStream } from "../codec/streams.ts";
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type {
-  ByteRange,
-  ListOptions,
-  ListPage,
-  MaintenanceOptions,
-  ObjectInfo,
-  StoredObject,
+import {
+  type ByteRange,
+  type ListOptions,
+  type ListPage,
+  type MaintenanceOptions,
+  type ObjectInfo,
+  resolveRange,
+  type StoredObject,
 } from "../contracts/storage-backend.ts";
-import { resolveRange } from "./keys.ts";
 import { isMissingObject } from "./s3-errors.ts";
 
 /** One backend's bucket: the client, the bucket, the key prefix, and how its errors read. */

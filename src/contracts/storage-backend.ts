@@ -7,11 +7,26 @@
  * Objects are immutable once published: the store never rewrites a key that a committed
  * metadata row points at.
  */
+import { ArtifactStoreError } from "./errors.ts";
 
 /** A byte range of an object: `length` bytes from `offset` (to the end when omitted). */
 export interface ByteRange {
   offset: number;
   length?: number;
+}
+
+/** Turns a requested range into inclusive bounds within an object of `size` bytes. */
+export function resolveRange(range: ByteRange, size: number, backendName: string): { start: number; end: number } {
+  const { offset, length } = range;
+  if (!Number.isSafeInteger(offset) || offset < 0 || offset >= size || (length !== undefined && length < 1)) {
+    throw new ArtifactStoreError(
+      "E_RANGE",
+      `[${backendName}] range starting at ${offset} is outside an object of ${size} bytes`,
+      { details: { size } },
+    );
+  }
+  const end = length === undefined ? size - 1 : Math.min(size - 1, offset + length - 1);
+  return { start: offset, end };
 }
 
 export interface ObjectInfo {

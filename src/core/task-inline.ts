@@ -11,7 +11,7 @@
  */
 import { streamFromBytes } from "../codec/streams.ts";
 import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
-import type { StorageBackend, StoredObject } from "../contracts/storage-backend.ts";
+import { type ByteRange, resolveRange, type StorageBackend, type StoredObject } from "../contracts/storage-backend.ts";
 import type { Logger } from "../contracts/types.ts";
 
 /** The turn `work` runs in: the lease's owner, for a commit that gives the lease back itself. */
@@ -159,7 +159,7 @@ export async function getStored(
   backend: StorageBackend,
   metadata: MetadataRepository,
   record: { id: number; storageKey: string },
-  options: { range?: { offset: number; length?: number }; signal?: AbortSignal } = {},
+  options: { range?: ByteRange; signal?: AbortSignal } = {},
 ): Promise<StoredObject | null> {
   const object = await backend.get(record.storageKey, options);
   if (object || !metadata.readInline) return object;
@@ -168,9 +168,9 @@ export async function getStored(
   return inlineObject(record.storageKey, bytes, options.range);
 }
 
-function inlineObject(key: string, bytes: Uint8Array, range: { offset: number; length?: number } | undefined) {
+/** Inline bytes as the backend would give the object: a range resolved by the same rule (E_RANGE outside it). */
+function inlineObject(key: string, bytes: Uint8Array, range: ByteRange | undefined) {
   if (!range) return { key, size: bytes.length, bytes, body: streamFromBytes(bytes) };
-  const start = Math.min(range.offset, bytes.length);
-  const end = Math.min(bytes.length, range.length === undefined ? bytes.length : start + range.length) - 1;
+  const { start, end } = resolveRange(range, bytes.length, "inline");
   return { key, size: bytes.length, range: { start, end }, body: streamFromBytes(bytes.subarray(start, end + 1)) };
 }

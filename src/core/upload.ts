@@ -40,11 +40,7 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
     // Its own transaction checks the quota: a refusal takes the normal path, which says so.
     const inline = small && (await commitInline(ctx, plan, small));
     if (inline) {
-      const { original, stored } = small.measurement;
-      ctx.metrics.count("uploads");
-      ctx.metrics.count("uploadedBytes", original.size);
-      ctx.metrics.count("storedBytesWritten", stored.size);
-      if (small.measurement.secrets) ctx.metrics.secrets("secretsFound", small.measurement.secrets.findings);
+      countUpload(ctx, small.measurement);
       return { ...publicMetadata(inline.record), warnings: await quotaWarnings(ctx, inline.usedBytes) };
     }
     quota = await reserveQuota(ctx);
@@ -74,12 +70,8 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
         publishing = true;
       },
     });
-    const { original, stored } = committed.measurement;
-    ctx.metrics.count("uploads");
-    ctx.metrics.count("uploadedBytes", original.size);
-    ctx.metrics.count("storedBytesWritten", stored.size);
-    if (committed.measurement.secrets) ctx.metrics.secrets("secretsFound", committed.measurement.secrets.findings);
-    return { ...publicMetadata(committed.record), warnings: await quota.warnings(stored.size) };
+    countUpload(ctx, committed.measurement);
+    return { ...publicMetadata(committed.record), warnings: await quota.warnings(committed.measurement.stored.size) };
   } catch (error) {
     if (publishing) {
       // The row records the intent: gc finishes this publish (or a retry of it does).
@@ -101,6 +93,14 @@ export async function uploadArtifact(ctx: StoreContext, input: UploadInput): Pro
     await afterDiskFull(ctx, error);
     throw countFailure(ctx, error);
   }
+}
+
+/** The metrics of an upload that committed (inline or published). */
+function countUpload(ctx: StoreContext, { original, stored, secrets }: UploadMeasurement): void {
+  ctx.metrics.count("uploads");
+  ctx.metrics.count("uploadedBytes", original.size);
+  ctx.metrics.count("storedBytesWritten", stored.size);
+  if (secrets) ctx.metrics.secrets("secretsFound", secrets.findings);
 }
 
 /** Stored sizes up to this are committed inline: bytes and row in one transaction (see `commitInline`). */
