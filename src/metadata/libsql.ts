@@ -50,6 +50,8 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
   const db = drizzle(client);
 
   const writes = createWriteBatcher(db, options.afterCommit, options.groupCommits ?? true);
+  // Task leases need no fsync and must not wait for one: their own batcher (see libsql-tasks.ts).
+  const leases = createWriteBatcher(db, undefined, options.groupCommits ?? true);
   const { findById, readVersion, readRow, ...lookups } = createLookupQueries(db);
   const publish = createPublishQueries(db, writes);
   // A local file's client tells when anything was committed: the rows downloads read are kept until then.
@@ -63,7 +65,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
   return {
     ...createPendingQueries(db, writes),
     ...publish,
-    ...createTaskQueries(db),
+    ...createTaskQueries(db, leases),
     ...lookups,
     ...createEditQueries(db, writes, findById),
     ...createRemovalQueries(db, writes),

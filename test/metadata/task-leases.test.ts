@@ -49,6 +49,23 @@ test("a task's lease is one owner's until given back or expired; other tasks are
   await close();
 });
 
+test("leases asked for at the same moment (a materialising pass takes hundreds) are each answered as if alone", async () => {
+  const { first, second, close } = await twoProcesses();
+  expect(await second.takeTaskLease("chat-app", "held", "server-b", 10_000)).toBe(true);
+  // In one turn: free tasks, the other server's task, and one task asked for twice by two owners.
+  const answers = await Promise.all([
+    ...Array.from({ length: 50 }, (_, index) => first.takeTaskLease("chat-app", `free-${index}`, "server-a", 10_000)),
+    first.takeTaskLease("chat-app", "held", "server-a", 10_000),
+    first.takeTaskLease("chat-app", "both", "server-a", 10_000),
+    first.takeTaskLease("chat-app", "both", "server-c", 10_000),
+  ]);
+  expect(answers).toEqual([...Array.from({ length: 50 }, () => true), false, true, false]);
+  expect(await second.taskLeaseHolder("chat-app", "free-49")).toBe("server-a");
+  expect(await second.taskLeaseHolder("chat-app", "held")).toBe("server-b");
+  expect(await second.taskLeaseHolder("chat-app", "both")).toBe("server-a");
+  await close();
+});
+
 test("two stores on one database take turns on a task: a delete or publish in one waits for the other's", async () => {
   const { first, second, close } = await twoProcesses();
   const files = [first, second].map((metadata) =>
