@@ -36,11 +36,24 @@ export async function readBodyLimited(
   limit: number,
   tooLarge: () => ArtifactStoreError = () => bodyTooLarge(limit),
 ): Promise<Uint8Array<ArrayBuffer>> {
-  if ((declaredLength(request) ?? 0) > limit) {
+  const declared = declaredLength(request);
+  if ((declared ?? 0) > limit) {
     await request.body?.cancel().catch(() => {});
     throw tooLarge();
   }
   if (!request.body) return new Uint8Array(0);
+  // Framed by its Content-Length alone, the body cannot run past it (and it is within the limit):
+  // one read. On Bun a stream reader takes a 256 KiB buffer per body, a collection every ~25 PUTs.
+  if (declared !== undefined && request.headers.get("transfer-encoding") === null) {
+    let body: Uint8Array<ArrayBuffer>;
+    try {
+      body = new Uint8Array(await request.arrayBuffer());
+    } catch (error) {
+      throw endedEarly(error);
+    }
+    if (body.length > limit) throw tooLarge();
+    return body;
+  }
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -56,10 +69,7 @@ export async function readBodyLimited(
       chunks.push(value);
     }
   } catch (error) {
-    if (error instanceof ArtifactStoreError) throw error;
-    throw new ArtifactStoreError("E_INVALID_INPUT", "the request body ended early; nothing was stored", {
-      cause: error,
-    });
+    throw endedEarly(error);
   }
   const body = new Uint8Array(total);
   let offset = 0;
@@ -68,6 +78,13 @@ export async function readBodyLimited(
     offset += chunk.length;
   }
   return body;
+}
+
+function endedEarly(error: unknown): ArtifactStoreError {
+  if (error instanceof ArtifactStoreError) return error;
+  return new ArtifactStoreError("E_INVALID_INPUT", "the request body ended early; nothing was stored", {
+    cause: error,
+  });
 }
 
 /** A urlencoded or multipart form read through the capped reader. */
