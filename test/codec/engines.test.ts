@@ -27,6 +27,19 @@ function describeEngine(engines: CodecEngines): void {
       }
     });
 
+    test("one-shot gzip of bytes in memory is one standard member that zlib decodes, at levels 1, 6 and 9", () => {
+      const oneShot = engines.gzipSync;
+      expect(oneShot).toBeDefined();
+      for (const level of [1, 6, 9]) {
+        for (const bytes of [content.subarray(0, 4096), content, new Uint8Array(0)]) {
+          const gz = (oneShot as NonNullable<typeof oneShot>)(bytes, level);
+          expect([gz[0], gz[1]]).toEqual([0x1f, 0x8b]);
+          expect(new Uint8Array(gunzipSync(gz))).toEqual(bytes);
+          expect(new DataView(gz.buffer, gz.byteOffset).getUint32(gz.length - 4, true)).toBe(bytes.length);
+        }
+      }
+    });
+
     test("gunzip decodes concatenated members and refuses damaged input", async () => {
       const joined = new Uint8Array([...gzipSync("first\n"), ...gzipSync("second\n")]);
       expect(
