@@ -6,14 +6,14 @@
  */
 import { inArray, type SQL, sql } from "drizzle-orm";
 import { ArtifactStoreError } from "../contracts/errors.ts";
-import type { MetadataRepository } from "../contracts/metadata-repository.ts";
+import type { ArtifactRow, MetadataRepository } from "../contracts/metadata-repository.ts";
 import { expiryFor } from "../lib/time.ts";
 import { prepareStatement } from "./libsql-prepared.ts";
-import { type Database, rawRowToRecord } from "./libsql-rows.ts";
+import { type Database, rawRowToRecord, rowOf } from "./libsql-rows.ts";
 import { secretsStatements } from "./libsql-secrets.ts";
 import { structureStatements } from "./libsql-structure.ts";
 import { RELEASE_LEASE } from "./libsql-tasks.ts";
-import { artifactInline, artifactSeries, artifacts, artifactTags, storeUsage } from "./schema.ts";
+import { artifactChanges, artifactInline, artifactSeries, artifacts, artifactTags, storeUsage } from "./schema.ts";
 import type { WriteBatcher, WriteItem } from "./write-batcher.ts";
 
 type InlineQueries = Required<
@@ -53,7 +53,8 @@ function prepareInlineStatements(db: Database) {
         FROM ${artifactSeries} s
         WHERE s.spec_name = ${value("specName")} AND s.task_id = ${value("taskId")} AND s.type = ${value("type")}
           AND ${noRowOfSeries} AND ${fits}
-        RETURNING *, (SELECT ${storeUsage.storedBytes} FROM ${storeUsage} WHERE ${storeUsage.id} = 1) AS used_bytes`),
+        RETURNING *, (SELECT ${storeUsage.storedBytes} FROM ${storeUsage} WHERE ${storeUsage.id} = 1) AS used_bytes,
+          (SELECT max(${artifactChanges.seq}) FROM ${artifactChanges}) AS change_seq`),
     );
   const unlimited = { nextVersion: nextVersion(sql`1`), insert: insertCommitted(sql`1`) };
   const withinQuota = { nextVersion: nextVersion(usageFits), insert: insertCommitted(usageFits) };
@@ -94,7 +95,15 @@ function prepareInlineStatements(db: Database) {
   return { unlimited, withinQuota, insertBytes, insertTag, readBytes, listInTask, listTasks };
 }
 
-export function createInlineQueries(db: Database, writes: WriteBatcher): InlineQueries {
+/**
+ * `committed` hears of each row committed inline, with its own entry in the change log (logged
+ * before the row goes in, so RETURNING reads it): the row cache keeps it (`record-cache.ts`).
+ */
+export function createInlineQueries(
+  db: Database,
+  writes: WriteBatcher,
+  committed?: (row: ArtifactRow, changeSeq: number) => void,
+): InlineQueries {
   const { unlimited, withinQuota, insertBytes, insertTag, readBytes, listInTask, listTasks } =
     prepareInlineStatements(db);
   return {
@@ -136,6 +145,7 @@ export function createInlineQueries(db: Database, writes: WriteBatcher): InlineQ
         summary: input.structure?.summary ?? null,
         secrets: input.secrets ?? null,
       };
+      if (committed && row.change_seq != null) committed(rowOf(record), Number(row.change_seq));
       // RETURNING reads the usage before the row's AFTER INSERT trigger counts it.
       return { record, usedBytes: Number(row.used_bytes) + input.values.size };
     },

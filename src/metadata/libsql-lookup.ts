@@ -1,8 +1,8 @@
 /** Finding versions: by id, the newest or a numbered one of a series, and those a delete targets. */
-import { and, asc, desc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, sql } from "drizzle-orm";
 import type { ArtifactRecord, ArtifactRow, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { ArtifactRef } from "../contracts/types.ts";
-import { executeFirstValues, prepareStatement } from "./libsql-prepared.ts";
+import { executeFirstValues, executeValues, prepareStatement } from "./libsql-prepared.ts";
 import {
   type Database,
   isCommitted,
@@ -14,12 +14,14 @@ import {
   selection,
   toRecord,
 } from "./libsql-rows.ts";
-import { artifacts } from "./schema.ts";
+import { artifactChanges, artifacts } from "./schema.ts";
 
 export type LookupQueries = Pick<MetadataRepository, "findVersion" | "findRow" | "findForDelete"> & {
   findById(id: number): Promise<ArtifactRecord | null>;
   readVersion: ReadVersion<ArtifactRecord>;
   readRow: ReadVersion<ArtifactRow>;
+  /** The change log's entries from `seq` on, oldest first, as [seq, specName, taskId, type] (see `record-cache.ts`). */
+  changesSince(seq: number): Promise<ArrayLike<unknown>[]>;
 };
 
 /**
@@ -75,6 +77,18 @@ export function createLookupQueries(db: Database): LookupQueries {
   const none = sql<null>`NULL`;
   const bare = { row: artifacts, tags: none.as("tags"), summary: none.as("summary"), secrets: none.as("secrets") };
   const readRow: ReadVersion<ArtifactRow> = readStatements(bare, (values) => rowOf(recordFromValues(values)));
+  const changes = prepare(
+    db
+      .select({
+        seq: artifactChanges.seq,
+        specName: artifactChanges.specName,
+        taskId: artifactChanges.taskId,
+        type: artifactChanges.type,
+      })
+      .from(artifactChanges)
+      .where(gte(artifactChanges.seq, value("seq")))
+      .orderBy(asc(artifactChanges.seq)),
+  );
   const first = (rows: SelectedRow[]) => (rows[0] ? toRecord(rows[0]) : null);
 
   return {
@@ -84,6 +98,7 @@ export function createLookupQueries(db: Database): LookupQueries {
     findRow: async (ref) => (await readRow(ref)).record,
     readVersion,
     readRow,
+    changesSince: (seq) => executeValues(db.$client, changes.bind({ seq }).statement),
 
     async findForDelete(target) {
       const notPending = sql`${artifacts.state} NOT IN ('pending', 'publishing')`;

@@ -52,15 +52,18 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
   const writes = createWriteBatcher(db, options.afterCommit, options.groupCommits ?? true);
   // Task leases need no fsync and must not wait for one: their own batcher (see libsql-tasks.ts).
   const leases = createWriteBatcher(db, undefined, options.groupCommits ?? true);
-  const { findById, readVersion, readRow, ...lookups } = createLookupQueries(db);
+  const { findById, readVersion, readRow, changesSince, ...lookups } = createLookupQueries(db);
   const publish = createPublishQueries(db, writes);
-  // A local file's client tells when anything was committed: the rows downloads read are kept until then.
+  // A local file's client tells when anything was committed: the rows downloads read are kept
+  // until the change log names their series (see record-cache.ts).
   const stamped = client as Client & { changeStamp?: () => string };
-  const reads = stamped.changeStamp
-    ? cacheCommittedReads({ readVersion, readRow, confirmRead: publish.confirmRead }, () =>
+  const cache = stamped.changeStamp
+    ? cacheCommittedReads({ readVersion, readRow, confirmRead: publish.confirmRead, changesSince }, () =>
         (stamped.changeStamp as () => string)(),
       )
-    : {};
+    : undefined;
+  await cache?.start();
+  const reads = cache ? { findVersion: cache.findVersion, findRow: cache.findRow, confirmRead: cache.confirmRead } : {};
 
   return {
     ...createPendingQueries(db, writes),
@@ -78,7 +81,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
     ...reads,
     // Bytes inline in the database only where the database is a local file (its WAL fsync is the
     // upload's one fsync); remote databases keep every byte in the backend.
-    ...(stamped.changeStamp ? createInlineQueries(db, writes) : {}),
+    ...(cache ? createInlineQueries(db, writes, cache.remember) : {}),
 
     async close() {
       client.close();

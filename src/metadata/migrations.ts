@@ -162,5 +162,17 @@ export const migrations: readonly Migration[] = [
       "CREATE TABLE `artifact_inline` (\n\t`artifact_id` integer PRIMARY KEY NOT NULL,\n\t`bytes` blob NOT NULL,\n\tFOREIGN KEY (`artifact_id`) REFERENCES `artifacts`(`id`) ON UPDATE no action ON DELETE cascade\n);",
       "-- Inline bytes go with their artifact row even where foreign keys are not enforced.\nCREATE TRIGGER `artifacts_inline_delete` AFTER DELETE ON `artifacts` BEGIN\n  DELETE FROM `artifact_inline` WHERE `artifact_id` = OLD.`id`;\nEND;"
     ]
+  },
+  {
+    "tag": "0013_artifact_changes",
+    "when": 1796643031229,
+    "hash": "d0ff219e0b57b60bc2291af0d5d8f4a9596dcadda6f9c3d8563a8ee4e9b499e3",
+    "statements": [
+      "CREATE TABLE `artifact_changes` (\n\t`seq` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`spec_name` text NOT NULL,\n\t`task_id` text NOT NULL,\n\t`type` text NOT NULL\n);",
+      "-- Every change to a row of `artifacts` is logged by series (record-cache.ts drops only the series\n-- touched). An insert is logged BEFORE the row goes in, so an INSERT … RETURNING sees its own entry.\nCREATE TRIGGER `artifacts_changes_insert` BEFORE INSERT ON `artifacts` BEGIN\n  INSERT INTO `artifact_changes` (`spec_name`, `task_id`, `type`) VALUES (NEW.`spec_name`, NEW.`task_id`, NEW.`type`);\nEND;",
+      "CREATE TRIGGER `artifacts_changes_update` AFTER UPDATE ON `artifacts` BEGIN\n  INSERT INTO `artifact_changes` (`spec_name`, `task_id`, `type`) VALUES (NEW.`spec_name`, NEW.`task_id`, NEW.`type`);\n  INSERT INTO `artifact_changes` (`spec_name`, `task_id`, `type`) SELECT OLD.`spec_name`, OLD.`task_id`, OLD.`type`\n    WHERE OLD.`spec_name` IS NOT NEW.`spec_name` OR OLD.`task_id` IS NOT NEW.`task_id` OR OLD.`type` IS NOT NEW.`type`;\nEND;",
+      "CREATE TRIGGER `artifacts_changes_delete` AFTER DELETE ON `artifacts` BEGIN\n  INSERT INTO `artifact_changes` (`spec_name`, `task_id`, `type`) VALUES (OLD.`spec_name`, OLD.`task_id`, OLD.`type`);\nEND;",
+      "-- The log keeps its last 4,096 entries (up to 5,119 between prunes): a reader further behind starts afresh.\nCREATE TRIGGER `artifact_changes_prune` AFTER INSERT ON `artifact_changes` WHEN NEW.`seq` % 1024 = 0 BEGIN\n  DELETE FROM `artifact_changes` WHERE `seq` <= NEW.`seq` - 4096;\nEND;"
+    ]
   }
 ];

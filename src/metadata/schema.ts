@@ -169,6 +169,18 @@ export const artifactInline = sqliteTable("artifact_inline", {
   bytes: blob("bytes", { mode: "buffer" }).notNull(),
 });
 
+/**
+ * Every change to a row of `artifacts` (insert, update, delete), by series, in commit order: kept
+ * by triggers (see the migration), read by a process's row cache to drop only the series another
+ * commit touched (`record-cache.ts`). The oldest entries go as new ones come (the last 4,096 or more are kept).
+ */
+export const artifactChanges = sqliteTable("artifact_changes", {
+  seq: integer("seq").primaryKey({ autoIncrement: true }),
+  specName: text("spec_name").notNull(),
+  taskId: text("task_id").notNull(),
+  type: text("type").notNull(),
+});
+
 /** Files a diff touches, in diff order. */
 export const artifactDiffFiles = sqliteTable(
   "artifact_diff_files",

@@ -41,6 +41,7 @@ describe("metadata migrations", () => {
     const tables = await client.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
     expect(tables.rows.map((row) => row.name)).toEqual([
       "__drizzle_migrations",
+      "artifact_changes",
       "artifact_diff_files",
       "artifact_inline",
       "artifact_secrets",

@@ -1,16 +1,20 @@
 /**
- * Downloads keep the rows they read until anything is committed (record-cache.ts): whatever
- * changes a version — a replace, delete or pin by this store or by another store on the same
- * database (as two servers sharing one store do) — is seen by the next read.
+ * Downloads keep the rows they read until the change log names their series (record-cache.ts):
+ * whatever changes a version — a replace, delete or pin by this store, by another store on the
+ * same database (as two servers sharing one store do) or by another process — is seen by the
+ * next read, and commits to other series (other uploads, the materialiser) keep what was read.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import { spawnSync } from "node:child_process";
 import { copyFile, mkdir, symlink } from "node:fs/promises";
 import { join } from "node:path";
-import type { Client } from "@libsql/client";
+import type { Client, InStatement } from "@libsql/client";
 import { createFsBackend } from "../../src/backends/fs.ts";
 import { type ArtifactStore, createArtifactStore } from "../../src/core/store.ts";
 import { openFileClient } from "../../src/metadata/file-client.ts";
+import { createLibsqlMetadata } from "../../src/metadata/libsql.ts";
 import { openLibsqlClient, openLocalMetadata } from "../../src/metadata/local.ts";
+import { bunBinary, repoRoot } from "../helpers/server-process.ts";
 import { makeTempDir } from "../helpers/store.ts";
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -19,9 +23,13 @@ afterEach(async () => {
 });
 
 /** Two stores on one base path and one database file, each with its own connection. */
-async function twoStores(versioningEnabled: boolean): Promise<[ArtifactStore, ArtifactStore]> {
+async function twoStores(
+  versioningEnabled: boolean,
+  onDatabase?: (path: string) => void,
+): Promise<[ArtifactStore, ArtifactStore]> {
   const dir = await makeTempDir("record-cache");
   cleanups.push(dir.cleanup);
+  onDatabase?.(join(dir.path, ".store", "metadata.db"));
   const open = async () => {
     const store = createArtifactStore({
       backend: createFsBackend({ root: dir.path }),
@@ -158,3 +166,115 @@ for (const opener of ["file client", "local opener"] as const) {
     expect(ours.changeStamp()).not.toBe(afterTheirs);
   });
 }
+
+/**
+ * A store as the server runs it (small first versions committed inline) on `basePath`, whose
+ * database client records the text of every statement it runs.
+ */
+async function recordedStore(basePath: string) {
+  const client = await openLibsqlClient({ url: join(basePath, ".store", "metadata.db") });
+  const statements: string[] = [];
+  const recording = new Proxy(client, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      if (property === "execute" || property === "executeValues" || property === "executeFirstValues") {
+        return (statement: InStatement) => {
+          statements.push(typeof statement === "string" ? statement : statement.sql);
+          return value.call(target, statement);
+        };
+      }
+      return value.bind(target);
+    },
+  });
+  const store = createArtifactStore({
+    backend: createFsBackend({ root: basePath }),
+    metadata: await createLibsqlMetadata({ client: recording }),
+    config: { versioningEnabled: false },
+    inlineSmallUploads: true,
+  });
+  cleanups.push(() => store.close());
+  /** The lookups of rows (`artifacts`) a call made: the change log and inline bytes do not count. */
+  const rowLookups = async (call: () => Promise<unknown>) => {
+    const from = statements.length;
+    await call();
+    return statements.slice(from).filter((sql) => /^select/i.test(sql) && /from "artifacts"/.test(sql));
+  };
+  return { store, rowLookups };
+}
+
+/** The CLI in a process of its own, on the same store. */
+function otherProcess(basePath: string, args: string[], input?: string): string {
+  const run = spawnSync(bunBinary, [join(repoRoot, "src/runtime/cli.ts"), ...args], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", HOME: basePath, ARTIFACT_STORE_BASE_PATH: basePath },
+    ...(input === undefined ? {} : { input }),
+  });
+  if (run.status !== 0) throw new Error(`artifact-store ${args.join(" ")}: ${run.status} ${run.stderr}`);
+  return run.stdout;
+}
+
+describe("rows kept across commits that do not touch their series", () => {
+  test("a download right after an upload looks up no row, nor after other uploads and the materialiser commit", async () => {
+    const dir = await makeTempDir("record-cache-seeded");
+    cleanups.push(dir.cleanup);
+    const { store, rowLookups } = await recordedStore(dir.path);
+    await store.upload({ ...ref, content: "fresh\n" });
+    expect(await rowLookups(async () => expect(await store.downloadText(ref)).toBe("fresh\n"))).toEqual([]);
+    // Other series committed (inline, then materialised by the background pass): still no lookup.
+    for (let task = 0; task < 20; task++) await store.upload({ ...ref, taskId: `other-${task}`, content: `${task}\n` });
+    await Bun.sleep(100);
+    expect(await rowLookups(async () => expect(await store.downloadText(ref)).toBe("fresh\n"))).toEqual([]);
+    expect(
+      await rowLookups(async () => expect(await store.downloadText({ ...ref, version: 1 })).toBe("fresh\n")),
+    ).toEqual([]);
+    // A change to the series itself is looked up again.
+    await store.upload({ ...ref, content: "replaced\n" });
+    expect(await store.downloadText(ref)).toBe("replaced\n");
+  });
+
+  test("another process replacing, then deleting, a version kept here: the next download sees each", async () => {
+    const dir = await makeTempDir("record-cache-process");
+    cleanups.push(dir.cleanup);
+    const { store, rowLookups } = await recordedStore(dir.path);
+    await store.upload({ ...ref, content: "ours\n" });
+    await store.upload({ ...ref, taskId: "kept", content: "kept\n" });
+    expect(await store.downloadText(ref)).toBe("ours\n");
+    const series = ["--spec", ref.specName, "--task", ref.taskId, "--type", ref.type];
+    otherProcess(dir.path, ["upload", "-", ...series], "theirs\n");
+    expect(await store.downloadText(ref)).toBe("theirs\n");
+    expect((await store.stat(ref))?.version).toBe(2);
+    // Their commits named only that series: the other one kept here is read without a lookup.
+    expect(
+      await rowLookups(async () => expect(await store.downloadText({ ...ref, taskId: "kept" })).toBe("kept\n")),
+    ).toEqual([]);
+    otherProcess(dir.path, ["rm", ...series]);
+    expect((await store.download(ref).catch((error) => error)).code).toBe("E_NOT_FOUND");
+    expect(await store.stat(ref)).toBeNull();
+  });
+});
+
+test("a store further behind than the change log keeps starts afresh: a replacement whose entry was dropped is still seen", async () => {
+  let database = "";
+  const [first, second] = await twoStores(false, (path) => {
+    database = path;
+  });
+  await first.upload({ ...ref, content: "version one\n" });
+  await first.upload({ ...ref, taskId: "busy", content: "busy\n" });
+  expect(await first.downloadText(ref)).toBe("version one\n");
+  await second.upload({ ...ref, content: "version two\n" });
+  // 6,000 more changes to another series push the replacement's entry out of the log.
+  const raw = openFileClient(database);
+  cleanups.push(async () => raw.close());
+  const touches = Array.from({ length: 6_000 }, (_, i) => ({
+    sql: "UPDATE artifacts SET last_accessed_at = ? WHERE task_id = 'busy'",
+    args: [i],
+  }));
+  await raw.batch(touches, "write");
+  const log = await raw.execute(
+    "SELECT count(*) AS n, count(CASE WHEN task_id = 't' THEN 1 END) AS ours FROM artifact_changes",
+  );
+  expect(Number(log.rows[0]?.n)).toBeLessThan(5_120);
+  expect(Number(log.rows[0]?.ours)).toBe(0);
+  expect(await first.downloadText(ref)).toBe("version two\n");
+});
