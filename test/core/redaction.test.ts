@@ -167,6 +167,66 @@ describe("streaming", () => {
     }
   });
 
+  test("what a rule needs after its anchor (followedBy) only skips text it cannot match: same masks and findings as without it", () => {
+    // Every keyword the keyword rules' patterns take, then near misses that share an anchor.
+    const keywords = [
+      ...["password", "passwd", "passphrase", "secret", "token", "credential", "credentials", "authorization"],
+      ...["api", "access", "private", "auth"].flatMap((stem) => [`${stem}key`, `${stem}_key`, `${stem}-key`]),
+    ];
+    const nearMisses = [
+      "passed",
+      "pass",
+      "GET /api/v1",
+      "apis",
+      "api_version",
+      "access.log",
+      "private",
+      "author",
+      "auth_token",
+    ];
+    const values = [
+      `="Zq8vX29fjQ0pLm3N7bWc"`,
+      `: Zq8vX29fjQ0pLm3N7bWc`,
+      ` => 'Zq8vX29fjQ0pLm3N7bWc'`,
+      `=${"a1".repeat(12)}`,
+    ];
+    const random = createRandom(7);
+    const recase = (word: string) =>
+      [...word].map((char) => (random.next() < 0.5 ? char.toUpperCase() : char.toLowerCase())).join("");
+    const lines: string[] = [];
+    for (let index = 0; index < 4000; index++) {
+      const word = (
+        index % 3 === 0 ? nearMisses[(index / 3) % nearMisses.length] : keywords[index % keywords.length]
+      ) as string;
+      const spelled = [word, word.toUpperCase(), `${word[0]?.toUpperCase()}${word.slice(1)}`, recase(word)][index % 4];
+      const value =
+        index % 2 === 1 ? `: Bearer ${"Zq8vX29fjQ0pLm3N7bWc".repeat(2)}` : values[(index >> 1) % values.length];
+      lines.push(`${logLine(random)} ${index % 7 === 0 ? "DB_" : ""}${spelled}${value}`);
+    }
+    const content = `${lines.join("\n")}\n`;
+    const withoutFollowers = RULES.map(({ followedBy: _followedBy, ...rule }) => rule);
+    expect(withoutFollowers.length).toBe(RULES.length);
+    expect(RULES.some((rule) => rule.followedBy !== undefined)).toBe(true);
+    // A known value starting with a non-ASCII character: anchors are searched by the regex, not on the bytes.
+    const nonAscii = [{ rule: "env:X", value: "übersecret-1234" }];
+    const runs: Array<[number[], typeof nonAscii]> = [
+      [[65536], []],
+      [[4093, 7, 1], []],
+      [[13], []],
+      [[65536], nonAscii],
+    ];
+    for (const [sizes, values] of runs) {
+      const shipped = masker(values);
+      const plain = createSecretScanner({ mode: "mask", rules: withoutFollowers, knownValues: values });
+      const out = decoder.decode(run(shipped, content, sizes));
+      expect(out).toBe(decoder.decode(run(plain, content, sizes)));
+      expect(shipped.findings()).toEqual(plain.findings());
+      // The corpus holds secrets of both keyword rules, and clean near misses.
+      expect(shipped.findings().map((finding) => finding.rule)).toEqual(["generic-secret", "authorization-header"]);
+      expect(out.includes("GET /api/v1")).toBe(true);
+    }
+  });
+
   test("bytes that are not secrets pass through unchanged, invalid UTF-8 included", () => {
     const bytes = new Uint8Array(600_000);
     for (let index = 0; index < bytes.length; index++) bytes[index] = (index * 7919) % 256;

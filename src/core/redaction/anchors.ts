@@ -4,7 +4,7 @@
  */
 
 import { foldToAscii } from "./bytes.ts";
-import { buildPrefilter, firstAnchor, type Prefilter } from "./prefilter.ts";
+import { buildPrefilter, firstAnchor, type Prefilter, type Spelling } from "./prefilter.ts";
 import type { SecretRule } from "./rules.ts";
 import { PEM_ANCHOR, PEM_BEGIN, PEM_RULE_NAME } from "./rules.ts";
 
@@ -58,6 +58,8 @@ interface Anchor {
   literal: string;
   /** Compared in any letter case (`literal` is lowercase). */
   caseless: boolean;
+  /** What must come right after `literal` (in any letter case) for the pattern to match there; absent: anything. */
+  followedBy?: readonly string[];
   source: Source;
 }
 
@@ -102,6 +104,7 @@ function buildAnchorIndex(options: RuleOptions, decoder: TextDecoder): AnchorInd
     caseless: boolean,
     pattern?: RegExp,
     accept?: (secret: string) => boolean,
+    followedBy?: Readonly<Record<string, readonly string[]>>,
   ) => {
     const found: Source = {
       rule,
@@ -111,12 +114,19 @@ function buildAnchorIndex(options: RuleOptions, decoder: TextDecoder): AnchorInd
       ...(pattern ? { pattern: new RegExp(pattern.source, `${pattern.flags.replace(/[gyd]/g, "")}yd`) } : {}),
       ...(accept ? { accept } : {}),
     };
-    for (const literal of literals)
-      anchors.push({ literal: caseless ? literal.toLowerCase() : literal, caseless, source: found });
+    for (const literal of literals) {
+      const next = followedBy?.[literal];
+      anchors.push({
+        literal: caseless ? literal.toLowerCase() : literal,
+        caseless,
+        source: found,
+        ...(next ? { followedBy: next } : {}),
+      });
+    }
   };
   if (options.markerRules && options.markerRules.size > 0) add("", "marker", ["[REDACTED:"], false, MARKER);
   for (const rule of options.rules) {
-    add(rule.name, "rule", rule.anchors, rule.caseless === true, rule.pattern, rule.accept);
+    add(rule.name, "rule", rule.anchors, rule.caseless === true, rule.pattern, rule.accept, rule.followedBy);
   }
   if (options.privateKeys !== false) add(PEM_RULE_NAME, "pem", [PEM_ANCHOR], false, PEM_BEGIN);
   const values = [...(options.knownValues ?? [])].sort((a, b) => b.value.length - a.value.length);
@@ -129,12 +139,13 @@ function buildAnchorIndex(options: RuleOptions, decoder: TextDecoder): AnchorInd
     const first = (anchor.literal[0] as string).toLowerCase();
     byFirst.set(first, [...(byFirst.get(first) ?? []), anchor]);
   }
-  const literals = [...new Set(anchors.map((anchor) => anchor.literal))];
+  const spellings = anchors.flatMap(spellingsOf);
   return {
-    search: new RegExp(searchPattern(anchors), "g"),
+    search: new RegExp(searchPattern(spellings), "g"),
     byFirst,
-    longest: Math.max(0, ...literals.map((literal) => literal.length)),
-    prefilter: buildPrefilter(anchors.flatMap(spellingsOf)),
+    // A spelling is its literal and what must follow it: at least as long.
+    longest: Math.max(0, ...spellings.map((spelling) => spelling.text.length)),
+    prefilter: buildPrefilter(spellings),
   };
 }
 
@@ -145,16 +156,19 @@ function buildAnchorIndex(options: RuleOptions, decoder: TextDecoder): AnchorInd
  * Caseless anchors are searched in their three usual spellings (`token`, `Token`, `TOKEN`).
  * It only says where to look: each hit is checked against every anchor there.
  */
-function searchPattern(anchors: readonly Anchor[]): string {
+function searchPattern(spellings: readonly Spelling[]): string {
   interface TrieNode {
     children: Map<string, TrieNode>;
     end: boolean;
   }
   const root: TrieNode = { children: new Map(), end: false };
-  const add = (literal: string) => {
+  const add = ({ text, exact }: Spelling) => {
     let node = root;
-    for (const char of literal) {
-      const unit = escapeRegExp(char);
+    for (let index = 0; index < text.length; index++) {
+      const char = text[index] as string;
+      const upper = char.toUpperCase();
+      // Past the exact part a letter is taken in either case, as the prefilter takes it.
+      const unit = index >= exact && upper !== char ? `[${char}${upper}]` : escapeRegExp(char);
       let next = node.children.get(unit);
       if (!next) {
         next = { children: new Map(), end: false };
@@ -164,7 +178,7 @@ function searchPattern(anchors: readonly Anchor[]): string {
     }
     node.end = true;
   };
-  for (const anchor of anchors) for (const spelling of spellingsOf(anchor)) add(spelling);
+  for (const spelling of spellings) add(spelling);
   // A shorter anchor ends the search where a longer one continues: the hit is checked anyway.
   const emit = (node: TrieNode): string => {
     if (node.end) return "";
@@ -177,12 +191,16 @@ function searchPattern(anchors: readonly Anchor[]): string {
 /**
  * The literals an anchor is searched as. A caseless anchor is searched as it is written in
  * practice: token, Token, TOKEN (camelCase and SNAKE_CASE keys included). Three literals search
- * about twice as fast as character classes; the rule's own pattern then takes any case.
+ * about twice as fast as character classes; the rule's own pattern then takes any case. What
+ * must follow the anchor (`followedBy`) is part of each spelling, in any letter case.
  */
-function spellingsOf(anchor: Anchor): string[] {
+function spellingsOf(anchor: Anchor): Spelling[] {
   const { literal } = anchor;
-  if (!anchor.caseless) return [literal];
-  return [...new Set([literal, `${literal.charAt(0).toUpperCase()}${literal.slice(1)}`, literal.toUpperCase()])];
+  const cased = anchor.caseless
+    ? [...new Set([literal, `${literal.charAt(0).toUpperCase()}${literal.slice(1)}`, literal.toUpperCase()])]
+    : [literal];
+  const next = anchor.followedBy ?? [""];
+  return cased.flatMap((text) => next.map((rest) => ({ text: text + rest.toLowerCase(), exact: text.length })));
 }
 
 /**

@@ -13,14 +13,28 @@ export interface Prefilter {
   /** A byte per pair of bytes (read as a Uint16) that starts or ends a spelling's first trigram. */
   pairs: Uint8Array;
   trigrams: Uint32Array;
-  spellings: Map<number, Uint8Array[]>;
+  spellings: Map<number, SpelledBytes[]>;
+}
+
+/**
+ * A literal to find: its first `exact` characters as written, the rest in any letter case
+ * (written lowercase). `api` then `key` in any case finds `apiKey`, `api_KEY`… but not `api/v1`.
+ */
+export interface Spelling {
+  text: string;
+  exact: number;
+}
+
+interface SpelledBytes {
+  bytes: Uint8Array;
+  exact: number;
 }
 
 /** A trigram's index in {@link Prefilter}: 7 bits per byte (every byte is folded to 0x7F or below). */
 const TRIGRAM_MASK = 0x1fffff;
 
-/** The prefilter of these spellings, or null when one is shorter than a trigram. */
-export function buildPrefilter(spellingList: readonly string[]): Prefilter | null {
+/** The prefilter of these spellings, or null when one is shorter than a trigram (or its exact part is). */
+export function buildPrefilter(spellingList: readonly Spelling[]): Prefilter | null {
   const pairs = new Uint8Array(0x10000);
   // A pair as a Uint16Array reads it on this platform (either byte order).
   const pairBytes = new Uint8Array(2);
@@ -31,17 +45,17 @@ export function buildPrefilter(spellingList: readonly string[]): Prefilter | nul
     pairs[pairWord[0] as number] = 1;
   };
   const trigrams = new Uint32Array((TRIGRAM_MASK + 1) / 32);
-  const spellings = new Map<number, Uint8Array[]>();
-  for (const spelling of spellingList) {
+  const spellings = new Map<number, SpelledBytes[]>();
+  for (const { text, exact } of spellingList) {
     // Spellings are one character per byte, folded like the content (see scanner.ts).
-    const bytes = Uint8Array.from(spelling, (char) => Math.min(char.charCodeAt(0), 0x7f));
-    // Bytes above 0x7F are not folded while searching (see `firstAnchor`).
-    if (bytes.length < 3 || bytes.subarray(0, 3).includes(0x7f)) return null;
+    const bytes = Uint8Array.from(text, (char) => Math.min(char.charCodeAt(0), 0x7f));
+    // Bytes above 0x7F are not folded while searching (see `firstAnchor`); the trigram is exact.
+    if (bytes.length < 3 || exact < 3 || bytes.subarray(0, 3).includes(0x7f)) return null;
     const trigram = ((bytes[0] as number) << 14) | ((bytes[1] as number) << 7) | (bytes[2] as number);
     addPair(bytes[0] as number, bytes[1] as number);
     addPair(bytes[1] as number, bytes[2] as number);
     trigrams[trigram >>> 5] = (trigrams[trigram >>> 5] as number) | (1 << (trigram & 31));
-    spellings.set(trigram, [...(spellings.get(trigram) ?? []), bytes]);
+    spellings.set(trigram, [...(spellings.get(trigram) ?? []), { bytes, exact }]);
   }
   return { pairs, trigrams, spellings };
 }
@@ -82,11 +96,13 @@ function trigramAt(prefilter: Prefilter, block: Uint8Array, start: number): bool
 }
 
 function spelledAt(prefilter: Prefilter, trigram: number, block: Uint8Array, start: number): boolean {
-  next: for (const spelling of prefilter.spellings.get(trigram) ?? []) {
-    if (start + spelling.length > block.length) continue;
-    for (let offset = 0; offset < spelling.length; offset++) {
-      const byte = block[start + offset] as number;
-      if (Math.min(byte, 0x7f) !== spelling[offset]) continue next;
+  next: for (const { bytes, exact } of prefilter.spellings.get(trigram) ?? []) {
+    if (start + bytes.length > block.length) continue;
+    for (let offset = 0; offset < bytes.length; offset++) {
+      const byte = Math.min(block[start + offset] as number, 0x7f);
+      // Past the exact part, an uppercase ASCII letter is compared as its lowercase.
+      const folded = offset >= exact && byte >= 0x41 && byte <= 0x5a ? byte | 0x20 : byte;
+      if (folded !== bytes[offset]) continue next;
     }
     return true;
   }

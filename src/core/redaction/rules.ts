@@ -31,6 +31,12 @@ export interface SecretRule {
   anchors: readonly string[];
   /** The anchors are lowercase and searched for in any letter case. */
   caseless?: boolean;
+  /**
+   * By anchor: what the pattern needs right after it (any letter case), when the anchor is only
+   * a keyword's start. The scanner then passes over `api/v1`, `passed` or `author` without
+   * decoding the block. Anchors not listed may be followed by anything.
+   */
+  followedBy?: Readonly<Record<string, readonly string[]>>;
   /** Regex tried at each anchor; when it has a capture group 1, only that group is the secret. */
   pattern: RegExp;
   /** Longest match in characters: the scanner keeps at least this much carry-over between chunks. */
@@ -54,6 +60,7 @@ interface RuleSpec {
   anchors: readonly string[];
   /** Anchors (lowercase) and pattern match in any letter case. */
   caseless?: boolean;
+  followedBy?: SecretRule["followedBy"];
   pattern: string;
   maxLength: number;
   accept?: (secret: string) => boolean;
@@ -116,6 +123,14 @@ export function genericAssignmentRule(options: GenericRuleOptions = GENERIC_DEFA
     // anchors make a short search pattern; the pattern checks the whole keyword where one is.
     anchors: ["pass", "secret", "token", "api", "access", "private", "auth", "credential"],
     caseless: true,
+    // The keywords below, past their anchor: password|passwd|passphrase, api[_-]?key, …
+    followedBy: {
+      pass: ["w", "p"],
+      api: ["key", "_key", "-key"],
+      access: ["key", "_key", "-key"],
+      private: ["key", "_key", "-key"],
+      auth: ["key", "_key", "-key"],
+    },
     pattern: String.raw`(?:password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|auth[_-]?key|credentials?)(?:[_.-][A-Za-z0-9_.-]{0,23})?["']?[ \t]{0,4}(?:=>|=|:)[ \t]{0,4}["']?${value}(?![A-Za-z0-9_+/=.~-])`,
     maxLength: 320,
     accept: (secret) =>
@@ -232,6 +247,7 @@ export const FIXED_RULES: readonly SecretRule[] = [
       "Credentials in an HTTP Authorization header (Bearer, Basic, token schemes), as printed by curl -v or a failing request (RFC 9110 §11.6.2).",
     anchors: ["auth"],
     caseless: true,
+    followedBy: { auth: ["orization"] },
     pattern: String.raw`${START}authorization["']?[ \t]{0,4}[:=][ \t]{0,4}["']?(?:bearer|basic|token)[ \t]{1,4}([A-Za-z0-9._~+/-]{16,2048}=*)(?![A-Za-z0-9._~+/=-])`,
     maxLength: 2120,
     accept: (secret) => /[0-9]/.test(secret) && /[A-Za-z]/.test(secret) && !looksLikePlaceholder(secret),
