@@ -12,7 +12,13 @@ import { type Authenticator, createAuthenticator } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { errorResponseParts } from "./errors.ts";
 import { createHttpMetrics, type HttpMetrics } from "./metrics.ts";
-import { ARTIFACT_PATH, registerArtifactRoutes, serveArtifact } from "./routes-artifacts.ts";
+import {
+  ARTIFACT_PATH,
+  type ArtifactRequest,
+  receiveUpload,
+  registerArtifactRoutes,
+  serveArtifact,
+} from "./routes-artifacts.ts";
 import { registerCompareRoutes } from "./routes-compare.ts";
 import { registerLiveLogRoutes } from "./routes-live.ts";
 import { registerMaintenanceRoutes } from "./routes-maintenance.ts";
@@ -81,15 +87,25 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
   });
   app.onError((error, c) => answerError(error, new URL(c.req.url).pathname, metrics, logger));
   if (!withCors) {
-    // The request servers answer most, a download by plain names, skips the router (its match,
-    // context and middleware chain were a tenth of a small GET's CPU) and runs the very checks
-    // the middleware above runs, in the same order, through the same functions. Anything else
-    // (HEAD, percent-encoded or other characters, other query parameters, CORS) takes the router.
+    // The requests servers answer most, a download or an upload by plain names, skip the router
+    // (its match, context and middleware chain were a tenth of a small GET's CPU) and run the very
+    // checks the middleware above runs, in the same order, through the same functions, then the
+    // route's own function. Anything else (HEAD, percent-encoded or other characters, other
+    // query parameters, an upload with any, CORS) takes the router.
     const throughRouter = app.fetch;
-    const readDirectly = directArtifactRead({ store: options.store, authenticator, trustedOrigins, metrics, logger });
+    const parts = { authenticator, trustedOrigins, metrics, logger };
+    const readDirectly = directArtifactRoute(parts, "GET", (read) => serveArtifact(read, options.store, true));
+    const writeDirectly = directArtifactRoute(parts, "PUT", (write) => receiveUpload(write, context));
     app.fetch = (request, env, executionCtx) => {
-      const match = request.method === "GET" ? PLAIN_ARTIFACT_GET.exec(request.url) : null;
-      return match ? readDirectly(request, match) : throughRouter(request, env, executionCtx);
+      const { method } = request;
+      if (method === "GET") {
+        const match = PLAIN_ARTIFACT_GET.exec(request.url);
+        if (match) return readDirectly(request, match);
+      } else if (method === "PUT") {
+        const match = PLAIN_ARTIFACT_PUT.exec(request.url);
+        if (match) return writeDirectly(request, match);
+      }
+      return throughRouter(request, env, executionCtx);
     };
   }
   return app;
@@ -102,35 +118,42 @@ export function createApp(options: AppOptions): Hono<AppEnv> {
 const PLAIN_ARTIFACT_GET =
   /^https?:\/\/[^/?#]+(\/v1\/artifacts\/([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+))(?:\?version=([0-9]+))?$/;
 
+/** `PUT /v1/artifacts/:spec/:task/:type` with no query and names as above: groups 1 path, 2–4 names. */
+const PLAIN_ARTIFACT_PUT =
+  /^https?:\/\/[^/?#]+(\/v1\/artifacts\/([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+)\/([A-Za-z0-9._-]+))$/;
+
 /** The `route` label of a request the middleware (`app.use("*", …)`) answered: Hono's path for `*`. */
 const MIDDLEWARE_ROUTE = "/*";
 
-/** A plain download answered as the middleware chain and the artifact route would answer it. */
-function directArtifactRead(parts: {
-  store: ArtifactStore;
-  authenticator: Authenticator;
-  trustedOrigins: ReadonlySet<string>;
-  metrics: HttpMetrics;
-  logger: Logger | undefined;
-}) {
-  const { store, authenticator, trustedOrigins, metrics, logger } = parts;
+/** A plain download or upload answered as the middleware chain and the artifact route would answer it. */
+function directArtifactRoute(
+  parts: {
+    authenticator: Authenticator;
+    trustedOrigins: ReadonlySet<string>;
+    metrics: HttpMetrics;
+    logger: Logger | undefined;
+  },
+  method: "GET" | "PUT",
+  route: (request: ArtifactRequest) => Promise<Response>,
+) {
+  const { authenticator, trustedOrigins, metrics, logger } = parts;
   return async (request: Request, match: RegExpExecArray): Promise<Response> => {
     const started = Date.now();
     const path = match[1] as string;
     // A refusal by the host rule or the token is counted as the router counts it: under the
     // middleware's route ("/*", where it was thrown), not the artifact route's.
-    let route = MIDDLEWARE_ROUTE;
+    let label = MIDDLEWARE_ROUTE;
     let response: Response;
     try {
       if (authenticator.open) assertThisMachine(request, trustedOrigins);
       const principal = await authenticator.authenticate(request.headers.get("authorization"));
-      route = ARTIFACT_PATH;
+      label = ARTIFACT_PATH;
       const names = { spec: match[2], task: match[3], type: match[4] };
-      response = await serveArtifact({ names, version: match[5], principal, request }, store, true);
+      response = await route({ names, version: match[5], principal, request });
     } catch (error) {
       response = answerError(error, path, metrics, logger);
     }
-    countAndLog(metrics, logger, { method: "GET", route, path, status: response.status, started });
+    countAndLog(metrics, logger, { method, route: label, path, status: response.status, started });
     return response;
   };
 }

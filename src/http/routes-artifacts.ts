@@ -33,10 +33,10 @@ const UNINFORMATIVE_TYPES = new Set(["application/octet-stream", "application/x-
 export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext): void {
   const { store } = context;
 
-  app.put(ARTIFACT_PATH, (c) => uploadFromRequest(c, context));
+  app.put(ARTIFACT_PATH, (c) => receiveUpload(artifactRequestOf(c), context));
 
-  app.on("HEAD", ARTIFACT_PATH, (c) => serveArtifact(readRequestOf(c), store, false));
-  app.get(ARTIFACT_PATH, (c) => serveArtifact(readRequestOf(c), store, true));
+  app.on("HEAD", ARTIFACT_PATH, (c) => serveArtifact(artifactRequestOf(c), store, false));
+  app.get(ARTIFACT_PATH, (c) => serveArtifact(artifactRequestOf(c), store, true));
 
   app.patch(ARTIFACT_PATH, async (c) => {
     const ref = refFromRequest(c, true);
@@ -76,12 +76,17 @@ export function registerArtifactRoutes(app: Hono<AppEnv>, context: RouteContext)
   });
 }
 
-/** PUT: the request's headers and body as an upload; 201 with the metadata, its Location and any quota warning. */
-async function uploadFromRequest(c: Context<AppEnv>, context: RouteContext): Promise<Response> {
+/**
+ * PUT: the request's headers and body as an upload; 201 with the metadata, its Location and any
+ * quota warning. The names are checked (no `?version=`), then the principal's write scope.
+ */
+export async function receiveUpload(write: ArtifactRequest, context: RouteContext): Promise<Response> {
   const { store } = context;
-  const ref = refFromRequest(c, false);
-  authorize(c.get("principal"), "write", ref.specName);
-  const contentType = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
+  const { request } = write;
+  const ref = parseArtifactRef(write.names, write.version, "forbidden");
+  authorize(write.principal, "write", ref.specName);
+  const header = (name: string) => request.headers.get(name) ?? undefined;
+  const contentType = header("content-type")?.split(";")[0]?.trim().toLowerCase();
   if (contentType === "multipart/form-data") {
     throw new ArtifactStoreError(
       "E_INVALID_INPUT",
@@ -89,28 +94,28 @@ async function uploadFromRequest(c: Context<AppEnv>, context: RouteContext): Pro
     );
   }
   // An empty Content-Encoding lists no coding: the body is sent as it is.
-  const encoding = (c.req.header("content-encoding")?.trim() || "identity").toLowerCase();
+  const encoding = (header("content-encoding")?.trim() || "identity").toLowerCase();
   if (encoding !== "gzip" && encoding !== "x-gzip" && encoding !== "identity") {
     throw new ArtifactStoreError(
       "E_INVALID_INPUT",
       `Content-Encoding ${encoding} is not supported; send gzip or no encoding`,
     );
   }
-  const length = declaredLength(c.req.raw);
+  const length = declaredLength(request);
   if (length !== undefined && length > context.bodyLimit) throw bodyTooLarge(context.bodyLimit);
-  const digest = parseDigestField(c.req.header("content-digest"));
+  const digest = parseDigestField(header("content-digest"));
   const gzip = encoding !== "identity";
   // A small body of known length is read whole: the store encodes it in one step (far less
   // per-request work than setting up streams for a few KiB). Larger ones stream. Either way
   // the bytes received are counted, whatever the length header said.
   const content =
     length !== undefined && !gzip && length <= IN_MEMORY_LIMIT
-      ? await readBodyLimited(c.req.raw, Math.min(IN_MEMORY_LIMIT, context.bodyLimit))
-      : ((c.req.raw.body ?? new Blob([]).stream()) as ReadableStream<Uint8Array>).pipeThrough(
+      ? await readBodyLimited(request, Math.min(IN_MEMORY_LIMIT, context.bodyLimit))
+      : ((request.body ?? new Blob([]).stream()) as ReadableStream<Uint8Array>).pipeThrough(
           limitBody(context.bodyLimit),
         );
-  const tags = parseTagsHeader(c.req.header("x-artifact-tags"));
-  const metadata = parseMetadataHeader(c.req.header("x-artifact-metadata"));
+  const tags = parseTagsHeader(header("x-artifact-tags"));
+  const metadata = parseMetadataHeader(header("x-artifact-metadata"));
   const result = await store.upload({
     ...ref,
     content,
@@ -119,12 +124,13 @@ async function uploadFromRequest(c: Context<AppEnv>, context: RouteContext): Pro
     ...(metadata ? { metadata } : {}),
     ...(digest ? { expectedEncodedChecksum: digest } : {}),
     ...(length !== undefined ? { contentLength: length } : {}),
-    ...(contentType && !UNINFORMATIVE_TYPES.has(contentType)
-      ? { mimeType: c.req.header("content-type") as string }
-      : {}),
-    signal: c.req.raw.signal,
+    ...(contentType && !UNINFORMATIVE_TYPES.has(contentType) ? { mimeType: header("content-type") as string } : {}),
+    signal: request.signal,
   });
-  return c.json(result, 201, createdHeaders(result));
+  return new Response(JSON.stringify(result), {
+    status: 201,
+    headers: { "Content-Type": "application/json", ...createdHeaders(result) },
+  });
 }
 
 /** Path names and `?version=`, checked before anything else happens. */
@@ -136,19 +142,19 @@ function refFromRequest(c: Context<AppEnv>, allowVersion: boolean): ArtifactRef 
   );
 }
 
-/** What a read of an artifact takes from its request. */
-export interface ArtifactReadRequest {
+/** What a read or an upload of an artifact takes from its request. */
+export interface ArtifactRequest {
   /** The path's names as routed, not yet checked. */
   names: { spec: string | undefined; task: string | undefined; type: string | undefined };
   /** `?version=`, not yet checked. */
   version: string | undefined;
   /** Who asks (set by authentication). */
   principal: Principal;
-  /** Its headers and abort signal. */
+  /** Its headers, body and abort signal. */
   request: Request;
 }
 
-function readRequestOf(c: Context<AppEnv>): ArtifactReadRequest {
+function artifactRequestOf(c: Context<AppEnv>): ArtifactRequest {
   return {
     names: { spec: c.req.param("spec"), task: c.req.param("task"), type: c.req.param("type") },
     version: c.req.query("version"),
@@ -162,7 +168,7 @@ function readRequestOf(c: Context<AppEnv>): ArtifactReadRequest {
  * names and version are checked, then the principal's read scope, before anything else.
  */
 export async function serveArtifact(
-  read: ArtifactReadRequest,
+  read: ArtifactRequest,
   store: ArtifactStore,
   withBody: boolean,
   attempt = 1,

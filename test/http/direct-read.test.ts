@@ -8,29 +8,14 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { TokenConfig } from "../../src/config/schema.ts";
 import { createApp } from "../../src/http/app.ts";
-import { makeFsStore, makeLog, recordingLogger, sha256Hex, type TestStore } from "../helpers/store.ts";
+import { countRouterMatches, TOKENS, tokenConfig } from "../helpers/direct-route.ts";
+import { makeFsStore, makeLog, recordingLogger, type TestStore } from "../helpers/store.ts";
 
 let current: TestStore | undefined;
 afterEach(async () => {
   await current?.cleanup();
   current = undefined;
 });
-
-const TOKENS = {
-  reader: "reader-token-1",
-  writer: "writer-token-1",
-  other: "other-spec-token-1",
-  admin: "admin-token-1",
-};
-
-async function tokenConfig(): Promise<TokenConfig[]> {
-  return [
-    { name: "reader", sha256: await sha256Hex(TOKENS.reader), scopes: ["read"] },
-    { name: "writer", sha256: await sha256Hex(TOKENS.writer), scopes: ["write"] },
-    { name: "other", sha256: await sha256Hex(TOKENS.other), scopes: ["read"], specs: ["another-spec"] },
-    { name: "admin", sha256: await sha256Hex(TOKENS.admin), scopes: ["admin"] },
-  ];
-}
 
 /** An app over a store holding two versions of chat-app/1.1/log, and a counter of the router's matches. */
 async function makeApp(tokens?: TokenConfig[]) {
@@ -45,13 +30,7 @@ async function makeApp(tokens?: TokenConfig[]) {
     });
     expect(put.status).toBe(201);
   }
-  const routed = { count: 0 };
-  const match = app.router.match.bind(app.router);
-  app.router.match = (method, path) => {
-    routed.count++;
-    return match(method, path);
-  };
-  return { app, logs, routed };
+  return { app, logs, routed: countRouterMatches(app) };
 }
 
 /** Status, headers and body of an answer. */
@@ -112,7 +91,7 @@ describe("a plain download answered without the router", () => {
   });
 
   test("with tokens: no token, an unknown one, one without read scope or limited to another spec get the router's refusal", async () => {
-    const app = await makeApp(await tokenConfig());
+    const app = await makeApp(await tokenConfig("read"));
     const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
     const cases: [string, Record<string, string>, number][] = [
       [PLAIN, {}, 401],
@@ -175,7 +154,7 @@ describe("refusals before the route", () => {
   }
 
   test("a refused host or token is counted under the route label the router gives it", async () => {
-    const tokens = await tokenConfig();
+    const tokens = await tokenConfig("read");
     const cases: [TokenConfig[] | undefined, Record<string, string>][] = [
       [undefined, { Host: "evil.example" }],
       [undefined, { Origin: "https://evil.example", "Sec-Fetch-Site": "cross-site" }],
@@ -193,7 +172,7 @@ describe("refusals before the route", () => {
 
 describe("hostile requests near the shortcut's pattern", () => {
   test("each gets the router's answer, whether or not the shortcut takes it", async () => {
-    const tokens = await tokenConfig();
+    const tokens = await tokenConfig("read");
     const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
     for (const configured of [undefined, tokens]) {
       const app = await makeApp(configured);
