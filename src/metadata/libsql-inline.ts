@@ -9,7 +9,7 @@ import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRow, MetadataRepository } from "../contracts/metadata-repository.ts";
 import { expiryFor } from "../lib/time.ts";
 import { prepareStatement } from "./libsql-prepared.ts";
-import { type Database, rawRowToRecord, rowOf } from "./libsql-rows.ts";
+import { type Database, insertedWithNonce, isInsertedWithNonce, rawRowToRecord, rowOf } from "./libsql-rows.ts";
 import { secretsStatements } from "./libsql-secrets.ts";
 import { structureStatements } from "./libsql-structure.ts";
 import { RELEASE_LEASE } from "./libsql-tasks.ts";
@@ -58,16 +58,17 @@ function prepareInlineStatements(db: Database) {
     );
   const unlimited = { nextVersion: nextVersion(sql`1`), insert: insertCommitted(sql`1`) };
   const withinQuota = { nextVersion: nextVersion(usageFits), insert: insertCommitted(usageFits) };
-  // Every later statement of the transaction finds the row by its nonce: nothing when it was not inserted.
-  const byNonce = sql`(SELECT ${artifacts.id} FROM ${artifacts} WHERE ${artifacts.uri} = ${value("nonce")})`;
+  // Every later statement of the job finds the row by its nonce: nothing when it was not inserted.
+  const inserted = isInsertedWithNonce(value("nonce"));
   const insertBytes = prepare(
     db.run(
-      sql`INSERT INTO ${artifactInline} (artifact_id, bytes) SELECT ${byNonce}, ${value("bytes")} WHERE ${byNonce} IS NOT NULL`,
+      sql`INSERT INTO ${artifactInline} (artifact_id, bytes) SELECT ${artifacts.id}, ${value("bytes")} FROM ${artifacts} WHERE ${inserted}`,
     ),
   );
-  const insertTag = prepare(
+  // Every tag in one statement (a JSON array of them).
+  const insertTags = prepare(
     db.run(sql`INSERT OR IGNORE INTO ${artifactTags} (artifact_id, tag, created_at)
-      SELECT ${byNonce}, ${value("tag")}, ${value("createdAt")} WHERE ${byNonce} IS NOT NULL`),
+      SELECT ${artifacts.id}, tags.value, ${value("createdAt")} FROM ${artifacts}, json_each(${value("tags")}) tags WHERE ${inserted}`),
   );
   const readBytes = prepare<{ bytes: unknown }>(
     db
@@ -92,7 +93,7 @@ function prepareInlineStatements(db: Database) {
       .where(pending)
       .limit(value("limit")),
   );
-  return { unlimited, withinQuota, insertBytes, insertTag, readBytes, listInTask, listTasks };
+  return { unlimited, withinQuota, insertBytes, insertTags, readBytes, listInTask, listTasks };
 }
 
 /**
@@ -104,14 +105,13 @@ export function createInlineQueries(
   writes: WriteBatcher,
   committed?: (row: ArtifactRow, changeSeq: number) => void,
 ): InlineQueries {
-  const { unlimited, withinQuota, insertBytes, insertTag, readBytes, listInTask, listTasks } =
+  const { unlimited, withinQuota, insertBytes, insertTags, readBytes, listInTask, listTasks } =
     prepareInlineStatements(db);
   return {
     async commitInline(input) {
       const series = { specName: input.specName, taskId: input.taskId, type: input.type };
       const nonce = `inline:${crypto.randomUUID()}`;
       const createdAt = input.createdAt;
-      const nonceId = sql`(SELECT ${artifacts.id} FROM ${artifacts} WHERE ${artifacts.uri} = ${nonce})`;
       const quota = input.maxBytes === null ? unlimited : withinQuota;
       const sizing = { size: input.values.size, maxBytes: input.maxBytes };
       const statements: WriteItem[] = [
@@ -132,9 +132,11 @@ export function createInlineQueries(
           expiresAt: expiryFor(createdAt, input.retentionDays),
         }),
         insertBytes.bind({ nonce, bytes: input.bytes }),
-        ...input.values.tags.map((tag) => insertTag.bind({ nonce, tag, createdAt })),
-        ...(input.structure ? structureStatements(db, nonceId, input.structure) : []),
-        ...(input.secrets ? secretsStatements(db, nonceId, input.secrets) : []),
+        ...(input.values.tags.length > 0
+          ? [insertTags.bind({ nonce, tags: JSON.stringify(input.values.tags), createdAt })]
+          : []),
+        ...(input.structure ? structureStatements(db, { nonce }, input.structure) : []),
+        ...(input.secrets ? secretsStatements(db, insertedWithNonce(nonce), input.secrets) : []),
       ];
       const [, inserted] = await writes.run(statements);
       const row = (inserted as Record<string, unknown>[])[0];

@@ -42,6 +42,21 @@ function parseSecrets(column: string | null | undefined): ArtifactSecrets | null
 }
 
 /**
+ * The `artifacts` row the same job inserted just before, when it carries `nonce` in its `uri`
+ * (otherwise unused: a record's uri is computed, see core/records.ts); no row when that insert
+ * did not happen. Ids are AUTOINCREMENT, so the newest row has the highest id: a seek to the
+ * last row and a look at its uri, with no index on `uri`.
+ */
+export function isInsertedWithNonce(nonce: unknown): SQL {
+  return sql`${artifacts.id} = (SELECT max(${artifacts.id}) FROM ${artifacts}) AND ${artifacts.uri} = ${nonce}`;
+}
+
+/** The id of {@link isInsertedWithNonce}'s row, or null. */
+export function insertedWithNonce(nonce: unknown): SQL {
+  return sql`(SELECT ${artifacts.id} FROM ${artifacts} WHERE ${isInsertedWithNonce(nonce)})`;
+}
+
+/**
  * `state = 'committed'` as a literal, not a bound parameter: only then can SQLite use the partial
  * indexes that hold committed versions alone (see the schema).
  */

@@ -7,8 +7,8 @@
 import { and, asc, count, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
 import type { SearchQuery, StructureQueries } from "../contracts/metadata-repository.ts";
 import type { ExtractedStructure, TestCaseEntry, TestCaseOrder } from "../contracts/structure.ts";
-import { type PreparedStatement, prepareStatement } from "./libsql-prepared.ts";
-import { type Database, qualified } from "./libsql-rows.ts";
+import { type BoundStatement, type PreparedStatement, prepareStatement } from "./libsql-prepared.ts";
+import { type Database, insertedWithNonce, qualified } from "./libsql-rows.ts";
 import { artifactDiffFiles, artifactSummaries, artifacts, artifactTestCases } from "./schema.ts";
 import type { WriteBatcher, WriteItem } from "./write-batcher.ts";
 
@@ -17,50 +17,52 @@ const ROWS_PER_INSERT = 200;
 /** The highest code point: `path < prefix || char(this)` bounds a prefix range for the index. */
 const PREFIX_END_CODE = 0x10ffff;
 
-/** Every commit of a diff, log or test report stores a summary: its statement is built once per database. */
-const summaryInserts = new WeakMap<Database, PreparedStatement<unknown>>();
+/**
+ * The version a commit's structure rows belong to: its id, or the row the same job inserted just
+ * before with this nonce (see `insertedWithNonce`).
+ */
+export type VersionRef = number | { nonce: string };
 
-function summaryInsert(db: Database): PreparedStatement<unknown> {
+type SummaryInserts = { byId: PreparedStatement<unknown>; byNonce: PreparedStatement<unknown> };
+/** Every commit of a diff, log or test report stores a summary: its statement is built once per database. */
+const summaryInserts = new WeakMap<Database, SummaryInserts>();
+
+function summaryInsert(db: Database, ref: VersionRef, values: Record<string, unknown>): BoundStatement {
   let prepared = summaryInserts.get(db);
   if (!prepared) {
     const value = sql.placeholder;
-    prepared = prepareStatement(
-      db.$client,
-      db.run(sql`INSERT OR REPLACE INTO ${artifactSummaries} (artifact_id, kind, error_count, failed_count, parse_error, summary)
-        SELECT ${value("id")}, ${value("kind")}, ${value("errors")}, ${value("failed")}, ${value("parseError")}, ${value("summary")}
-        WHERE EXISTS (SELECT 1 FROM ${artifacts} WHERE ${artifacts.id} = ${value("id")} AND ${artifacts.state} = 'committed')`),
-    );
+    const insert = (id: SQL) =>
+      prepareStatement(
+        db.$client,
+        db.run(sql`INSERT OR REPLACE INTO ${artifactSummaries} (artifact_id, kind, error_count, failed_count, parse_error, summary)
+          SELECT ${id}, ${value("kind")}, ${value("errors")}, ${value("failed")}, ${value("parseError")}, ${value("summary")}
+          WHERE EXISTS (SELECT 1 FROM ${artifacts} WHERE ${artifacts.id} = ${id} AND ${artifacts.state} = 'committed')`),
+      );
+    prepared = { byId: insert(sql`${value("id")}`), byNonce: insert(insertedWithNonce(value("nonce"))) };
     summaryInserts.set(db, prepared);
   }
-  return prepared;
+  return typeof ref === "number"
+    ? prepared.byId.bind({ id: ref, ...values })
+    : prepared.byNonce.bind({ nonce: ref.nonce, ...values });
 }
 
 /**
  * Statements storing a version's structure. Each inserts only if the version is committed, so
  * placed after the commit's UPDATE in one transaction they store nothing when the commit did not happen.
  */
-export function structureStatements(
-  db: Database,
-  /** The version's id, or an expression giving it (a row inserted earlier in the same transaction). */
-  artifactId: number | SQL,
-  structure: ExtractedStructure,
-): WriteItem[] {
+export function structureStatements(db: Database, ref: VersionRef, structure: ExtractedStructure): WriteItem[] {
   const { summary } = structure;
+  const artifactId = typeof ref === "number" ? sql`${ref}` : insertedWithNonce(ref.nonce);
   const createdAt = sql`(SELECT ${artifacts.createdAt} FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId})`;
   const committed = sql`EXISTS (SELECT 1 FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId} AND ${artifacts.state} = 'committed')`;
-  const summaryValues = {
-    kind: summary.kind,
-    errors: summary.kind === "log" ? summary.errors : 0,
-    failed: summary.kind === "test" ? summary.failed : 0,
-    parseError: summary.parseError === null ? 0 : 1,
-    summary: JSON.stringify(summary),
-  };
   const statements: WriteItem[] = [
-    typeof artifactId === "number"
-      ? summaryInsert(db).bind({ id: artifactId, ...summaryValues })
-      : db.run(sql`INSERT OR REPLACE INTO ${artifactSummaries} (artifact_id, kind, error_count, failed_count, parse_error, summary)
-          SELECT ${artifactId}, ${summaryValues.kind}, ${summaryValues.errors}, ${summaryValues.failed}, ${summaryValues.parseError}, ${summaryValues.summary}
-          WHERE ${committed}`),
+    summaryInsert(db, ref, {
+      kind: summary.kind,
+      errors: summary.kind === "log" ? summary.errors : 0,
+      failed: summary.kind === "test" ? summary.failed : 0,
+      parseError: summary.parseError === null ? 0 : 1,
+      summary: JSON.stringify(summary),
+    }),
   ];
   for (let start = 0; start < structure.files.length; start += ROWS_PER_INSERT) {
     const rows = structure.files.slice(start, start + ROWS_PER_INSERT).map(

@@ -174,5 +174,14 @@ export const migrations: readonly Migration[] = [
       "CREATE TRIGGER `artifacts_changes_delete` AFTER DELETE ON `artifacts` BEGIN\n  INSERT INTO `artifact_changes` (`spec_name`, `task_id`, `type`) VALUES (OLD.`spec_name`, OLD.`task_id`, OLD.`type`);\nEND;",
       "-- The log keeps its last 4,096 entries (up to 5,119 between prunes): a reader further behind starts afresh.\nCREATE TRIGGER `artifact_changes_prune` AFTER INSERT ON `artifact_changes` WHEN NEW.`seq` % 1024 = 0 BEGIN\n  DELETE FROM `artifact_changes` WHERE `seq` <= NEW.`seq` - 4096;\nEND;"
     ]
+  },
+  {
+    "tag": "0014_drop_unread_indexes",
+    "when": 1796644021000,
+    "hash": "a462ea0e82c68351d7937f0c62da4feeacce23552e7913dea57642b8d882d575",
+    "statements": [
+      "-- No query reads either index: a record's uri is computed and an inline commit finds its row by id\n-- (libsql-rows.ts), and retention follows the current policy, not expires_at. The uri index, on\n-- random nonces, cost every inline upload a page written to the WAL.\nDROP INDEX `artifacts_uri_unique`;",
+      "DROP INDEX `artifacts_expiry_idx`;"
+    ]
   }
 ];

@@ -15,6 +15,11 @@ export const artifacts = sqliteTable(
     taskId: text("task_id").notNull(),
     type: text("type").notNull(),
     version: integer("version").notNull(),
+    /**
+     * Not read back: a record's uri is computed (see core/records.ts). An inline commit keeps a
+     * nonce here to find its row again in the same transaction (by id, see libsql-rows.ts), so
+     * it has no index: one on random nonces cost every upload a page write.
+     */
     uri: text("uri").notNull(),
     storageKey: text("storage_key").notNull(),
     /** Stored bytes (compressed when `compressed`). Reserved at the final size before publish. */
@@ -33,13 +38,15 @@ export const artifacts = sqliteTable(
       .default("ok"),
     pinned: integer("pinned", { mode: "boolean" }).notNull().default(false),
     createdAt: integer("created_at").notNull(),
-    /** When retention removes it; null when the type keeps versions forever. */
+    /**
+     * When retention removes it; null when the type keeps versions forever. Not indexed: the
+     * sweep follows the current policy by type and creation time (see libsql-removal.ts).
+     */
     expiresAt: integer("expires_at"),
     lastAccessedAt: integer("last_accessed_at"),
   },
   (table) => [
     uniqueIndex("artifacts_version_unique").on(table.specName, table.taskId, table.type, table.version),
-    uniqueIndex("artifacts_uri_unique").on(table.uri),
     // Search reads committed versions newest first: partial indexes hold only those, in that order,
     // so a filtered page is an index range scan that stops after `limit` rows. Queries must spell
     // `state = 'committed'` as a literal for SQLite to pick them.
@@ -50,7 +57,6 @@ export const artifacts = sqliteTable(
       .where(sql`${table.state} = 'committed'`),
     index("artifacts_task_idx").on(table.taskId, table.createdAt, table.id).where(sql`${table.state} = 'committed'`),
     index("artifacts_type_idx").on(table.type, table.createdAt, table.id).where(sql`${table.state} = 'committed'`),
-    index("artifacts_expiry_idx").on(table.expiresAt).where(sql`${table.state} = 'committed' AND ${table.pinned} = 0`),
     // Pending and deleting rows only (gc's stale reservations and interrupted deletes).
     index("artifacts_state_idx").on(table.state, table.createdAt).where(sql`${table.state} <> 'committed'`),
   ],

@@ -150,3 +150,45 @@ test("a first version whose bytes would pass the quota gets nothing inline, not 
     await close();
   }
 });
+
+test("first versions committed in one transaction each get their own bytes, tags, summary and secrets, whichever of them is refused", async () => {
+  const { metadata, close } = await openDatabase();
+  try {
+    const bytes = (text: string) => new TextEncoder().encode(text);
+    const version = (taskId: string, overrides: Partial<CommitInlineInput> = {}) =>
+      input({
+        taskId,
+        storageKey: `chat-app/${taskId}/log.txt`,
+        bytes: bytes(`log of ${taskId}\n`),
+        ...overrides,
+        values: { ...input().values, tags: [`task-${taskId}`, "ci"], ...overrides.values },
+      });
+    expect(await metadata.commitInline(version("taken"))).not.toBeNull();
+    // Asked for in one turn: joined into one transaction, refused ones (an existing series, a
+    // quota that does not fit) between the others, the last one refused too.
+    const results = await Promise.all([
+      metadata.commitInline(version("a")),
+      metadata.commitInline(version("taken")),
+      metadata.commitInline(version("b", { secrets: null })),
+      metadata.commitInline(version("too-big", { maxBytes: 1 })),
+      metadata.commitInline(version("c", { structure: undefined })),
+      metadata.commitInline(version("taken")),
+    ]);
+    expect(results.map((result) => result?.record.taskId ?? null)).toEqual(["a", null, "b", null, "c", null]);
+    for (const taskId of ["a", "b", "c"]) {
+      const found = await metadata.findVersion({ specName: "chat-app", taskId, type: "log" });
+      const read = await metadata.readInline(found?.id as number);
+      expect(new TextDecoder().decode(read ?? new Uint8Array())).toBe(`log of ${taskId}\n`);
+      expect(found?.tags).toEqual(["ci", `task-${taskId}`]);
+      expect(found?.summary?.kind ?? null).toBe(taskId === "c" ? null : "log");
+      expect(found?.secrets?.findings[0]?.rule ?? null).toBe(taskId === "a" || taskId === "c" ? "jwt" : null);
+    }
+    expect(await metadata.findVersion({ specName: "chat-app", taskId: "too-big", type: "log" })).toBeNull();
+    const taken = await metadata.findVersion({ specName: "chat-app", taskId: "taken", type: "log" });
+    expect(taken?.version).toBe(1);
+    expect(taken?.tags).toEqual(["ci", "task-taken"]);
+    expect((await metadata.inlineTasks(10)).map(({ taskId }) => taskId).sort()).toEqual(["a", "b", "c", "taken"]);
+  } finally {
+    await close();
+  }
+});
