@@ -24,7 +24,7 @@ const useCompressionStream = typeof Bun !== "undefined" && process.env.ARTIFACT_
  */
 declare const Bun: {
   CryptoHasher: new (algorithm: "sha256") => { update(data: Uint8Array): unknown; digest(): unknown };
-  gzipSync(data: Uint8Array, options: { level: number }): Uint8Array;
+  gzipSync(data: Uint8Array, options: { level: number; library: "libdeflate" }): Uint8Array;
 };
 
 function toBytes(buffer: Buffer): Uint8Array {
@@ -144,9 +144,10 @@ export function createNativeEngines(options: NativeEngineOptions = {}): CodecEng
         ? (new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>)
         : zlibTransform(() => createGunzip()),
     createSha256: bun ? bunSha256 : nodeSha256,
-    // The same zlib; Bun's own call skips node:zlib's stream object (4 KiB of log: ~43 µs, not ~62).
+    // Bun's own one-shot call skips node:zlib's stream object, and libdeflate (made for whole
+    // buffers) deflates faster than zlib at the same level: 4 KiB of log ~41 µs, not ~62.
     gzipSync: bun
-      ? (data, level) => Bun.gzipSync(data, { level })
+      ? (data, level) => Bun.gzipSync(data, { level, library: "libdeflate" })
       : (data, level) => toBytes(gzipSync(data, { level })),
     gunzipSync: (data) => toBytes(gunzipSync(data)),
   };
