@@ -21,7 +21,7 @@ import type { Logger, ProcessIdentity } from "../contracts/types.ts";
 import { sleep } from "../lib/time.ts";
 import { INDEX_KEY, taskMetadataKey } from "./layout.ts";
 import { encodeIndex, encodeTaskMetadata } from "./layout-files.ts";
-import { createMaterialiser, materialiseTask, type TaskTurn } from "./task-inline.ts";
+import { createMaterialiser, type DurableRound, materialiseTask, type TaskTurn } from "./task-inline.ts";
 
 export type { TaskTurn };
 
@@ -149,9 +149,18 @@ export function createTaskFiles(options: {
     });
     return run;
   };
-  /** Writes the task's inline versions at their keys (see task-inline.ts); `turn`: the turn ends with it. */
-  const materialise = (specName: string, taskId: string, turn?: TaskTurn) =>
-    materialiseTask({ backend, metadata, writeTask: (...args) => files.writeTask(...args) }, specName, taskId, turn);
+  /**
+   * Writes the task's inline versions at their keys (see task-inline.ts); `turn`: the turn ends
+   * with it; `durable`: the fsync round of a background pass it shares.
+   */
+  const materialise = (specName: string, taskId: string, turn?: TaskTurn, durable?: DurableRound) =>
+    materialiseTask(
+      { backend, metadata, writeTask: (...args) => files.writeTask(...args) },
+      specName,
+      taskId,
+      turn,
+      durable,
+    );
 
   const files: TaskFiles = {
     publishing: new Set<number>(),
@@ -209,9 +218,11 @@ export function createTaskFiles(options: {
     // Inline versions: a background pass takes each task's turn, which materialises it.
     // A turn that only materialises gives the lease back with its last commit.
     ...createMaterialiser(
-      (specName, taskId) => queuedTurn(specName, taskId, (turn) => materialise(specName, taskId, turn)),
+      (specName, taskId, durable) =>
+        queuedTurn(specName, taskId, (turn) => materialise(specName, taskId, turn, durable)),
       metadata,
       logger,
+      async () => backend.syncDeferred?.(),
       options.materialiseDelayMs,
     ),
   };

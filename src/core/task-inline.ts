@@ -31,16 +31,28 @@ export const MATERIALISE_DELAY_MS = 2;
 /** Tasks one materialising pass takes (their turns run concurrently, so their commits are grouped). */
 const MATERIALISE_BATCH = 256;
 
+/**
+ * How long the first task of a pass to have written its files waits for the others before the
+ * pass's fsync round starts without them (a task whose turn waits behind another process's
+ * lease, or a long turn of its own, holds back no one longer than this).
+ */
+export const SHARED_ROUND_WAIT_MS = 20;
+
 type Task = { specName: string; taskId: string };
+
+/** Makes a task's writes durable: the fsync round its pass shares (see {@link createSharedRound}). */
+export type DurableRound = () => Promise<void>;
 
 /**
  * The background passes of `TaskFiles` (`materialiseSoon`, `drainInline`): `takeTurn` takes a
- * task's turn, which materialises its inline versions first thing.
+ * task's turn, which materialises its inline versions first thing, making them durable through
+ * `durable` (one fsync round and then one drop transaction for the tasks of a pass).
  */
 export function createMaterialiser(
-  takeTurn: (specName: string, taskId: string) => Promise<unknown>,
+  takeTurn: (specName: string, taskId: string, durable: DurableRound) => Promise<unknown>,
   metadata: MetadataRepository,
   logger: Logger,
+  flush: () => Promise<void>,
   delayMs = MATERIALISE_DELAY_MS,
 ) {
   /** Tasks waiting for a background pass, and the pass running now. */
@@ -49,19 +61,23 @@ export function createMaterialiser(
   let running: Promise<void> | undefined;
   /** Takes each task's turn; resolves with how many turns succeeded. */
   const pass = async (tasks: Task[]): Promise<number> => {
+    const round = createSharedRound(tasks.length, flush);
     const outcomes = await Promise.all(
-      tasks.map(({ specName, taskId }) =>
-        takeTurn(specName, taskId).then(
-          () => 1,
-          (error: unknown) => {
-            logger.warn("could not materialise a task's inline versions; the next turn of the task retries", {
-              task: `${specName}/${taskId}`,
-              error: String(error),
-            });
-            return 0;
-          },
-        ),
-      ),
+      tasks.map(({ specName, taskId }) => {
+        const member = round.member();
+        return takeTurn(specName, taskId, member.durable)
+          .finally(member.done)
+          .then(
+            () => 1,
+            (error: unknown) => {
+              logger.warn("could not materialise a task's inline versions; the next turn of the task retries", {
+                task: `${specName}/${taskId}`,
+                error: String(error),
+              });
+              return 0;
+            },
+          );
+      }),
     );
     return outcomes.reduce<number>((sum, outcome) => sum + outcome, 0);
   };
@@ -105,6 +121,7 @@ export function createMaterialiser(
 /**
  * Writes the task's inline versions at their keys and drops their inline bytes; false when there
  * were none. With `turn` (a turn that does nothing else) the lease goes back in the drop's commit.
+ * `durable` makes the writes durable (default: the backend's own flush of deferred writes).
  */
 export async function materialiseTask(
   parts: {
@@ -115,6 +132,7 @@ export async function materialiseTask(
   specName: string,
   taskId: string,
   turn?: TaskTurn,
+  durable?: DurableRound,
 ): Promise<boolean> {
   const { backend, metadata, writeTask } = parts;
   if (!metadata.listInline || !metadata.dropInline) return false;
@@ -141,13 +159,62 @@ export async function materialiseTask(
     ),
   );
   await writeTask(specName, taskId, task);
-  await backend.syncDeferred?.();
+  await (durable ? durable() : backend.syncDeferred?.());
   await metadata.dropInline(
     written.map(({ record }) => record.id),
     turn ? { specName, taskId, owner: turn.owner } : undefined,
   );
   turn?.released();
   return true;
+}
+
+/**
+ * One fsync round for the `size` tasks of a pass: each member calls `durable` once its files are
+ * written (or `done` when it ends without), and the round (`flush`) starts once every member has,
+ * or {@link SHARED_ROUND_WAIT_MS} after the first caller when some are still writing; later
+ * callers share the next round, started the same way. Each caller is answered by a round that
+ * started after it called, so its writes are in it.
+ */
+export function createSharedRound(size: number, flush: () => Promise<void>, waitMs = SHARED_ROUND_WAIT_MS) {
+  /** Members that have neither asked for the round nor ended. */
+  let writing = size;
+  let waiting: Array<(round: Promise<void>) => void> = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const start = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    const callers = waiting;
+    waiting = [];
+    const round = flush();
+    for (const answer of callers) answer(round);
+  };
+  const settle = () => {
+    if (waiting.length === 0) return;
+    if (writing === 0) start();
+    else if (timer === undefined) timer = setTimeout(start, waitMs);
+  };
+  return {
+    member() {
+      let counted = true;
+      const leave = () => {
+        if (!counted) return false;
+        counted = false;
+        writing--;
+        return true;
+      };
+      return {
+        durable: (): Promise<void> => {
+          const answered = new Promise<void>((answer) => waiting.push(answer));
+          leave();
+          settle();
+          return answered;
+        },
+        done: () => {
+          if (leave()) settle();
+        },
+      };
+    },
+  };
 }
 
 /**

@@ -91,3 +91,36 @@ test("a path that could not be opened for its fsync (EMFILE) is tried again; flu
   expect(synced).toEqual(["/root/t/log.txt.gz"]);
   await deferred.flush();
 });
+
+test("flushes asked for while a round runs share the next one, which syncs each path once and starts after it", async () => {
+  const synced: string[] = [];
+  const gates: (() => void)[] = [];
+  const deferred = createDeferredSyncs({
+    sync: (path: string) =>
+      new Promise<void>((resolve) => {
+        gates.push(() => {
+          synced.push(path);
+          resolve();
+        });
+      }),
+  });
+  deferred.add("/root/a/log.txt.gz");
+  deferred.add("/root/spec");
+  const first = deferred.flush(); // task a's round starts at once
+  expect(gates).toHaveLength(2);
+  // Tasks b and c end their writes while it runs; both touch the spec folder again.
+  deferred.add("/root/b/log.txt.gz");
+  deferred.add("/root/spec");
+  const second = deferred.flush();
+  deferred.add("/root/c/log.txt.gz");
+  deferred.add("/root/spec");
+  const third = deferred.flush();
+  expect(gates).toHaveLength(2); // nothing of b's or c's is synced by a round that began before they asked
+  for (const open of gates.splice(0)) open();
+  await first;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  expect(gates).toHaveLength(3); // one round for b and c: the spec folder once
+  for (const open of gates.splice(0)) open();
+  await Promise.all([second, third]);
+  expect(synced.slice(2).sort()).toEqual(["/root/b/log.txt.gz", "/root/c/log.txt.gz", "/root/spec"]);
+});
