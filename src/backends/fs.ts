@@ -140,7 +140,8 @@ export function createFsBackend(options: FsBackendOptions): FsBackend {
         await rm(stagingPath, { force: true }).catch(() => {});
         throw wrapFsError(error, `writing ${key}`);
       }
-      return { ...objectInfoOf(key, lstatSync(target)), size };
+      // A deferred put's caller (a sidecar, a materialised version) reads no etag: no lstat for one.
+      return durable ? { ...objectInfoOf(key, lstatSync(target)), size } : { key, size };
     },
 
     async get(key, getOptions = {}): Promise<StoredObject | null> {

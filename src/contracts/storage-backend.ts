@@ -59,6 +59,7 @@ export interface PutOptions {
    * `"immediate"` (default): durable when `put` resolves. `"deferred"`: the backend may make it
    * durable a moment later, grouped with others (the store uses it for sidecars, which only a
    * rebuild after losing the database needs). Backends that are durable on write ignore it.
+   * A deferred put may answer with the key and size only (fs: no etag, no lstat for one).
    */
   durability?: "immediate" | "deferred";
   /**
