@@ -1,7 +1,8 @@
 /**
  * The server gives memory back around large uploads: collections while one runs and once after
  * the last ends, young-generation ones often while it runs (Bun), none for small requests, and
- * none left scheduled after stop.
+ * none left scheduled after stop. After the last one ends, the runtime's release (Bun: compiled
+ * code and free allocator pages too) runs at most once per interval.
  */
 import { expect, test } from "bun:test";
 import { createMemoryReleaser } from "../../src/runtime/memory-release.ts";
@@ -68,10 +69,35 @@ test("young collections run often while a large upload runs, and stop with it", 
   releaser.stop();
 });
 
-test("on Bun the runtime's collector has a young-generation collection", async () => {
+test("the end of a large upload releases memory at most once per interval, and collects otherwise", async () => {
+  const calls: string[] = [];
+  const releaser = createMemoryReleaser(
+    { full: () => calls.push("full"), release: () => calls.push("release") },
+    1_000,
+  );
+  const large = () => put({ "content-length": String(64 * 1024 * 1024) });
+  releaser.track(large())();
+  await sleep(200);
+  expect(calls).toEqual(["release"]);
+  releaser.track(large())();
+  await sleep(200);
+  expect(calls).toEqual(["release", "full"]);
+  await sleep(800);
+  releaser.track(large())();
+  await sleep(200);
+  expect(calls).toEqual(["release", "full", "release"]);
+  releaser.track(put({ "content-length": "4096" }))();
+  await sleep(200);
+  expect(calls).toHaveLength(3);
+  releaser.stop();
+});
+
+test("on Bun the runtime's collector has a young-generation collection and a release", async () => {
   const { runtimeCollector } = await import("../../src/runtime/memory-release.ts");
   const collector = runtimeCollector();
   expect(typeof collector?.full).toBe("function");
   expect(typeof collector?.young).toBe("function");
+  expect(typeof collector?.release).toBe("function");
   collector?.young?.();
+  collector?.release?.();
 });
