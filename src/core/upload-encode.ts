@@ -303,7 +303,10 @@ export function encodeInMemory(
     multiMember: false,
   };
   return {
-    stream: streamFromBytes(storedBytes),
+    // Made only when the bytes go through the publish protocol: an inline commit never reads it.
+    get stream() {
+      return streamFromBytes(storedBytes);
+    },
     knownStoredLength: storedBytes.length,
     measured: Promise.resolve(measurement),
     measurement,
