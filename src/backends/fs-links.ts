@@ -112,14 +112,29 @@ export function createLinkGuard<S extends LinkStats>(files: LinkGuardFileSystem<
     return found;
   }
 
-  /** The lstat of the regular file at `path`, reached through no link; null when there is none. */
+  /**
+   * The lstat of the regular file at `path`, reached through no link; null when there is none.
+   * Nothing at `path` is null whatever the folders on the way are: one lstat answers that (an
+   * upload's check of its new seed path, a read before the bytes are materialised) without a
+   * walk; a file found is checked as before, folders first.
+   */
   function fileStats(root: string, path: string, action: string): S | null {
     try {
+      if (absent(path)) return null;
       if (checkFolders(root, path) !== "present") return null;
       const stats = statOrNothing(lstat, path);
       return stats?.isFile() ? stats : null;
     } catch (error) {
       throw wrapFsError(error, action);
+    }
+  }
+
+  /** Whether nothing is at `path` (ENOENT, ENOTDIR); any other answer or error leaves it to the checked walk. */
+  function absent(path: string): boolean {
+    try {
+      return statOrNothing(lstat, path) === undefined;
+    } catch {
+      return false;
     }
   }
 

@@ -62,6 +62,11 @@ describe("the fs backend and symbolic links it did not create", () => {
     expect(await backend.get("evil/t1/v1/log.txt.gz")).toBeNull();
     expect(await backend.head("evil/t1/v1/log.txt.gz")).toBeNull();
     expect(await backend.get("spec/t1/v1/log.txt.gz")).toBeNull();
+    // Missing behind the link, or through a link that loops: nothing, and no error either.
+    expect(await backend.head("evil/t9/log.txt.gz")).toBeNull();
+    expect(await backend.get("evil/t9/log.txt.gz", { range: { offset: 0, length: 1 } })).toBeNull();
+    await symlink("loop", join(fixture.root, "loop"));
+    expect(await backend.head("loop/t1/log.txt.gz")).toBeNull();
     await backend.delete("evil/t1/v1/log.txt.gz");
     await backend.delete("evil/keep.txt");
     expect(await snapshot(outside.path)).toEqual(before);
