@@ -60,7 +60,8 @@ export function cacheCommittedReads(queries: Queries, changeStamp: () => string)
   const { series, current, keeper, remember } = followChangeLog(queries.changesSince, changeStamp);
 
   const findRow = async (ref: ArtifactRef): Promise<ArtifactRow | null> => {
-    await current();
+    const reading = current();
+    if (reading) await reading;
     const key = seriesKey(ref.specName, ref.taskId, ref.type);
     const version = versionKey(ref);
     const hit = series.get(key)?.rows.get(version);
@@ -85,7 +86,8 @@ export function cacheCommittedReads(queries: Queries, changeStamp: () => string)
     const stamp = changeStamp();
     const hit = records.get(key);
     if (hit && hit.stamp === stamp) return hit.record && copyOf(hit.record);
-    await current();
+    const reading = current();
+    if (reading) await reading;
     const keep = keeper();
     const { record, quiet } = await queries.readVersion(ref);
     records.set(key, { stamp, record: record && copyOf(record) });
@@ -99,7 +101,8 @@ export function cacheCommittedReads(queries: Queries, changeStamp: () => string)
     findRow,
     findVersion,
     async confirmRead(record) {
-      await current();
+      const reading = current();
+      if (reading) await reading;
       const key = seriesKey(record.specName, record.taskId, record.type);
       const confirmation = confirmationKey(record);
       if (series.get(key)?.confirmed.has(confirmation)) return true;
@@ -223,7 +226,9 @@ function boundedMap<T>() {
   return {
     get(key: string): T | undefined {
       const value = map.get(key);
-      if (value !== undefined) {
+      // Made the most recently used only once eviction is near: until then the order is unused,
+      // and a delete and set cost more than the rest of a hit.
+      if (value !== undefined && map.size > CACHE_ENTRIES / 2) {
         map.delete(key);
         map.set(key, value);
       }
