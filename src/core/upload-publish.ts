@@ -15,12 +15,13 @@
 
 import { toHex } from "../codec/engines.ts";
 import { observeStream } from "../codec/streams.ts";
-import { ArtifactStoreError } from "../contracts/errors.ts";
+import { ArtifactStoreError, isDiskFull } from "../contracts/errors.ts";
 import type { ArtifactRecord, FinishPublishInput, PublishValues } from "../contracts/metadata-repository.ts";
 import type { ObjectInfo } from "../contracts/storage-backend.ts";
 import type { ArtifactSecrets, ArtifactTypeDefinition } from "../contracts/types.ts";
 import { sleep } from "../lib/time.ts";
 import type { StoreContext } from "./context.ts";
+import { withHeadroom } from "./disk-space.ts";
 import { currentKey, parseKey, versionKey } from "./layout.ts";
 import { quotaGuard } from "./quota.ts";
 import { copyObject, moveObject, removeObjects } from "./records.ts";
@@ -138,7 +139,14 @@ export async function publishUpload(
   };
   try {
     const extracted = { ...(structure ? { structure } : {}), secrets: measurement.secrets ?? null };
-    return { record: await completePublish(ctx, publishing, extracted, true), measurement };
+    // From here the row is finished, never abandoned: on a full disk (its last commit needs a few
+    // pages of log) the reserved headroom gives it one more try, as it does a delete. Else the
+    // upload was refused and gc committed it later all the same.
+    const record = await completePublish(ctx, publishing, extracted, true).catch((error: unknown) => {
+      if (!isDiskFull(error)) throw error;
+      return withHeadroom(ctx, () => completePublish(ctx, publishing, extracted));
+    });
+    return { record, measurement };
   } catch (error) {
     if (!isUnknownObjectError(error)) throw error;
     // Refused before anything moved: this upload goes, the unknown object stays.
