@@ -63,6 +63,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
       )
     : undefined;
   await cache?.start();
+  const edits = createEditQueries(db, writes, findById);
   const reads = cache ? { findVersion: cache.findVersion, findRow: cache.findRow, confirmRead: cache.confirmRead } : {};
 
   return {
@@ -70,7 +71,7 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
     ...publish,
     ...createTaskQueries(db, leases),
     ...lookups,
-    ...createEditQueries(db, writes, findById),
+    ...edits,
     ...createRemovalQueries(db, writes),
     ...createRepairQueries(db, writes),
     ...createStructureQueries(db, writes),
@@ -79,6 +80,15 @@ export async function createLibsqlMetadata(options: LibsqlMetadataOptions): Prom
     ...createSearchQuery(db),
     ...createUsageQueries(db),
     ...reads,
+    // Last-access times are not logged (they change no read): the rows kept here are told.
+    ...(cache
+      ? {
+          async touch(ids: number[], at: number) {
+            await edits.touch(ids, at);
+            cache.touched(ids, at);
+          },
+        }
+      : {}),
     // Bytes inline in the database only where the database is a local file (its WAL fsync is the
     // upload's one fsync); remote databases keep every byte in the backend.
     ...(cache ? createInlineQueries(db, writes, cache.remember) : {}),

@@ -183,5 +183,14 @@ export const migrations: readonly Migration[] = [
       "-- No query reads either index: a record's uri is computed and an inline commit finds its row by id\n-- (libsql-rows.ts), and retention follows the current policy, not expires_at. The uri index, on\n-- random nonces, cost every inline upload a page written to the WAL.\nDROP INDEX `artifacts_uri_unique`;",
       "DROP INDEX `artifacts_expiry_idx`;"
     ]
+  },
+  {
+    "tag": "0015_artifact_changes_not_access",
+    "when": 1796645453462,
+    "hash": "e5b921cef5db45880b75517e9992c411561e90370a3208357b647f3760c447ec",
+    "statements": [
+      "-- Last-access times are not changes a reader keeps rows for (the access log writes them in\n-- batches; record-cache.ts updates its own rows): an UPDATE of `last_accessed_at` alone is not\n-- logged. Every other column of `artifacts` is listed (test/metadata/record-cache.test.ts checks).\nDROP TRIGGER `artifacts_changes_update`;",
+      "CREATE TRIGGER `artifacts_changes_update` AFTER UPDATE OF `id`, `spec_name`, `task_id`, `type`, `version`, `uri`,\n  `storage_key`, `size`, `checksum`, `original_size`, `original_checksum`, `compressed`, `mime_type`, `metadata`,\n  `state`, `integrity`, `pinned`, `created_at`, `expires_at` ON `artifacts` BEGIN\n  INSERT INTO `artifact_changes` (`spec_name`, `task_id`, `type`) VALUES (NEW.`spec_name`, NEW.`task_id`, NEW.`type`);\n  INSERT INTO `artifact_changes` (`spec_name`, `task_id`, `type`) SELECT OLD.`spec_name`, OLD.`task_id`, OLD.`type`\n    WHERE OLD.`spec_name` IS NOT NEW.`spec_name` OR OLD.`task_id` IS NOT NEW.`task_id` OR OLD.`type` IS NOT NEW.`type`;\nEND;"
+    ]
   }
 ];

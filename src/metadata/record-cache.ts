@@ -17,6 +17,7 @@
  */
 import type { ArtifactRecord, ArtifactRow, MetadataRepository } from "../contracts/metadata-repository.ts";
 import type { ArtifactRef } from "../contracts/types.ts";
+import { isoTime } from "../lib/time.ts";
 import type { ReadVersion } from "./libsql-lookup.ts";
 
 type CachedReads = Pick<MetadataRepository, "findVersion" | "findRow" | "confirmRead">;
@@ -35,6 +36,11 @@ export interface CommittedReads extends CachedReads {
   remember(row: ArtifactRow, changeSeq: number): void;
   /** Reads the log up to now: rows committed from then on can be remembered. */
   start(): Promise<void>;
+  /**
+   * This process wrote the last-access time of `ids` (not logged: see the migration
+   * `0015_artifact_changes_not_access`): the rows kept here say so too.
+   */
+  touched(ids: readonly number[], at: number): void;
 }
 
 /** Series (and full records) kept; when full, the least recently used quarter goes. */
@@ -113,6 +119,13 @@ export function cacheCommittedReads(queries: Queries, changeStamp: () => string)
     },
     remember,
     start: async () => current(),
+    touched(ids, at) {
+      const touched = new Set(ids);
+      const time = isoTime(at);
+      for (const entry of series.values()) {
+        for (const row of entry.rows.values()) if (row && touched.has(row.id)) row.lastAccessedAt = time;
+      }
+    },
   };
 }
 
@@ -236,6 +249,7 @@ function boundedMap<T>() {
     },
     /** Without making it the most recently used. */
     peek: (key: string): T | undefined => map.get(key),
+    values: () => map.values(),
     delete: (key: string) => map.delete(key),
     clear: () => map.clear(),
     set(key: string, value: T): void {

@@ -267,7 +267,7 @@ test("a store further behind than the change log keeps starts afresh: a replacem
   const raw = openFileClient(database);
   cleanups.push(async () => raw.close());
   const touches = Array.from({ length: 6_000 }, (_, i) => ({
-    sql: "UPDATE artifacts SET last_accessed_at = ? WHERE task_id = 'busy'",
+    sql: "UPDATE artifacts SET expires_at = ? WHERE task_id = 'busy'",
     args: [i],
   }));
   await raw.batch(touches, "write");
@@ -277,4 +277,45 @@ test("a store further behind than the change log keeps starts afresh: a replacem
   expect(Number(log.rows[0]?.n)).toBeLessThan(5_120);
   expect(Number(log.rows[0]?.ours)).toBe(0);
   expect(await first.downloadText(ref)).toBe("version two\n");
+});
+
+test("a download's last-access time is written without dropping the row kept: the next download looks up no row and shows it", async () => {
+  const dir = await makeTempDir("record-cache-access");
+  cleanups.push(dir.cleanup);
+  const { store, rowLookups } = await recordedStore(dir.path);
+  await store.upload({ ...ref, content: "read me\n" });
+  expect(await store.downloadText(ref)).toBe("read me\n");
+  // The access log writes last-access times in one batch, two seconds after the first read.
+  await Bun.sleep(2_300);
+  const written = (await store.stat(ref))?.lastAccessedAt;
+  expect(written).not.toBeNull();
+  let seen: string | null | undefined;
+  expect(
+    await rowLookups(async () => {
+      seen = (await store.prepareRead(ref)).metadata.lastAccessedAt;
+    }),
+  ).toEqual([]);
+  expect(seen).toBe(written);
+});
+
+test("every column of artifacts but its last-access time is logged when updated, so no other change is missed", async () => {
+  const dir = await makeTempDir("record-cache-columns");
+  cleanups.push(dir.cleanup);
+  const client = await openLibsqlClient({ url: join(dir.path, "metadata.db") });
+  cleanups.push(async () => client.close());
+  await createLibsqlMetadata({ client });
+  const columns = (await client.execute("SELECT name FROM pragma_table_info('artifacts')")).rows.map((row) =>
+    String(row.name),
+  );
+  await client.execute(
+    "INSERT INTO artifacts (spec_name, task_id, type, version, uri, storage_key, compressed, mime_type, state, created_at) VALUES ('s', 't', 'log', 1, 'u', 'k', 0, 'text/plain', 'committed', 0)",
+  );
+  const logged: string[] = [];
+  for (const column of columns) {
+    const before = Number((await client.execute("SELECT count(*) AS n FROM artifact_changes")).rows[0]?.n);
+    await client.execute(`UPDATE artifacts SET ${column} = ${column}`);
+    const after = Number((await client.execute("SELECT count(*) AS n FROM artifact_changes")).rows[0]?.n);
+    if (after > before) logged.push(column);
+  }
+  expect(columns.filter((column) => !logged.includes(column))).toEqual(["last_accessed_at"]);
 });
