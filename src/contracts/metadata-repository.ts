@@ -227,8 +227,14 @@ export interface MetadataRepository extends StructureQueries, LiveLogQueries {
   commitInline?(input: CommitInlineInput): Promise<{ record: ArtifactRecord; usedBytes: number } | null>;
   /** The stored bytes of a version committed inline and not yet materialised, or null. */
   readInline?(id: number): Promise<Uint8Array | null>;
-  /** The ids of a task's committed versions whose bytes are still inline, with those bytes. */
-  listInline?(task: { specName: string; taskId: string }): Promise<{ id: number; bytes: Uint8Array }[]>;
+  /**
+   * A task's committed versions as {@link MetadataRepository.listTask} lists them, each with its
+   * stored bytes while they are still inline (else null); none when no version of the task is inline.
+   */
+  listInline?(task: {
+    specName: string;
+    taskId: string;
+  }): Promise<{ record: ArtifactRecord; bytes: Uint8Array | null }[]>;
   /** Tasks with versions whose bytes are still inline (at most `limit`). */
   inlineTasks?(limit: number): Promise<{ specName: string; taskId: string }[]>;
   /**

@@ -136,19 +136,15 @@ export async function materialiseTask(
 ): Promise<boolean> {
   const { backend, metadata, writeTask } = parts;
   if (!metadata.listInline || !metadata.dropInline) return false;
-  const inline = await metadata.listInline({ specName, taskId });
-  if (inline.length === 0) return false;
-  const task = await metadata.listTask(specName, taskId);
-  const rows = new Map(task.map((record) => [record.id, record]));
+  // The task's rows and the bytes still inline, in one read.
+  const task = await metadata.listInline({ specName, taskId });
+  if (task.length === 0) return false;
   // Replacing: what is at the key can only be an earlier materialisation of these same bytes
   // (the upload refused a key that held anything, and every other write to the task waits for this).
   // Written without an fsync each, then made durable together with `metadata.json` (and whatever
   // else was deferred) before the inline bytes go: one round of concurrent fsyncs per pass.
   const deferred = backend.syncDeferred ? "deferred" : "immediate";
-  const written = inline.flatMap(({ id, bytes }) => {
-    const record = rows.get(id);
-    return record ? [{ record, bytes }] : [];
-  });
+  const written = task.flatMap(({ record, bytes }) => (bytes ? [{ record, bytes }] : []));
   await Promise.all(
     written.map(({ record, bytes }) =>
       backend.put(record.storageKey, streamFromBytes(bytes), {
@@ -158,7 +154,11 @@ export async function materialiseTask(
       }),
     ),
   );
-  await writeTask(specName, taskId, task);
+  await writeTask(
+    specName,
+    taskId,
+    task.map(({ record }) => record),
+  );
   await (durable ? durable() : backend.syncDeferred?.());
   await metadata.dropInline(
     written.map(({ record }) => record.id),

@@ -4,15 +4,24 @@
  * (group-committed with others, one WAL fsync). The materialiser (`src/core/task-inline.ts`)
  * writes the bytes at the key later, makes them durable, then drops them here.
  */
-import { inArray, type SQL, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRow, MetadataRepository } from "../contracts/metadata-repository.ts";
 import { expiryFor } from "../lib/time.ts";
 import { prepareStatement } from "./libsql-prepared.ts";
-import { type Database, insertedWithNonce, isInsertedWithNonce, rawRowToRecord, rowOf } from "./libsql-rows.ts";
+import {
+  type Database,
+  insertedWithNonce,
+  isInsertedWithNonce,
+  rawRowToRecord,
+  rowOf,
+  type SelectedRow,
+  selection,
+  toRecord,
+} from "./libsql-rows.ts";
 import { secretsStatements } from "./libsql-secrets.ts";
 import { structureStatements } from "./libsql-structure.ts";
-import { RELEASE_LEASE } from "./libsql-tasks.ts";
+import { committedInTask, RELEASE_LEASE, taskOrder } from "./libsql-tasks.ts";
 import { artifactChanges, artifactInline, artifactSeries, artifacts, artifactTags, storeUsage } from "./schema.ts";
 import type { WriteBatcher, WriteItem } from "./write-batcher.ts";
 
@@ -77,14 +86,23 @@ function prepareInlineStatements(db: Database) {
       .where(sql`${artifactInline.artifactId} = ${value("id")}`),
   );
   const pending = sql`${artifacts.id} IN (SELECT ${artifactInline.artifactId} FROM ${artifactInline}) AND ${artifacts.state} = 'committed'`;
-  const listInTask = prepare<{ id: number; bytes: unknown }>(
+  // The materialiser's whole read of a task: its committed rows with their inline bytes, or no
+  // row at all when none is inline (the EXISTS depends on the task alone: SQLite tries it once).
+  const anyInline = sql`EXISTS (SELECT 1 FROM ${artifactInline} i JOIN ${artifacts} a2 ON a2.id = i.artifact_id
+    WHERE a2.spec_name = ${value("specName")} AND a2.task_id = ${value("taskId")} AND a2.state = 'committed')`;
+  const listInTask = prepare<SelectedRow & { bytes: unknown }>(
     db
-      .select({ id: artifactInline.artifactId, bytes: artifactInline.bytes })
-      .from(artifactInline)
-      .innerJoin(artifacts, sql`${artifacts.id} = ${artifactInline.artifactId}`)
-      .where(
-        sql`${artifacts.specName} = ${value("specName")} AND ${artifacts.taskId} = ${value("taskId")} AND ${artifacts.state} = 'committed'`,
-      ),
+      .select({ ...selection, bytes: artifactInline.bytes })
+      .from(artifacts)
+      .leftJoin(artifactInline, eq(artifactInline.artifactId, artifacts.id))
+      .where(and(committedInTask, anyInline))
+      .orderBy(...taskOrder),
+  );
+  // A materialised pass drops its versions' bytes: ids as a JSON array, one statement built once.
+  const deleteBytes = prepare(
+    db.run(
+      sql`DELETE FROM ${artifactInline} WHERE ${artifactInline.artifactId} IN (SELECT value FROM json_each(${value("ids")}))`,
+    ),
   );
   const listTasks = prepare<{ specName: string; taskId: string }>(
     db
@@ -93,7 +111,7 @@ function prepareInlineStatements(db: Database) {
       .where(pending)
       .limit(value("limit")),
   );
-  return { unlimited, withinQuota, insertBytes, insertTags, readBytes, listInTask, listTasks };
+  return { unlimited, withinQuota, insertBytes, insertTags, readBytes, listInTask, deleteBytes, listTasks };
 }
 
 /**
@@ -105,7 +123,7 @@ export function createInlineQueries(
   writes: WriteBatcher,
   committed?: (row: ArtifactRow, changeSeq: number) => void,
 ): InlineQueries {
-  const { unlimited, withinQuota, insertBytes, insertTags, readBytes, listInTask, listTasks } =
+  const { unlimited, withinQuota, insertBytes, insertTags, readBytes, listInTask, deleteBytes, listTasks } =
     prepareInlineStatements(db);
   return {
     async commitInline(input) {
@@ -159,14 +177,17 @@ export function createInlineQueries(
 
     async listInline(task) {
       const rows = await listInTask.all(task);
-      return rows.map(({ id, bytes }) => ({ id: Number(id), bytes: asBytes(bytes) }));
+      return rows.map(({ bytes, ...row }) => ({
+        record: toRecord(row),
+        bytes: bytes === null ? null : asBytes(bytes),
+      }));
     },
 
     inlineTasks: (limit) => listTasks.all({ limit }),
 
     async dropInline(ids, lease) {
       const statements: WriteItem[] = [];
-      if (ids.length > 0) statements.push(db.delete(artifactInline).where(inArray(artifactInline.artifactId, ids)));
+      if (ids.length > 0) statements.push(deleteBytes.bind({ ids: JSON.stringify(ids) }));
       if (lease) {
         const release = { sql: RELEASE_LEASE, args: [lease.specName, lease.taskId, lease.owner] };
         statements.push({ statement: release, map: () => undefined });

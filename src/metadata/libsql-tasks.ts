@@ -40,17 +40,24 @@ const heldAfter = (args: unknown[]) => ({
   map: (result: ResultSet) => result.rows.length === 1,
 });
 
+/** A task's committed versions (the `specName` and `taskId` placeholders), as `metadata.json` lists them. */
+export const committedInTask = and(
+  eq(artifacts.specName, sql.placeholder("specName")),
+  eq(artifacts.taskId, sql.placeholder("taskId")),
+  isCommitted,
+);
+export const taskOrder = [asc(artifacts.type), asc(artifacts.version)];
+
 /** @param leases a batcher without fsync (`createWriteBatcher(db)`), for the leases alone. */
 export function createTaskQueries(db: Database, leases: WriteBatcher): TaskQueries {
   // Every upload rewrites its task's metadata.json from these rows: built once (libsql-prepared.ts).
-  const value = sql.placeholder;
   const taskRows = prepareStatement<SelectedRow>(
     db.$client,
     db
       .select(selection)
       .from(artifacts)
-      .where(and(eq(artifacts.specName, value("specName")), eq(artifacts.taskId, value("taskId")), isCommitted))
-      .orderBy(asc(artifacts.type), asc(artifacts.version)),
+      .where(committedInTask)
+      .orderBy(...taskOrder),
   );
   return {
     async takeTaskLease(specName, taskId, owner, ttlMs, endedOwner) {

@@ -85,7 +85,8 @@ test("a first version commits inline: the row at its key with tags, summary and 
     );
     expect(await metadata.inlineTasks(10)).toEqual([{ specName: "chat-app", taskId: "1.1" }]);
     const listed = await metadata.listInline({ specName: "chat-app", taskId: "1.1" });
-    expect(listed.map(({ id }) => id)).toEqual([found?.id as number]);
+    expect(listed.map(({ record }) => record)).toEqual(await metadata.listTask("chat-app", "1.1"));
+    expect(listed.map(({ bytes }) => bytes?.length)).toEqual([18]);
 
     await metadata.dropInline([found?.id as number]);
     expect(await metadata.readInline(found?.id as number)).toBeNull();
