@@ -8,16 +8,15 @@ import { and, eq, type SQL, sql } from "drizzle-orm";
 import { ArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRow, MetadataRepository } from "../contracts/metadata-repository.ts";
 import { expiryFor } from "../lib/time.ts";
-import { prepareStatement } from "./libsql-prepared.ts";
+import { executeValues, prepareStatement } from "./libsql-prepared.ts";
 import {
   type Database,
   insertedWithNonce,
   isInsertedWithNonce,
+  namedSelection,
   rawRowToRecord,
+  recordFromValues,
   rowOf,
-  type SelectedRow,
-  selection,
-  toRecord,
 } from "./libsql-rows.ts";
 import { secretsStatements } from "./libsql-secrets.ts";
 import { structureStatements } from "./libsql-structure.ts";
@@ -90,9 +89,10 @@ function prepareInlineStatements(db: Database) {
   // row at all when none is inline (the EXISTS depends on the task alone: SQLite tries it once).
   const anyInline = sql`EXISTS (SELECT 1 FROM ${artifactInline} i JOIN ${artifacts} a2 ON a2.id = i.artifact_id
     WHERE a2.spec_name = ${value("specName")} AND a2.task_id = ${value("taskId")} AND a2.state = 'committed')`;
-  const listInTask = prepare<SelectedRow & { bytes: unknown }>(
+  // Read by position (`recordFromValues`), the bytes last: no drizzle mapping of a nested row.
+  const listInTask = prepare(
     db
-      .select({ ...selection, bytes: artifactInline.bytes })
+      .select({ ...namedSelection, bytes: artifactInline.bytes })
       .from(artifacts)
       .leftJoin(artifactInline, eq(artifactInline.artifactId, artifacts.id))
       .where(and(committedInTask, anyInline))
@@ -176,11 +176,11 @@ export function createInlineQueries(
     },
 
     async listInline(task) {
-      const rows = await listInTask.all(task);
-      return rows.map(({ bytes, ...row }) => ({
-        record: toRecord(row),
-        bytes: bytes === null ? null : asBytes(bytes),
-      }));
+      const rows = await executeValues(db.$client, listInTask.bind(task).statement);
+      return rows.map((values) => {
+        const bytes = values[values.length - 1];
+        return { record: recordFromValues(values), bytes: bytes === null ? null : asBytes(bytes) };
+      });
     },
 
     inlineTasks: (limit) => listTasks.all({ limit }),
