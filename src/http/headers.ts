@@ -10,6 +10,17 @@ import { assertJsonDepth } from "../core/names.ts";
 /** True when the client accepts gzip (`gzip` or `*` with a non-zero q-value). */
 export function acceptsGzip(header: string | null | undefined): boolean {
   if (!header) return false;
+  // A client sends the same header with every request: the last answer is kept.
+  if (header === lastAccepted.header) return lastAccepted.gzip;
+  const gzip = gzipQuality(header) > 0;
+  lastAccepted.header = header;
+  lastAccepted.gzip = gzip;
+  return gzip;
+}
+
+const lastAccepted = { header: "", gzip: false };
+
+function gzipQuality(header: string): number {
   let gzip: number | undefined;
   let wildcard: number | undefined;
   for (const part of header.split(",")) {
@@ -22,7 +33,7 @@ export function acceptsGzip(header: string | null | undefined): boolean {
     if (name === "gzip" || name === "x-gzip") gzip = Number.isFinite(q) ? q : 0;
     else if (name === "*") wildcard = Number.isFinite(q) ? q : 0;
   }
-  return (gzip ?? wildcard ?? 0) > 0;
+  return gzip ?? wildcard ?? 0;
 }
 
 /**

@@ -168,10 +168,13 @@ for (const opener of ["file client", "local opener"] as const) {
 }
 
 /**
- * A store as the server runs it (small first versions committed inline) on `basePath`, whose
- * database client records the text of every statement it runs.
+ * A store as the server runs it (small first versions committed inline) in a temporary folder,
+ * whose database client records the text of every statement it runs.
  */
-async function recordedStore(basePath: string) {
+async function recordedStore(label: string) {
+  const dir = await makeTempDir(label);
+  cleanups.push(dir.cleanup);
+  const basePath = dir.path;
   const client = await openLibsqlClient({ url: join(basePath, ".store", "metadata.db") });
   const statements: string[] = [];
   const recording = new Proxy(client, {
@@ -200,7 +203,7 @@ async function recordedStore(basePath: string) {
     await call();
     return statements.slice(from).filter((sql) => /^select/i.test(sql) && /from "artifacts"/.test(sql));
   };
-  return { store, rowLookups };
+  return { store, rowLookups, basePath };
 }
 
 /** The CLI in a process of its own, on the same store. */
@@ -216,9 +219,7 @@ function otherProcess(basePath: string, args: string[], input?: string): string 
 
 describe("rows kept across commits that do not touch their series", () => {
   test("a download right after an upload looks up no row, nor after other uploads and the materialiser commit", async () => {
-    const dir = await makeTempDir("record-cache-seeded");
-    cleanups.push(dir.cleanup);
-    const { store, rowLookups } = await recordedStore(dir.path);
+    const { store, rowLookups } = await recordedStore("record-cache-seeded");
     await store.upload({ ...ref, content: "fresh\n" });
     expect(await rowLookups(async () => expect(await store.downloadText(ref)).toBe("fresh\n"))).toEqual([]);
     // Other series committed (inline, then materialised by the background pass): still no lookup.
@@ -234,21 +235,19 @@ describe("rows kept across commits that do not touch their series", () => {
   });
 
   test("another process replacing, then deleting, a version kept here: the next download sees each", async () => {
-    const dir = await makeTempDir("record-cache-process");
-    cleanups.push(dir.cleanup);
-    const { store, rowLookups } = await recordedStore(dir.path);
+    const { store, rowLookups, basePath } = await recordedStore("record-cache-process");
     await store.upload({ ...ref, content: "ours\n" });
     await store.upload({ ...ref, taskId: "kept", content: "kept\n" });
     expect(await store.downloadText(ref)).toBe("ours\n");
     const series = ["--spec", ref.specName, "--task", ref.taskId, "--type", ref.type];
-    otherProcess(dir.path, ["upload", "-", ...series], "theirs\n");
+    otherProcess(basePath, ["upload", "-", ...series], "theirs\n");
     expect(await store.downloadText(ref)).toBe("theirs\n");
     expect((await store.stat(ref))?.version).toBe(2);
     // Their commits named only that series: the other one kept here is read without a lookup.
     expect(
       await rowLookups(async () => expect(await store.downloadText({ ...ref, taskId: "kept" })).toBe("kept\n")),
     ).toEqual([]);
-    otherProcess(dir.path, ["rm", ...series]);
+    otherProcess(basePath, ["rm", ...series]);
     expect((await store.download(ref).catch((error) => error)).code).toBe("E_NOT_FOUND");
     expect(await store.stat(ref)).toBeNull();
   });
@@ -280,9 +279,7 @@ test("a store further behind than the change log keeps starts afresh: a replacem
 });
 
 test("a download's last-access time is written without dropping the row kept: the next download looks up no row and shows it", async () => {
-  const dir = await makeTempDir("record-cache-access");
-  cleanups.push(dir.cleanup);
-  const { store, rowLookups } = await recordedStore(dir.path);
+  const { store, rowLookups } = await recordedStore("record-cache-access");
   await store.upload({ ...ref, content: "read me\n" });
   expect(await store.downloadText(ref)).toBe("read me\n");
   // The access log writes last-access times in one batch, two seconds after the first read.
