@@ -11,7 +11,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { gzipSync } from "node:zlib";
 import type { TokenConfig } from "../../src/config/schema.ts";
 import { createApp } from "../../src/http/app.ts";
-import { countRouterMatches, TOKENS, tokenConfig } from "../helpers/direct-route.ts";
+import { countRouterMatches, requestCounts, requestLines, TOKENS, tokenConfig } from "../helpers/direct-route.ts";
 import { makeFsStore, makeLog, recordingLogger, sha256Hex, type TestStore } from "../helpers/store.ts";
 
 let current: TestStore | undefined;
@@ -171,10 +171,7 @@ describe("a plain upload answered without the router", () => {
     expect((await put("/v1/artifacts/chat-app/b/log?via=router")).status).toBe(201);
     expect((await put("/v1/artifacts/chat-app/c/nope")).status).toBe(400);
     expect((await put("/v1/artifacts/chat-app/d/nope?via=router")).status).toBe(400);
-    const lines = app.logs
-      .filter((line) => line.message === "request")
-      .map((line) => ({ ...line.fields, ms: 0 }) as Record<string, unknown>);
-    expect(lines).toEqual([
+    expect(requestLines(app.logs)).toEqual([
       { method: "PUT", path: "/v1/artifacts/chat-app/a/log", status: 201, ms: 0 },
       { method: "PUT", path: "/v1/artifacts/chat-app/b/log", status: 201, ms: 0 },
       { method: "PUT", path: "/v1/artifacts/chat-app/c/nope", status: 400, ms: 0 },
@@ -199,13 +196,10 @@ describe("a plain upload answered without the router", () => {
     ) => {
       const { app } = await makeApp(configured);
       await app.request(`http://localhost${path}`, { method: "PUT", headers, body: "x" });
-      const metricsHeaders: Record<string, string> = configured ? { Authorization: `Bearer ${TOKENS.admin}` } : {};
-      const text = await (await app.request("http://localhost/metrics", { headers: metricsHeaders })).text();
+      const counted = await requestCounts(app, configured && TOKENS.admin);
       await current?.cleanup();
       current = undefined;
-      return text
-        .split("\n")
-        .filter((line) => line.startsWith("artifact_store_http_requests_total") && !line.includes("/metrics"));
+      return counted;
     };
     const cases: [TokenConfig[] | undefined, Record<string, string>][] = [
       [undefined, { Host: "evil.example" }],
