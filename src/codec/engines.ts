@@ -24,6 +24,11 @@ export interface CodecEngines {
   createGunzip(): TransformStream<Uint8Array, Uint8Array>;
   createSha256(): Hasher;
   /**
+   * One-shot SHA-256 of bytes in memory, as lowercase hex. Optional: a small download verified
+   * whole skips a hasher object with it (on Node ~1.2 µs for 1.5 KiB instead of ~2.6).
+   */
+  sha256Hex?(data: Uint8Array): string;
+  /**
    * One-shot gzip of bytes in memory (one member). Optional: small artifacts skip the stream
    * machinery with it, whose set-up costs more than their compression.
    */

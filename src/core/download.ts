@@ -325,9 +325,7 @@ async function checkWhole(
   expected: { size: number; checksum: string } | undefined,
 ): Promise<void> {
   if (expected) {
-    const hasher = ctx.codecs.createSha256();
-    hasher.update(bytes);
-    const actual = toHex(hasher.digest());
+    const actual = ctx.codecs.sha256Hex ? ctx.codecs.sha256Hex(bytes) : hexSha256(ctx, bytes);
     if (bytes.length !== expected.size || actual !== expected.checksum) {
       const reason = `read ${bytes.length} bytes with SHA-256 ${actual}, expected ${expected.size} bytes with ${expected.checksum}`;
       await flagCorrupt(ctx, record, reason);
@@ -337,6 +335,12 @@ async function checkWhole(
   ctx.metrics.count("downloads");
   ctx.metrics.count("downloadedBytes", bytes.length);
   touch(ctx, record);
+}
+
+function hexSha256(ctx: StoreContext, bytes: Uint8Array): string {
+  const hasher = ctx.codecs.createSha256();
+  hasher.update(bytes);
+  return toHex(hasher.digest());
 }
 
 /** Counts bytes handed out and, when `expected` is given, checks size and SHA-256 at the end. */

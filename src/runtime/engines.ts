@@ -4,7 +4,7 @@
  * same SHA-256 as the portable fflate + @noble/hashes engines; the throughput section of `npm run bench` shows the
  * figures that chose them.
  */
-import { createHash } from "node:crypto";
+import * as nodeCrypto from "node:crypto";
 import type { Transform } from "node:stream";
 import { createGunzip, createGzip, gunzipSync, gzipSync } from "node:zlib";
 import type { CodecEngines, Hasher } from "../codec/engines.ts";
@@ -23,7 +23,11 @@ const useCompressionStream = typeof Bun !== "undefined" && process.env.ARTIFACT_
  * types too (Deno and JSR check it as part of `openArtifactStore`'s graph).
  */
 declare const Bun: {
-  CryptoHasher: new (algorithm: "sha256") => { update(data: Uint8Array): unknown; digest(): unknown };
+  CryptoHasher: (new (
+    algorithm: "sha256",
+  ) => { update(data: Uint8Array): unknown; digest(): unknown }) & {
+    hash(algorithm: "sha256", data: Uint8Array, encoding: "hex"): string;
+  };
   gzipSync(data: Uint8Array, options: { level: number; library: "libdeflate" }): Uint8Array;
 };
 
@@ -33,7 +37,7 @@ function toBytes(buffer: Buffer): Uint8Array {
 
 /** SHA-256 through `node:crypto` (Node, and Deno's Node compatibility). */
 export function nodeSha256(): Hasher {
-  const hash = createHash("sha256");
+  const hash = nodeCrypto.createHash("sha256");
   return {
     update(chunk) {
       hash.update(chunk);
@@ -42,6 +46,12 @@ export function nodeSha256(): Hasher {
       return new Uint8Array(hash.digest());
     },
   };
+}
+
+/** One-shot SHA-256 hex: `crypto.hash` where Node has it (20.12 and later), else a hasher. */
+const nodeHash = (nodeCrypto as { hash?: (algorithm: string, data: Uint8Array, encoding: "hex") => string }).hash;
+function nodeSha256Hex(data: Uint8Array): string {
+  return nodeHash ? nodeHash("sha256", data, "hex") : nodeCrypto.createHash("sha256").update(data).digest("hex");
 }
 
 function bunSha256(): Hasher {
@@ -144,6 +154,7 @@ export function createNativeEngines(options: NativeEngineOptions = {}): CodecEng
         ? (new DecompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>)
         : zlibTransform(() => createGunzip()),
     createSha256: bun ? bunSha256 : nodeSha256,
+    sha256Hex: bun ? (data) => Bun.CryptoHasher.hash("sha256", data, "hex") : nodeSha256Hex,
     // Bun's own one-shot call skips node:zlib's stream object, and libdeflate (made for whole
     // buffers) deflates faster than zlib at the same level: 4 KiB of log ~41 µs, not ~62.
     gzipSync: bun

@@ -58,6 +58,13 @@ function describeEngine(engines: CodecEngines): void {
         hasher.update(content.subarray(offset, offset + 7919));
       expect(toHex(hasher.digest())).toBe(await sha256Hex(content));
     });
+
+    test("one-shot SHA-256 of bytes in memory, where the engine has it, matches WebCrypto", async () => {
+      const oneShot = engines.sha256Hex;
+      if (!oneShot) return expect(engines).toBe(portableEngines);
+      for (const bytes of [new Uint8Array(0), content.subarray(0, 1500), content])
+        expect(oneShot(bytes)).toBe(await sha256Hex(bytes));
+    });
   });
 }
 
@@ -80,6 +87,7 @@ test("Node's native engines (run under node on dist/) agree with WebCrypto and z
     const joined = new Uint8Array([...gzipSync("a"), ...gzipSync("b")]);
     const multi = await new Response(new Blob([joined]).stream().pipeThrough(engines.createGunzip())).text();
     const hasher = engines.createSha256(); hasher.update(data);
+    const oneShot = engines.sha256Hex(data);
     // Block edges on Node's thread-pool deflate, and a refused level failing the stream.
     const edges = [];
     for (const size of [0, 65536, 65537, 1048575, 1048576, 1048577, 2621440]) {
@@ -88,7 +96,7 @@ test("Node's native engines (run under node on dist/) agree with WebCrypto and z
       edges.push(Buffer.compare(gunzipSync(out), piece) === 0);
     }
     const refused = await new Response(new Blob([data]).stream().pipeThrough(engines.createGzip(42))).arrayBuffer().then(() => "accepted", (error) => error.message.startsWith("parallel gzip:"));
-    console.log(JSON.stringify({ name: engines.name, roundTrip: gunzipSync(gz).length === data.length && gunzipSync(gz1).length === data.length, multi, sha: toHex(hasher.digest()), edges, refused }));
+    console.log(JSON.stringify({ name: engines.name, roundTrip: gunzipSync(gz).length === data.length && gunzipSync(gz1).length === data.length, multi, sha: toHex(hasher.digest()), oneShot, edges, refused }));
   `;
   const result = spawnSync("node", ["--input-type=module", "-e", script], { encoding: "utf8" });
   expect(result.stderr).toBe("");
@@ -98,6 +106,7 @@ test("Node's native engines (run under node on dist/) agree with WebCrypto and z
     roundTrip: true,
     multi: "ab",
     sha: await sha256Hex(new TextEncoder().encode("node engines ".repeat(300000))),
+    oneShot: await sha256Hex(new TextEncoder().encode("node engines ".repeat(300000))),
     edges: [true, true, true, true, true, true, true],
     refused: true,
   });
