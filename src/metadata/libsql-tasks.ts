@@ -21,23 +21,22 @@ const DB_NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 
 /**
  * One statement: a free lease is inserted, an expired or own one (or one whose holder has ended,
- * the last argument) taken over or extended; a row comes back only when `owner` holds the lease
- * afterwards. Run outside the write batcher: a lease needs no durability (a crash ends its
+ * the last argument) taken over or extended; it changes a row only when `owner` holds the lease
+ * afterwards (told by its count of changed rows: a RETURNING row cost twice the statement). Run outside the write batcher: a lease needs no durability (a crash ends its
  * holder too) and must not wait for a group commit's fsync. Takes asked for in the same turn
  * (a materialising pass takes up to 256) share one transaction of their own batcher: a commit
  * alone cost each take ~40 µs of the main thread, most of a lease's cost.
  */
 const TAKE_LEASE = `INSERT INTO task_leases (spec_name, task_id, owner, expires_at) VALUES (?, ?, ?, ${DB_NOW_MS} + ?)
 ON CONFLICT (spec_name, task_id) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
-WHERE task_leases.owner = excluded.owner OR task_leases.expires_at < ${DB_NOW_MS} OR task_leases.owner = ?
-RETURNING owner`;
+WHERE task_leases.owner = excluded.owner OR task_leases.expires_at < ${DB_NOW_MS} OR task_leases.owner = ?`;
 const LEASE_HOLDER = "SELECT owner FROM task_leases WHERE spec_name = ? AND task_id = ?";
 export const RELEASE_LEASE = "DELETE FROM task_leases WHERE spec_name = ? AND task_id = ? AND owner = ?";
 
 /** A lease's statement for a batch: its result is whether the lease is held. */
 const heldAfter = (args: unknown[]) => ({
   statement: { sql: TAKE_LEASE, args: args as InArgs },
-  map: (result: ResultSet) => result.rows.length === 1,
+  map: (result: ResultSet) => result.rowsAffected === 1,
 });
 
 /** A task's committed versions (the `specName` and `taskId` placeholders), as `metadata.json` lists them. */
