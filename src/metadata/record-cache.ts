@@ -4,7 +4,9 @@
  *
  * Rows and confirmations are kept by series and stay valid until the series changes. Triggers
  * log every change to a row of `artifacts` by series (`artifact_changes`, in commit order), by
- * any connection: this store, another store on the same file, another process. When the
+ * any connection: this store, another store on the same file, another process. Last-access times
+ * alone are not logged: this process's own are set on the rows kept (`touched`), and another's
+ * only make this one record an access again after its interval. When the
  * database's change stamp moves (any commit, see `file-client.ts`) the log is read from where it
  * was last read, and only the series it names are dropped. So a commit that touches other series
  * (another upload, the materialiser dropping inline bytes) keeps what is kept here, and a row this
