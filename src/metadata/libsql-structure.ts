@@ -52,9 +52,6 @@ function summaryInsert(db: Database, ref: VersionRef, values: Record<string, unk
  */
 export function structureStatements(db: Database, ref: VersionRef, structure: ExtractedStructure): WriteItem[] {
   const { summary } = structure;
-  const artifactId = typeof ref === "number" ? sql`${ref}` : insertedWithNonce(ref.nonce);
-  const createdAt = sql`(SELECT ${artifacts.createdAt} FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId})`;
-  const committed = sql`EXISTS (SELECT 1 FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId} AND ${artifacts.state} = 'committed')`;
   const statements: WriteItem[] = [
     summaryInsert(db, ref, {
       kind: summary.kind,
@@ -64,6 +61,11 @@ export function structureStatements(db: Database, ref: VersionRef, structure: Ex
       summary: JSON.stringify(summary),
     }),
   ];
+  // Most versions (a log) have no rows beyond their summary: these are built only for a diff or a report.
+  if (structure.files.length === 0 && structure.tests.length === 0) return statements;
+  const artifactId = typeof ref === "number" ? sql`${ref}` : insertedWithNonce(ref.nonce);
+  const createdAt = sql`(SELECT ${artifacts.createdAt} FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId})`;
+  const committed = sql`EXISTS (SELECT 1 FROM ${artifacts} WHERE ${artifacts.id} = ${artifactId} AND ${artifacts.state} = 'committed')`;
   for (let start = 0; start < structure.files.length; start += ROWS_PER_INSERT) {
     const rows = structure.files.slice(start, start + ROWS_PER_INSERT).map(
       (file, index) =>

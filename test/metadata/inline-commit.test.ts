@@ -193,3 +193,58 @@ test("first versions committed in one transaction each get their own bytes, tags
     await close();
   }
 });
+
+test("a diff's files and a report's test cases committed inline land on their own version, searchable", async () => {
+  const { metadata, close } = await openDatabase();
+  try {
+    const common = { bytesExamined: 10, truncated: false, parseError: null };
+    const diff = input({
+      taskId: "diff",
+      type: "diff",
+      storageKey: "chat-app/diff/diff.patch",
+      structure: {
+        summary: { kind: "diff", files: 1, added: 3, removed: 1, ...common },
+        files: [{ path: "src/app.ts", oldPath: null, status: "modified", added: 3, removed: 1, binary: false }],
+        tests: [],
+      },
+    } as Partial<CommitInlineInput>);
+    const report = input({
+      taskId: "report",
+      type: "test",
+      storageKey: "chat-app/report/test-results.xml",
+      structure: {
+        summary: {
+          kind: "test",
+          format: "junit",
+          total: 1,
+          passed: 0,
+          failed: 1,
+          skipped: 0,
+          durationMs: 5,
+          ...common,
+        },
+        files: [],
+        tests: [{ suite: "app", name: "logs in", status: "failed", durationMs: 5, message: "expected 200" }],
+      },
+    } as Partial<CommitInlineInput>);
+    // Joined in one transaction, with a refused one (its series is taken) between them.
+    expect(await metadata.commitInline(input())).not.toBeNull();
+    const [first, refused, second] = await Promise.all([
+      metadata.commitInline(diff),
+      metadata.commitInline(input()),
+      metadata.commitInline(report),
+    ]);
+    expect(refused).toBeNull();
+    const diffFiles = await metadata.listDiffFiles(first?.record.id as number, { limit: 10, offset: 0 });
+    expect(diffFiles.map(({ path }) => path)).toEqual(["src/app.ts"]);
+    const cases = await metadata.listTestCases(second?.record.id as number, { limit: 10, offset: 0 });
+    expect(cases.items.map(({ name, status }) => `${name} ${status}`)).toEqual(["logs in failed"]);
+    const log = await metadata.findVersion({ specName: "chat-app", taskId: "1.1", type: "log" });
+    expect((await metadata.listDiffFiles(log?.id as number, { limit: 10, offset: 0 })).length).toBe(0);
+    expect((await metadata.search({ touchedPath: "src/app.ts", limit: 10 })).map(({ id }) => id)).toEqual([
+      first?.record.id as number,
+    ]);
+  } finally {
+    await close();
+  }
+});
