@@ -194,6 +194,8 @@ function followChangeLog(changesSince: Queries["changesSince"], changeStamp: () 
       return (key: string, keep: (entry: SeriesEntry) => void) => {
         if (epoch !== startedAt || seen !== startedSeen || seen === undefined) return;
         let entry = series.get(key);
+        // Remembered after the query started (this process's own newer commit): the answer is older.
+        if (entry && entry.validAt > (startedSeen as number)) return;
         if (!entry) {
           entry = { validAt: seen, rows: new Map(), confirmed: new Set() };
           series.set(key, entry);
