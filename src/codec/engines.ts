@@ -47,6 +47,14 @@ export function toHex(bytes: Uint8Array): string {
   return hex;
 }
 
+/** Lowercase hex SHA-256 of bytes in memory: the engines' one-shot call where they have one, else a hasher. */
+export function sha256HexOf(codecs: CodecEngines, data: Uint8Array): string {
+  if (codecs.sha256Hex) return codecs.sha256Hex(data);
+  const hasher = codecs.createSha256();
+  hasher.update(data);
+  return toHex(hasher.digest());
+}
+
 /** The value of a hex digit's character code, or -1. */
 function hexDigit(code: number): number {
   if (code >= 48 && code <= 57) return code - 48;

@@ -3,7 +3,7 @@
  * → checksum of what is sent, verified while streaming. On a mismatch the stream errors
  * (never a silent success with bad bytes) and the version is flagged `corrupt`.
  */
-import { toHex } from "../codec/engines.ts";
+import { sha256HexOf, toHex } from "../codec/engines.ts";
 import { collectBytes, mapStreamErrors, observeStream, sliceStream, withLazyBody } from "../codec/streams.ts";
 import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
 import type { ArtifactRow } from "../contracts/metadata-repository.ts";
@@ -325,7 +325,7 @@ async function checkWhole(
   expected: { size: number; checksum: string } | undefined,
 ): Promise<void> {
   if (expected) {
-    const actual = ctx.codecs.sha256Hex ? ctx.codecs.sha256Hex(bytes) : hexSha256(ctx, bytes);
+    const actual = sha256HexOf(ctx.codecs, bytes);
     if (bytes.length !== expected.size || actual !== expected.checksum) {
       const reason = `read ${bytes.length} bytes with SHA-256 ${actual}, expected ${expected.size} bytes with ${expected.checksum}`;
       await flagCorrupt(ctx, record, reason);
@@ -335,12 +335,6 @@ async function checkWhole(
   ctx.metrics.count("downloads");
   ctx.metrics.count("downloadedBytes", bytes.length);
   touch(ctx, record);
-}
-
-function hexSha256(ctx: StoreContext, bytes: Uint8Array): string {
-  const hasher = ctx.codecs.createSha256();
-  hasher.update(bytes);
-  return toHex(hasher.digest());
 }
 
 /** Counts bytes handed out and, when `expected` is given, checks size and SHA-256 at the end. */

@@ -8,7 +8,7 @@
  * backend, outside the `<spec>/<task>/v<N>/…` layout that gc and reindex read (they leave
  * other keys alone), and are recorded in the `live_logs` / `live_log_chunks` tables.
  */
-import { toHex } from "../codec/engines.ts";
+import { sha256HexOf, toHex } from "../codec/engines.ts";
 import { streamFromBytes } from "../codec/streams.ts";
 import { ArtifactStoreError, isArtifactStoreError } from "../contracts/errors.ts";
 import type { LiveLogChunkRecord, LiveLogRecord } from "../contracts/metadata-repository.ts";
@@ -124,11 +124,7 @@ export async function appendLog(ctx: StoreContext, input: AppendLogInput): Promi
   if (input.seq !== undefined && (!Number.isSafeInteger(input.seq) || input.seq < 1)) {
     throw new ArtifactStoreError("E_INVALID_INPUT", "seq must be a positive integer", { details: { field: "seq" } });
   }
-  const sha256 = (data: Uint8Array) => {
-    const hasher = ctx.codecs.createSha256();
-    hasher.update(data);
-    return toHex(hasher.digest());
-  };
+  const sha256 = (data: Uint8Array) => sha256HexOf(ctx.codecs, data);
   const sentChecksum = sha256(sent);
   if (input.expectedChecksum !== undefined && input.expectedChecksum.toLowerCase() !== sentChecksum) {
     throw new ArtifactStoreError(

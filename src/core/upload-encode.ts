@@ -5,7 +5,7 @@
  * and the {@link UploadMeasurement} it resolves to once the stream has ended.
  */
 
-import { toHex } from "../codec/engines.ts";
+import { sha256HexOf, toHex } from "../codec/engines.ts";
 import { createLeadingMemberWatch } from "../codec/portable.ts";
 import { mapStreamErrors, observeStream, sideChannel, streamFromBytes } from "../codec/streams.ts";
 import { ArtifactStoreError, isArtifactStoreError, toArtifactStoreError } from "../contracts/errors.ts";
@@ -280,11 +280,7 @@ export function encodeInMemory(
   bytes: Uint8Array,
 ): EncodedUpload & { measurement: UploadMeasurement; storedBytes: Uint8Array } {
   const { settings, codecs } = ctx;
-  const sha256 = (data: Uint8Array) => {
-    const hasher = codecs.createSha256();
-    hasher.update(data);
-    return toHex(hasher.digest());
-  };
+  const sha256 = (data: Uint8Array) => sha256HexOf(codecs, data);
   const sentChecksum = sha256(bytes);
   checkExpected(prepared.expectedChecksum, sentChecksum);
   const content = redactInMemory(prepared.redaction, bytes);
@@ -294,12 +290,10 @@ export function encodeInMemory(
   const storedBytes = settings.compressionEnabled
     ? (codecs.gzipSync as NonNullable<typeof codecs.gzipSync>)(content, settings.compressionLevel)
     : content;
-  const storedHasher = codecs.createSha256();
-  storedHasher.update(storedBytes);
   const measurement: UploadMeasurement = {
     original: { size: content.length, checksum: originalChecksum },
     secrets: secretsOf(prepared.redaction),
-    stored: { size: storedBytes.length, checksum: toHex(storedHasher.digest()) },
+    stored: { size: storedBytes.length, checksum: sha256(storedBytes) },
     multiMember: false,
   };
   return {
