@@ -32,9 +32,12 @@ export const MATERIALISE_DELAY_MS = 2;
 const MATERIALISE_BATCH = 256;
 
 /**
- * How long the first task of a pass to have written its files waits for the others before the
- * pass's fsync round starts without them (a task whose turn waits behind another process's
- * lease, or a long turn of its own, holds back no one longer than this).
+ * How long a pass's fsync round waits for tasks still writing once no other task of the pass has
+ * finished (or ended) for this long: the round starts without them. Tasks that finish one after
+ * another all share the round, however long the pass takes (creates on a disk that is slow to
+ * allocate inodes: up to 0.7 ms each here after a mass delete); a task whose turn waits behind
+ * another process's lease, or a long turn of its own, holds back no one longer than this after
+ * the last one to finish.
  */
 export const SHARED_ROUND_WAIT_MS = 20;
 
@@ -171,7 +174,7 @@ export async function materialiseTask(
 /**
  * One fsync round for the `size` tasks of a pass: each member calls `durable` once its files are
  * written (or `done` when it ends without), and the round (`flush`) starts once every member has,
- * or {@link SHARED_ROUND_WAIT_MS} after the first caller when some are still writing; later
+ * or, when some are still writing, once none has for {@link SHARED_ROUND_WAIT_MS}; later
  * callers share the next round, started the same way. Each caller is answered by a round that
  * started after it called, so its writes are in it.
  */
@@ -191,7 +194,10 @@ export function createSharedRound(size: number, flush: () => Promise<void>, wait
   const settle = () => {
     if (waiting.length === 0) return;
     if (writing === 0) start();
-    else if (timer === undefined) timer = setTimeout(start, waitMs);
+    else {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = setTimeout(start, waitMs);
+    }
   };
   return {
     member() {

@@ -65,6 +65,25 @@ test("a task still writing holds the round back only for the wait; it gets a rou
   expect(await settledState(slowDurable)).toBe("durable");
 });
 
+test("tasks that finish one after another, each within the wait of the last, share one round however long they take together", async () => {
+  const { started, flush } = controlledFlush();
+  const round = createSharedRound(3, flush, 40);
+  const [a, b, c] = [round.member(), round.member(), round.member()];
+  const aDurable = a.durable();
+  await new Promise((resolve) => setTimeout(resolve, 25));
+  const bDurable = b.durable();
+  await new Promise((resolve) => setTimeout(resolve, 25));
+  expect(started).toHaveLength(0); // 50 ms since the first, 25 since the last: still waiting for c
+  const cDurable = c.durable();
+  expect(started).toHaveLength(1);
+  started[0]?.finish();
+  expect([await settledState(aDurable), await settledState(bDurable), await settledState(cDurable)]).toEqual([
+    "durable",
+    "durable",
+    "durable",
+  ]);
+});
+
 test("a failed round fails every task that waited for it, so none drops its inline bytes", async () => {
   const { started, flush } = controlledFlush();
   const round = createSharedRound(2, flush, 60_000);
