@@ -236,7 +236,13 @@ async function openStored(
   const mutable = parseKey(record.storageKey)?.kind === "current";
   let stalledSince = Date.now();
   for (let attempt = 0; ; attempt++) {
-    const object = await getStored(ctx.backend, ctx.metadata, record, getOptions);
+    const unwritten = ctx.files.unwritten.has(record.id);
+    const object = await getStored(
+      ctx.backend,
+      ctx.metadata,
+      record,
+      unwritten ? { ...getOptions, inlineFirst: true } : getOptions,
+    );
     // The first chunk is read before confirming: by then the bytes are pinned (an open file
     // descriptor, a started GET), so a confirmation covers what the rest of the body yields.
     // Opening can find the object gone or changed since `get` looked (fs opens on the first

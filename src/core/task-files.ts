@@ -22,6 +22,7 @@ import { sleep } from "../lib/time.ts";
 import { INDEX_KEY, taskMetadataKey } from "./layout.ts";
 import { encodeIndex, encodeTaskMetadata } from "./layout-files.ts";
 import { createMaterialiser, type DurableRound, materialiseTask, type TaskTurn } from "./task-inline.ts";
+import { createUnwrittenInline, type UnwrittenInline } from "./unwritten-inline.ts";
 
 export type { TaskTurn };
 
@@ -84,6 +85,8 @@ export interface TaskFiles {
   materialiseSoon(specName: string, taskId: string): void;
   /** Materialises every inline version of the database now (open, gc, close), waiting for a pass under way. */
   drainInline(): Promise<void>;
+  /** Versions this process committed inline and has not written out yet (unwritten-inline.ts). */
+  readonly unwritten: UnwrittenInline;
 }
 
 /** Writes one of these JSON files. The database is the primary copy: their fsyncs may be grouped. */
@@ -155,7 +158,7 @@ export function createTaskFiles(options: {
    */
   const materialise = (specName: string, taskId: string, turn?: TaskTurn, durable?: DurableRound) =>
     materialiseTask(
-      { backend, metadata, writeTask: (...args) => files.writeTask(...args) },
+      { backend, metadata, writeTask: (...args) => files.writeTask(...args), unwritten: files.unwritten },
       specName,
       taskId,
       turn,
@@ -164,6 +167,7 @@ export function createTaskFiles(options: {
 
   const files: TaskFiles = {
     publishing: new Set<number>(),
+    unwritten: createUnwrittenInline(),
     withTask(specName, taskId, work) {
       return queuedTurn(specName, taskId, async (held) => {
         // First thing in every turn: the task's files as the database says (see task-inline.ts).

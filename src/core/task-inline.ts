@@ -13,6 +13,7 @@ import { streamFromBytes } from "../codec/streams.ts";
 import type { ArtifactRecord, MetadataRepository } from "../contracts/metadata-repository.ts";
 import { type ByteRange, resolveRange, type StorageBackend, type StoredObject } from "../contracts/storage-backend.ts";
 import type { Logger } from "../contracts/types.ts";
+import type { UnwrittenInline } from "./unwritten-inline.ts";
 
 /** The turn `work` runs in: the lease's owner, for a commit that gives the lease back itself. */
 export interface TaskTurn {
@@ -131,6 +132,8 @@ export async function materialiseTask(
     backend: StorageBackend;
     metadata: MetadataRepository;
     writeTask: (specName: string, taskId: string, records: ArtifactRecord[]) => Promise<void>;
+    /** This process's list of versions it committed inline: the ones written here leave it. */
+    unwritten?: UnwrittenInline;
   },
   specName: string,
   taskId: string,
@@ -168,6 +171,7 @@ export async function materialiseTask(
     turn ? { specName, taskId, owner: turn.owner } : undefined,
   );
   turn?.released();
+  parts.unwritten?.delete(written.map(({ record }) => record.id));
   return true;
 }
 
@@ -226,14 +230,19 @@ export function createSharedRound(size: number, flush: () => Promise<void>, wait
 /**
  * A version's stored object: from the backend, else (committed inline, not yet materialised)
  * from the database. Bytes dropped between the two looks were materialised meanwhile: the
- * backend has them now.
+ * backend has them now. `inlineFirst` (a version this process committed inline and has not
+ * written out) looks in the database first, and at the backend only when the bytes are gone.
  */
 export async function getStored(
   backend: StorageBackend,
   metadata: MetadataRepository,
   record: { id: number; storageKey: string },
-  options: { range?: ByteRange; signal?: AbortSignal } = {},
+  options: { range?: ByteRange; signal?: AbortSignal; inlineFirst?: boolean } = {},
 ): Promise<StoredObject | null> {
+  if (options.inlineFirst && metadata.readInline) {
+    const bytes = await metadata.readInline(record.id);
+    if (bytes) return inlineObject(record.storageKey, bytes, options.range);
+  }
   const object = await backend.get(record.storageKey, options);
   if (object || !metadata.readInline) return object;
   const bytes = await metadata.readInline(record.id);

@@ -161,6 +161,7 @@ async function commitInline(
     if (structure) plan.extractor = { write() {}, finish: () => structure };
     return null;
   }
+  ctx.files.unwritten.add(committed.record.id);
   ctx.files.materialiseSoon(plan.specName, plan.taskId);
   ctx.files.indexChanged();
   return committed;

@@ -9,7 +9,10 @@ import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
+import { createFsBackend } from "../../src/backends/fs.ts";
+import { createArtifactStore } from "../../src/core/store.ts";
 import { openFileClient } from "../../src/metadata/file-client.ts";
+import { openLocalMetadata } from "../../src/metadata/local.ts";
 import { freshStorePerTest } from "../helpers/store.ts";
 
 const open = freshStorePerTest();
@@ -164,4 +167,56 @@ test("the quota holds for inline versions: a warning once it is nearly used up, 
   expect(await store.stat({ specName: "s", taskId: "b", type: "log" })).toBeNull();
   await store.close();
   expect(existsSync(join(root, "s", "b"))).toBe(false);
+});
+
+test("a version this process committed inline is read from the database without a look for its file; once written, or written by another process, from the file", async () => {
+  const lookedFor: string[] = [];
+  const { store, root, metadata } = await open(
+    {},
+    (backend) => ({
+      ...backend,
+      get: (key, options) => {
+        if (key.endsWith("/log.txt.gz")) lookedFor.push(key);
+        return backend.get(key, options);
+      },
+    }),
+    HELD,
+  );
+  const content = "step ok\n".repeat(300);
+  const first = await store.upload({ specName: "s", taskId: "mine", type: "log", content });
+  expect(await store.downloadText(first.uri)).toBe(content);
+  const gzip = await store.open(first.uri, { acceptEncoding: "gzip" });
+  expect(gunzipSync(new Uint8Array(await new Response(gzip.body).arrayBuffer())).toString()).toBe(content);
+  const range = await store.open(first.uri, { range: { offset: 5, length: 2 } });
+  expect(await new Response(range.body).text()).toBe("ok");
+  // Three reads, and not one look for a file that is not written yet.
+  expect(lookedFor).toEqual([]);
+
+  // Written by this process: read from the file, with no database read first.
+  await store.gc();
+  let inlineReads = 0;
+  const readInline = metadata.readInline?.bind(metadata);
+  metadata.readInline = (id) => {
+    inlineReads++;
+    return readInline?.(id) ?? Promise.resolve(null);
+  };
+  expect(existsSync(join(root, "s", "mine", "log.txt.gz"))).toBe(true);
+  expect(await store.downloadText(first.uri)).toBe(content);
+  expect(lookedFor).toEqual(["s/mine/log.txt.gz"]);
+  expect(inlineReads).toBe(0);
+
+  // Written by another process on the same root and database (the CLI's gc): this process
+  // still lists it as unwritten, finds no bytes in the database, and reads the file.
+  const second = await store.upload({ specName: "s", taskId: "other", type: "log", content: `${content}more\n` });
+  const other = createArtifactStore({
+    backend: createFsBackend({ root }),
+    metadata: await openLocalMetadata({ url: join(root, ".store", "metadata.db") }),
+    config: {},
+  });
+  await other.gc();
+  await other.close();
+  expect(existsSync(join(root, "s", "other", "log.txt.gz"))).toBe(true);
+  expect(await store.downloadText(second.uri)).toBe(`${content}more\n`);
+  expect(lookedFor).toEqual(["s/mine/log.txt.gz", "s/other/log.txt.gz"]);
+  expect(inlineReads).toBe(1);
 });
