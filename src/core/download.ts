@@ -236,12 +236,13 @@ async function openStored(
   const mutable = parseKey(record.storageKey)?.kind === "current";
   let stalledSince = Date.now();
   for (let attempt = 0; ; attempt++) {
-    const unwritten = ctx.files.unwritten.has(record.id);
     const object = await getStored(
       ctx.backend,
       ctx.metadata,
       record,
-      unwritten ? { ...getOptions, inlineFirst: true } : getOptions,
+      ctx.files.unwritten.has(record.id)
+        ? { ...getOptions, unwritten: () => ctx.files.unwritten.delete([record.id]) }
+        : getOptions,
     );
     // The first chunk is read before confirming: by then the bytes are pinned (an open file
     // descriptor, a started GET), so a confirmation covers what the rest of the body yields.

@@ -38,9 +38,15 @@ const MATERIALISE_BATCH = 256;
  * another all share the round, however long the pass takes (creates on a disk that is slow to
  * allocate inodes: up to 0.7 ms each here after a mass delete); a task whose turn waits behind
  * another process's lease, or a long turn of its own, holds back no one longer than this after
- * the last one to finish.
+ * the last one to finish, nor longer than {@link SHARED_ROUND_MAX_WAIT_MS} after the first.
  */
 export const SHARED_ROUND_WAIT_MS = 20;
+/**
+ * The longest a task that has written its files waits for a round (each holds its task's lease
+ * until its round ends): tasks finishing just under {@link SHARED_ROUND_WAIT_MS} apart do not
+ * hold the first one back for the whole pass.
+ */
+export const SHARED_ROUND_MAX_WAIT_MS = 250;
 
 type Task = { specName: string; taskId: string };
 
@@ -178,30 +184,39 @@ export async function materialiseTask(
 /**
  * One fsync round for the `size` tasks of a pass: each member calls `durable` once its files are
  * written (or `done` when it ends without), and the round (`flush`) starts once every member has,
- * or, when some are still writing, once none has for {@link SHARED_ROUND_WAIT_MS}; later
+ * or, when some are still writing, once none has for {@link SHARED_ROUND_WAIT_MS} (at most
+ * {@link SHARED_ROUND_MAX_WAIT_MS} after the first caller waiting for it); later
  * callers share the next round, started the same way. Each caller is answered by a round that
  * started after it called, so its writes are in it.
  */
-export function createSharedRound(size: number, flush: () => Promise<void>, waitMs = SHARED_ROUND_WAIT_MS) {
+export function createSharedRound(
+  size: number,
+  flush: () => Promise<void>,
+  waitMs = SHARED_ROUND_WAIT_MS,
+  maxWaitMs = SHARED_ROUND_MAX_WAIT_MS,
+) {
   /** Members that have neither asked for the round nor ended. */
   let writing = size;
   let waiting: Array<(round: Promise<void>) => void> = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** When the first caller waiting for the next round asked. */
+  let firstAsked = 0;
   const start = () => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
     const callers = waiting;
     waiting = [];
+    firstAsked = 0;
     const round = flush();
     for (const answer of callers) answer(round);
   };
   const settle = () => {
     if (waiting.length === 0) return;
-    if (writing === 0) start();
-    else {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = setTimeout(start, waitMs);
-    }
+    if (writing === 0) return start();
+    const now = Date.now();
+    if (firstAsked === 0) firstAsked = now;
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(start, Math.max(0, Math.min(waitMs, firstAsked + maxWaitMs - now)));
   };
   return {
     member() {
@@ -230,18 +245,20 @@ export function createSharedRound(size: number, flush: () => Promise<void>, wait
 /**
  * A version's stored object: from the backend, else (committed inline, not yet materialised)
  * from the database. Bytes dropped between the two looks were materialised meanwhile: the
- * backend has them now. `inlineFirst` (a version this process committed inline and has not
- * written out) looks in the database first, and at the backend only when the bytes are gone.
+ * backend has them now. `unwritten` (a version this process committed inline and has not
+ * written out) looks in the database first, and at the backend only when the bytes are gone,
+ * calling it then (written out by another process, or removed: later reads go to the backend first).
  */
 export async function getStored(
   backend: StorageBackend,
   metadata: MetadataRepository,
   record: { id: number; storageKey: string },
-  options: { range?: ByteRange; signal?: AbortSignal; inlineFirst?: boolean } = {},
+  options: { range?: ByteRange; signal?: AbortSignal; unwritten?: () => void } = {},
 ): Promise<StoredObject | null> {
-  if (options.inlineFirst && metadata.readInline) {
+  if (options.unwritten && metadata.readInline) {
     const bytes = await metadata.readInline(record.id);
     if (bytes) return inlineObject(record.storageKey, bytes, options.range);
+    options.unwritten();
   }
   const object = await backend.get(record.storageKey, options);
   if (object || !metadata.readInline) return object;

@@ -84,6 +84,24 @@ test("tasks that finish one after another, each within the wait of the last, sha
   ]);
 });
 
+test("however steadily tasks finish, the first one to have written waits for its round no longer than the cap", async () => {
+  const { started, flush } = controlledFlush();
+  const round = createSharedRound(4, flush, 40, 60);
+  const [a, b, c, d] = [round.member(), round.member(), round.member(), round.member()];
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 25));
+  const durable = [a.durable()];
+  await pause();
+  durable.push(b.durable());
+  await pause();
+  durable.push(c.durable()); // 50 ms after a: the wait would now run to 90 ms, the cap ends it at 60
+  await pause();
+  expect(started).toHaveLength(1);
+  durable.push(d.durable()); // the last member: its own round at once
+  expect(started).toHaveLength(2);
+  for (const each of started) each.finish();
+  expect(await Promise.all(durable.map(settledState))).toEqual(["durable", "durable", "durable", "durable"]);
+});
+
 test("a failed round fails every task that waited for it, so none drops its inline bytes", async () => {
   const { started, flush } = controlledFlush();
   const round = createSharedRound(2, flush, 60_000);

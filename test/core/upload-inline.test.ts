@@ -219,4 +219,7 @@ test("a version this process committed inline is read from the database without 
   expect(await store.downloadText(second.uri)).toBe(`${content}more\n`);
   expect(lookedFor).toEqual(["s/mine/log.txt.gz", "s/other/log.txt.gz"]);
   expect(inlineReads).toBe(1);
+  // Found written: later reads take the file first, with no database read.
+  expect(await store.downloadText(second.uri)).toBe(`${content}more\n`);
+  expect(inlineReads).toBe(1);
 });
