@@ -22,8 +22,9 @@ const DB_NOW_MS = "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 /**
  * One statement: a free lease is inserted, an expired or own one (or one whose holder has ended,
  * the last argument) taken over or extended; it changes a row only when `owner` holds the lease
- * afterwards (told by its count of changed rows: a RETURNING row cost twice the statement). Run outside the write batcher: a lease needs no durability (a crash ends its
- * holder too) and must not wait for a group commit's fsync. Takes asked for in the same turn
+ * afterwards (told by its count of changed rows: a RETURNING row cost twice the statement). Run
+ * outside the write batcher: a lease needs no durability (a crash ends its holder too) and must
+ * not wait for a group commit's fsync. Takes asked for in the same turn
  * (a materialising pass takes up to 256) share one transaction of their own batcher: a commit
  * alone cost each take ~40 µs of the main thread, most of a lease's cost.
  */
